@@ -1,0 +1,1 @@
+//! Deterministic synthetic workload generator. (Stub: lands next.)

@@ -1,0 +1,13 @@
+//! # heatstore
+//!
+//! An embedded, single-file, columnar analytics store for website
+//! interaction events: pageviews, clicks, mouse moves, scrolls, masked
+//! keystrokes, page loads, sessions, devices and referrers.
+#![deny(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod event;
+pub mod gen;
+pub mod normalize;
+
+pub use event::{parse_rfc3339_ms, parse_time, Event, EventError, EventKind};
