@@ -6,8 +6,11 @@
 #![deny(unsafe_code)]
 #![warn(missing_docs)]
 
+mod error;
 pub mod event;
 pub mod gen;
 pub mod normalize;
+mod storage;
 
 pub use event::{parse_rfc3339_ms, parse_time, Event, EventError, EventKind};
+pub use error::{Corrupt, Error, Result};

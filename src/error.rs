@@ -1,0 +1,142 @@
+//! Errors.
+//!
+//! Every fallible operation returns [`Error`]. Its variants say what went
+//! wrong and, where there is something to do, what to do. Corrupt bytes on
+//! disk are always [`Error::Corrupt`], naming the structure that is corrupt;
+//! heatstore never panics on what it reads.
+
+use std::fmt;
+
+/// Bytes read from the store that do not decode: names what is corrupt.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Corrupt {
+    /// The structure that failed to decode (`"segment column"`, ...).
+    pub what: &'static str,
+    /// What is wrong with it.
+    pub detail: String,
+}
+
+impl Corrupt {
+    pub(crate) fn new(what: &'static str, detail: impl Into<String>) -> Corrupt {
+        Corrupt {
+            what,
+            detail: detail.into(),
+        }
+    }
+}
+
+impl fmt::Display for Corrupt {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "corrupt {}: {} (restore the store from a backup, or re-import its events)",
+            self.what, self.detail
+        )
+    }
+}
+
+impl std::error::Error for Corrupt {}
+
+/// Any error heatstore returns.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum Error {
+    /// The file exists but is not a heatstore store.
+    NotAStore {
+        /// Why it is not one.
+        detail: String,
+    },
+    /// The store was written by a format version this build cannot read.
+    UnsupportedVersion {
+        /// The version found in the file.
+        found: u32,
+        /// The version this build reads and writes.
+        supported: u32,
+    },
+    /// The store's bytes are corrupt.
+    Corrupt(Corrupt),
+    /// An event was rejected.
+    InvalidEvent(crate::EventError),
+    /// An argument was out of range or malformed.
+    InvalidArgument(String),
+    /// A deletion purge window over the 180-day maximum, or similar policy.
+    Policy(String),
+    /// A storage-engine error from redb.
+    Storage(Box<redb::Error>),
+    /// An I/O error outside the storage engine (reading an import file).
+    Io(std::io::Error),
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::NotAStore { detail } => write!(
+                f,
+                "not a heatstore store: {detail} (check the path; heatstore only opens files it created)"
+            ),
+            Error::UnsupportedVersion { found, supported } => write!(
+                f,
+                "store format version {found} is not supported by this build (it reads version {supported}); use a matching heatstore release"
+            ),
+            Error::Corrupt(c) => c.fmt(f),
+            Error::InvalidEvent(e) => write!(f, "invalid event: {e}"),
+            Error::InvalidArgument(s) => write!(f, "invalid argument: {s}"),
+            Error::Policy(s) => write!(f, "refused: {s}"),
+            Error::Storage(e) => write!(f, "storage error: {e}"),
+            Error::Io(e) => write!(f, "I/O error: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Error::Corrupt(c) => Some(c),
+            Error::InvalidEvent(e) => Some(e),
+            Error::Storage(e) => Some(e.as_ref()),
+            Error::Io(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
+impl From<Corrupt> for Error {
+    fn from(c: Corrupt) -> Error {
+        Error::Corrupt(c)
+    }
+}
+
+impl From<crate::EventError> for Error {
+    fn from(e: crate::EventError) -> Error {
+        Error::InvalidEvent(e)
+    }
+}
+
+impl From<std::io::Error> for Error {
+    fn from(e: std::io::Error) -> Error {
+        Error::Io(e)
+    }
+}
+
+macro_rules! from_redb {
+    ($($t:ty),*) => {$(
+        impl From<$t> for Error {
+            fn from(e: $t) -> Error {
+                Error::Storage(Box::new(e.into()))
+            }
+        }
+    )*};
+}
+
+from_redb!(
+    redb::Error,
+    redb::DatabaseError,
+    redb::TransactionError,
+    redb::TableError,
+    redb::StorageError,
+    redb::CommitError,
+    redb::CompactionError
+);
+
+/// `Result` with heatstore's [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -1,0 +1,50 @@
+//! Every redb table heatstore keeps, in one place, so the on-disk schema can
+//! be reviewed at a glance. `docs/format.md` describes each value's layout.
+//!
+//! Keys always start with the site id: no range scan can cross sites.
+
+use redb::TableDefinition;
+
+/// Store-wide settings: `magic`, `format_version`, counters.
+pub(crate) const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
+
+/// Site name → site id.
+pub(crate) const SITES: TableDefinition<&str, u32> = TableDefinition::new("sites");
+
+/// Site id → site settings and secret id key (MessagePack [`super::site::SiteConfig`]).
+pub(crate) const SITE_CONFIG: TableDefinition<u32, &[u8]> = TableDefinition::new("site_config");
+
+/// (site, day) → partition metadata: its segments and pending batches.
+pub(crate) const PARTITIONS: TableDefinition<(u32, i32), &[u8]> =
+    TableDefinition::new("partitions");
+
+/// (site, day, segment, column) → one encoded column or bitmap set of a
+/// sealed segment.
+pub(crate) const SEGMENT_COLUMNS: TableDefinition<(u32, i32, u32, u8), &[u8]> =
+    TableDefinition::new("segment_columns");
+
+/// (site, day, dimension) → the partition's string dictionary for that
+/// dimension (pages, selectors, names, browsers, OSes, referrer hosts).
+pub(crate) const DICTIONARIES: TableDefinition<(u32, i32, u8), &[u8]> =
+    TableDefinition::new("dictionaries");
+
+/// (site, day, first arrival sequence) → a batch of committed events not yet
+/// sealed into a segment (MessagePack rows).
+pub(crate) const PENDING: TableDefinition<(u32, i32, u64), &[u8]> = TableDefinition::new("pending");
+
+/// (site, session hash) → the session's row: visitor hash, first pageview,
+/// attributes, the days it has events on.
+pub(crate) const SESSIONS: TableDefinition<(u32, u64), &[u8]> = TableDefinition::new("sessions");
+
+/// (site, day) → columnar block of the sessions whose first pageview falls
+/// on that day, with their attributes: what session reports read.
+pub(crate) const SESSION_BLOCKS: TableDefinition<(u32, i32), &[u8]> =
+    TableDefinition::new("session_blocks");
+
+/// Day → that day's cookieless salt. Destroyed after the next day.
+pub(crate) const SALTS: TableDefinition<i32, &[u8]> = TableDefinition::new("cookieless_salts");
+
+/// (site, cookieless visitor hash) → (last event ts, current session hash),
+/// to cut cookieless sessions after 30 minutes of inactivity.
+pub(crate) const COOKIELESS: TableDefinition<(u32, u64), (i64, u64)> =
+    TableDefinition::new("cookieless_sessions");

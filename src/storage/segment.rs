@@ -1,0 +1,684 @@
+//! Sealed segments: immutable columnar blocks of up to 65,536 rows of one
+//! (site, day) partition.
+//!
+//! Rows are sorted by (session hash, ts, arrival) so a session's rows are one
+//! run: the session index is a list of runs, time deltas inside a session are
+//! small, and page and hour bitmaps are mostly run containers. Every column
+//! is stored under its own key, so a report reads only the columns it needs.
+//! Row ids are `u32` below 65,536: one roaring container per bitmap.
+
+use std::collections::BTreeMap;
+
+use roaring::RoaringBitmap;
+
+use super::codec::{decode_uints, encode_uints, get_bitmap, put_bitmap, put_varint, Reader};
+use super::dict::{Dict, Dim};
+use super::row::Row;
+use super::sessions::SessionAttrs;
+use super::{day_start, Corrupt, HOUR_MS};
+use crate::normalize::DeviceClass;
+use crate::EventKind;
+
+/// Most rows in one segment.
+pub(crate) const SEGMENT_ROWS: usize = 65_536;
+
+/// Column ids (the last element of a `segment_columns` key).
+pub(crate) mod col {
+    pub const SESSIONS: u8 = 0;
+    pub const TS: u8 = 1;
+    pub const PAGE: u8 = 2;
+    pub const X: u8 = 3;
+    pub const Y: u8 = 4;
+    pub const VW: u8 = 5;
+    pub const VH: u8 = 6;
+    pub const DH: u8 = 7;
+    pub const LOAD_MS: u8 = 8;
+    pub const EX: u8 = 9;
+    pub const EY: u8 = 10;
+    pub const LEN: u8 = 11;
+    pub const DURATION_MS: u8 = 12;
+    pub const SELECTOR: u8 = 13;
+    pub const NAME: u8 = 14;
+    pub const SESSION_ATTRS: u8 = 20;
+    pub const BM_KIND: u8 = 32;
+    pub const BM_PAGE: u8 = 33;
+    pub const BM_HOUR: u8 = 34;
+    pub const BM_DEVICE: u8 = 35;
+}
+
+const fn kinds(ks: &[EventKind]) -> u8 {
+    let mut m = 0u8;
+    let mut i = 0;
+    while i < ks.len() {
+        m |= 1 << (ks[i] as u8);
+        i += 1;
+    }
+    m
+}
+
+use EventKind::{Click, Custom, Input, Leave, Move, Pageview, Scroll};
+
+/// An optional per-row field: its column, the kinds it applies to, and how
+/// to read it from a row.
+struct Field {
+    col: u8,
+    kinds: u8,
+    get: fn(&Row) -> Option<u64>,
+}
+
+const NUMERIC: [Field; 10] = [
+    Field { col: col::X, kinds: kinds(&[Click, Move]), get: |r| r.x.map(u64::from) },
+    Field { col: col::Y, kinds: kinds(&[Click, Move, Scroll]), get: |r| r.y.map(u64::from) },
+    Field { col: col::VW, kinds: kinds(&[Pageview, Click, Move, Scroll]), get: |r| r.vw.map(u64::from) },
+    Field { col: col::VH, kinds: kinds(&[Pageview, Click, Move, Scroll]), get: |r| r.vh.map(u64::from) },
+    Field { col: col::DH, kinds: kinds(&[Pageview, Click, Move, Scroll]), get: |r| r.dh.map(u64::from) },
+    Field { col: col::LOAD_MS, kinds: kinds(&[Pageview]), get: |r| r.load_ms.map(u64::from) },
+    Field { col: col::EX, kinds: kinds(&[Click]), get: |r| r.ex.map(u64::from) },
+    Field { col: col::EY, kinds: kinds(&[Click]), get: |r| r.ey.map(u64::from) },
+    Field { col: col::LEN, kinds: kinds(&[Input]), get: |r| r.len.map(u64::from) },
+    Field { col: col::DURATION_MS, kinds: kinds(&[Leave]), get: |r| r.duration_ms.map(u64::from) },
+];
+
+/// Which kinds a field applies to: normalization drops it elsewhere.
+pub(crate) fn applies(col_id: u8, kind: EventKind) -> bool {
+    let mask = match col_id {
+        col::SELECTOR => kinds(&[Click, Input]),
+        col::NAME => kinds(&[Custom]),
+        c => NUMERIC.iter().find(|f| f.col == c).map_or(0, |f| f.kinds),
+    };
+    mask & (1 << kind as u8) != 0
+}
+
+const PRESENT_NONE: u8 = 0;
+const PRESENT_BY_KIND: u8 = 1;
+const PRESENT_BITMAP: u8 = 2;
+
+/// The dictionaries of one partition.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct PartitionDicts {
+    pub dicts: BTreeMap<u8, Dict>,
+}
+
+impl PartitionDicts {
+    pub fn dict(&self, dim: Dim) -> Option<&Dict> {
+        self.dicts.get(&(dim as u8))
+    }
+
+    pub fn intern(&mut self, dim: Dim, s: &str) -> u32 {
+        self.dicts.entry(dim as u8).or_default().intern(s)
+    }
+
+    pub fn resolve(&self, dim: Dim, id: u64) -> Result<&str, Corrupt> {
+        self.dict(dim)
+            .ok_or_else(|| Corrupt::new("dictionary", format!("dictionary {} is missing", dim as u8)))?
+            .resolve(id)
+    }
+}
+
+/// A segment encoded in memory: its columns, ready to be written.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct EncodedSegment {
+    pub rows: u32,
+    pub min_ts: i64,
+    pub max_ts: i64,
+    pub columns: BTreeMap<u8, Vec<u8>>,
+}
+
+/// The session attributes a segment keeps per session, for filters.
+pub(crate) fn session_attr_codes(attrs: Option<&SessionAttrs>, dicts: &mut PartitionDicts) -> [u64; 5] {
+    match attrs {
+        None => [u64::from(DeviceClass::Unknown.code()), 0, 0, 0, 0],
+        Some(a) => [
+            u64::from(a.device.code()),
+            u64::from(dicts.intern(Dim::Browser, &a.browser)) + 1,
+            u64::from(dicts.intern(Dim::Os, &a.os)) + 1,
+            u64::from(a.channel.code()) + 1,
+            u64::from(dicts.intern(Dim::RefHost, &a.referrer_host)) + 1,
+        ],
+    }
+}
+
+fn put_bitmaps(out: &mut Vec<u8>, sets: &BTreeMap<u32, RoaringBitmap>) {
+    put_varint(out, sets.len() as u64);
+    for (value, bm) in sets {
+        put_varint(out, u64::from(*value));
+        let mut bm = bm.clone();
+        bm.optimize();
+        put_bitmap(out, &bm);
+    }
+}
+
+/// Encodes the session-attribute column from per-session codes.
+pub(crate) fn encode_session_attrs(codes: &[[u64; 5]]) -> Vec<u8> {
+    let mut out = Vec::new();
+    for i in 0..5 {
+        let v: Vec<u64> = codes.iter().map(|c| c[i]).collect();
+        encode_uints(&v, &mut out);
+    }
+    out
+}
+
+/// Encodes the device-class bitmaps from session runs and device codes.
+pub(crate) fn encode_device_bitmaps(starts: &[u32], codes: &[[u64; 5]]) -> Vec<u8> {
+    let mut sets: BTreeMap<u32, RoaringBitmap> = BTreeMap::new();
+    for (i, c) in codes.iter().enumerate() {
+        if let (Some(&a), Some(&b)) = (starts.get(i), starts.get(i + 1)) {
+            sets.entry(c[0] as u32).or_default().insert_range(a..b);
+        }
+    }
+    let mut out = Vec::new();
+    put_bitmaps(&mut out, &sets);
+    out
+}
+
+/// Builds a segment from rows given in arrival order. `attrs` gives each
+/// session's current attributes.
+pub(crate) fn build(
+    rows: &[Row],
+    day: i32,
+    dicts: &mut PartitionDicts,
+    attrs: &dyn Fn(u64) -> Option<SessionAttrs>,
+) -> EncodedSegment {
+    let mut order: Vec<u32> = (0..rows.len() as u32).collect();
+    order.sort_by_key(|&i| {
+        let r = &rows[i as usize];
+        (r.session, r.ts, i)
+    });
+    let sorted: Vec<&Row> = order.iter().map(|&i| &rows[i as usize]).collect();
+    let start = day_start(day);
+    let mut seg = EncodedSegment {
+        rows: sorted.len() as u32,
+        min_ts: sorted.iter().map(|r| r.ts).min().unwrap_or(start),
+        max_ts: sorted.iter().map(|r| r.ts).max().unwrap_or(start),
+        ..EncodedSegment::default()
+    };
+
+    // Sessions: sorted hashes, visitors, run starts.
+    let mut hashes = Vec::new();
+    let mut visitors = Vec::new();
+    let mut starts: Vec<u32> = Vec::new();
+    for (i, r) in sorted.iter().enumerate() {
+        if hashes.last() != Some(&r.session) {
+            hashes.push(r.session);
+            visitors.push(r.visitor);
+            starts.push(i as u32);
+        }
+    }
+    starts.push(sorted.len() as u32);
+    let mut out = Vec::new();
+    put_varint(&mut out, hashes.len() as u64);
+    for h in &hashes {
+        out.extend_from_slice(&h.to_le_bytes());
+    }
+    for v in &visitors {
+        out.extend_from_slice(&v.to_le_bytes());
+    }
+    let lens: Vec<u64> = starts.windows(2).map(|w| u64::from(w[1] - w[0])).collect();
+    encode_uints(&lens, &mut out);
+    seg.columns.insert(col::SESSIONS, out);
+
+    // Time: each session's first ts from the day's start, then deltas.
+    let mut firsts = Vec::with_capacity(hashes.len());
+    let mut deltas = Vec::with_capacity(sorted.len());
+    for w in starts.windows(2) {
+        let (a, b) = (w[0] as usize, w[1] as usize);
+        let mut prev = sorted[a].ts;
+        firsts.push((prev - start).max(0) as u64);
+        for r in &sorted[a + 1..b] {
+            deltas.push((r.ts - prev) as u64);
+            prev = r.ts;
+        }
+    }
+    let mut out = Vec::new();
+    encode_uints(&firsts, &mut out);
+    encode_uints(&deltas, &mut out);
+    seg.columns.insert(col::TS, out);
+
+    // Page ids, and the bitmap indexes.
+    let mut kind_bm: BTreeMap<u32, RoaringBitmap> = BTreeMap::new();
+    let mut page_bm: BTreeMap<u32, RoaringBitmap> = BTreeMap::new();
+    let mut hour_bm: BTreeMap<u32, RoaringBitmap> = BTreeMap::new();
+    let mut pages = Vec::with_capacity(sorted.len());
+    for (i, r) in sorted.iter().enumerate() {
+        let p = dicts.intern(Dim::Page, &r.page);
+        pages.push(u64::from(p));
+        kind_bm.entry(u32::from(r.kind)).or_default().insert(i as u32);
+        page_bm.entry(p).or_default().insert(i as u32);
+        let hour = ((r.ts - start) / HOUR_MS).clamp(0, 23) as u32;
+        hour_bm.entry(hour).or_default().insert(i as u32);
+    }
+    let mut out = Vec::new();
+    encode_uints(&pages, &mut out);
+    seg.columns.insert(col::PAGE, out);
+    for (id, sets) in [(col::BM_KIND, &kind_bm), (col::BM_PAGE, &page_bm), (col::BM_HOUR, &hour_bm)] {
+        let mut out = Vec::new();
+        put_bitmaps(&mut out, sets);
+        seg.columns.insert(id, out);
+    }
+
+    // Optional fields: presence, then the present values in row order.
+    for f in &NUMERIC {
+        let values: Vec<Option<u64>> = sorted.iter().map(|r| (f.get)(r)).collect();
+        encode_optional(&mut seg, f.col, f.kinds, &sorted, &values);
+    }
+    let sel_ids: Vec<Option<u64>> = sorted
+        .iter()
+        .map(|r| r.selector.as_deref().map(|s| u64::from(dicts.intern(Dim::Selector, s))))
+        .collect();
+    encode_optional(&mut seg, col::SELECTOR, kinds(&[Click, Input]), &sorted, &sel_ids);
+    let name_ids: Vec<Option<u64>> = sorted
+        .iter()
+        .map(|r| r.name.as_deref().map(|s| u64::from(dicts.intern(Dim::Name, s))))
+        .collect();
+    encode_optional(&mut seg, col::NAME, kinds(&[Custom]), &sorted, &name_ids);
+
+    // Per-session attributes for filters, and device-class bitmaps.
+    let codes: Vec<[u64; 5]> = hashes
+        .iter()
+        .map(|&h| session_attr_codes(attrs(h).as_ref(), dicts))
+        .collect();
+    seg.columns.insert(col::SESSION_ATTRS, encode_session_attrs(&codes));
+    seg.columns.insert(col::BM_DEVICE, encode_device_bitmaps(&starts, &codes));
+    seg
+}
+
+/// Writes an optional column: presence (implied by the kinds it applies to
+/// when it is present exactly there, else a bitmap), then the values.
+fn encode_optional(seg: &mut EncodedSegment, col_id: u8, mask: u8, sorted: &[&Row], ids: &[Option<u64>]) {
+    let mut present = RoaringBitmap::new();
+    let mut values = Vec::new();
+    let mut by_kind = true;
+    for (i, (r, id)) in sorted.iter().zip(ids).enumerate() {
+        let applies = mask & (1 << r.kind) != 0;
+        match id {
+            Some(v) => {
+                present.insert(i as u32);
+                values.push(*v);
+                by_kind &= applies;
+            }
+            None => by_kind &= !applies,
+        }
+    }
+    if values.is_empty() {
+        return;
+    }
+    let mut out = Vec::new();
+    if by_kind {
+        out.push(PRESENT_BY_KIND);
+        out.push(mask);
+    } else {
+        out.push(PRESENT_BITMAP);
+        present.optimize();
+        put_bitmap(&mut out, &present);
+    }
+    encode_uints(&values, &mut out);
+    seg.columns.insert(col_id, out);
+}
+
+// ---------------------------------------------------------------- reading
+
+/// The session runs of a segment.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct SessionRuns {
+    pub hashes: Vec<u64>,
+    pub visitors: Vec<u64>,
+    /// Row where each session starts, and the row count last.
+    pub starts: Vec<u32>,
+}
+
+impl SessionRuns {
+    pub fn decode(bytes: &[u8], rows: u32) -> Result<SessionRuns, Corrupt> {
+        let mut r = Reader::new(bytes, "segment session column");
+        let n = r.count(16)?;
+        let mut s = SessionRuns::default();
+        for _ in 0..n {
+            s.hashes.push(r.u64_le()?);
+        }
+        for _ in 0..n {
+            s.visitors.push(r.u64_le()?);
+        }
+        let mut lens = Vec::with_capacity(n);
+        decode_uints(&mut r, &mut lens)?;
+        if lens.len() != n {
+            return Err(r.corrupt("run count differs from the session count"));
+        }
+        let mut at = 0u64;
+        for l in lens {
+            s.starts.push(at as u32);
+            at += l;
+            if at > u64::from(rows) {
+                return Err(r.corrupt("runs longer than the segment"));
+            }
+        }
+        if at != u64::from(rows) {
+            return Err(r.corrupt("runs do not cover the segment"));
+        }
+        s.starts.push(rows);
+        if s.hashes.windows(2).any(|w| w[0] >= w[1]) {
+            return Err(r.corrupt("session hashes not sorted"));
+        }
+        Ok(s)
+    }
+
+    pub fn len(&self) -> usize {
+        self.hashes.len()
+    }
+
+    /// Rows of session `i`.
+    pub fn range(&self, i: usize) -> std::ops::Range<u32> {
+        let a = self.starts.get(i).copied().unwrap_or(0);
+        let b = self.starts.get(i + 1).copied().unwrap_or(a);
+        a..b
+    }
+
+    /// The session index of a row.
+    pub fn session_of(&self, row: u32) -> usize {
+        self.starts.partition_point(|&s| s <= row).saturating_sub(1)
+    }
+}
+
+/// Decodes the time column into one ts per row.
+pub(crate) fn decode_ts(bytes: &[u8], runs: &SessionRuns, day: i32) -> Result<Vec<i64>, Corrupt> {
+    let mut r = Reader::new(bytes, "segment time column");
+    let mut firsts = Vec::new();
+    decode_uints(&mut r, &mut firsts)?;
+    let mut deltas = Vec::new();
+    decode_uints(&mut r, &mut deltas)?;
+    let rows = runs.starts.last().copied().unwrap_or(0) as usize;
+    if firsts.len() != runs.len() || deltas.len() + runs.len() != rows {
+        return Err(r.corrupt("time column length differs from the row count"));
+    }
+    let start = day_start(day);
+    let mut out = Vec::with_capacity(rows);
+    let mut d = deltas.into_iter();
+    for (i, first) in firsts.into_iter().enumerate() {
+        let mut t = start.saturating_add(first.min(i64::MAX as u64) as i64);
+        out.push(t);
+        for _ in 1..runs.range(i).len() {
+            t = t.saturating_add(d.next().unwrap_or(0).min(i64::MAX as u64) as i64);
+            out.push(t);
+        }
+    }
+    Ok(out)
+}
+
+/// A decoded set of bitmaps of one dimension: value → rows.
+pub(crate) fn decode_bitmaps(bytes: &[u8]) -> Result<Vec<(u32, RoaringBitmap)>, Corrupt> {
+    let mut r = Reader::new(bytes, "segment bitmap index");
+    let n = r.count(2)?;
+    let mut out = Vec::with_capacity(n);
+    for _ in 0..n {
+        let v = u32::try_from(r.varint()?).map_err(|_| r.corrupt("value too large"))?;
+        out.push((v, get_bitmap(&mut r)?));
+    }
+    Ok(out)
+}
+
+/// Decodes only the bitmap of one value (empty when absent).
+pub(crate) fn decode_bitmap_of(bytes: &[u8], value: u32) -> Result<RoaringBitmap, Corrupt> {
+    let mut r = Reader::new(bytes, "segment bitmap index");
+    let n = r.count(2)?;
+    for _ in 0..n {
+        let v = r.varint()?;
+        if v == u64::from(value) {
+            return get_bitmap(&mut r);
+        }
+        r.bytes_prefixed()?;
+    }
+    Ok(RoaringBitmap::new())
+}
+
+/// A decoded optional column: which rows have a value, and the values.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct OptColumn {
+    pub present: RoaringBitmap,
+    pub values: Vec<u64>,
+}
+
+impl OptColumn {
+    /// Decodes an optional column; `kind_rows` gives the rows of a kind mask.
+    pub fn decode(bytes: &[u8], kind_rows: &dyn Fn(u8) -> RoaringBitmap) -> Result<OptColumn, Corrupt> {
+        let mut r = Reader::new(bytes, "segment optional column");
+        let present = match r.u8()? {
+            PRESENT_NONE => RoaringBitmap::new(),
+            PRESENT_BY_KIND => kind_rows(r.u8()?),
+            PRESENT_BITMAP => get_bitmap(&mut r)?,
+            other => return Err(r.corrupt(&format!("unknown presence mode {other}"))),
+        };
+        let mut values = Vec::new();
+        decode_uints(&mut r, &mut values)?;
+        if values.len() as u64 != present.len() {
+            return Err(r.corrupt("value count differs from the present rows"));
+        }
+        Ok(OptColumn { present, values })
+    }
+
+    /// The value of each row in `rows` (ascending), `None` where absent.
+    pub fn values_of(&self, rows: impl Iterator<Item = u32>) -> Vec<Option<u64>> {
+        let mut out = Vec::new();
+        let mut it = self.present.iter().zip(self.values.iter()).peekable();
+        for row in rows {
+            while it.peek().is_some_and(|(p, _)| *p < row) {
+                it.next();
+            }
+            match it.peek() {
+                Some((p, v)) if *p == row => out.push(Some(**v)),
+                _ => out.push(None),
+            }
+        }
+        out
+    }
+
+    /// Value of one row.
+    pub fn get(&self, row: u32) -> Option<u64> {
+        if !self.present.contains(row) {
+            return None;
+        }
+        let idx = self.present.rank(row).checked_sub(1)?;
+        self.values.get(usize::try_from(idx).ok()?).copied()
+    }
+}
+
+/// Decodes the session-attribute column into per-session codes.
+pub(crate) fn decode_session_attrs(bytes: &[u8], sessions: usize) -> Result<Vec<[u64; 5]>, Corrupt> {
+    let mut r = Reader::new(bytes, "segment session attributes");
+    let mut out = vec![[0u64; 5]; sessions];
+    for i in 0..5 {
+        let mut v = Vec::with_capacity(sessions);
+        decode_uints(&mut r, &mut v)?;
+        if v.len() != sessions {
+            return Err(r.corrupt("length differs from the session count"));
+        }
+        for (slot, x) in out.iter_mut().zip(v) {
+            slot[i] = x;
+        }
+    }
+    Ok(out)
+}
+
+/// Reads every row of a segment back, in stored order.
+pub(crate) fn decode_rows(
+    columns: &BTreeMap<u8, Vec<u8>>,
+    rows: u32,
+    day: i32,
+    dicts: &PartitionDicts,
+) -> Result<Vec<Row>, Corrupt> {
+    let need = |id: u8| {
+        columns
+            .get(&id)
+            .map(Vec::as_slice)
+            .ok_or_else(|| Corrupt::new("segment", format!("column {id} is missing")))
+    };
+    let runs = SessionRuns::decode(need(col::SESSIONS)?, rows)?;
+    let ts = decode_ts(need(col::TS)?, &runs, day)?;
+    let mut out: Vec<Row> = (0..rows as usize).map(|_| Row::default()).collect();
+    for (i, row) in out.iter_mut().enumerate() {
+        row.ts = ts.get(i).copied().unwrap_or_default();
+    }
+    for s in 0..runs.len() {
+        for i in runs.range(s) {
+            if let Some(row) = out.get_mut(i as usize) {
+                row.session = runs.hashes[s];
+                row.visitor = runs.visitors[s];
+            }
+        }
+    }
+    let kinds_bm = decode_bitmaps(need(col::BM_KIND)?)?;
+    let mut covered = 0u64;
+    for (k, bm) in &kinds_bm {
+        if EventKind::from_code(*k as u8).is_none() || *k > 255 {
+            return Err(Corrupt::new("segment", format!("unknown kind code {k}")));
+        }
+        covered += bm.len();
+        for i in bm {
+            let row = out
+                .get_mut(i as usize)
+                .ok_or_else(|| Corrupt::new("segment", "kind bitmap past the rows"))?;
+            row.kind = *k as u8;
+        }
+    }
+    if covered != u64::from(rows) {
+        return Err(Corrupt::new("segment", "kind bitmaps do not cover the rows"));
+    }
+    let kind_rows = |mask: u8| {
+        let mut bm = RoaringBitmap::new();
+        for (k, b) in &kinds_bm {
+            if mask & (1u8 << (*k as u8 & 7)) != 0 {
+                bm |= b;
+            }
+        }
+        bm
+    };
+    let mut pages = Vec::new();
+    decode_uints(&mut Reader::new(need(col::PAGE)?, "segment page column"), &mut pages)?;
+    if pages.len() != rows as usize {
+        return Err(Corrupt::new("segment page column", "length differs from the row count"));
+    }
+    for (row, p) in out.iter_mut().zip(pages) {
+        row.page = dicts.resolve(Dim::Page, p)?.to_owned();
+    }
+    for f in &NUMERIC {
+        let Some(bytes) = columns.get(&f.col) else { continue };
+        let c = OptColumn::decode(bytes, &kind_rows)?;
+        for (i, v) in c.present.iter().zip(c.values) {
+            let row = out
+                .get_mut(i as usize)
+                .ok_or_else(|| Corrupt::new("segment", "optional column past the rows"))?;
+            let v32 = u32::try_from(v).map_err(|_| Corrupt::new("segment", "value out of range"))?;
+            match f.col {
+                col::X => row.x = Some(v32),
+                col::Y => row.y = Some(v32),
+                col::VW => row.vw = Some(v32),
+                col::VH => row.vh = Some(v32),
+                col::DH => row.dh = Some(v32),
+                col::LOAD_MS => row.load_ms = Some(v32),
+                col::EX => row.ex = u16::try_from(v32).ok(),
+                col::EY => row.ey = u16::try_from(v32).ok(),
+                col::LEN => row.len = Some(v32),
+                _ => row.duration_ms = Some(v32),
+            }
+        }
+    }
+    for (id, dim) in [(col::SELECTOR, Dim::Selector), (col::NAME, Dim::Name)] {
+        let Some(bytes) = columns.get(&id) else { continue };
+        let c = OptColumn::decode(bytes, &kind_rows)?;
+        for (i, v) in c.present.iter().zip(c.values) {
+            let s = dicts.resolve(dim, v)?.to_owned();
+            let row = out
+                .get_mut(i as usize)
+                .ok_or_else(|| Corrupt::new("segment", "optional column past the rows"))?;
+            if id == col::SELECTOR {
+                row.selector = Some(s);
+            } else {
+                row.name = Some(s);
+            }
+        }
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    pub(crate) fn sample_rows(n: usize, day: i32) -> Vec<Row> {
+        let start = day_start(day);
+        (0..n)
+            .map(|i| {
+                let kind = EventKind::ALL[i % 7];
+                let mut r = Row {
+                    ts: start + (i as i64 * 7919) % 86_400_000,
+                    kind: kind.code(),
+                    session: (i % 13) as u64 * 1_000_003,
+                    visitor: (i % 13) as u64 % 5,
+                    page: format!("/p{}", i % 4),
+                    ..Row::default()
+                };
+                match kind {
+                    Pageview => {
+                        r.vw = Some(1280);
+                        r.vh = Some(700);
+                        r.dh = Some(3000 + i as u32);
+                        r.load_ms = (i % 2 == 0).then_some(500);
+                    }
+                    Click => {
+                        r.x = Some(i as u32 % 1280);
+                        r.y = Some(i as u32 * 3);
+                        r.selector = Some(format!("#b{}", i % 3));
+                        r.ex = Some(5000);
+                        r.ey = Some(10);
+                    }
+                    Move => {
+                        r.x = Some(1);
+                        r.y = Some(2);
+                    }
+                    Scroll => r.y = Some(99),
+                    Input => {
+                        r.len = Some(4);
+                        r.selector = Some("#email".into());
+                    }
+                    Leave => r.duration_ms = Some(1234),
+                    Custom => r.name = Some("signup".into()),
+                }
+                r
+            })
+            .collect()
+    }
+
+    #[test]
+    fn rows_roundtrip_in_session_order() {
+        let day = 20_000;
+        let rows = sample_rows(500, day);
+        let mut dicts = PartitionDicts::default();
+        let seg = build(&rows, day, &mut dicts, &|_| None);
+        let back = decode_rows(&seg.columns, seg.rows, day, &dicts).unwrap();
+        let mut want = rows.clone();
+        want.sort_by_key(|r| (r.session, r.ts));
+        assert_eq!(back.len(), want.len());
+        for (i, (b, w)) in back.iter().zip(&want).enumerate() {
+            assert_eq!(b, w, "row {i}");
+        }
+    }
+
+    #[test]
+    fn truncated_columns_are_corrupt_not_panics() {
+        let day = 20_000;
+        let rows = sample_rows(300, day);
+        let mut dicts = PartitionDicts::default();
+        let seg = build(&rows, day, &mut dicts, &|_| None);
+        for id in seg.columns.keys().copied().collect::<Vec<_>>() {
+            let full = seg.columns[&id].clone();
+            for cut in [0, 1, full.len() / 2, full.len().saturating_sub(1)] {
+                let mut cols = seg.columns.clone();
+                cols.insert(id, full[..cut].to_vec());
+                let _ = decode_rows(&cols, seg.rows, day, &dicts);
+                let mut flipped = full.clone();
+                if let Some(b) = flipped.get_mut(cut) {
+                    *b ^= 0x5a;
+                }
+                cols.insert(id, flipped);
+                let _ = decode_rows(&cols, seg.rows, day, &dicts);
+            }
+        }
+    }
+}

@@ -1,0 +1,347 @@
+//! Sessions: the master row per session, and the per-day columnar blocks
+//! that session reports read.
+//!
+//! A session's attributes are those of its first pageview (earliest `ts`,
+//! then arrival). The master row (table `sessions`) is the truth; the block
+//! of the day of the first pageview (table `session_blocks`) is derived from
+//! it and rewritten whenever a session in it changes.
+
+use serde::{Deserialize, Serialize};
+
+use super::codec::{decode_uints, encode_uints, put_varint, Reader};
+use super::dict::Dict;
+use super::Corrupt;
+use crate::normalize::{Channel, DeviceClass};
+
+/// A session's attributes, from its first pageview.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionAttrs {
+    /// Page path of the first pageview.
+    pub entry_page: String,
+    /// Referrer host (`(direct)` when none).
+    pub referrer_host: String,
+    /// Registrable domain of the referrer (`(direct)` when none).
+    pub referrer_domain: String,
+    /// Channel.
+    pub channel: Channel,
+    /// `utm_source` of the landing URL.
+    pub utm_source: Option<String>,
+    /// `utm_medium` of the landing URL.
+    pub utm_medium: Option<String>,
+    /// `utm_campaign` of the landing URL.
+    pub utm_campaign: Option<String>,
+    /// `utm_term` of the landing URL.
+    pub utm_term: Option<String>,
+    /// `utm_content` of the landing URL.
+    pub utm_content: Option<String>,
+    /// Device class.
+    pub device: DeviceClass,
+    /// Browser family.
+    pub browser: String,
+    /// Browser major version.
+    pub browser_major: Option<String>,
+    /// OS family.
+    pub os: String,
+    /// OS major version.
+    pub os_major: Option<String>,
+    /// Screen as `WxH`.
+    pub screen: Option<String>,
+    /// Primary language subtag.
+    pub lang: Option<String>,
+    /// IANA time zone as given.
+    pub tz: Option<String>,
+}
+
+/// The string attributes of a session block, in column order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum SField {
+    EntryPage = 0,
+    RefHost,
+    RefDomain,
+    UtmSource,
+    UtmMedium,
+    UtmCampaign,
+    UtmTerm,
+    UtmContent,
+    Browser,
+    BrowserMajor,
+    Os,
+    OsMajor,
+    Screen,
+    Lang,
+    Tz,
+}
+
+pub(crate) const SFIELDS: usize = 15;
+
+impl SessionAttrs {
+    fn strings(&self) -> [Option<&str>; SFIELDS] {
+        [
+            Some(self.entry_page.as_str()),
+            Some(self.referrer_host.as_str()),
+            Some(self.referrer_domain.as_str()),
+            self.utm_source.as_deref(),
+            self.utm_medium.as_deref(),
+            self.utm_campaign.as_deref(),
+            self.utm_term.as_deref(),
+            self.utm_content.as_deref(),
+            Some(self.browser.as_str()),
+            self.browser_major.as_deref(),
+            Some(self.os.as_str()),
+            self.os_major.as_deref(),
+            self.screen.as_deref(),
+            self.lang.as_deref(),
+            self.tz.as_deref(),
+        ]
+    }
+}
+
+/// The first pageview of a session: what decides its attributes and day.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub(crate) struct FirstPv {
+    pub ts: i64,
+    pub seq: u64,
+}
+
+/// The master row of a session (table `sessions`).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct SessionRow {
+    pub visitor: u64,
+    pub first_pv: Option<FirstPv>,
+    pub attrs: Option<SessionAttrs>,
+    /// Days this session has events on, sorted.
+    pub days: Vec<i32>,
+}
+
+impl SessionRow {
+    pub fn encode(&self) -> Vec<u8> {
+        rmp_serde::to_vec(self).unwrap_or_default()
+    }
+
+    pub fn decode(bytes: &[u8]) -> Result<SessionRow, Corrupt> {
+        rmp_serde::from_slice(bytes).map_err(|e| Corrupt::new("session row", e.to_string()))
+    }
+
+    pub fn add_day(&mut self, day: i32) -> bool {
+        match self.days.binary_search(&day) {
+            Ok(_) => false,
+            Err(i) => {
+                self.days.insert(i, day);
+                true
+            }
+        }
+    }
+}
+
+/// One session of a block, decoded.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct BlockEntry {
+    pub hash: u64,
+    pub visitor: u64,
+    pub first_ts: i64,
+    pub attrs: SessionAttrs,
+}
+
+/// The columnar block of one day's sessions (by first pageview), sorted by
+/// session hash. Strings are ids into the block's own dictionary, plus one;
+/// 0 is "absent".
+#[derive(Clone, Debug, Default)]
+pub(crate) struct SessionBlock {
+    pub hashes: Vec<u64>,
+    pub visitors: Vec<u64>,
+    pub first_ts: Vec<i64>,
+    pub device: Vec<u8>,
+    pub channel: Vec<u8>,
+    pub strings: Vec<Vec<u32>>,
+    pub dict: Dict,
+}
+
+impl SessionBlock {
+    pub fn len(&self) -> usize {
+        self.hashes.len()
+    }
+
+    /// The string of field `f` of session `i`.
+    pub fn string(&self, f: SField, i: usize) -> Option<&str> {
+        let id = *self.strings.get(f as usize)?.get(i)?;
+        if id == 0 {
+            return None;
+        }
+        self.dict.get(u64::from(id - 1))
+    }
+
+    /// The id + 1 of a string in this block's dictionary, 0 when absent.
+    pub fn string_id(&self, s: &str) -> Option<u32> {
+        self.dict.id(s).map(|i| i + 1)
+    }
+
+    pub fn entry(&self, i: usize) -> Option<BlockEntry> {
+        let s = |f: SField| self.string(f, i).map(str::to_owned);
+        Some(BlockEntry {
+            hash: *self.hashes.get(i)?,
+            visitor: *self.visitors.get(i)?,
+            first_ts: *self.first_ts.get(i)?,
+            attrs: SessionAttrs {
+                entry_page: s(SField::EntryPage).unwrap_or_default(),
+                referrer_host: s(SField::RefHost).unwrap_or_default(),
+                referrer_domain: s(SField::RefDomain).unwrap_or_default(),
+                channel: Channel::from_code(*self.channel.get(i)?).unwrap_or_default(),
+                utm_source: s(SField::UtmSource),
+                utm_medium: s(SField::UtmMedium),
+                utm_campaign: s(SField::UtmCampaign),
+                utm_term: s(SField::UtmTerm),
+                utm_content: s(SField::UtmContent),
+                device: DeviceClass::from_code(*self.device.get(i)?).unwrap_or_default(),
+                browser: s(SField::Browser).unwrap_or_default(),
+                browser_major: s(SField::BrowserMajor),
+                os: s(SField::Os).unwrap_or_default(),
+                os_major: s(SField::OsMajor),
+                screen: s(SField::Screen),
+                lang: s(SField::Lang),
+                tz: s(SField::Tz),
+            },
+        })
+    }
+
+    pub fn entries(&self) -> Vec<BlockEntry> {
+        (0..self.len()).filter_map(|i| self.entry(i)).collect()
+    }
+
+    /// Builds a block from entries (any order; sorted here).
+    pub fn build(mut entries: Vec<BlockEntry>) -> SessionBlock {
+        entries.sort_by_key(|e| e.hash);
+        let mut b = SessionBlock {
+            strings: vec![Vec::with_capacity(entries.len()); SFIELDS],
+            ..SessionBlock::default()
+        };
+        for e in &entries {
+            b.hashes.push(e.hash);
+            b.visitors.push(e.visitor);
+            b.first_ts.push(e.first_ts);
+            b.device.push(e.attrs.device.code());
+            b.channel.push(e.attrs.channel.code());
+            for (col, s) in b.strings.iter_mut().zip(e.attrs.strings()) {
+                col.push(s.map_or(0, |s| b.dict.intern(s) + 1));
+            }
+        }
+        b
+    }
+
+    pub fn encode(&self, day_start: i64) -> Vec<u8> {
+        let mut out = Vec::new();
+        put_varint(&mut out, self.hashes.len() as u64);
+        for h in &self.hashes {
+            out.extend_from_slice(&h.to_le_bytes());
+        }
+        for v in &self.visitors {
+            out.extend_from_slice(&v.to_le_bytes());
+        }
+        let offs: Vec<u64> = self
+            .first_ts
+            .iter()
+            .map(|&t| (t - day_start).max(0) as u64)
+            .collect();
+        encode_uints(&offs, &mut out);
+        let small = |v: &[u8]| v.iter().map(|&b| u64::from(b)).collect::<Vec<_>>();
+        encode_uints(&small(&self.device), &mut out);
+        encode_uints(&small(&self.channel), &mut out);
+        for col in &self.strings {
+            let v: Vec<u64> = col.iter().map(|&i| u64::from(i)).collect();
+            encode_uints(&v, &mut out);
+        }
+        out.extend_from_slice(&self.dict.encode());
+        out
+    }
+
+    pub fn decode(bytes: &[u8], day_start: i64) -> Result<SessionBlock, Corrupt> {
+        let mut r = Reader::new(bytes, "session block");
+        let n = r.count(16)?;
+        let mut b = SessionBlock::default();
+        for _ in 0..n {
+            b.hashes.push(r.u64_le()?);
+        }
+        for _ in 0..n {
+            b.visitors.push(r.u64_le()?);
+        }
+        let col = |r: &mut Reader<'_>| -> Result<Vec<u64>, Corrupt> {
+            let mut v = Vec::with_capacity(n);
+            decode_uints(r, &mut v)?;
+            if v.len() != n {
+                return Err(r.corrupt("column length differs from the session count"));
+            }
+            Ok(v)
+        };
+        b.first_ts = col(&mut r)?
+            .into_iter()
+            .map(|o| day_start.saturating_add(o.min(i64::MAX as u64) as i64))
+            .collect();
+        let device = col(&mut r)?;
+        let channel = col(&mut r)?;
+        if device.iter().any(|&d| d > 255 || DeviceClass::from_code(d as u8).is_none())
+            || channel.iter().any(|&c| c > 255 || Channel::from_code(c as u8).is_none())
+        {
+            return Err(r.corrupt("unknown device class or channel code"));
+        }
+        b.device = device.into_iter().map(|d| d as u8).collect();
+        b.channel = channel.into_iter().map(|c| c as u8).collect();
+        let mut strings = Vec::with_capacity(SFIELDS);
+        for _ in 0..SFIELDS {
+            strings.push(col(&mut r)?);
+        }
+        b.dict = Dict::decode(r.rest())?;
+        let limit = b.dict.len() as u64;
+        for s in strings {
+            if s.iter().any(|&i| i > limit) {
+                return Err(Corrupt::new("session block", "string id past the dictionary"));
+            }
+            b.strings.push(s.into_iter().map(|i| i as u32).collect());
+        }
+        if b.hashes.windows(2).any(|w| w[0] >= w[1]) {
+            return Err(Corrupt::new("session block", "session hashes not sorted"));
+        }
+        Ok(b)
+    }
+
+    /// Position of a session hash.
+    pub fn find(&self, hash: u64) -> Option<usize> {
+        self.hashes.binary_search(&hash).ok()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(hash: u64, ts: i64, browser: &str) -> BlockEntry {
+        BlockEntry {
+            hash,
+            visitor: hash * 3,
+            first_ts: ts,
+            attrs: SessionAttrs {
+                entry_page: "/".into(),
+                referrer_host: "google.com".into(),
+                browser: browser.into(),
+                utm_source: (hash % 2 == 0).then(|| "news".to_owned()),
+                device: DeviceClass::Mobile,
+                channel: Channel::Search,
+                ..SessionAttrs::default()
+            },
+        }
+    }
+
+    #[test]
+    fn block_roundtrip() {
+        let day = 19_000;
+        let start = super::super::day_start(day);
+        let entries = vec![entry(9, start + 5, "Chrome"), entry(2, start + 9, "Firefox")];
+        let b = SessionBlock::build(entries.clone());
+        let back = SessionBlock::decode(&b.encode(start), start).unwrap();
+        let mut want = entries;
+        want.sort_by_key(|e| e.hash);
+        assert_eq!(back.entries(), want);
+        let bytes = b.encode(start);
+        for cut in 0..bytes.len() {
+            assert!(SessionBlock::decode(&bytes[..cut], start).is_err());
+        }
+    }
+}
