@@ -9,8 +9,21 @@
 mod error;
 pub mod event;
 pub mod gen;
+mod import;
+mod ingest;
 pub mod normalize;
+mod read;
+mod site;
 mod storage;
+mod store;
+mod writer;
 
-pub use event::{parse_rfc3339_ms, parse_time, Event, EventError, EventKind};
 pub use error::{Corrupt, Error, Result};
+pub use event::{parse_rfc3339_ms, parse_time, Event, EventError, EventKind};
+pub use import::{ImportError, ImportProgress, ImportReport};
+pub use ingest::Dropped;
+pub use read::{SiteCounts, Snapshot, StoredEvent};
+pub use site::{SiteSettings, MAX_PURGE_WINDOW_DAYS};
+pub use storage::sessions::SessionAttrs;
+pub use store::{Store, StoreStats, FORMAT_VERSION};
+pub use writer::{Appended, CommitSummary, Writer, COOKIELESS_SESSION_GAP_MS, SEAL_ROWS};

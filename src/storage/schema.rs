@@ -48,3 +48,7 @@ pub(crate) const SALTS: TableDefinition<i32, &[u8]> = TableDefinition::new("cook
 /// to cut cookieless sessions after 30 minutes of inactivity.
 pub(crate) const COOKIELESS: TableDefinition<(u32, u64), (i64, u64)> =
     TableDefinition::new("cookieless_sessions");
+
+/// (site, visitor hash) → (): visitors who opted out; their events are
+/// dropped at ingest.
+pub(crate) const OPT_OUTS: TableDefinition<(u32, u64), ()> = TableDefinition::new("opt_outs");

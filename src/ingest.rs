@@ -1,0 +1,168 @@
+//! Ingest: a validated [`Event`] becomes a stored row and, for a pageview, a
+//! candidate set of session attributes.
+//!
+//! Derived once here (per distinct string, through caches): the page path
+//! and campaign, the referrer's host, domain and channel, the device. Fields
+//! that do not apply to the event's kind are dropped. The privacy rules that
+//! drop whole events (DNT, sensitive selectors) are applied here too; ids and
+//! opt-outs are the writer's job, as they need the site's secret key.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use crate::event::{Event, EventError, EventKind};
+use crate::normalize::{
+    classify_referrer, parse_page, primary_language, screen_size, selector_matches, PageInfo,
+    ReferrerSources, UaCache,
+};
+use crate::site::SiteSettings;
+use crate::storage::row::Row;
+use crate::storage::sessions::SessionAttrs;
+
+/// Why an accepted event was not stored.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Dropped {
+    /// `dnt: true` and the site honours Do-Not-Track.
+    DoNotTrack,
+    /// The event's selector matches one of the site's sensitive patterns.
+    SensitiveSelector,
+    /// The visitor opted out.
+    OptedOut,
+}
+
+/// The outcome of normalizing one event.
+pub(crate) struct Normalized {
+    /// The row, with `session` and `visitor` still zero.
+    pub row: Row,
+    /// Attributes this event gives its session, if it is a pageview.
+    pub attrs: Option<SessionAttrs>,
+}
+
+/// Caches shared by every event a writer normalizes.
+pub(crate) struct Normalizer {
+    ua: UaCache,
+    pages: HashMap<String, Arc<PageInfo>>,
+    sources: ReferrerSources,
+}
+
+const PAGE_CACHE: usize = 65_536;
+
+impl Normalizer {
+    pub fn new(sources: ReferrerSources) -> Normalizer {
+        Normalizer {
+            ua: UaCache::new(),
+            pages: HashMap::new(),
+            sources,
+        }
+    }
+
+    fn page(&mut self, url: &str) -> Arc<PageInfo> {
+        if let Some(p) = self.pages.get(url) {
+            return Arc::clone(p);
+        }
+        if self.pages.len() >= PAGE_CACHE {
+            self.pages.clear();
+        }
+        let p = Arc::new(parse_page(url));
+        self.pages.insert(url.to_owned(), Arc::clone(&p));
+        p
+    }
+
+    /// Normalizes a validated event. `Ok(Err(_))` is an event dropped by a
+    /// privacy rule; `Err` rejects it.
+    pub fn normalize(
+        &mut self,
+        e: &Event,
+        settings: &SiteSettings,
+    ) -> Result<Result<Normalized, Dropped>, EventError> {
+        if settings.honour_dnt && e.dnt == Some(true) {
+            return Ok(Err(Dropped::DoNotTrack));
+        }
+        let page = self.page(&e.url);
+        if !settings.allowed_hosts.is_empty() {
+            if let Some(host) = &page.host {
+                let allowed = settings
+                    .allowed_hosts
+                    .iter()
+                    .any(|h| h.eq_ignore_ascii_case(host));
+                if !allowed {
+                    return Err(EventError::new(
+                        "url",
+                        format!("host {host:?} is not one of the site's allowed hosts"),
+                    ));
+                }
+            }
+        }
+        let kind = e.kind;
+        let selector = match (&e.selector, kind) {
+            (Some(s), EventKind::Click | EventKind::Input) => Some(s),
+            _ => None,
+        };
+        if let Some(s) = selector {
+            if settings
+                .sensitive_selectors
+                .iter()
+                .any(|p| selector_matches(p, s))
+            {
+                return Ok(Err(Dropped::SensitiveSelector));
+            }
+        }
+        let on = |ks: &[EventKind]| ks.contains(&kind);
+        use EventKind::*;
+        let geometry = on(&[Pageview, Click, Move, Scroll]);
+        let row = Row {
+            ts: e.ts,
+            kind: kind.code(),
+            session: 0,
+            visitor: 0,
+            page: page.path.clone(),
+            x: e.x.filter(|_| on(&[Click, Move])),
+            y: e.y.filter(|_| on(&[Click, Move, Scroll])),
+            vw: e.vw.filter(|_| geometry),
+            vh: e.vh.filter(|_| geometry),
+            dh: e.dh.filter(|_| geometry),
+            load_ms: e.load_ms.filter(|_| kind == Pageview),
+            ex: e.ex.filter(|_| kind == Click),
+            ey: e.ey.filter(|_| kind == Click),
+            len: e.len.filter(|_| kind == Input),
+            duration_ms: e.duration_ms.filter(|_| kind == Leave),
+            selector: selector.cloned(),
+            name: e.name.clone().filter(|_| kind == Custom),
+        };
+        let attrs = (kind == Pageview).then(|| self.session_attrs(e, &page));
+        Ok(Ok(Normalized { row, attrs }))
+    }
+
+    fn session_attrs(&mut self, e: &Event, page: &PageInfo) -> SessionAttrs {
+        let device = match &e.ua {
+            Some(ua) => (*self.ua.get(ua)).clone(),
+            None => crate::normalize::Device::parse(""),
+        };
+        let campaign = !page.campaign.is_empty() || page.click_id;
+        let referrer = classify_referrer(
+            e.referrer.as_deref(),
+            page.host.as_deref(),
+            campaign,
+            &self.sources,
+        );
+        SessionAttrs {
+            entry_page: page.path.clone(),
+            referrer_host: referrer.host,
+            referrer_domain: referrer.domain,
+            channel: referrer.channel,
+            utm_source: page.campaign.source.clone(),
+            utm_medium: page.campaign.medium.clone(),
+            utm_campaign: page.campaign.campaign.clone(),
+            utm_term: page.campaign.term.clone(),
+            utm_content: page.campaign.content.clone(),
+            device: device.class,
+            browser: device.browser,
+            browser_major: device.browser_major,
+            os: device.os,
+            os_major: device.os_major,
+            screen: screen_size(e.screen_w, e.screen_h),
+            lang: e.lang.as_deref().and_then(primary_language),
+            tz: e.tz.clone(),
+        }
+    }
+}

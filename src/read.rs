@@ -1,0 +1,372 @@
+//! Reading: a [`Snapshot`] is one redb read transaction, a consistent view
+//! that a concurrent writer never changes.
+//!
+//! A partition is read as a list of segments: its sealed ones, then its
+//! pending rows encoded into one segment in memory. Every report runs the
+//! same code over both.
+
+use std::borrow::Cow;
+use std::collections::{BTreeMap, HashMap};
+
+use redb::{ReadOnlyTable, ReadTransaction, ReadableTable};
+use serde::Serialize;
+
+use crate::error::Result;
+use crate::normalize::id_hash;
+use crate::site::SiteRecord;
+use crate::storage::row::{decode_batch, Row};
+use crate::storage::schema::*;
+use crate::storage::segment::{self, col, PartitionDicts};
+use crate::storage::sessions::{SessionAttrs, SessionBlock, SessionRow};
+use crate::storage::{day_start, Corrupt};
+use crate::store::StoreStats;
+use crate::writer::{load_dicts, PartMeta};
+use crate::EventKind;
+
+/// One stored event, as replay returns it. Ids are not returned: the store
+/// holds only their keyed hashes.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct StoredEvent {
+    /// ms since the Unix epoch.
+    pub ts: i64,
+    /// Kind.
+    #[serde(rename = "type")]
+    pub kind: EventKind,
+    /// Page path.
+    pub page: String,
+    /// Document x (click, move).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub x: Option<u32>,
+    /// Document y (click, move) or scrollTop (scroll).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub y: Option<u32>,
+    /// Viewport width.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub vw: Option<u32>,
+    /// Viewport height.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub vh: Option<u32>,
+    /// Document height.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dh: Option<u32>,
+    /// Page load time.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub load_ms: Option<u32>,
+    /// Target element's selector (click, input).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub selector: Option<String>,
+    /// In-element x, 1/10000 (click).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ex: Option<u16>,
+    /// In-element y, 1/10000 (click).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ey: Option<u16>,
+    /// Characters typed (input).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub len: Option<u32>,
+    /// Time on page (leave).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub duration_ms: Option<u32>,
+    /// Custom event name.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+}
+
+impl From<Row> for StoredEvent {
+    fn from(r: Row) -> StoredEvent {
+        StoredEvent {
+            ts: r.ts,
+            kind: r.kind(),
+            page: r.page,
+            x: r.x,
+            y: r.y,
+            vw: r.vw,
+            vh: r.vh,
+            dh: r.dh,
+            load_ms: r.load_ms,
+            selector: r.selector,
+            ex: r.ex,
+            ey: r.ey,
+            len: r.len,
+            duration_ms: r.duration_ms,
+            name: r.name,
+        }
+    }
+}
+
+/// Counts of one site.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct SiteCounts {
+    /// Events stored.
+    pub events: u64,
+    /// Of which not sealed into segments yet.
+    pub pending_events: u64,
+    /// Sessions.
+    pub sessions: u64,
+    /// Day partitions.
+    pub partitions: u64,
+    /// Sealed segments.
+    pub segments: u64,
+}
+
+pub(crate) struct Tables {
+    pub sites: ReadOnlyTable<&'static str, u32>,
+    pub site_config: ReadOnlyTable<u32, &'static [u8]>,
+    pub partitions: ReadOnlyTable<(u32, i32), &'static [u8]>,
+    pub columns: ReadOnlyTable<(u32, i32, u32, u8), &'static [u8]>,
+    pub dicts: ReadOnlyTable<(u32, i32, u8), &'static [u8]>,
+    pub pending: ReadOnlyTable<(u32, i32, u64), &'static [u8]>,
+    pub sessions: ReadOnlyTable<(u32, u64), &'static [u8]>,
+    pub blocks: ReadOnlyTable<(u32, i32), &'static [u8]>,
+}
+
+/// A consistent, read-only view of the store.
+pub struct Snapshot {
+    pub(crate) t: Tables,
+    _txn: ReadTransaction,
+}
+
+/// Where a segment's columns come from.
+pub(crate) enum SegSource {
+    Disk(u32),
+    Mem(BTreeMap<u8, Vec<u8>>),
+}
+
+/// One segment of a partition view.
+pub(crate) struct SegmentView {
+    pub rows: u32,
+    pub min_ts: i64,
+    pub max_ts: i64,
+    pub src: SegSource,
+}
+
+/// A partition as reports read it.
+pub(crate) struct PartitionView {
+    pub site: u32,
+    pub day: i32,
+    pub dicts: PartitionDicts,
+    pub segments: Vec<SegmentView>,
+}
+
+/// A resolved site: its id and secret key.
+#[derive(Clone)]
+pub(crate) struct SiteRef {
+    pub id: u32,
+    pub record: SiteRecord,
+}
+
+impl Snapshot {
+    pub(crate) fn new(txn: ReadTransaction) -> Result<Snapshot> {
+        let t = Tables {
+            sites: txn.open_table(SITES)?,
+            site_config: txn.open_table(SITE_CONFIG)?,
+            partitions: txn.open_table(PARTITIONS)?,
+            columns: txn.open_table(SEGMENT_COLUMNS)?,
+            dicts: txn.open_table(DICTIONARIES)?,
+            pending: txn.open_table(PENDING)?,
+            sessions: txn.open_table(SESSIONS)?,
+            blocks: txn.open_table(SESSION_BLOCKS)?,
+        };
+        Ok(Snapshot { t, _txn: txn })
+    }
+
+    /// Every site, by name.
+    pub fn sites(&self) -> Result<Vec<String>> {
+        let mut v = Vec::new();
+        for e in self.t.sites.iter()? {
+            v.push(e?.0.value().to_owned());
+        }
+        Ok(v)
+    }
+
+    pub(crate) fn site_record(&self, site: &str) -> Result<Option<(u32, SiteRecord)>> {
+        let Some(id) = self.t.sites.get(site)?.map(|g| g.value()) else {
+            return Ok(None);
+        };
+        let bytes = self
+            .t
+            .site_config
+            .get(id)?
+            .map(|g| g.value().to_vec())
+            .ok_or_else(|| Corrupt::new("site settings", format!("site {id} has none")))?;
+        Ok(Some((id, SiteRecord::decode(&bytes)?)))
+    }
+
+    pub(crate) fn site(&self, site: &str) -> Result<Option<SiteRef>> {
+        Ok(self.site_record(site)?.map(|(id, record)| SiteRef { id, record }))
+    }
+
+    /// The partitions (days) of a site in `[from_day, to_day]`.
+    pub(crate) fn partitions(&self, site: u32, from_day: i32, to_day: i32) -> Result<Vec<(i32, PartMeta)>> {
+        let mut v = Vec::new();
+        if from_day > to_day {
+            return Ok(v);
+        }
+        for e in self.t.partitions.range((site, from_day)..=(site, to_day))? {
+            let (k, val) = e?;
+            v.push((k.value().1, PartMeta::decode(val.value())?));
+        }
+        Ok(v)
+    }
+
+    pub(crate) fn session_row(&self, site: u32, hash: u64) -> Result<Option<SessionRow>> {
+        match self.t.sessions.get((site, hash))? {
+            Some(g) => Ok(Some(SessionRow::decode(g.value())?)),
+            None => Ok(None),
+        }
+    }
+
+    pub(crate) fn pending_rows(&self, site: u32, day: i32) -> Result<Vec<Row>> {
+        let mut rows = Vec::new();
+        for e in self.t.pending.range((site, day, 0)..=(site, day, u64::MAX))? {
+            rows.extend(decode_batch(e?.1.value())?);
+        }
+        Ok(rows)
+    }
+
+    /// Opens a partition for reading.
+    pub(crate) fn partition_view(&self, site: u32, day: i32, meta: &PartMeta) -> Result<PartitionView> {
+        let mut dicts = load_dicts(&self.t.dicts, site, day)?;
+        let mut segments: Vec<SegmentView> = meta
+            .segments
+            .iter()
+            .map(|s| SegmentView {
+                rows: s.rows,
+                min_ts: s.min_ts,
+                max_ts: s.max_ts,
+                src: SegSource::Disk(s.id),
+            })
+            .collect();
+        if meta.pending_rows > 0 {
+            let rows = self.pending_rows(site, day)?;
+            let mut attrs: HashMap<u64, Option<SessionAttrs>> = HashMap::new();
+            for r in &rows {
+                if !attrs.contains_key(&r.session) {
+                    let a = self.session_row(site, r.session)?.and_then(|s| s.attrs);
+                    attrs.insert(r.session, a);
+                }
+            }
+            let lookup = |h: u64| attrs.get(&h).cloned().flatten();
+            for chunk in rows.chunks(segment::SEGMENT_ROWS) {
+                let enc = segment::build(chunk, day, &mut dicts, &lookup);
+                segments.push(SegmentView {
+                    rows: enc.rows,
+                    min_ts: enc.min_ts,
+                    max_ts: enc.max_ts,
+                    src: SegSource::Mem(enc.columns),
+                });
+            }
+        }
+        Ok(PartitionView {
+            site,
+            day,
+            dicts,
+            segments,
+        })
+    }
+
+    /// One column of a segment, `None` when the segment has none.
+    pub(crate) fn column<'a>(&self, p: &PartitionView, s: &'a SegmentView, id: u8) -> Result<Option<Cow<'a, [u8]>>> {
+        match &s.src {
+            SegSource::Mem(cols) => Ok(cols.get(&id).map(|v| Cow::Borrowed(v.as_slice()))),
+            SegSource::Disk(seg) => Ok(self
+                .t
+                .columns
+                .get((p.site, p.day, *seg, id))?
+                .map(|g| Cow::Owned(g.value().to_vec()))),
+        }
+    }
+
+    pub(crate) fn need_column<'a>(&self, p: &PartitionView, s: &'a SegmentView, id: u8) -> Result<Cow<'a, [u8]>> {
+        self.column(p, s, id)?
+            .ok_or_else(|| Corrupt::new("segment", format!("column {id} is missing")).into())
+    }
+
+    pub(crate) fn all_columns(&self, p: &PartitionView, s: &SegmentView) -> Result<BTreeMap<u8, Vec<u8>>> {
+        match &s.src {
+            SegSource::Mem(cols) => Ok(cols.clone()),
+            SegSource::Disk(seg) => crate::writer::read_columns(&self.t.columns, p.site, p.day, *seg),
+        }
+    }
+
+    /// The session block of a day (sessions whose first pageview is on it).
+    pub(crate) fn session_block(&self, site: u32, day: i32) -> Result<Option<SessionBlock>> {
+        match self.t.blocks.get((site, day))? {
+            Some(g) => Ok(Some(SessionBlock::decode(g.value(), day_start(day))?)),
+            None => Ok(None),
+        }
+    }
+
+    /// Every event of one session, in `(ts, arrival)` order (replay).
+    pub fn session_events(&self, site: &str, session: &str) -> Result<Vec<StoredEvent>> {
+        let Some(s) = self.site(site)? else {
+            return Ok(Vec::new());
+        };
+        let hash = id_hash(&s.record.key, session);
+        self.session_events_by_hash(s.id, hash)
+    }
+
+    pub(crate) fn session_events_by_hash(&self, site: u32, hash: u64) -> Result<Vec<StoredEvent>> {
+        let Some(row) = self.session_row(site, hash)? else {
+            return Ok(Vec::new());
+        };
+        let mut out: Vec<(i64, usize, Row)> = Vec::new();
+        let mut order = 0usize;
+        for day in row.days {
+            let Some(meta) = self.t.partitions.get((site, day))?.map(|g| g.value().to_vec()) else {
+                continue;
+            };
+            let meta = PartMeta::decode(&meta)?;
+            let view = self.partition_view(site, day, &meta)?;
+            for seg in &view.segments {
+                let runs = segment::SessionRuns::decode(&self.need_column(&view, seg, col::SESSIONS)?, seg.rows)?;
+                let Ok(i) = runs.hashes.binary_search(&hash) else {
+                    continue;
+                };
+                let range = runs.range(i);
+                let cols = self.all_columns(&view, seg)?;
+                let rows = segment::decode_rows(&cols, seg.rows, day, &view.dicts)?;
+                for r in rows.into_iter().skip(range.start as usize).take(range.len()) {
+                    out.push((r.ts, order, r));
+                    order += 1;
+                }
+            }
+        }
+        out.sort_by_key(|(ts, o, _)| (*ts, *o));
+        Ok(out.into_iter().map(|(_, _, r)| r.into()).collect())
+    }
+
+    /// Counts of one site (zeros for an unknown site).
+    pub fn counts(&self, site: &str) -> Result<SiteCounts> {
+        let Some(s) = self.site(site)? else {
+            return Ok(SiteCounts::default());
+        };
+        let mut c = SiteCounts::default();
+        for (_, meta) in self.partitions(s.id, i32::MIN, i32::MAX)? {
+            c.partitions += 1;
+            c.segments += meta.segments.len() as u64;
+            c.events += meta.rows();
+            c.pending_events += meta.pending_rows;
+        }
+        for e in self.t.sessions.range((s.id, 0)..=(s.id, u64::MAX))? {
+            e?;
+            c.sessions += 1;
+        }
+        Ok(c)
+    }
+
+    /// Counts of the whole store (file size left 0: [`crate::Store::stats`] fills it).
+    pub fn stats(&self) -> Result<StoreStats> {
+        let mut s = StoreStats::default();
+        for site in self.sites()? {
+            let c = self.counts(&site)?;
+            s.sites += 1;
+            s.events += c.events;
+            s.sessions += c.sessions;
+            s.partitions += c.partitions;
+            s.segments += c.segments;
+            s.pending_events += c.pending_events;
+        }
+        Ok(s)
+    }
+}

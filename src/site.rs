@@ -1,0 +1,91 @@
+//! Per-site settings: privacy rules, retention, purge window.
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+use crate::normalize::IdKey;
+use crate::storage::Corrupt;
+
+/// The longest purge window the clients' privacy policies allow: a deletion
+/// request is physically carried out at most 180 days after it was made.
+pub const MAX_PURGE_WINDOW_DAYS: u32 = 180;
+
+/// Settings of one site. [`SiteSettings::default`] documents every default.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct SiteSettings {
+    /// Drop events carrying `dnt: true`. Default: `true`.
+    pub honour_dnt: bool,
+    /// Hosts the site's pages may be on; events whose absolute URL is on
+    /// another host are rejected. Empty (the default): any host.
+    pub allowed_hosts: Vec<String>,
+    /// Selector patterns whose events are dropped (`*` matches any run of
+    /// characters; a pattern matches anywhere in the selector). Default: none.
+    pub sensitive_selectors: Vec<String>,
+    /// Maximum age of data in days; older partitions are dropped by
+    /// maintenance. `None` (the default): kept until deleted.
+    pub retention_days: Option<u32>,
+    /// Days between a deletion request and its physical erasure deadline.
+    /// Default: 30; at most [`MAX_PURGE_WINDOW_DAYS`].
+    pub purge_window_days: u32,
+}
+
+impl Default for SiteSettings {
+    fn default() -> Self {
+        SiteSettings {
+            honour_dnt: true,
+            allowed_hosts: Vec::new(),
+            sensitive_selectors: Vec::new(),
+            retention_days: None,
+            purge_window_days: 30,
+        }
+    }
+}
+
+impl SiteSettings {
+    /// Checks the settings against policy.
+    ///
+    /// ```
+    /// let mut s = heatstore::SiteSettings::default();
+    /// s.purge_window_days = 181;
+    /// assert!(s.validate().is_err());
+    /// ```
+    pub fn validate(&self) -> Result<()> {
+        if self.purge_window_days > MAX_PURGE_WINDOW_DAYS {
+            return Err(Error::Policy(format!(
+                "purge window of {} days is over the maximum of {MAX_PURGE_WINDOW_DAYS} days",
+                self.purge_window_days
+            )));
+        }
+        if self.retention_days == Some(0) {
+            return Err(Error::InvalidArgument(
+                "retention_days must be at least 1 (or None to keep data)".into(),
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// What the store keeps per site: settings plus the secret id key.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub(crate) struct SiteRecord {
+    pub key: IdKey,
+    pub settings: SiteSettings,
+}
+
+impl SiteRecord {
+    pub fn new(settings: SiteSettings) -> SiteRecord {
+        SiteRecord {
+            key: rand::random(),
+            settings,
+        }
+    }
+
+    pub fn encode(&self) -> Vec<u8> {
+        rmp_serde::to_vec(self).unwrap_or_default()
+    }
+
+    pub fn decode(bytes: &[u8]) -> Result<SiteRecord, Corrupt> {
+        rmp_serde::from_slice(bytes).map_err(|e| Corrupt::new("site settings", e.to_string()))
+    }
+}

@@ -1,0 +1,305 @@
+//! The store: one redb file holding every site's events.
+
+use std::collections::HashMap;
+use std::fs::File;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, MutexGuard};
+
+use redb::{Database, ReadableDatabase, ReadableTable, TableHandle};
+use serde::Serialize;
+
+use crate::error::{Error, Result};
+use crate::ingest::Normalizer;
+use crate::normalize::ReferrerSources;
+use crate::read::Snapshot;
+use crate::site::{SiteRecord, SiteSettings};
+use crate::storage::schema::*;
+use crate::writer::{SiteState, Writer};
+
+/// The on-disk format version this build reads and writes.
+pub const FORMAT_VERSION: u32 = 1;
+const MAGIC: &[u8] = b"heatstore";
+const REDB_MAGIC: &[u8] = b"redb";
+
+/// A heatstore store: one file (or memory), one writer at a time, any
+/// number of readers on consistent snapshots.
+///
+/// ```
+/// use heatstore::{Event, EventKind, Store};
+/// let store = Store::in_memory()?;
+/// let mut w = store.writer()?;
+/// let mut e = Event::new("example.com", 1_700_000_000_000, EventKind::Pageview, "s1", "/");
+/// (e.vw, e.vh, e.dh) = (Some(1280), Some(720), Some(2000));
+/// w.append(&e)?;
+/// w.commit()?;
+/// drop(w);
+/// let snap = store.snapshot()?;
+/// assert_eq!(snap.counts("example.com")?.events, 1);
+/// # Ok::<(), heatstore::Error>(())
+/// ```
+pub struct Store {
+    pub(crate) db: Database,
+    path: Option<PathBuf>,
+    pub(crate) state: Mutex<WriterState>,
+}
+
+/// What the single writer keeps between commits: per-site state and caches.
+pub(crate) struct WriterState {
+    pub sites: HashMap<String, SiteState>,
+    pub normalizer: Normalizer,
+    pub next_seq: Option<u64>,
+}
+
+/// Sizes and counts of a whole store.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct StoreStats {
+    /// Events stored (sealed and pending).
+    pub events: u64,
+    /// Sessions.
+    pub sessions: u64,
+    /// Sites.
+    pub sites: u64,
+    /// (site, day) partitions.
+    pub partitions: u64,
+    /// Sealed segments.
+    pub segments: u64,
+    /// Events committed but not sealed into a segment yet.
+    pub pending_events: u64,
+    /// Size of the store's file (0 in memory).
+    pub file_bytes: u64,
+}
+
+impl StoreStats {
+    /// Bytes on disk per stored event.
+    pub fn bytes_per_event(&self) -> f64 {
+        if self.events == 0 {
+            0.0
+        } else {
+            self.file_bytes as f64 / self.events as f64
+        }
+    }
+}
+
+fn check_file(path: &Path) -> Result<()> {
+    let mut head = [0u8; 4];
+    let mut f = match File::open(path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(Error::Io(e)),
+    };
+    let len = f.metadata()?.len();
+    if len == 0 {
+        return Ok(());
+    }
+    let n = f.read(&mut head)?;
+    if head.get(..n) != Some(REDB_MAGIC) || n < REDB_MAGIC.len() {
+        return Err(Error::NotAStore {
+            detail: format!("{} does not start with a redb header", path.display()),
+        });
+    }
+    Ok(())
+}
+
+fn open_error(e: redb::DatabaseError, path: &Path) -> Error {
+    match e {
+        redb::DatabaseError::Storage(redb::StorageError::Corrupted(detail)) => {
+            Error::Corrupt(crate::Corrupt::new("store file", detail))
+        }
+        redb::DatabaseError::UpgradeRequired(v) => Error::NotAStore {
+            detail: format!(
+                "{} is a redb file of an old format ({v}) that heatstore never wrote",
+                path.display()
+            ),
+        },
+        other => other.into(),
+    }
+}
+
+impl Store {
+    /// Opens the store at `path`, creating it when the file does not exist.
+    ///
+    /// Fails with [`Error::NotAStore`] when the file is something else, and
+    /// [`Error::UnsupportedVersion`] when a newer heatstore wrote it.
+    pub fn open(path: impl AsRef<Path>) -> Result<Store> {
+        let path = path.as_ref();
+        check_file(path)?;
+        let db = Database::builder()
+            .create(path)
+            .map_err(|e| open_error(e, path))?;
+        Store::init(db, Some(path.to_owned()))
+    }
+
+    /// A store in memory, for tests and notebooks.
+    pub fn in_memory() -> Result<Store> {
+        let db = Database::builder().create_with_backend(redb::backends::InMemoryBackend::new())?;
+        Store::init(db, None)
+    }
+
+    fn init(db: Database, path: Option<PathBuf>) -> Result<Store> {
+        let txn = db.begin_write()?;
+        {
+            let existing: Vec<String> = txn.list_tables()?.map(|t| t.name().to_owned()).collect();
+            let mut meta = txn.open_table(META)?;
+            let magic = meta.get("magic")?.map(|g| g.value().to_vec());
+            match magic {
+                Some(m) if m == MAGIC => {
+                    let v = meta
+                        .get("format_version")?
+                        .map(|g| g.value().to_vec())
+                        .unwrap_or_default();
+                    let found = <[u8; 4]>::try_from(v.as_slice())
+                        .map(u32::from_le_bytes)
+                        .map_err(|_| crate::Corrupt::new("store header", "format version is not 4 bytes"))?;
+                    if found != FORMAT_VERSION {
+                        return Err(Error::UnsupportedVersion {
+                            found,
+                            supported: FORMAT_VERSION,
+                        });
+                    }
+                }
+                Some(_) => {
+                    return Err(Error::NotAStore {
+                        detail: "its header names another program".into(),
+                    })
+                }
+                None if !existing.is_empty() => {
+                    return Err(Error::NotAStore {
+                        detail: "a redb database of another program".into(),
+                    })
+                }
+                None => {
+                    meta.insert("magic", MAGIC)?;
+                    meta.insert("format_version", FORMAT_VERSION.to_le_bytes().as_slice())?;
+                }
+            }
+        }
+        create_tables(&txn)?;
+        txn.commit()?;
+        Ok(Store {
+            db,
+            path,
+            state: Mutex::new(WriterState {
+                sites: HashMap::new(),
+                normalizer: Normalizer::new(ReferrerSources::builtin()),
+                next_seq: None,
+            }),
+        })
+    }
+
+    pub(crate) fn lock(&self) -> MutexGuard<'_, WriterState> {
+        // A writer that panicked left no half-committed state in redb; its
+        // caches are reloaded from the file.
+        match self.state.lock() {
+            Ok(g) => g,
+            Err(poisoned) => {
+                let mut g = poisoned.into_inner();
+                g.sites.clear();
+                g.next_seq = None;
+                g
+            }
+        }
+    }
+
+    /// The writer. Only one exists at a time: this blocks while another
+    /// thread holds one.
+    pub fn writer(&self) -> Result<Writer<'_>> {
+        Ok(Writer::new(self, self.lock()))
+    }
+
+    /// A consistent read-only view of everything committed so far.
+    pub fn snapshot(&self) -> Result<Snapshot> {
+        Snapshot::new(self.db.begin_read()?)
+    }
+
+    /// The path of the store's file, `None` in memory.
+    pub fn path(&self) -> Option<&Path> {
+        self.path.as_deref()
+    }
+
+    /// Replaces the User-Agent-independent referrer table, e.g. with one
+    /// extended by a Snowplow referer list.
+    pub fn set_referrer_sources(&self, sources: ReferrerSources) {
+        self.lock().normalizer = Normalizer::new(sources);
+    }
+
+    /// The settings of a site (defaults for a site not seen yet).
+    pub fn site_settings(&self, site: &str) -> Result<SiteSettings> {
+        let snap = self.snapshot()?;
+        Ok(snap
+            .site_record(site)?
+            .map(|(_, r)| r.settings)
+            .unwrap_or_default())
+    }
+
+    /// Sets a site's settings, creating the site if needed.
+    pub fn set_site_settings(&self, site: &str, settings: SiteSettings) -> Result<()> {
+        settings.validate()?;
+        crate::event::Event::new(site, 0, crate::EventKind::Leave, "-", "/")
+            .validate()
+            .map_err(|e| Error::InvalidArgument(format!("site {site:?}: {e}")))?;
+        let mut state = self.lock();
+        let txn = self.db.begin_write()?;
+        {
+            let mut sites = txn.open_table(SITES)?;
+            let mut conf = txn.open_table(SITE_CONFIG)?;
+            let found = sites.get(site)?.map(|g| g.value());
+            let id = match found {
+                Some(id) => id,
+                None => {
+                    let id = next_site_id(&sites)?;
+                    sites.insert(site, id)?;
+                    id
+                }
+            };
+            let mut record = match conf.get(id)?.map(|g| g.value().to_vec()) {
+                Some(b) => SiteRecord::decode(&b)?,
+                None => SiteRecord::new(SiteSettings::default()),
+            };
+            record.settings = settings;
+            conf.insert(id, record.encode().as_slice())?;
+        }
+        txn.commit()?;
+        state.sites.remove(site);
+        Ok(())
+    }
+
+    /// Counts and sizes of the whole store.
+    pub fn stats(&self) -> Result<StoreStats> {
+        let mut s = self.snapshot()?.stats()?;
+        if let Some(p) = &self.path {
+            s.file_bytes = std::fs::metadata(p)?.len();
+        }
+        Ok(s)
+    }
+
+    /// Compacts the file: returns freed pages to the file system and leaves
+    /// no stale copy of them in it.
+    pub fn compact(&mut self) -> Result<bool> {
+        Ok(self.db.compact()?)
+    }
+}
+
+pub(crate) fn next_site_id(sites: &impl ReadableTable<&'static str, u32>) -> Result<u32> {
+    let mut max = 0u32;
+    for entry in sites.iter()? {
+        max = max.max(entry?.1.value());
+    }
+    max.checked_add(1)
+        .ok_or_else(|| Error::InvalidArgument("too many sites".into()))
+}
+
+fn create_tables(txn: &redb::WriteTransaction) -> Result<()> {
+    txn.open_table(SITES)?;
+    txn.open_table(SITE_CONFIG)?;
+    txn.open_table(PARTITIONS)?;
+    txn.open_table(SEGMENT_COLUMNS)?;
+    txn.open_table(DICTIONARIES)?;
+    txn.open_table(PENDING)?;
+    txn.open_table(SESSIONS)?;
+    txn.open_table(SESSION_BLOCKS)?;
+    txn.open_table(SALTS)?;
+    txn.open_table(COOKIELESS)?;
+    txn.open_table(OPT_OUTS)?;
+    Ok(())
+}

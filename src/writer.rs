@@ -1,0 +1,642 @@
+//! The writer: append events, commit them in one redb transaction, seal
+//! full partitions into segments.
+//!
+//! A commit writes the batch as pending rows, updates the session rows and
+//! the session blocks they derive, and seals every partition whose pending
+//! rows reached [`SEAL_ROWS`]: all in one transaction, so a crash loses at
+//! most the uncommitted batch and never leaves half of one.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::sync::MutexGuard;
+
+use redb::{ReadableDatabase, ReadableTable, WriteTransaction};
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+use crate::event::{Event, EventError};
+use crate::ingest::Dropped;
+use crate::normalize::{cookieless_visitor, id_hash, IdKey};
+use crate::site::{SiteRecord, SiteSettings};
+use crate::storage::dict::Dim;
+use crate::storage::row::{decode_batch, encode_batch, Row};
+use crate::storage::schema::*;
+use crate::storage::segment::{self, col, PartitionDicts, SEGMENT_ROWS};
+use crate::storage::sessions::{BlockEntry, FirstPv, SessionAttrs, SessionBlock, SessionRow};
+use crate::storage::{day_of, day_start, Corrupt, DAY_MS};
+use crate::store::{next_site_id, Store, WriterState};
+
+/// A partition is sealed when this many of its rows are pending.
+pub const SEAL_ROWS: u64 = 16_384;
+
+/// Cookieless sessions end after this much inactivity.
+pub const COOKIELESS_SESSION_GAP_MS: i64 = 30 * 60 * 1000;
+
+/// Per-site state the writer keeps.
+pub(crate) struct SiteState {
+    pub id: u32,
+    pub record: SiteRecord,
+    pub opt_outs: HashSet<u64>,
+    /// Created by this writer and not committed yet.
+    pub is_new: bool,
+}
+
+/// Metadata of one sealed segment.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct SegInfo {
+    pub id: u32,
+    pub rows: u32,
+    pub min_ts: i64,
+    pub max_ts: i64,
+}
+
+/// Metadata of one (site, day) partition (table `partitions`).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct PartMeta {
+    pub segments: Vec<SegInfo>,
+    pub next_segment: u32,
+    pub pending_rows: u64,
+}
+
+impl PartMeta {
+    pub fn encode(&self) -> Vec<u8> {
+        rmp_serde::to_vec(self).unwrap_or_default()
+    }
+
+    pub fn decode(bytes: &[u8]) -> Result<PartMeta, Corrupt> {
+        rmp_serde::from_slice(bytes).map_err(|e| Corrupt::new("partition metadata", e.to_string()))
+    }
+
+    pub fn rows(&self) -> u64 {
+        self.segments.iter().map(|s| u64::from(s.rows)).sum::<u64>() + self.pending_rows
+    }
+}
+
+/// What happened to an appended event.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Appended {
+    /// Buffered; stored at the next commit.
+    Buffered,
+    /// Accepted but dropped by a privacy rule.
+    Dropped(Dropped),
+}
+
+/// What a commit stored.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct CommitSummary {
+    /// Events made durable.
+    pub events: u64,
+    /// Partitions sealed into segments by this commit.
+    pub sealed_partitions: u64,
+}
+
+#[derive(Default)]
+struct SessionDelta {
+    visitor: u64,
+    first_pv: Option<(FirstPv, SessionAttrs)>,
+    days: BTreeSet<i32>,
+}
+
+#[derive(Default)]
+struct Batch {
+    rows: Vec<(u32, Row)>,
+    sessions: HashMap<(u32, u64), SessionDelta>,
+    cookieless: HashMap<(u32, u64), (i64, u64)>,
+    salts: BTreeMap<i32, IdKey>,
+    start_seq: u64,
+}
+
+/// Appends events and commits them. Get one from [`Store::writer`].
+///
+/// Events appended since the last [`Writer::commit`] are lost when the
+/// writer is dropped or the process dies; committed ones never are.
+pub struct Writer<'s> {
+    store: &'s Store,
+    state: MutexGuard<'s, WriterState>,
+    batch: Batch,
+}
+
+impl<'s> Writer<'s> {
+    pub(crate) fn new(store: &'s Store, state: MutexGuard<'s, WriterState>) -> Writer<'s> {
+        Writer {
+            store,
+            state,
+            batch: Batch::default(),
+        }
+    }
+
+    /// Events buffered and not committed yet.
+    pub fn buffered(&self) -> usize {
+        self.batch.rows.len()
+    }
+
+    fn next_seq(&mut self) -> Result<u64> {
+        if let Some(s) = self.state.next_seq {
+            return Ok(s);
+        }
+        let txn = self.store.db.begin_read()?;
+        let meta = txn.open_table(META)?;
+        let s = match meta.get("next_seq")? {
+            Some(g) => <[u8; 8]>::try_from(g.value())
+                .map(u64::from_le_bytes)
+                .map_err(|_| Corrupt::new("store header", "next_seq is not 8 bytes"))?,
+            None => 0,
+        };
+        self.state.next_seq = Some(s);
+        Ok(s)
+    }
+
+    fn site(&mut self, site: &str) -> Result<()> {
+        if self.state.sites.contains_key(site) {
+            return Ok(());
+        }
+        let txn = self.store.db.begin_read()?;
+        let sites = txn.open_table(SITES)?;
+        let state = match sites.get(site)?.map(|g| g.value()) {
+            Some(id) => {
+                let conf = txn.open_table(SITE_CONFIG)?;
+                let bytes = conf
+                    .get(id)?
+                    .map(|g| g.value().to_vec())
+                    .ok_or_else(|| Corrupt::new("site settings", format!("site {id} has none")))?;
+                let opt = txn.open_table(OPT_OUTS)?;
+                let mut opt_outs = HashSet::new();
+                for e in opt.range((id, 0)..=(id, u64::MAX))? {
+                    opt_outs.insert(e?.0.value().1);
+                }
+                SiteState {
+                    id,
+                    record: SiteRecord::decode(&bytes)?,
+                    opt_outs,
+                    is_new: false,
+                }
+            }
+            None => {
+                let taken = self.state.sites.values().filter(|s| s.is_new).map(|s| s.id).max();
+                let id = next_site_id(&sites)?.max(taken.map_or(0, |t| t + 1));
+                SiteState {
+                    id,
+                    record: SiteRecord::new(SiteSettings::default()),
+                    opt_outs: HashSet::new(),
+                    is_new: true,
+                }
+            }
+        };
+        self.state.sites.insert(site.to_owned(), state);
+        Ok(())
+    }
+
+    fn salt(&mut self, day: i32) -> Result<IdKey> {
+        if let Some(s) = self.batch.salts.get(&day) {
+            return Ok(*s);
+        }
+        let txn = self.store.db.begin_read()?;
+        let salts = txn.open_table(SALTS)?;
+        let stored = salts.get(day)?.map(|g| g.value().to_vec());
+        let salt = match stored {
+            Some(b) => <IdKey>::try_from(b.as_slice())
+                .map_err(|_| Corrupt::new("cookieless salt", "not 16 bytes"))?,
+            None => rand::random(),
+        };
+        self.batch.salts.insert(day, salt);
+        Ok(salt)
+    }
+
+    fn cookieless_session(&mut self, site: u32, visitor: u64, ts: i64) -> Result<u64> {
+        let state = match self.batch.cookieless.get(&(site, visitor)) {
+            Some(s) => Some(*s),
+            None => {
+                let txn = self.store.db.begin_read()?;
+                let t = txn.open_table(COOKIELESS)?;
+                let v = t.get((site, visitor))?.map(|g| g.value());
+                v
+            }
+        };
+        let session = match state {
+            Some((last, session)) if (ts - last).abs() <= COOKIELESS_SESSION_GAP_MS => session,
+            _ => {
+                let mut key = [0u8; 16];
+                key[..8].copy_from_slice(&visitor.to_le_bytes());
+                key[8..].copy_from_slice(&ts.to_le_bytes());
+                id_hash(&key, "cookieless-session")
+            }
+        };
+        let last = state.map_or(ts, |(l, _)| l.max(ts));
+        self.batch.cookieless.insert((site, visitor), (last, session));
+        Ok(session)
+    }
+
+    /// Validates, normalizes and buffers one event.
+    pub fn append(&mut self, event: &Event) -> Result<Appended> {
+        event.validate()?;
+        self.site(&event.site)?;
+        let seq = self.next_seq()?;
+        let WriterState { sites, normalizer, .. } = &mut *self.state;
+        let Some(site) = sites.get(&event.site) else {
+            return Err(Error::InvalidArgument("site vanished".into()));
+        };
+        let normalized = match normalizer.normalize(event, &site.record.settings)? {
+            Ok(n) => n,
+            Err(dropped) => return Ok(Appended::Dropped(dropped)),
+        };
+        let (site_id, key) = (site.id, site.record.key);
+        let (session, visitor) = match &event.session {
+            Some(s) => {
+                let session = id_hash(&key, s);
+                let visitor = event.visitor.as_deref().map_or(session, |v| id_hash(&key, v));
+                (session, visitor)
+            }
+            None => {
+                let (Some(ip), Some(ua)) = (&event.ip, &event.ua) else {
+                    return Err(EventError::new("session", "is required").into());
+                };
+                let day = day_of(event.ts);
+                let salt = self.salt(day)?;
+                let visitor = cookieless_visitor(&salt, &event.site, ip, ua);
+                (self.cookieless_session(site_id, visitor, event.ts)?, visitor)
+            }
+        };
+        let opted_out = self
+            .state
+            .sites
+            .get(&event.site)
+            .is_some_and(|s| s.opt_outs.contains(&visitor));
+        if opted_out {
+            return Ok(Appended::Dropped(Dropped::OptedOut));
+        }
+        self.state.next_seq = Some(seq + 1);
+        let mut row = normalized.row;
+        row.session = session;
+        row.visitor = visitor;
+        let delta = self.batch.sessions.entry((site_id, session)).or_insert_with(|| SessionDelta {
+            visitor,
+            ..SessionDelta::default()
+        });
+        delta.days.insert(day_of(row.ts));
+        if let Some(attrs) = normalized.attrs {
+            let fp = FirstPv { ts: row.ts, seq };
+            if delta.first_pv.as_ref().is_none_or(|(old, _)| fp < *old) {
+                delta.first_pv = Some((fp, attrs));
+            }
+        }
+        if self.batch.rows.is_empty() {
+            self.batch.start_seq = seq;
+        }
+        self.batch.rows.push((site_id, row));
+        Ok(Appended::Buffered)
+    }
+
+    /// Makes every buffered event durable, in one transaction.
+    pub fn commit(&mut self) -> Result<CommitSummary> {
+        if self.batch.rows.is_empty() && !self.state.sites.values().any(|s| s.is_new) {
+            return Ok(CommitSummary::default());
+        }
+        let batch = std::mem::take(&mut self.batch);
+        let result = self.commit_batch(batch);
+        if result.is_err() {
+            // Nothing of the batch was written: forget cached state that
+            // may describe it.
+            self.state.sites.clear();
+            self.state.next_seq = None;
+        }
+        result
+    }
+
+    /// Drops the buffered events.
+    pub fn rollback(&mut self) {
+        self.batch = Batch::default();
+        self.state.sites.retain(|_, s| !s.is_new);
+        self.state.next_seq = None;
+    }
+
+    /// Seals every partition's pending rows into segments.
+    pub fn seal_all(&mut self) -> Result<u64> {
+        self.commit()?;
+        let txn = self.store.db.begin_write()?;
+        let parts: Vec<(u32, i32)> = {
+            let t = txn.open_table(PARTITIONS)?;
+            let mut v = Vec::new();
+            for e in t.iter()? {
+                let (k, val) = e?;
+                if PartMeta::decode(val.value())?.pending_rows > 0 {
+                    v.push(k.value());
+                }
+            }
+            v
+        };
+        for &(site, day) in &parts {
+            seal(&txn, site, day)?;
+        }
+        txn.commit()?;
+        Ok(parts.len() as u64)
+    }
+
+    fn commit_batch(&mut self, batch: Batch) -> Result<CommitSummary> {
+        let txn = self.store.db.begin_write()?;
+        let mut summary = CommitSummary {
+            events: batch.rows.len() as u64,
+            ..CommitSummary::default()
+        };
+        // New sites.
+        {
+            let mut sites = txn.open_table(SITES)?;
+            let mut conf = txn.open_table(SITE_CONFIG)?;
+            for (name, s) in self.state.sites.iter().filter(|(_, s)| s.is_new) {
+                sites.insert(name.as_str(), s.id)?;
+                conf.insert(s.id, s.record.encode().as_slice())?;
+            }
+            let mut meta = txn.open_table(META)?;
+            if let Some(seq) = self.state.next_seq {
+                meta.insert("next_seq", seq.to_le_bytes().as_slice())?;
+            }
+        }
+        // Cookieless state and salts; salts older than yesterday are destroyed.
+        {
+            let mut c = txn.open_table(COOKIELESS)?;
+            for (k, v) in &batch.cookieless {
+                c.insert(*k, *v)?;
+            }
+            let mut salts = txn.open_table(SALTS)?;
+            if let Some(&newest) = batch.salts.keys().last() {
+                for (day, salt) in &batch.salts {
+                    if *day >= newest - 1 {
+                        salts.insert(*day, salt.as_slice())?;
+                    }
+                }
+                salts.retain(|day, _| day >= newest - 1)?;
+            }
+        }
+        // Sessions, and the session blocks they derive.
+        let mut block_changes: BTreeMap<(u32, i32), Vec<(u64, Option<BlockEntry>)>> = BTreeMap::new();
+        let mut changed_sealed: Vec<(u32, u64, Vec<i32>)> = Vec::new();
+        {
+            let mut sessions = txn.open_table(SESSIONS)?;
+            for ((site, hash), delta) in batch.sessions {
+                let old = sessions.get((site, hash))?.map(|g| g.value().to_vec());
+                let known = old.is_some();
+                let mut row = match old {
+                    Some(b) => SessionRow::decode(&b)?,
+                    None => SessionRow {
+                        visitor: delta.visitor,
+                        ..SessionRow::default()
+                    },
+                };
+                let old_days = row.days.clone();
+                for d in &delta.days {
+                    row.add_day(*d);
+                }
+                if let Some((fp, attrs)) = delta.first_pv {
+                    if row.first_pv.is_none_or(|old| fp < old) {
+                        if let Some(old) = row.first_pv {
+                            let old_day = day_of(old.ts);
+                            if old_day != day_of(fp.ts) {
+                                block_changes.entry((site, old_day)).or_default().push((hash, None));
+                            }
+                        }
+                        row.first_pv = Some(fp);
+                        row.attrs = Some(attrs.clone());
+                        let entry = BlockEntry {
+                            hash,
+                            visitor: row.visitor,
+                            first_ts: fp.ts,
+                            attrs,
+                        };
+                        block_changes
+                            .entry((site, day_of(fp.ts)))
+                            .or_default()
+                            .push((hash, Some(entry)));
+                        if known && !old_days.is_empty() {
+                            changed_sealed.push((site, hash, old_days));
+                        }
+                    }
+                }
+                sessions.insert((site, hash), row.encode().as_slice())?;
+            }
+        }
+        apply_block_changes(&txn, block_changes)?;
+        for (site, hash, days) in changed_sealed {
+            patch_session_attrs(&txn, site, hash, &days)?;
+        }
+        // Pending rows, one batch per partition.
+        let mut groups: BTreeMap<(u32, i32), Vec<Row>> = BTreeMap::new();
+        for (site, row) in batch.rows {
+            groups.entry((site, day_of(row.ts))).or_default().push(row);
+        }
+        let mut to_seal = Vec::new();
+        {
+            let mut pending = txn.open_table(PENDING)?;
+            let mut parts = txn.open_table(PARTITIONS)?;
+            for ((site, day), rows) in &groups {
+                pending.insert((*site, *day, batch.start_seq), encode_batch(rows).as_slice())?;
+                let mut meta = match parts.get((*site, *day))?.map(|g| g.value().to_vec()) {
+                    Some(b) => PartMeta::decode(&b)?,
+                    None => PartMeta::default(),
+                };
+                meta.pending_rows += rows.len() as u64;
+                if meta.pending_rows >= SEAL_ROWS {
+                    to_seal.push((*site, *day));
+                }
+                parts.insert((*site, *day), meta.encode().as_slice())?;
+            }
+        }
+        for (site, day) in to_seal {
+            seal(&txn, site, day)?;
+            summary.sealed_partitions += 1;
+        }
+        txn.commit()?;
+        for s in self.state.sites.values_mut() {
+            s.is_new = false;
+        }
+        Ok(summary)
+    }
+}
+
+fn apply_block_changes(
+    txn: &WriteTransaction,
+    changes: BTreeMap<(u32, i32), Vec<(u64, Option<BlockEntry>)>>,
+) -> Result<()> {
+    let mut blocks = txn.open_table(SESSION_BLOCKS)?;
+    for ((site, day), list) in changes {
+        let start = day_start(day);
+        let old = blocks.get((site, day))?.map(|g| g.value().to_vec());
+        let mut entries: BTreeMap<u64, BlockEntry> = match old {
+            Some(b) => SessionBlock::decode(&b, start)?
+                .entries()
+                .into_iter()
+                .map(|e| (e.hash, e))
+                .collect(),
+            None => BTreeMap::new(),
+        };
+        for (hash, entry) in list {
+            match entry {
+                Some(e) => entries.insert(hash, e),
+                None => entries.remove(&hash),
+            };
+        }
+        if entries.is_empty() {
+            blocks.remove((site, day))?;
+        } else {
+            let block = SessionBlock::build(entries.into_values().collect());
+            blocks.insert((site, day), block.encode(start).as_slice())?;
+        }
+    }
+    Ok(())
+}
+
+pub(crate) fn load_dicts(
+    t: &impl ReadableTable<(u32, i32, u8), &'static [u8]>,
+    site: u32,
+    day: i32,
+) -> Result<PartitionDicts> {
+    let mut dicts = PartitionDicts::default();
+    for e in t.range((site, day, 0)..=(site, day, u8::MAX))? {
+        let (k, v) = e?;
+        dicts
+            .dicts
+            .insert(k.value().2, crate::storage::dict::Dict::decode(v.value())?);
+    }
+    Ok(dicts)
+}
+
+fn save_dicts(txn: &WriteTransaction, site: u32, day: i32, dicts: &PartitionDicts) -> Result<()> {
+    let mut t = txn.open_table(DICTIONARIES)?;
+    for (dim, d) in &dicts.dicts {
+        t.insert((site, day, *dim), d.encode().as_slice())?;
+    }
+    Ok(())
+}
+
+pub(crate) fn read_columns(
+    t: &impl ReadableTable<(u32, i32, u32, u8), &'static [u8]>,
+    site: u32,
+    day: i32,
+    seg: u32,
+) -> Result<BTreeMap<u8, Vec<u8>>> {
+    let mut cols = BTreeMap::new();
+    for e in t.range((site, day, seg, 0)..=(site, day, seg, u8::MAX))? {
+        let (k, v) = e?;
+        cols.insert(k.value().3, v.value().to_vec());
+    }
+    Ok(cols)
+}
+
+/// When a sealed session's attributes change (an earlier pageview arrived
+/// late), rewrite its attribute codes and device bitmaps in the segments
+/// that hold it.
+fn patch_session_attrs(txn: &WriteTransaction, site: u32, hash: u64, days: &[i32]) -> Result<()> {
+    let attrs = {
+        let sessions = txn.open_table(SESSIONS)?;
+        let b = sessions.get((site, hash))?.map(|g| g.value().to_vec());
+        match b {
+            Some(b) => SessionRow::decode(&b)?.attrs,
+            None => None,
+        }
+    };
+    let parts = txn.open_table(PARTITIONS)?;
+    let mut cols = txn.open_table(SEGMENT_COLUMNS)?;
+    for &day in days {
+        let Some(meta) = parts.get((site, day))?.map(|g| g.value().to_vec()) else {
+            continue;
+        };
+        let meta = PartMeta::decode(&meta)?;
+        let mut dicts = None;
+        for seg in &meta.segments {
+            let Some(sess) = cols.get((site, day, seg.id, col::SESSIONS))?.map(|g| g.value().to_vec()) else {
+                continue;
+            };
+            let runs = segment::SessionRuns::decode(&sess, seg.rows)?;
+            let Ok(i) = runs.hashes.binary_search(&hash) else {
+                continue;
+            };
+            let dicts = match &mut dicts {
+                Some(d) => d,
+                None => dicts.insert(load_dicts(&txn.open_table(DICTIONARIES)?, site, day)?),
+            };
+            let bytes = cols
+                .get((site, day, seg.id, col::SESSION_ATTRS))?
+                .map(|g| g.value().to_vec())
+                .unwrap_or_default();
+            let mut codes = segment::decode_session_attrs(&bytes, runs.len())?;
+            if let Some(slot) = codes.get_mut(i) {
+                *slot = segment::session_attr_codes(attrs.as_ref(), dicts);
+            }
+            cols.insert(
+                (site, day, seg.id, col::SESSION_ATTRS),
+                segment::encode_session_attrs(&codes).as_slice(),
+            )?;
+            cols.insert(
+                (site, day, seg.id, col::BM_DEVICE),
+                segment::encode_device_bitmaps(&runs.starts, &codes).as_slice(),
+            )?;
+        }
+        if let Some(d) = dicts {
+            save_dicts(txn, site, day, &d)?;
+        }
+    }
+    Ok(())
+}
+
+/// Seals a partition: its pending rows (with a partial last segment, if
+/// any) become full segments of [`SEGMENT_ROWS`] and one partial.
+pub(crate) fn seal(txn: &WriteTransaction, site: u32, day: i32) -> Result<()> {
+    let mut parts = txn.open_table(PARTITIONS)?;
+    let mut meta = match parts.get((site, day))?.map(|g| g.value().to_vec()) {
+        Some(b) => PartMeta::decode(&b)?,
+        None => return Ok(()),
+    };
+    let mut dicts = load_dicts(&txn.open_table(DICTIONARIES)?, site, day)?;
+    let mut cols = txn.open_table(SEGMENT_COLUMNS)?;
+    let mut rows = Vec::new();
+    if let Some(last) = meta.segments.last().cloned() {
+        if (last.rows as usize) < SEGMENT_ROWS {
+            let columns = read_columns(&cols, site, day, last.id)?;
+            rows = segment::decode_rows(&columns, last.rows, day, &dicts)?;
+            for id in columns.keys() {
+                cols.remove((site, day, last.id, *id))?;
+            }
+            meta.segments.pop();
+        }
+    }
+    {
+        let mut pending = txn.open_table(PENDING)?;
+        let mut keys = Vec::new();
+        for e in pending.range((site, day, 0)..=(site, day, u64::MAX))? {
+            let (k, v) = e?;
+            rows.extend(decode_batch(v.value())?);
+            keys.push(k.value());
+        }
+        for k in keys {
+            pending.remove(k)?;
+        }
+    }
+    let sessions = txn.open_table(SESSIONS)?;
+    let mut attrs: HashMap<u64, Option<SessionAttrs>> = HashMap::new();
+    for r in &rows {
+        if !attrs.contains_key(&r.session) {
+            let a = match sessions.get((site, r.session))?.map(|g| g.value().to_vec()) {
+                Some(b) => SessionRow::decode(&b)?.attrs,
+                None => None,
+            };
+            attrs.insert(r.session, a);
+        }
+    }
+    let lookup = |h: u64| attrs.get(&h).cloned().flatten();
+    for chunk in rows.chunks(SEGMENT_ROWS) {
+        let enc = segment::build(chunk, day, &mut dicts, &lookup);
+        let id = meta.next_segment;
+        meta.next_segment += 1;
+        for (c, bytes) in &enc.columns {
+            cols.insert((site, day, id, *c), bytes.as_slice())?;
+        }
+        meta.segments.push(SegInfo {
+            id,
+            rows: enc.rows,
+            min_ts: enc.min_ts,
+            max_ts: enc.max_ts,
+        });
+    }
+    meta.pending_rows = 0;
+    parts.insert((site, day), meta.encode().as_slice())?;
+    save_dicts(txn, site, day, &dicts)?;
+    let _ = (Dim::Page, DAY_MS);
+    Ok(())
+}
