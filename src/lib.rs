@@ -12,6 +12,7 @@ pub mod gen;
 mod import;
 mod ingest;
 pub mod normalize;
+pub mod query;
 mod read;
 mod site;
 mod storage;

@@ -355,6 +355,35 @@ impl Snapshot {
         Ok(c)
     }
 
+    /// Decodes every structure of the store: every segment column, bitmap,
+    /// dictionary, pending batch, session row and session block. Returns the
+    /// number of events checked, or the first corruption found.
+    pub fn check(&self) -> Result<u64> {
+        let mut events = 0u64;
+        for site in self.sites()? {
+            let Some(s) = self.site(&site)? else { continue };
+            for (day, meta) in self.partitions(s.id, i32::MIN, i32::MAX)? {
+                let view = self.partition_view(s.id, day, &meta)?;
+                for seg in &view.segments {
+                    let cols = self.all_columns(&view, seg)?;
+                    let rows = segment::decode_rows(&cols, seg.rows, day, &view.dicts)?;
+                    let runs = segment::SessionRuns::decode(&self.need_column(&view, seg, col::SESSIONS)?, seg.rows)?;
+                    let attrs = self.need_column(&view, seg, col::SESSION_ATTRS)?;
+                    segment::decode_session_attrs(&attrs, runs.len())?;
+                    segment::decode_bitmaps(&self.need_column(&view, seg, col::BM_DEVICE)?)?;
+                    segment::decode_bitmaps(&self.need_column(&view, seg, col::BM_HOUR)?)?;
+                    segment::decode_bitmaps(&self.need_column(&view, seg, col::BM_PAGE)?)?;
+                    events += rows.len() as u64;
+                }
+                self.session_block(s.id, day)?;
+            }
+            for e in self.t.sessions.range((s.id, 0)..=(s.id, u64::MAX))? {
+                SessionRow::decode(e?.1.value())?;
+            }
+        }
+        Ok(events)
+    }
+
     /// Counts of the whole store (file size left 0: [`crate::Store::stats`] fills it).
     pub fn stats(&self) -> Result<StoreStats> {
         let mut s = StoreStats::default();

@@ -35,6 +35,7 @@ impl<'a> Reader<'a> {
         Corrupt::new(self.what, format!("{detail} at byte {}", self.pos))
     }
 
+    #[cfg(test)]
     pub(crate) fn is_empty(&self) -> bool {
         self.pos >= self.bytes.len()
     }

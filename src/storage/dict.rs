@@ -21,17 +21,6 @@ pub(crate) enum Dim {
     RefHost = 5,
 }
 
-impl Dim {
-    pub const ALL: [Dim; 6] = [
-        Dim::Page,
-        Dim::Selector,
-        Dim::Name,
-        Dim::Browser,
-        Dim::Os,
-        Dim::RefHost,
-    ];
-}
-
 /// A string dictionary.
 #[derive(Clone, Debug, Default)]
 pub(crate) struct Dict {

@@ -79,16 +79,6 @@ const NUMERIC: [Field; 10] = [
     Field { col: col::DURATION_MS, kinds: kinds(&[Leave]), get: |r| r.duration_ms.map(u64::from) },
 ];
 
-/// Which kinds a field applies to: normalization drops it elsewhere.
-pub(crate) fn applies(col_id: u8, kind: EventKind) -> bool {
-    let mask = match col_id {
-        col::SELECTOR => kinds(&[Click, Input]),
-        col::NAME => kinds(&[Custom]),
-        c => NUMERIC.iter().find(|f| f.col == c).map_or(0, |f| f.kinds),
-    };
-    mask & (1 << kind as u8) != 0
-}
-
 const PRESENT_NONE: u8 = 0;
 const PRESENT_BY_KIND: u8 = 1;
 const PRESENT_BITMAP: u8 = 2;

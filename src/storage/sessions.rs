@@ -170,11 +170,6 @@ impl SessionBlock {
         self.dict.get(u64::from(id - 1))
     }
 
-    /// The id + 1 of a string in this block's dictionary, 0 when absent.
-    pub fn string_id(&self, s: &str) -> Option<u32> {
-        self.dict.id(s).map(|i| i + 1)
-    }
-
     pub fn entry(&self, i: usize) -> Option<BlockEntry> {
         let s = |f: SField| self.string(f, i).map(str::to_owned);
         Some(BlockEntry {
@@ -300,11 +295,6 @@ impl SessionBlock {
             return Err(Corrupt::new("session block", "session hashes not sorted"));
         }
         Ok(b)
-    }
-
-    /// Position of a session hash.
-    pub fn find(&self, hash: u64) -> Option<usize> {
-        self.hashes.binary_search(&hash).ok()
     }
 }
 

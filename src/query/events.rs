@@ -1,0 +1,631 @@
+//! Event reports: heatmaps, elements, rage clicks, scroll reach, pages,
+//! series.
+
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+use serde::Serialize;
+
+use super::scan::{scan, SegCtx};
+use super::{top, Filters, HeatmapOptions, Interval};
+use crate::error::{Error, Result};
+use crate::read::{SiteRef, Snapshot};
+use crate::storage::dict::Dim;
+use crate::storage::segment::col;
+use crate::storage::day_start;
+use crate::EventKind;
+
+/// One non-empty heatmap cell.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+pub struct HeatmapCell {
+    /// Column, `0..cols`.
+    pub col: u32,
+    /// Row: `y / row_px`.
+    pub row: u32,
+    /// Events in the cell.
+    pub count: u64,
+}
+
+/// A click or move heatmap of one page.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Heatmap {
+    /// Non-empty cells, by (row, col).
+    pub cells: Vec<HeatmapCell>,
+    /// Events placed in cells.
+    pub total: u64,
+    /// Events left out: no viewport width on the event nor on the
+    /// session's pageview of the page.
+    pub skipped: u64,
+    /// Columns of the grid.
+    pub cols: u32,
+    /// Row height in px.
+    pub row_px: u32,
+}
+
+/// Clicks on one element.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Element {
+    /// CSS selector.
+    pub selector: String,
+    /// Clicks.
+    pub clicks: u64,
+    /// Mean in-element x (0..=10000) over the clicks that gave one.
+    pub mean_ex: Option<f64>,
+    /// Mean in-element y (0..=10000) over the clicks that gave one.
+    pub mean_ey: Option<f64>,
+}
+
+/// The element heatmap: clicks per selector.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct Elements {
+    /// Elements by clicks, descending.
+    pub rows: Vec<Element>,
+    /// Clicks with a selector.
+    pub total: u64,
+}
+
+/// Rage clicks on one element.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct RageBurst {
+    /// Selector of the burst's first click (`(none)` without one).
+    pub selector: String,
+    /// Bursts.
+    pub bursts: u64,
+    /// Clicks in those bursts.
+    pub clicks: u64,
+}
+
+/// Rage clicks: 3 or more clicks of one session on one page, each within
+/// 1 s and 24 px (both axes) of the burst's first click.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct RageClicks {
+    /// Bursts in all.
+    pub bursts: u64,
+    /// Sessions with at least one burst.
+    pub sessions: u64,
+    /// Bursts per element, most first.
+    pub rows: Vec<RageBurst>,
+}
+
+/// How many sessions reached a depth.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub struct ScrollStep {
+    /// Depth in percent of the document.
+    pub depth: u32,
+    /// Sessions that reached at least this depth.
+    pub sessions: u64,
+}
+
+/// Scroll reach of one page.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct ScrollReach {
+    /// Sessions that viewed or scrolled the page.
+    pub sessions: u64,
+    /// One step per `step` percent, 0 to 100.
+    pub steps: Vec<ScrollStep>,
+}
+
+/// One page of the pages report.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct PageRow {
+    /// Page path.
+    pub page: String,
+    /// Pageviews.
+    pub pageviews: u64,
+    /// Distinct visitors with a pageview.
+    pub visitors: u64,
+    /// Sessions that entered on the page.
+    pub entries: u64,
+    /// Mean load time over the pageviews that gave one.
+    pub mean_load_ms: Option<f64>,
+}
+
+/// The pages report.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct Pages {
+    /// Pages by pageviews, descending.
+    pub rows: Vec<PageRow>,
+    /// Pageviews in all.
+    pub pageviews: u64,
+    /// Distinct visitors in all.
+    pub visitors: u64,
+}
+
+/// One bucket of a series.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub struct SeriesRow {
+    /// Bucket start, ms since the epoch.
+    pub ts: i64,
+    /// Pageviews in the bucket.
+    pub pageviews: u64,
+    /// Sessions whose first pageview is in the bucket.
+    pub sessions: u64,
+    /// Distinct visitors with a pageview in the bucket.
+    pub visitors: u64,
+}
+
+/// A time series.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Series {
+    /// Bucket size.
+    pub interval: Interval,
+    /// Every bucket of the range (of the data without a range), in order.
+    pub rows: Vec<SeriesRow>,
+}
+
+/// Position of a row in `(ts, arrival)` order within a site: day, segment,
+/// row. Segments of a partition are in arrival order, rows of one session
+/// in a segment in `(ts, arrival)` order.
+type Pos = (i32, usize, u32);
+
+/// A pageview of a session, for the viewport fallback.
+#[derive(Clone, Copy, Debug)]
+struct Pv {
+    ts: i64,
+    pos: Pos,
+    vw: Option<u64>,
+    vh: Option<u64>,
+    dh: Option<u64>,
+}
+
+fn seg_index(ctx: &SegCtx<'_>) -> usize {
+    ctx.part
+        .segments
+        .iter()
+        .position(|s| std::ptr::eq(s, ctx.seg))
+        .unwrap_or(usize::MAX)
+}
+
+/// The pageviews of `page` of each session in `sessions`, over every day
+/// those sessions have events on, in (ts, arrival) order.
+fn session_pageviews(snap: &Snapshot, site: &SiteRef, sessions: &HashSet<u64>, page: &str) -> Result<HashMap<u64, Vec<Pv>>> {
+    let mut out: HashMap<u64, Vec<Pv>> = HashMap::new();
+    // Scan the days through the ordinary engine: same filters, all bots.
+    let mut days: Vec<i32> = Vec::new();
+    for &h in sessions {
+        if let Some(row) = snap.session_row(site.id, h)? {
+            days.extend(row.days);
+        }
+    }
+    days.sort_unstable();
+    days.dedup();
+    for day in days {
+        let f = Filters {
+            page: Some(page.to_owned()),
+            include_bots: true,
+            from: Some(day_start(day)),
+            to: Some(day_start(day + 1)),
+            ..Filters::default()
+        };
+        scan(snap, site, &f, Some(&[EventKind::Pageview]), &mut |ctx| {
+            let vw = ctx.opt(col::VW)?;
+            let vh = ctx.opt(col::VH)?;
+            let dh = ctx.opt(col::DH)?;
+            let ts = ctx.ts()?;
+            let si = seg_index(ctx);
+            for r in &ctx.rows {
+                let (s, _) = ctx.session_of(r)?;
+                if sessions.contains(&s) {
+                    out.entry(s).or_default().push(Pv {
+                        ts: ts.get(r as usize).copied().unwrap_or_default(),
+                        pos: (ctx.part.day, si, r),
+                        vw: vw.get(r),
+                        vh: vh.get(r),
+                        dh: dh.get(r),
+                    });
+                }
+            }
+            Ok(())
+        })?;
+    }
+    for v in out.values_mut() {
+        v.sort_by_key(|p| (p.ts, p.pos));
+    }
+    Ok(out)
+}
+
+/// The session's latest pageview at or before `(ts, pos)`, else its earliest.
+fn pageview_for(pvs: Option<&Vec<Pv>>, ts: i64, pos: Pos) -> Option<&Pv> {
+    let pvs = pvs?;
+    pvs.iter().rev().find(|p| (p.ts, p.pos) <= (ts, pos)).or(pvs.first())
+}
+
+fn site_or_empty(snap: &Snapshot, site: &str) -> Result<Option<SiteRef>> {
+    snap.site(site)
+}
+
+impl Snapshot {
+    /// The click (or move, with `filters.kind = Some(Move)`) heatmap of
+    /// `filters.page`.
+    ///
+    /// Each event lands in column `min(cols-1, x*cols/vw)` and row
+    /// `y/row_px`; `vw` is the event's, else that of the session's latest
+    /// pageview of the page at or before the event, else of its earliest.
+    pub fn heatmap(&self, site: &str, filters: &Filters, opts: HeatmapOptions) -> Result<Heatmap> {
+        filters.check()?;
+        if opts.cols == 0 || opts.row_px == 0 {
+            return Err(Error::InvalidArgument("cols and row_px must be at least 1".into()));
+        }
+        let page = filters
+            .page
+            .clone()
+            .ok_or_else(|| Error::InvalidArgument("a heatmap needs a page".into()))?;
+        let kind = filters.kind.unwrap_or(EventKind::Click);
+        if !matches!(kind, EventKind::Click | EventKind::Move) {
+            return Err(Error::InvalidArgument(format!(
+                "a heatmap is of click or move events, not {kind}"
+            )));
+        }
+        let mut out = Heatmap {
+            cols: opts.cols,
+            row_px: opts.row_px,
+            ..Heatmap::default()
+        };
+        let Some(site) = site_or_empty(self, site)? else { return Ok(out) };
+        let f = Filters {
+            kind: Some(kind),
+            ..filters.clone()
+        };
+        let mut cells: BTreeMap<(u32, u32), u64> = BTreeMap::new();
+        let mut pending: Vec<(u64, i64, Pos, u64, u64)> = Vec::new();
+        let place = |cells: &mut BTreeMap<(u32, u32), u64>, x: u64, y: u64, vw: u64| {
+            let c = (x * u64::from(opts.cols) / vw.max(1)).min(u64::from(opts.cols) - 1) as u32;
+            let r = (y / u64::from(opts.row_px)).min(u64::from(u32::MAX)) as u32;
+            *cells.entry((r, c)).or_default() += 1;
+        };
+        scan(self, &site, &f, None, &mut |ctx| {
+            let rows: Vec<u32> = ctx.rows.iter().collect();
+            let xs = ctx.opt(col::X)?.values_of(rows.iter().copied());
+            let ys = ctx.opt(col::Y)?.values_of(rows.iter().copied());
+            let vws = ctx.opt(col::VW)?.values_of(rows.iter().copied());
+            let si = seg_index(ctx);
+            for (i, &r) in rows.iter().enumerate() {
+                let (Some(x), Some(y)) = (xs[i], ys[i]) else { continue };
+                match vws[i] {
+                    Some(vw) => place(&mut cells, x, y, vw),
+                    None => {
+                        let ts = ctx.ts()?.get(r as usize).copied().unwrap_or_default();
+                        let (s, _) = ctx.session_of(r)?;
+                        pending.push((s, ts, (ctx.part.day, si, r), x, y));
+                    }
+                }
+            }
+            Ok(())
+        })?;
+        if !pending.is_empty() {
+            let sessions: HashSet<u64> = pending.iter().map(|p| p.0).collect();
+            let pvs = session_pageviews(self, &site, &sessions, &page)?;
+            for (s, ts, pos, x, y) in pending {
+                match pageview_for(pvs.get(&s), ts, pos).and_then(|p| p.vw) {
+                    Some(vw) => place(&mut cells, x, y, vw),
+                    None => out.skipped += 1,
+                }
+            }
+        }
+        out.total = cells.values().sum();
+        out.cells = cells
+            .into_iter()
+            .map(|((row, col), count)| HeatmapCell { col, row, count })
+            .collect();
+        Ok(out)
+    }
+
+    /// Clicks per element (selector), with the mean in-element position.
+    pub fn elements(&self, site: &str, filters: &Filters, limit: Option<usize>) -> Result<Elements> {
+        filters.check()?;
+        let mut out = Elements::default();
+        let Some(site) = site_or_empty(self, site)? else { return Ok(out) };
+        let f = Filters {
+            kind: Some(EventKind::Click),
+            ..filters.clone()
+        };
+        // selector → (clicks, ex sum, ex n, ey sum, ey n)
+        let mut acc: HashMap<String, (u64, u64, u64, u64, u64)> = HashMap::new();
+        scan(self, &site, &f, None, &mut |ctx| {
+            let rows: Vec<u32> = ctx.rows.iter().collect();
+            let sel = ctx.opt(col::SELECTOR)?.values_of(rows.iter().copied());
+            let ex = ctx.opt(col::EX)?.values_of(rows.iter().copied());
+            let ey = ctx.opt(col::EY)?.values_of(rows.iter().copied());
+            let mut local: HashMap<u64, (u64, u64, u64, u64, u64)> = HashMap::new();
+            for i in 0..rows.len() {
+                let Some(s) = sel[i] else { continue };
+                let a = local.entry(s).or_default();
+                a.0 += 1;
+                if let Some(x) = ex[i] {
+                    a.1 += x;
+                    a.2 += 1;
+                }
+                if let Some(y) = ey[i] {
+                    a.3 += y;
+                    a.4 += 1;
+                }
+            }
+            for (id, a) in local {
+                let name = ctx.string(Dim::Selector, id)?;
+                if filters.selector.as_deref().is_some_and(|s| s != name) {
+                    continue;
+                }
+                let t = acc.entry(name.to_owned()).or_default();
+                t.0 += a.0;
+                t.1 += a.1;
+                t.2 += a.2;
+                t.3 += a.3;
+                t.4 += a.4;
+            }
+            Ok(())
+        })?;
+        let mean = |sum: u64, n: u64| (n > 0).then(|| sum as f64 / n as f64);
+        out.rows = acc
+            .into_iter()
+            .map(|(selector, a)| Element {
+                selector,
+                clicks: a.0,
+                mean_ex: mean(a.1, a.2),
+                mean_ey: mean(a.3, a.4),
+            })
+            .collect();
+        out.total = out.rows.iter().map(|r| r.clicks).sum();
+        top(&mut out.rows, limit, |r| (Reverse(r.clicks), r.selector.clone()));
+        Ok(out)
+    }
+
+    /// Rage clicks: bursts of 3 or more clicks of one session on one page,
+    /// each within 1 s and 24 px (on both axes) of the burst's first click.
+    pub fn rage_clicks(&self, site: &str, filters: &Filters, limit: Option<usize>) -> Result<RageClicks> {
+        filters.check()?;
+        let mut out = RageClicks::default();
+        let Some(site) = site_or_empty(self, site)? else { return Ok(out) };
+        let f = Filters {
+            kind: Some(EventKind::Click),
+            ..filters.clone()
+        };
+        // (session, page) → clicks (ts, pos, x, y, selector)
+        type Click = (i64, Pos, u64, u64, Option<String>);
+        let mut clicks: HashMap<(u64, String), Vec<Click>> = HashMap::new();
+        scan(self, &site, &f, None, &mut |ctx| {
+            let rows: Vec<u32> = ctx.rows.iter().collect();
+            let xs = ctx.opt(col::X)?.values_of(rows.iter().copied());
+            let ys = ctx.opt(col::Y)?.values_of(rows.iter().copied());
+            let sel = ctx.opt(col::SELECTOR)?.values_of(rows.iter().copied());
+            let ts = ctx.ts()?;
+            let si = seg_index(ctx);
+            for (i, &r) in rows.iter().enumerate() {
+                let (Some(x), Some(y)) = (xs[i], ys[i]) else { continue };
+                let selector = sel[i].map(|id| ctx.string(Dim::Selector, id).map(str::to_owned)).transpose()?;
+                let (s, _) = ctx.session_of(r)?;
+                clicks.entry((s, ctx.page(r)?.to_owned())).or_default().push((
+                    ts.get(r as usize).copied().unwrap_or_default(),
+                    (ctx.part.day, si, r),
+                    x,
+                    y,
+                    selector,
+                ));
+            }
+            Ok(())
+        })?;
+        let mut sessions = HashSet::new();
+        let mut per: HashMap<String, (u64, u64)> = HashMap::new();
+        for ((session, _), mut list) in clicks {
+            list.sort_by_key(|c| (c.0, c.1));
+            let mut i = 0;
+            while i < list.len() {
+                let first = &list[i];
+                let mut j = i + 1;
+                while j < list.len()
+                    && list[j].0 - first.0 <= 1000
+                    && list[j].2.abs_diff(first.2) <= 24
+                    && list[j].3.abs_diff(first.3) <= 24
+                {
+                    j += 1;
+                }
+                if j - i >= 3 {
+                    out.bursts += 1;
+                    sessions.insert(session);
+                    let key = first.4.clone().unwrap_or_else(|| "(none)".to_owned());
+                    let e = per.entry(key).or_default();
+                    e.0 += 1;
+                    e.1 += (j - i) as u64;
+                    i = j;
+                } else {
+                    i += 1;
+                }
+            }
+        }
+        out.sessions = sessions.len() as u64;
+        out.rows = per
+            .into_iter()
+            .map(|(selector, (bursts, clicks))| RageBurst { selector, bursts, clicks })
+            .collect();
+        top(&mut out.rows, limit, |r| (Reverse(r.bursts), r.selector.clone()));
+        Ok(out)
+    }
+
+    /// Scroll reach of `filters.page` in steps of `step` percent.
+    ///
+    /// Per session the deepest point reached over its scroll events on the
+    /// page, `min(100, (scrollTop + vh) * 100 / dh)`, or the fold
+    /// `vh * 100 / dh` of its first pageview of the page when it has none.
+    pub fn scroll_reach(&self, site: &str, filters: &Filters, step: u32) -> Result<ScrollReach> {
+        filters.check()?;
+        if step == 0 || step > 100 {
+            return Err(Error::InvalidArgument("step must be in 1..=100".into()));
+        }
+        let page = filters
+            .page
+            .clone()
+            .ok_or_else(|| Error::InvalidArgument("scroll reach needs a page".into()))?;
+        let mut out = ScrollReach::default();
+        let Some(site) = site_or_empty(self, site)? else { return Ok(out) };
+        let f = Filters {
+            kind: None,
+            ..filters.clone()
+        };
+        let depth = |y: u64, vh: u64, dh: u64| ((y + vh) * 100 / dh.max(1)).min(100) as u32;
+        // session → (deepest scroll, first pageview (ts,pos,fold))
+        let mut deepest: HashMap<u64, u32> = HashMap::new();
+        let mut first_pv: HashMap<u64, (i64, Pos, u32)> = HashMap::new();
+        let mut pending: Vec<(u64, i64, Pos, u64)> = Vec::new();
+        let kinds = match filters.kind {
+            Some(k @ (EventKind::Pageview | EventKind::Scroll)) => vec![k],
+            Some(_) => return Ok(out),
+            None => vec![EventKind::Pageview, EventKind::Scroll],
+        };
+        scan(self, &site, &f, Some(&kinds), &mut |ctx| {
+            let rows: Vec<u32> = ctx.rows.iter().collect();
+            let scrolls = ctx.kind_rows(EventKind::Scroll)?;
+            let ys = ctx.opt(col::Y)?.values_of(rows.iter().copied());
+            let vhs = ctx.opt(col::VH)?.values_of(rows.iter().copied());
+            let dhs = ctx.opt(col::DH)?.values_of(rows.iter().copied());
+            let ts = ctx.ts()?;
+            let si = seg_index(ctx);
+            for (i, &r) in rows.iter().enumerate() {
+                let (s, _) = ctx.session_of(r)?;
+                let t = ts.get(r as usize).copied().unwrap_or_default();
+                let pos = (ctx.part.day, si, r);
+                if scrolls.contains(r) {
+                    let Some(y) = ys[i] else { continue };
+                    match (vhs[i], dhs[i]) {
+                        (Some(vh), Some(dh)) => {
+                            let d = depth(y, vh, dh);
+                            let e = deepest.entry(s).or_default();
+                            *e = (*e).max(d);
+                        }
+                        _ => pending.push((s, t, pos, y)),
+                    }
+                } else if let (Some(vh), Some(dh)) = (vhs[i], dhs[i]) {
+                    let fold = depth(0, vh, dh);
+                    let e = first_pv.entry(s).or_insert((t, pos, fold));
+                    if (t, pos) < (e.0, e.1) {
+                        *e = (t, pos, fold);
+                    }
+                }
+            }
+            Ok(())
+        })?;
+        if !pending.is_empty() {
+            let sessions: HashSet<u64> = pending.iter().map(|p| p.0).collect();
+            let pvs = session_pageviews(self, &site, &sessions, &page)?;
+            for (s, ts, pos, y) in pending {
+                if let Some(pv) = pageview_for(pvs.get(&s), ts, pos) {
+                    if let (Some(vh), Some(dh)) = (pv.vh, pv.dh) {
+                        let e = deepest.entry(s).or_default();
+                        *e = (*e).max(depth(y, vh, dh));
+                    }
+                }
+            }
+        }
+        let mut reach: HashMap<u64, u32> = first_pv.into_iter().map(|(s, (_, _, fold))| (s, fold)).collect();
+        for (s, d) in deepest {
+            reach.insert(s, d);
+        }
+        out.sessions = reach.len() as u64;
+        out.steps = (0..=100)
+            .step_by(step as usize)
+            .map(|d| ScrollStep {
+                depth: d,
+                sessions: reach.values().filter(|&&r| r >= d).count() as u64,
+            })
+            .collect();
+        Ok(out)
+    }
+
+    /// Pageviews, unique visitors, entries and mean load time per page.
+    pub fn pages(&self, site: &str, filters: &Filters, limit: Option<usize>) -> Result<Pages> {
+        filters.check()?;
+        let mut out = Pages::default();
+        let Some(site_ref) = site_or_empty(self, site)? else { return Ok(out) };
+        // page → (pageviews, visitors, load sum, load n)
+        let mut acc: HashMap<String, (u64, HashSet<u64>, u64, u64)> = HashMap::new();
+        let mut all_visitors = HashSet::new();
+        scan(self, &site_ref, filters, Some(&[EventKind::Pageview]), &mut |ctx| {
+            let rows: Vec<u32> = ctx.rows.iter().collect();
+            let loads = ctx.opt(col::LOAD_MS)?.values_of(rows.iter().copied());
+            let pages = ctx.page_ids()?;
+            let mut local: HashMap<u64, (u64, HashSet<u64>, u64, u64)> = HashMap::new();
+            for (i, &r) in rows.iter().enumerate() {
+                let p = pages.get(r as usize).copied().unwrap_or(u64::MAX);
+                let (_, v) = ctx.session_of(r)?;
+                let a = local.entry(p).or_default();
+                a.0 += 1;
+                a.1.insert(v);
+                if let Some(l) = loads[i] {
+                    a.2 += l;
+                    a.3 += 1;
+                }
+            }
+            for (p, a) in local {
+                let name = ctx.string(Dim::Page, p)?;
+                let t = acc.entry(name.to_owned()).or_default();
+                t.0 += a.0;
+                all_visitors.extend(a.1.iter().copied());
+                t.1.extend(a.1);
+                t.2 += a.2;
+                t.3 += a.3;
+            }
+            Ok(())
+        })?;
+        let entries = self.entry_counts(site, filters)?;
+        let mut names: HashSet<String> = acc.keys().cloned().collect();
+        names.extend(entries.keys().cloned());
+        out.rows = names
+            .into_iter()
+            .map(|page| {
+                let a = acc.remove(&page).unwrap_or_default();
+                PageRow {
+                    entries: entries.get(&page).copied().unwrap_or(0),
+                    pageviews: a.0,
+                    visitors: a.1.len() as u64,
+                    mean_load_ms: (a.3 > 0).then(|| a.2 as f64 / a.3 as f64),
+                    page,
+                }
+            })
+            .collect();
+        out.pageviews = out.rows.iter().map(|r| r.pageviews).sum();
+        out.visitors = all_visitors.len() as u64;
+        top(&mut out.rows, limit, |r| (Reverse(r.pageviews), r.page.clone()));
+        Ok(out)
+    }
+
+    /// Pageviews, sessions and unique visitors per hour or UTC day.
+    pub fn series(&self, site: &str, filters: &Filters, interval: Interval) -> Result<Series> {
+        filters.check()?;
+        let mut out = Series {
+            interval,
+            rows: Vec::new(),
+        };
+        let Some(site_ref) = site_or_empty(self, site)? else { return Ok(out) };
+        let ms = interval.ms();
+        let bucket = |t: i64| t.div_euclid(ms) * ms;
+        let mut acc: BTreeMap<i64, (u64, u64, HashSet<u64>)> = BTreeMap::new();
+        scan(self, &site_ref, filters, Some(&[EventKind::Pageview]), &mut |ctx| {
+            let ts = ctx.ts()?;
+            for r in &ctx.rows {
+                let t = ts.get(r as usize).copied().unwrap_or_default();
+                let (_, v) = ctx.session_of(r)?;
+                let a = acc.entry(bucket(t)).or_default();
+                a.0 += 1;
+                a.2.insert(v);
+            }
+            Ok(())
+        })?;
+        for s in self.matching_sessions(&site_ref, filters)? {
+            acc.entry(bucket(s.first_ts)).or_default().1 += 1;
+        }
+        let lo = filters.from.map(bucket).or_else(|| acc.keys().next().copied());
+        let hi = filters.to.map(|t| bucket(t - 1)).or_else(|| acc.keys().last().copied());
+        if let (Some(lo), Some(hi)) = (lo, hi) {
+            let mut t = lo;
+            while t <= hi {
+                let a = acc.remove(&t).unwrap_or_default();
+                out.rows.push(SeriesRow {
+                    ts: t,
+                    pageviews: a.0,
+                    sessions: a.1,
+                    visitors: a.2.len() as u64,
+                });
+                t += ms;
+            }
+        }
+        Ok(out)
+    }
+}

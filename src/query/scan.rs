@@ -1,0 +1,282 @@
+//! The scan engine: partitions in the time range → per-segment row bitmaps
+//! from filter algebra → lazily decoded columns of the surviving rows.
+
+use std::borrow::Cow;
+use std::cell::OnceCell;
+
+use roaring::RoaringBitmap;
+
+use super::Filters;
+use crate::error::Result;
+use crate::normalize::DeviceClass;
+use crate::read::{PartitionView, SegmentView, SiteRef, Snapshot};
+use crate::storage::dict::Dim;
+use crate::storage::segment::{self, col, OptColumn, SessionRuns};
+use crate::storage::{day_of, day_start, Corrupt, DAY_MS, HOUR_MS};
+use crate::EventKind;
+
+/// The days a time range touches.
+pub(crate) fn day_span(from: Option<i64>, to: Option<i64>) -> (i32, i32) {
+    let lo = from.map_or(i32::MIN, |f| day_of(f.max(0)));
+    let hi = to.map_or(i32::MAX, |t| if t <= 0 { i32::MIN } else { day_of(t - 1) });
+    (lo, hi)
+}
+
+/// One segment being read: its surviving rows and lazily decoded columns.
+pub(crate) struct SegCtx<'a> {
+    pub snap: &'a Snapshot,
+    pub part: &'a PartitionView,
+    pub seg: &'a SegmentView,
+    pub rows: RoaringBitmap,
+    runs: OnceCell<SessionRuns>,
+    ts: OnceCell<Vec<i64>>,
+    pages: OnceCell<Vec<u64>>,
+    kinds: OnceCell<Vec<(u32, RoaringBitmap)>>,
+}
+
+impl<'a> SegCtx<'a> {
+    fn new(snap: &'a Snapshot, part: &'a PartitionView, seg: &'a SegmentView) -> SegCtx<'a> {
+        SegCtx {
+            snap,
+            part,
+            seg,
+            rows: RoaringBitmap::new(),
+            runs: OnceCell::new(),
+            ts: OnceCell::new(),
+            pages: OnceCell::new(),
+            kinds: OnceCell::new(),
+        }
+    }
+
+    fn column(&self, id: u8) -> Result<Option<Cow<'a, [u8]>>> {
+        self.snap.column(self.part, self.seg, id)
+    }
+
+    fn need(&self, id: u8) -> Result<Cow<'a, [u8]>> {
+        self.snap.need_column(self.part, self.seg, id)
+    }
+
+    pub fn runs(&self) -> Result<&SessionRuns> {
+        if let Some(r) = self.runs.get() {
+            return Ok(r);
+        }
+        let r = SessionRuns::decode(&self.need(col::SESSIONS)?, self.seg.rows)?;
+        Ok(self.runs.get_or_init(|| r))
+    }
+
+    pub fn ts(&self) -> Result<&[i64]> {
+        if let Some(t) = self.ts.get() {
+            return Ok(t);
+        }
+        let t = segment::decode_ts(&self.need(col::TS)?, self.runs()?, self.part.day)?;
+        Ok(self.ts.get_or_init(|| t))
+    }
+
+    pub fn page_ids(&self) -> Result<&[u64]> {
+        if let Some(p) = self.pages.get() {
+            return Ok(p);
+        }
+        let bytes = self.need(col::PAGE)?;
+        let mut v = Vec::new();
+        crate::storage::codec::decode_uints(
+            &mut crate::storage::codec::Reader::new(&bytes, "segment page column"),
+            &mut v,
+        )?;
+        if v.len() != self.seg.rows as usize {
+            return Err(Corrupt::new("segment page column", "length differs from the row count").into());
+        }
+        Ok(self.pages.get_or_init(|| v))
+    }
+
+    pub fn page(&self, row: u32) -> Result<&str> {
+        let id = self.page_ids()?.get(row as usize).copied().unwrap_or(u64::MAX);
+        Ok(self.part.dicts.resolve(Dim::Page, id)?)
+    }
+
+    fn kinds(&self) -> Result<&[(u32, RoaringBitmap)]> {
+        if let Some(k) = self.kinds.get() {
+            return Ok(k);
+        }
+        let k = segment::decode_bitmaps(&self.need(col::BM_KIND)?)?;
+        Ok(self.kinds.get_or_init(|| k))
+    }
+
+    /// Rows of one kind.
+    pub fn kind_rows(&self, kind: EventKind) -> Result<RoaringBitmap> {
+        Ok(self
+            .kinds()?
+            .iter()
+            .find(|(k, _)| *k == u32::from(kind.code()))
+            .map(|(_, b)| b.clone())
+            .unwrap_or_default())
+    }
+
+    fn kind_mask_rows(&self, mask: u8) -> Result<RoaringBitmap> {
+        let mut bm = RoaringBitmap::new();
+        for (k, b) in self.kinds()? {
+            if *k < 8 && mask & (1 << *k) != 0 {
+                bm |= b;
+            }
+        }
+        Ok(bm)
+    }
+
+    /// An optional column (empty when the segment has none).
+    pub fn opt(&self, id: u8) -> Result<OptColumn> {
+        match self.column(id)? {
+            None => Ok(OptColumn::default()),
+            Some(bytes) => {
+                let kinds = self.kinds()?;
+                let kind_rows = |mask: u8| {
+                    let mut bm = RoaringBitmap::new();
+                    for (k, b) in kinds {
+                        if *k < 8 && mask & (1 << *k) != 0 {
+                            bm |= b;
+                        }
+                    }
+                    bm
+                };
+                Ok(OptColumn::decode(&bytes, &kind_rows)?)
+            }
+        }
+    }
+
+    /// A string of a dictionary-coded optional value.
+    pub fn string(&self, dim: Dim, id: u64) -> Result<&str> {
+        Ok(self.part.dicts.resolve(dim, id)?)
+    }
+
+    /// Session hash and visitor hash of a row.
+    pub fn session_of(&self, row: u32) -> Result<(u64, u64)> {
+        let runs = self.runs()?;
+        let i = runs.session_of(row);
+        Ok((
+            runs.hashes.get(i).copied().unwrap_or_default(),
+            runs.visitors.get(i).copied().unwrap_or_default(),
+        ))
+    }
+}
+
+/// Runs `visit` on every segment of the site's partitions in the filter's
+/// range, with `rows` set to the rows that pass every filter. `kinds`
+/// restricts to those kinds (on top of the filter's kind).
+pub(crate) fn scan(
+    snap: &Snapshot,
+    site: &SiteRef,
+    f: &Filters,
+    kinds: Option<&[EventKind]>,
+    visit: &mut dyn FnMut(&SegCtx<'_>) -> Result<()>,
+) -> Result<()> {
+    let (lo, hi) = day_span(f.from, f.to);
+    for (day, meta) in snap.partitions(site.id, lo, hi)? {
+        let part = snap.partition_view(site.id, day, &meta)?;
+        for seg in &part.segments {
+            let mut ctx = SegCtx::new(snap, &part, seg);
+            ctx.rows = filter_rows(&ctx, f, kinds)?;
+            if !ctx.rows.is_empty() {
+                visit(&ctx)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The bitmap algebra of the filters over one segment.
+fn filter_rows(ctx: &SegCtx<'_>, f: &Filters, kinds: Option<&[EventKind]>) -> Result<RoaringBitmap> {
+    let n = ctx.seg.rows;
+    let mut rows = RoaringBitmap::new();
+    rows.insert_range(0..n);
+    // Event kind.
+    let mut mask: u8 = kinds.map_or(0x7f, |ks| ks.iter().fold(0, |m, k| m | 1 << k.code()));
+    if let Some(k) = f.kind {
+        mask &= 1 << k.code();
+    }
+    if mask != 0x7f {
+        rows &= ctx.kind_mask_rows(mask)?;
+    }
+    if rows.is_empty() {
+        return Ok(rows);
+    }
+    // Page.
+    if let Some(page) = &f.page {
+        let id = ctx.part.dicts.dict(Dim::Page).and_then(|d| d.id(page));
+        match id {
+            Some(id) => rows &= segment::decode_bitmap_of(&ctx.need(col::BM_PAGE)?, id)?,
+            None => return Ok(RoaringBitmap::new()),
+        }
+    }
+    // Device class (and bots left out unless asked for).
+    let devices = ctx.need(col::BM_DEVICE)?;
+    match f.device {
+        Some(d) => rows &= segment::decode_bitmap_of(&devices, u32::from(d.code()))?,
+        None if !f.include_bots => rows -= segment::decode_bitmap_of(&devices, u32::from(DeviceClass::Bot.code()))?,
+        None => {}
+    }
+    if rows.is_empty() {
+        return Ok(rows);
+    }
+    // Session attributes through the per-session codes.
+    if f.browser.is_some() || f.os.is_some() || f.referrer.is_some() || f.channel.is_some() {
+        let want = |dim: Dim, s: &Option<String>| -> Option<Option<u64>> {
+            s.as_ref().map(|s| {
+                ctx.part
+                    .dicts
+                    .dict(dim)
+                    .and_then(|d| d.id(s))
+                    .map(|i| u64::from(i) + 1)
+            })
+        };
+        let browser = want(Dim::Browser, &f.browser);
+        let os = want(Dim::Os, &f.os);
+        let refhost = want(Dim::RefHost, &f.referrer);
+        if [browser, os, refhost].iter().any(|w| matches!(w, Some(None))) {
+            return Ok(RoaringBitmap::new());
+        }
+        let runs = ctx.runs()?;
+        let codes = segment::decode_session_attrs(&ctx.need(col::SESSION_ATTRS)?, runs.len())?;
+        let mut keep = RoaringBitmap::new();
+        for (i, c) in codes.iter().enumerate() {
+            let ok = browser.is_none_or(|b| b == Some(c[1]))
+                && os.is_none_or(|o| o == Some(c[2]))
+                && f.channel.is_none_or(|ch| u64::from(ch.code()) + 1 == c[3])
+                && refhost.is_none_or(|h| h == Some(c[4]));
+            if ok {
+                keep.insert_range(runs.range(i));
+            }
+        }
+        rows &= keep;
+    }
+    // Time: whole hours by the hour index, edges by the time column.
+    if rows.is_empty() || (f.from.is_none() && f.to.is_none()) {
+        return Ok(rows);
+    }
+    let from = f.from.unwrap_or(i64::MIN);
+    let to = f.to.unwrap_or(i64::MAX);
+    if ctx.seg.min_ts >= from && ctx.seg.max_ts < to {
+        return Ok(rows);
+    }
+    let start = day_start(ctx.part.day);
+    let hours = segment::decode_bitmaps(&ctx.need(col::BM_HOUR)?)?;
+    let mut keep = RoaringBitmap::new();
+    let mut edge = RoaringBitmap::new();
+    for (h, bm) in hours {
+        let h0 = start + i64::from(h) * HOUR_MS;
+        let h1 = (h0 + HOUR_MS).min(start + DAY_MS);
+        if h0 >= from && h1 <= to {
+            keep |= bm;
+        } else if h1 > from && h0 < to {
+            edge |= bm;
+        }
+    }
+    edge &= &rows;
+    if !edge.is_empty() {
+        let ts = ctx.ts()?;
+        for r in &edge {
+            if ts.get(r as usize).is_some_and(|&t| t >= from && t < to) {
+                keep.insert(r);
+            }
+        }
+    }
+    rows &= keep;
+    Ok(rows)
+}
