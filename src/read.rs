@@ -25,7 +25,7 @@ use crate::EventKind;
 
 /// One stored event, as replay returns it. Ids are not returned: the store
 /// holds only their keyed hashes.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash, Serialize)]
 pub struct StoredEvent {
     /// ms since the Unix epoch.
     pub ts: i64,

@@ -92,6 +92,8 @@ pub struct CommitSummary {
 #[derive(Default)]
 struct SessionDelta {
     visitor: u64,
+    /// Some event of the batch named another visitor for this session.
+    mixed: bool,
     first_pv: Option<(FirstPv, SessionAttrs)>,
     days: BTreeSet<i32>,
 }
@@ -271,6 +273,7 @@ impl<'s> Writer<'s> {
             visitor,
             ..SessionDelta::default()
         });
+        delta.mixed |= delta.visitor != visitor;
         delta.days.insert(day_of(row.ts));
         if let Some(attrs) = normalized.attrs {
             let fp = FirstPv { ts: row.ts, seq };
@@ -368,6 +371,9 @@ impl<'s> Writer<'s> {
         // Sessions, and the session blocks they derive.
         let mut block_changes: BTreeMap<(u32, i32), Vec<(u64, Option<BlockEntry>)>> = BTreeMap::new();
         let mut changed_sealed: Vec<(u32, u64, Vec<i32>)> = Vec::new();
+        // A session's visitor is the one named by its first event to
+        // arrive: rows naming another are counted for it.
+        let mut visitor_fix: HashMap<(u32, u64), u64> = HashMap::new();
         {
             let mut sessions = txn.open_table(SESSIONS)?;
             for ((site, hash), delta) in batch.sessions {
@@ -380,6 +386,9 @@ impl<'s> Writer<'s> {
                         ..SessionRow::default()
                     },
                 };
+                if delta.mixed || row.visitor != delta.visitor {
+                    visitor_fix.insert((site, hash), row.visitor);
+                }
                 let old_days = row.days.clone();
                 for d in &delta.days {
                     row.add_day(*d);
@@ -418,7 +427,10 @@ impl<'s> Writer<'s> {
         }
         // Pending rows, one batch per partition.
         let mut groups: BTreeMap<(u32, i32), Vec<Row>> = BTreeMap::new();
-        for (site, row) in batch.rows {
+        for (site, mut row) in batch.rows {
+            if let Some(v) = visitor_fix.get(&(site, row.session)) {
+                row.visitor = *v;
+            }
             groups.entry((site, day_of(row.ts))).or_default().push(row);
         }
         let mut to_seal = Vec::new();

@@ -8,6 +8,19 @@
 //! - [`page`]: page URL → path, host and campaign (`utm_*`) attributes.
 //! - [`ident`]: keyed hashes for session and visitor ids, cookieless ids.
 //! - [`small`]: language, screen size, selector patterns.
+//!
+//! Every input here comes from the network: no function in this module
+//! panics, whatever the string (`unwrap`, `expect` and slice indexing are
+//! denied outside tests).
+#![cfg_attr(
+    not(test),
+    deny(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::indexing_slicing,
+        clippy::panic
+    )
+)]
 
 pub mod device;
 pub mod ident;
@@ -18,5 +31,20 @@ pub mod small;
 pub use device::{Device, DeviceClass, UaCache};
 pub use ident::{cookieless_visitor, id_hash, IdKey};
 pub use page::{parse_page, Campaign, PageInfo};
-pub use referrer::{classify_referrer, Channel, ReferrerInfo, ReferrerSources};
+pub use referrer::{
+    classify_referrer, Channel, ReferrerInfo, ReferrerSources, ReferrerSourcesError,
+};
 pub use small::{primary_language, screen_size, selector_matches};
+
+/// The longest prefix of `s` of at most `max` bytes that ends on a
+/// character boundary (untrusted strings are cut to bound their cost).
+fn clip(s: &str, max: usize) -> &str {
+    if s.len() <= max {
+        return s;
+    }
+    let end = (0..=max)
+        .rev()
+        .find(|&i| s.is_char_boundary(i))
+        .unwrap_or(0);
+    s.get(..end).unwrap_or("")
+}

@@ -1,10 +1,65 @@
-//! Referrer → host, registrable domain, channel. (Stub: full implementation
-//! lands next.)
+//! Referrer → host, registrable domain and channel.
+//!
+//! [`classify_referrer`] turns a session's HTTP referrer into what the
+//! Referrers report groups by:
+//!
+//! - **host**: the referrer URL's host, lower-cased, a trailing `.` and one
+//!   leading `www.` dropped (`https://WWW.Google.co.uk/search` →
+//!   `google.co.uk`). A referrer from an Android app
+//!   (`android-app://com.google.android.gm/`) has the app's package name as
+//!   host.
+//! - **domain**: the host's registrable domain by the [public suffix list]
+//!   (`news.bbc.co.uk` → `bbc.co.uk`); the host itself for IP addresses,
+//!   single-label hosts and app package names.
+//! - **channel**, first rule that applies:
+//!   1. [`Channel::Campaign`] when the landing URL had `utm_*`, `gclid` or
+//!      `msclkid` (the `campaign` argument), whatever the referrer.
+//!   2. [`Channel::Direct`] when there is no referrer; when it is not a
+//!      usable web referrer (unparsable, no host, or a scheme other than
+//!      `http`, `https` and `android-app`: `about:blank`, `file:`,
+//!      `chrome-extension:`, ...); or when its host equals the landing
+//!      page's host (both compared lower-cased, without `www.`). Host and
+//!      domain are then `(direct)` ([`DIRECT`]).
+//!   3. The channel that [`ReferrerSources`] gives the host: search, social,
+//!      email, or referral for hosts listed to keep them out of a broader
+//!      entry (`docs.google.com` is not a search).
+//!   4. [`Channel::Referral`].
+//!
+//! # The source table
+//!
+//! [`ReferrerSources::builtin`] is heatstore's own table of search engines,
+//! social networks and webmail hosts (the list is in this file, `BUILTIN`).
+//! **AI assistants** (`chatgpt.com`, `perplexity.ai`, `claude.ai`,
+//! `gemini.google.com`, ...) are listed as [`Channel::Search`]: people ask
+//! them what they used to ask a search engine, and the contract has six
+//! channels, none for them. Mastodon and other federated networks run on
+//! thousands of hosts and are not listed (they count as referral).
+//!
+//! An entry is a host (`facebook.com`), which also covers its subdomains
+//! (`l.facebook.com`, `lm.facebook.com`), or a *brand* `name.*`
+//! (`google.*`), which covers `name.` followed by any ICANN public suffix
+//! (`google.com`, `google.co.uk`, `google.com.au`) and their subdomains.
+//! Lookup goes from the most specific host to the least, trying at each
+//! level the host entry, then the brand entry: `mail.google.com` (email) is
+//! found before `google.*` (search). At the most specific level only, a
+//! host whose first label is `mail` or `webmail` below its registrable
+//! domain (`webmail.example.org`, `mail.yandex.ru`) counts as email.
+//!
+//! Users may extend the table with [`ReferrerSources::add`] or with
+//! Snowplow's referer list ([`ReferrerSources::load_snowplow_json`]; it is
+//! GPL-licensed and not bundled). Search terms are never read or stored.
+//!
+//! [public suffix list]: https://publicsuffix.org
+
+use std::collections::{BTreeMap, HashMap};
+use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
 /// Acquisition channel of a session.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Channel {
     /// No referrer, or one on the page's own host.
@@ -34,6 +89,11 @@ impl Channel {
     ];
 
     /// The name used in reports and filters.
+    ///
+    /// ```
+    /// use heatstore::normalize::Channel;
+    /// assert_eq!(Channel::Email.as_str(), "email");
+    /// ```
     pub fn as_str(self) -> &'static str {
         match self {
             Channel::Direct => "direct",
@@ -50,12 +110,24 @@ impl Channel {
         self as u8
     }
 
-    /// The channel of an on-disk code.
+    /// The channel of an on-disk code; `None` for a code no channel has.
+    ///
+    /// ```
+    /// use heatstore::normalize::Channel;
+    /// assert_eq!(Channel::from_code(Channel::Social.code()), Some(Channel::Social));
+    /// assert_eq!(Channel::from_code(6), None);
+    /// ```
     pub fn from_code(code: u8) -> Option<Channel> {
         Channel::ALL.get(usize::from(code)).copied()
     }
 
-    /// Parses a channel name.
+    /// Parses a channel name (`direct`, `search`, ...).
+    ///
+    /// ```
+    /// use heatstore::normalize::Channel;
+    /// assert_eq!(Channel::parse("referral"), Some(Channel::Referral));
+    /// assert_eq!(Channel::parse("organic"), None);
+    /// ```
     pub fn parse(name: &str) -> Option<Channel> {
         Channel::ALL.into_iter().find(|c| c.as_str() == name)
     }
@@ -75,32 +147,1023 @@ pub struct ReferrerInfo {
     pub channel: Channel,
 }
 
+/// heatstore's built-in source table. A pattern is a host (covering its
+/// subdomains) or `brand.*` (any ICANN public suffix); see the module docs.
+/// `Referral` entries carve exceptions out of broader ones.
+const BUILTIN: &[(&str, Channel)] = {
+    use Channel::{Email, Referral, Search, Social};
+    &[
+        // --- Search engines ---
+        ("google.*", Search),
+        ("bing.*", Search),
+        ("yahoo.*", Search),
+        ("duckduckgo.*", Search),
+        ("baidu.*", Search),
+        ("yandex.*", Search),
+        ("ya.ru", Search),
+        ("ecosia.org", Search),
+        ("qwant.*", Search),
+        ("naver.com", Search),
+        ("seznam.cz", Search),
+        ("startpage.com", Search),
+        ("ixquick.com", Search),
+        ("search.brave.com", Search),
+        ("ask.com", Search),
+        ("search.aol.com", Search),
+        ("sogou.com", Search),
+        ("so.com", Search),
+        ("sm.cn", Search),
+        ("search.daum.net", Search),
+        ("coccoc.com", Search),
+        ("mojeek.com", Search),
+        ("kagi.com", Search),
+        ("search.lycos.com", Search),
+        ("dogpile.com", Search),
+        ("webcrawler.com", Search),
+        ("metager.org", Search),
+        ("metager.de", Search),
+        ("swisscows.com", Search),
+        ("presearch.com", Search),
+        ("petalsearch.com", Search),
+        ("yep.com", Search),
+        ("go.mail.ru", Search),
+        ("search.goo.ne.jp", Search),
+        ("com.google.android.googlequicksearchbox", Search),
+        // --- AI assistants: counted as search (module docs) ---
+        ("chatgpt.com", Search),
+        ("chat.openai.com", Search),
+        ("perplexity.ai", Search),
+        ("gemini.google.com", Search),
+        ("bard.google.com", Search),
+        ("copilot.microsoft.com", Search),
+        ("copilot.cloud.microsoft", Search),
+        ("claude.ai", Search),
+        ("chat.mistral.ai", Search),
+        ("chat.deepseek.com", Search),
+        ("you.com", Search),
+        ("phind.com", Search),
+        ("poe.com", Search),
+        ("meta.ai", Search),
+        ("grok.com", Search),
+        ("kimi.com", Search),
+        ("kimi.moonshot.cn", Search),
+        ("doubao.com", Search),
+        ("com.openai.chatgpt", Search),
+        ("ai.perplexity", Search),
+        // --- Not search, though under a search brand ---
+        ("docs.google.com", Referral),
+        ("drive.google.com", Referral),
+        ("sites.google.com", Referral),
+        ("groups.google.com", Referral),
+        ("play.google.com", Referral),
+        ("accounts.google.com", Referral),
+        ("support.google.com", Referral),
+        ("developers.google.com", Referral),
+        ("cloud.google.com", Referral),
+        ("calendar.google.com", Referral),
+        ("meet.google.com", Referral),
+        ("classroom.google.com", Referral),
+        ("photos.google.com", Referral),
+        ("keep.google.com", Referral),
+        ("news.yahoo.*", Referral),
+        ("finance.yahoo.*", Referral),
+        ("sports.yahoo.*", Referral),
+        // --- Social networks ---
+        ("facebook.com", Social),
+        ("fb.com", Social),
+        ("fb.me", Social),
+        ("messenger.com", Social),
+        ("instagram.com", Social),
+        ("threads.net", Social),
+        ("threads.com", Social),
+        ("t.co", Social),
+        ("twitter.com", Social),
+        ("x.com", Social),
+        ("bsky.app", Social),
+        ("linkedin.com", Social),
+        ("lnkd.in", Social),
+        ("xing.com", Social),
+        ("reddit.com", Social),
+        ("redd.it", Social),
+        ("news.ycombinator.com", Social),
+        ("lobste.rs", Social),
+        ("pinterest.*", Social),
+        ("pin.it", Social),
+        ("youtube.com", Social),
+        ("youtu.be", Social),
+        ("tiktok.com", Social),
+        ("snapchat.com", Social),
+        ("tumblr.com", Social),
+        ("quora.com", Social),
+        ("vk.com", Social),
+        ("vk.ru", Social),
+        ("ok.ru", Social),
+        ("weibo.com", Social),
+        ("weibo.cn", Social),
+        ("douban.com", Social),
+        ("blog.naver.com", Social),
+        ("cafe.naver.com", Social),
+        ("line.me", Social),
+        ("whatsapp.com", Social),
+        ("wa.me", Social),
+        ("t.me", Social),
+        ("telegram.org", Social),
+        ("discord.com", Social),
+        ("discordapp.com", Social),
+        ("nextdoor.com", Social),
+        ("flickr.com", Social),
+        ("vimeo.com", Social),
+        ("twitch.tv", Social),
+        ("com.facebook.katana", Social),
+        ("com.facebook.orca", Social),
+        ("com.facebook.lite", Social),
+        ("com.instagram.android", Social),
+        ("com.twitter.android", Social),
+        ("com.linkedin.android", Social),
+        ("com.reddit.frontpage", Social),
+        ("com.pinterest", Social),
+        ("com.zhiliaoapp.musically", Social),
+        ("org.telegram.messenger", Social),
+        ("com.whatsapp", Social),
+        // --- Webmail ---
+        ("mail.google.com", Email),
+        ("inbox.google.com", Email),
+        ("outlook.live.com", Email),
+        ("outlook.office.com", Email),
+        ("outlook.office365.com", Email),
+        ("outlook.cloud.microsoft", Email),
+        ("outlook.com", Email),
+        ("mail.live.com", Email),
+        ("safelinks.protection.outlook.com", Email),
+        ("mail.yahoo.*", Email),
+        ("mail.aol.com", Email),
+        ("mail.proton.me", Email),
+        ("mail.protonmail.com", Email),
+        ("app.tuta.com", Email),
+        ("mail.tutanota.com", Email),
+        ("mail.zoho.*", Email),
+        ("mail.yandex.*", Email),
+        ("e.mail.ru", Email),
+        ("mail.qq.com", Email),
+        ("mail.163.com", Email),
+        ("mail.126.com", Email),
+        ("gmx.*", Email),
+        ("deref-gmx.net", Email),
+        ("deref-gmx.com", Email),
+        ("deref-web.de", Email),
+        ("deref-web-02.de", Email),
+        ("deref-mail.com", Email),
+        ("mail.com", Email),
+        ("icloud.com", Email),
+        ("fastmail.com", Email),
+        ("app.hey.com", Email),
+        ("com.google.android.gm", Email),
+        ("com.microsoft.office.outlook", Email),
+        ("com.yahoo.mobile.client.android.mail", Email),
+    ]
+};
+
 /// Known referrer sources: heatstore's built-in table, optionally extended
-/// by a Snowplow referer list loaded at run time.
+/// by [`ReferrerSources::add`] or a Snowplow referer list loaded at run
+/// time. See the module docs for the matching rules.
 #[derive(Clone, Debug, Default)]
-pub struct ReferrerSources {}
+pub struct ReferrerSources {
+    /// Hosts (lower-case, no `www.`), each also covering its subdomains.
+    hosts: HashMap<String, Channel>,
+    /// Brands: `google` for `google.*`, `mail.google` for `mail.google.*`.
+    brands: HashMap<String, Channel>,
+}
 
 impl ReferrerSources {
     /// The built-in table of search engines, social networks, webmail hosts
-    /// and AI assistants.
+    /// and AI assistants (the latter as [`Channel::Search`]).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use heatstore::normalize::{Channel, ReferrerSources};
+    ///
+    /// let sources = ReferrerSources::builtin();
+    /// assert_eq!(sources.lookup("google.co.uk"), Some(Channel::Search));
+    /// assert_eq!(sources.lookup("mail.google.com"), Some(Channel::Email));
+    /// assert_eq!(sources.lookup("l.facebook.com"), Some(Channel::Social));
+    /// assert_eq!(sources.lookup("example.org"), None);
+    /// ```
     pub fn builtin() -> ReferrerSources {
-        ReferrerSources {}
+        let mut sources = ReferrerSources::default();
+        for &(pattern, channel) in BUILTIN {
+            sources.add(pattern, channel);
+        }
+        sources
     }
+
+    /// Adds (or replaces) one entry: a host such as `news.example.com`
+    /// (covering its subdomains; a leading `www.` is ignored) or a brand
+    /// such as `example.*` (any ICANN public suffix). Only search, social,
+    /// email and referral entries make sense: `Direct` and `Campaign`, an
+    /// empty pattern or one with `/`, spaces or `*` elsewhere are refused
+    /// and `false` is returned.
+    ///
+    /// ```
+    /// use heatstore::normalize::{Channel, ReferrerSources};
+    ///
+    /// let mut sources = ReferrerSources::builtin();
+    /// assert!(sources.add("intranet.example.com", Channel::Referral));
+    /// assert!(sources.add("mysearch.*", Channel::Search));
+    /// assert_eq!(sources.lookup("mysearch.de"), Some(Channel::Search));
+    /// assert!(!sources.add("example.com/path", Channel::Search));
+    /// ```
+    pub fn add(&mut self, pattern: &str, channel: Channel) -> bool {
+        if matches!(channel, Channel::Direct | Channel::Campaign) {
+            return false;
+        }
+        let lower = pattern.trim().to_ascii_lowercase();
+        let (name, brand) = match lower.strip_suffix(".*") {
+            Some(stem) => (stem, true),
+            None => (lower.as_str(), false),
+        };
+        let name = name.trim_start_matches("*.").trim_end_matches('.');
+        let name = name.strip_prefix("www.").unwrap_or(name);
+        let valid = !name.is_empty()
+            && !name.starts_with('.')
+            && !name.contains("..")
+            && name
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"-._".contains(&b));
+        if !valid {
+            return false;
+        }
+        let map = if brand {
+            &mut self.brands
+        } else {
+            &mut self.hosts
+        };
+        map.insert(name.to_owned(), channel);
+        true
+    }
+
+    /// Number of entries (hosts and brands).
+    pub fn len(&self) -> usize {
+        self.hosts.len() + self.brands.len()
+    }
+
+    /// Whether the table has no entry.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The channel the table gives a host (lower-case, without `www.`, as
+    /// [`ReferrerInfo::host`] holds it), most specific entry first; `None`
+    /// when no entry covers it (a referral).
+    ///
+    /// ```
+    /// use heatstore::normalize::{Channel, ReferrerSources};
+    ///
+    /// let sources = ReferrerSources::builtin();
+    /// assert_eq!(sources.lookup("t.co"), Some(Channel::Social));
+    /// assert_eq!(sources.lookup("webmail.example.org"), Some(Channel::Email));
+    /// assert_eq!(sources.lookup("chatgpt.com"), Some(Channel::Search));
+    /// ```
+    pub fn lookup(&self, host: &str) -> Option<Channel> {
+        let host = normalize_host(host);
+        let host = host.as_str();
+        let registrable = psl::domain(host.as_bytes());
+        let domain = registrable.and_then(|d| std::str::from_utf8(d.trim().as_bytes()).ok());
+        // The host without its public suffix, for brand entries.
+        let stem = registrable.and_then(|d| {
+            let suffix = d.suffix().trim();
+            if suffix.typ() != Some(psl::Type::Icann) {
+                return None;
+            }
+            let len = host.len().checked_sub(suffix.as_bytes().len() + 1)?;
+            host.get(..len)
+        });
+        let mut exact = Some(host);
+        let mut stem = stem;
+        let mut most_specific = true;
+        while exact.is_some() || stem.is_some() {
+            if let Some(c) = exact.and_then(|h| self.hosts.get(h)) {
+                return Some(*c);
+            }
+            if let Some(c) = stem.and_then(|s| self.brands.get(s)) {
+                return Some(*c);
+            }
+            if most_specific && is_webmail_host(host, domain) {
+                return Some(Channel::Email);
+            }
+            most_specific = false;
+            exact = exact.and_then(parent).filter(|h| h.contains('.'));
+            stem = stem.and_then(parent);
+        }
+        None
+    }
+
+    /// Merges a [Snowplow referer list] in its JSON form into the table:
+    /// the domains of its `search`, `social` and `email` categories become
+    /// entries of that channel, replacing built-in entries for the same
+    /// host. Other categories (`unknown`, `paid`, ...) are skipped, and so
+    /// are domains with a path (`google.com/products`: heatstore keeps hosts
+    /// only) and the `parameters` lists (search terms are never stored).
+    /// Returns how many entries were added. The list is GPL-licensed, so
+    /// heatstore does not bundle it.
+    ///
+    /// # Errors
+    ///
+    /// [`ReferrerSourcesError`] when the text is not JSON of Snowplow's
+    /// shape; the table is then unchanged.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use heatstore::normalize::{Channel, ReferrerSources};
+    ///
+    /// let json = r#"{
+    ///   "search": {"Example Search": {"domains": ["www.examplesearch.net"], "parameters": ["q"]}},
+    ///   "email": {"Example Mail": {"domains": ["inbox.example.net"]}},
+    ///   "unknown": {"Other": {"domains": ["other.example"]}}
+    /// }"#;
+    /// let mut sources = ReferrerSources::builtin();
+    /// assert_eq!(sources.load_snowplow_json(json)?, 2);
+    /// assert_eq!(sources.lookup("examplesearch.net"), Some(Channel::Search));
+    /// assert_eq!(sources.lookup("inbox.example.net"), Some(Channel::Email));
+    /// assert_eq!(sources.lookup("other.example"), None);
+    /// assert!(sources.load_snowplow_json("[1, 2]").is_err());
+    /// # Ok::<(), heatstore::normalize::ReferrerSourcesError>(())
+    /// ```
+    ///
+    /// [Snowplow referer list]: https://github.com/snowplow-referer-parser/referer-parser
+    pub fn load_snowplow_json(&mut self, json: &str) -> Result<usize, ReferrerSourcesError> {
+        let list: BTreeMap<String, BTreeMap<String, SnowplowSource>> =
+            serde_json::from_str(json).map_err(|e| ReferrerSourcesError {
+                line: e.line(),
+                column: e.column(),
+                reason: e.to_string(),
+            })?;
+        let mut added = 0;
+        for (category, sources) in &list {
+            let channel = match category.as_str() {
+                "search" => Channel::Search,
+                "social" => Channel::Social,
+                "email" => Channel::Email,
+                _ => continue,
+            };
+            for domain in sources.values().flat_map(|s| &s.domains) {
+                if !domain.contains('/') && self.add(domain, channel) {
+                    added += 1;
+                }
+            }
+        }
+        Ok(added)
+    }
+}
+
+/// One source of a Snowplow referer list; `parameters` is ignored.
+#[derive(Deserialize)]
+struct SnowplowSource {
+    #[serde(default)]
+    domains: Vec<String>,
+}
+
+/// A referer list that [`ReferrerSources::load_snowplow_json`] could not
+/// read.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ReferrerSourcesError {
+    /// Line (1-based) where reading stopped.
+    pub line: usize,
+    /// Column (1-based) where reading stopped.
+    pub column: usize,
+    /// What was wrong there.
+    pub reason: String,
+}
+
+impl fmt::Display for ReferrerSourcesError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "not a Snowplow referer list in JSON ({}); expected \
+             {{\"search\": {{\"Name\": {{\"domains\": [\"host\", ...]}}}}, \"social\": ..., \
+             \"email\": ...}}; convert referers.yml to JSON first",
+            self.reason
+        )
+    }
+}
+
+impl std::error::Error for ReferrerSourcesError {}
+
+/// `a.b.c` → `b.c`.
+fn parent(host: &str) -> Option<&str> {
+    host.split_once('.').map(|(_, rest)| rest)
+}
+
+/// `mail.…` or `webmail.…` below the registrable domain.
+fn is_webmail_host(host: &str, domain: Option<&str>) -> bool {
+    let below_domain = match domain {
+        Some(d) => host.len() > d.len(),
+        None => host.split('.').count() >= 3,
+    };
+    below_domain && (host.starts_with("mail.") || host.starts_with("webmail."))
+}
+
+/// Lower-cases a host and drops a trailing `.`, a `:port` and one leading
+/// `www.` (only when a dot remains after it: `www.com` stays).
+fn normalize_host(host: &str) -> String {
+    let host = host.trim();
+    let host = match host.rsplit_once(':') {
+        Some((h, port))
+            if (!h.contains(':') || h.ends_with(']'))
+                && port.bytes().all(|b| b.is_ascii_digit()) =>
+        {
+            h
+        }
+        _ => host,
+    };
+    let host = host.trim_end_matches('.').to_ascii_lowercase();
+    match host.strip_prefix("www.") {
+        Some(rest) if rest.contains('.') => rest.to_owned(),
+        _ => host,
+    }
+}
+
+/// A usable referrer's host and registrable domain.
+struct RefHost {
+    host: String,
+    domain: String,
+}
+
+fn parse_referrer(raw: &str) -> Option<RefHost> {
+    let raw = raw.trim();
+    if raw.is_empty() {
+        return None;
+    }
+    let url = match url::Url::parse(raw) {
+        Ok(url) => url,
+        // `example.com/page`: a host without a scheme.
+        Err(url::ParseError::RelativeUrlWithoutBase)
+            if raw
+                .split(['/', '?', '#'])
+                .next()
+                .is_some_and(|h| h.contains('.') && !h.contains(' ')) =>
+        {
+            url::Url::parse(&format!("http://{raw}")).ok()?
+        }
+        Err(_) => return None,
+    };
+    let app = match url.scheme() {
+        "http" | "https" => false,
+        "android-app" => true,
+        _ => return None,
+    };
+    let host = normalize_host(url.host_str()?);
+    if host.is_empty() {
+        return None;
+    }
+    let domain = match url.host() {
+        Some(url::Host::Domain(_)) if !app => psl::domain_str(&host).unwrap_or(&host).to_owned(),
+        _ => host.clone(),
+    };
+    Some(RefHost { host, domain })
 }
 
 /// Classifies a session's referrer. `page_host` is the landing page's host
 /// (a referrer on it is direct); `campaign` is whether the landing URL had
-/// `utm_*`, `gclid` or `msclkid`.
+/// `utm_*`, `gclid` or `msclkid`. The rules are in the module docs. Never
+/// panics; any string is accepted.
+///
+/// # Examples
+///
+/// ```
+/// use heatstore::normalize::{classify_referrer, Channel, ReferrerSources};
+///
+/// let sources = ReferrerSources::builtin();
+/// let r = classify_referrer(
+///     Some("https://www.google.co.uk/"),
+///     Some("shop.example.com"),
+///     false,
+///     &sources,
+/// );
+/// assert_eq!(r.host, "google.co.uk");
+/// assert_eq!(r.domain, "google.co.uk");
+/// assert_eq!(r.channel, Channel::Search);
+///
+/// let r = classify_referrer(Some("https://news.example.org/a"), None, false, &sources);
+/// assert_eq!((r.host.as_str(), r.domain.as_str()), ("news.example.org", "example.org"));
+/// assert_eq!(r.channel, Channel::Referral);
+///
+/// // A referrer on the page's own host is direct.
+/// let r = classify_referrer(
+///     Some("https://example.com/cart"),
+///     Some("www.example.com"),
+///     false,
+///     &sources,
+/// );
+/// assert_eq!((r.host.as_str(), r.channel), ("(direct)", Channel::Direct));
+///
+/// // `utm_*` on the landing page wins.
+/// let r = classify_referrer(Some("https://t.co/x"), None, true, &sources);
+/// assert_eq!((r.host.as_str(), r.channel), ("t.co", Channel::Campaign));
+/// ```
 pub fn classify_referrer(
     referrer: Option<&str>,
     page_host: Option<&str>,
     campaign: bool,
     sources: &ReferrerSources,
 ) -> ReferrerInfo {
-    let _ = (referrer, page_host, sources);
-    ReferrerInfo {
-        host: DIRECT.to_owned(),
-        domain: DIRECT.to_owned(),
-        channel: if campaign { Channel::Campaign } else { Channel::Direct },
+    let page_host = page_host.map(normalize_host);
+    let parsed = referrer
+        .and_then(parse_referrer)
+        .filter(|r| page_host.as_deref() != Some(r.host.as_str()));
+    let channel = match &parsed {
+        _ if campaign => Channel::Campaign,
+        None => Channel::Direct,
+        Some(r) => sources.lookup(&r.host).unwrap_or(Channel::Referral),
+    };
+    match parsed {
+        Some(RefHost { host, domain }) => ReferrerInfo {
+            host,
+            domain,
+            channel,
+        },
+        None => ReferrerInfo {
+            host: DIRECT.to_owned(),
+            domain: DIRECT.to_owned(),
+            channel,
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn classify(referrer: Option<&str>, page_host: Option<&str>) -> ReferrerInfo {
+        classify_referrer(referrer, page_host, false, &ReferrerSources::builtin())
+    }
+
+    fn check(referrer: &str, host: &str, domain: &str, channel: Channel) {
+        let r = classify(Some(referrer), Some("example.com"));
+        assert_eq!(
+            (r.host.as_str(), r.domain.as_str(), r.channel),
+            (host, domain, channel),
+            "{referrer}"
+        );
+    }
+
+    #[test]
+    fn missing_and_garbage_are_direct() {
+        for referrer in [
+            None,
+            Some(""),
+            Some("   "),
+            Some("::::"),
+            Some("not a url"),
+            Some("http://"),
+            Some("https://exa mple.com/"),
+            Some("about:blank"),
+            Some("javascript:void(0)"),
+            Some("file:///C:/Users/me/page.html"),
+            Some("chrome-extension://abcdef/popup.html"),
+            Some("data:text/html,hi"),
+            Some("\u{0}\u{ffff}"),
+            Some("http://[::1"),
+        ] {
+            let r = classify(referrer, Some("example.com"));
+            assert_eq!(r.channel, Channel::Direct, "{referrer:?}");
+            assert_eq!(r.host, DIRECT);
+            assert_eq!(r.domain, DIRECT);
+        }
+    }
+
+    #[test]
+    fn self_referral_is_direct() {
+        for (referrer, page) in [
+            ("https://example.com/a", "example.com"),
+            ("https://www.example.com/a", "example.com"),
+            ("https://EXAMPLE.com/a", "www.Example.com"),
+            ("http://example.com./a", "example.com"),
+            ("https://example.com:8443/a", "example.com"),
+        ] {
+            let r = classify(Some(referrer), Some(page));
+            assert_eq!(r.channel, Channel::Direct, "{referrer} on {page}");
+            assert_eq!(r.host, DIRECT);
+        }
+        // Another subdomain of the same site is a referral.
+        let r = classify(Some("https://blog.example.com/"), Some("example.com"));
+        assert_eq!(r.channel, Channel::Referral);
+        assert_eq!(r.host, "blog.example.com");
+        assert_eq!(r.domain, "example.com");
+    }
+
+    #[test]
+    fn search_engines() {
+        check(
+            "https://www.google.com/",
+            "google.com",
+            "google.com",
+            Channel::Search,
+        );
+        check(
+            "https://www.google.co.uk/",
+            "google.co.uk",
+            "google.co.uk",
+            Channel::Search,
+        );
+        check(
+            "https://google.com.au/search?q=x",
+            "google.com.au",
+            "google.com.au",
+            Channel::Search,
+        );
+        check(
+            "https://www.bing.com/",
+            "bing.com",
+            "bing.com",
+            Channel::Search,
+        );
+        check(
+            "https://duckduckgo.com/",
+            "duckduckgo.com",
+            "duckduckgo.com",
+            Channel::Search,
+        );
+        check(
+            "https://search.yahoo.co.jp/",
+            "search.yahoo.co.jp",
+            "yahoo.co.jp",
+            Channel::Search,
+        );
+        check(
+            "https://yandex.ru/search/",
+            "yandex.ru",
+            "yandex.ru",
+            Channel::Search,
+        );
+        check(
+            "https://search.brave.com/",
+            "search.brave.com",
+            "brave.com",
+            Channel::Search,
+        );
+        check(
+            "https://brave.com/",
+            "brave.com",
+            "brave.com",
+            Channel::Referral,
+        );
+        check(
+            "https://www.ecosia.org/",
+            "ecosia.org",
+            "ecosia.org",
+            Channel::Search,
+        );
+        check(
+            "https://chatgpt.com/",
+            "chatgpt.com",
+            "chatgpt.com",
+            Channel::Search,
+        );
+        check(
+            "https://www.perplexity.ai/",
+            "perplexity.ai",
+            "perplexity.ai",
+            Channel::Search,
+        );
+        check(
+            "https://gemini.google.com/",
+            "gemini.google.com",
+            "google.com",
+            Channel::Search,
+        );
+        check(
+            "https://docs.google.com/d/1",
+            "docs.google.com",
+            "google.com",
+            Channel::Referral,
+        );
+        // A brand under a private suffix is not the brand.
+        check(
+            "https://google.blogspot.com/",
+            "google.blogspot.com",
+            "google.blogspot.com",
+            Channel::Referral,
+        );
+        check(
+            "android-app://com.google.android.googlequicksearchbox/",
+            "com.google.android.googlequicksearchbox",
+            "com.google.android.googlequicksearchbox",
+            Channel::Search,
+        );
+    }
+
+    #[test]
+    fn social_networks() {
+        check(
+            "https://l.facebook.com/l.php?u=x",
+            "l.facebook.com",
+            "facebook.com",
+            Channel::Social,
+        );
+        check(
+            "https://lm.facebook.com/",
+            "lm.facebook.com",
+            "facebook.com",
+            Channel::Social,
+        );
+        check(
+            "https://m.facebook.com/",
+            "m.facebook.com",
+            "facebook.com",
+            Channel::Social,
+        );
+        check("https://t.co/abc", "t.co", "t.co", Channel::Social);
+        check("https://x.com/", "x.com", "x.com", Channel::Social);
+        check(
+            "https://www.linkedin.com/feed/",
+            "linkedin.com",
+            "linkedin.com",
+            Channel::Social,
+        );
+        check("https://lnkd.in/abc", "lnkd.in", "lnkd.in", Channel::Social);
+        check(
+            "https://old.reddit.com/r/rust",
+            "old.reddit.com",
+            "reddit.com",
+            Channel::Social,
+        );
+        check(
+            "https://news.ycombinator.com/",
+            "news.ycombinator.com",
+            "ycombinator.com",
+            Channel::Social,
+        );
+        check(
+            "https://www.ycombinator.com/",
+            "ycombinator.com",
+            "ycombinator.com",
+            Channel::Referral,
+        );
+        check(
+            "https://www.pinterest.co.uk/",
+            "pinterest.co.uk",
+            "pinterest.co.uk",
+            Channel::Social,
+        );
+        check("https://bsky.app/", "bsky.app", "bsky.app", Channel::Social);
+        check(
+            "android-app://com.facebook.katana/",
+            "com.facebook.katana",
+            "com.facebook.katana",
+            Channel::Social,
+        );
+    }
+
+    #[test]
+    fn webmail() {
+        check(
+            "https://mail.google.com/mail/u/0/",
+            "mail.google.com",
+            "google.com",
+            Channel::Email,
+        );
+        check(
+            "https://outlook.live.com/",
+            "outlook.live.com",
+            "live.com",
+            Channel::Email,
+        );
+        check(
+            "https://mail.yahoo.com/",
+            "mail.yahoo.com",
+            "yahoo.com",
+            Channel::Email,
+        );
+        check(
+            "https://mail.yahoo.co.jp/",
+            "mail.yahoo.co.jp",
+            "yahoo.co.jp",
+            Channel::Email,
+        );
+        check(
+            "https://mail.yandex.ru/",
+            "mail.yandex.ru",
+            "yandex.ru",
+            Channel::Email,
+        );
+        check(
+            "https://webmail.example.org/",
+            "webmail.example.org",
+            "example.org",
+            Channel::Email,
+        );
+        check(
+            "https://eur01.safelinks.protection.outlook.com/?url=x",
+            "eur01.safelinks.protection.outlook.com",
+            "outlook.com",
+            Channel::Email,
+        );
+        check(
+            "android-app://com.google.android.gm/",
+            "com.google.android.gm",
+            "com.google.android.gm",
+            Channel::Email,
+        );
+        // `mail.ru` is a portal, not a mail host.
+        check("https://mail.ru/", "mail.ru", "mail.ru", Channel::Referral);
+    }
+
+    #[test]
+    fn referrals_and_odd_hosts() {
+        check(
+            "https://news.bbc.co.uk/x",
+            "news.bbc.co.uk",
+            "bbc.co.uk",
+            Channel::Referral,
+        );
+        check(
+            "http://192.168.1.10:8080/x",
+            "192.168.1.10",
+            "192.168.1.10",
+            Channel::Referral,
+        );
+        check(
+            "http://[2001:db8::1]/",
+            "[2001:db8::1]",
+            "[2001:db8::1]",
+            Channel::Referral,
+        );
+        check(
+            "http://intranet/",
+            "intranet",
+            "intranet",
+            Channel::Referral,
+        );
+        check("https://www.com/", "www.com", "www.com", Channel::Referral);
+        check(
+            "https://user.github.io/blog",
+            "user.github.io",
+            "user.github.io",
+            Channel::Referral,
+        );
+        // No scheme: read as http.
+        check(
+            "google.de/search",
+            "google.de",
+            "google.de",
+            Channel::Search,
+        );
+        check(
+            "https://b\u{fc}cher.de/",
+            "xn--bcher-kva.de",
+            "xn--bcher-kva.de",
+            Channel::Referral,
+        );
+    }
+
+    #[test]
+    fn campaign_flag_wins() {
+        let sources = ReferrerSources::builtin();
+        let r = classify_referrer(
+            Some("https://www.google.com/"),
+            Some("example.com"),
+            true,
+            &sources,
+        );
+        assert_eq!(
+            (r.host.as_str(), r.channel),
+            ("google.com", Channel::Campaign)
+        );
+        let r = classify_referrer(None, Some("example.com"), true, &sources);
+        assert_eq!(
+            (r.host.as_str(), r.domain.as_str(), r.channel),
+            (DIRECT, DIRECT, Channel::Campaign)
+        );
+        let r = classify_referrer(
+            Some("https://example.com/"),
+            Some("example.com"),
+            true,
+            &sources,
+        );
+        assert_eq!((r.host.as_str(), r.channel), (DIRECT, Channel::Campaign));
+    }
+
+    #[test]
+    fn empty_table_still_classifies() {
+        let sources = ReferrerSources::default();
+        assert!(sources.is_empty());
+        let r = classify_referrer(Some("https://www.google.com/"), None, false, &sources);
+        assert_eq!(r.channel, Channel::Referral);
+        assert!(ReferrerSources::builtin().len() > 100);
+    }
+
+    #[test]
+    fn add_validates_patterns() {
+        let mut s = ReferrerSources::default();
+        assert!(s.add("WWW.Example.COM", Channel::Social));
+        assert_eq!(s.lookup("sub.example.com"), Some(Channel::Social));
+        assert!(s.add("*.example.net", Channel::Email));
+        assert_eq!(s.lookup("example.net"), Some(Channel::Email));
+        for bad in ["", ".", "*", "a/b", "a b", "a..b", ".a", "a.*.b"] {
+            assert!(!s.add(bad, Channel::Search), "{bad:?}");
+        }
+        assert!(!s.add("example.org", Channel::Direct));
+        assert!(!s.add("example.org", Channel::Campaign));
+    }
+
+    #[test]
+    fn snowplow_list_merges() {
+        let json = r#"{
+            "search": {
+                "Google": {"domains": ["www.google.com", "google.com/products"], "parameters": ["q"]},
+                "Example": {"domains": ["find.example"], "parameters": ["q"]}
+            },
+            "social": {"Example Social": {"domains": ["friends.example", "docs.google.com"]}},
+            "email": {"Example Mail": {"domains": ["post.example"]}},
+            "unknown": {"Ads": {"domains": ["ads.example"]}},
+            "paid": {"Ads": {"domains": ["paid.example"]}}
+        }"#;
+        let mut s = ReferrerSources::builtin();
+        assert_eq!(s.load_snowplow_json(json), Ok(5));
+        assert_eq!(s.lookup("find.example"), Some(Channel::Search));
+        assert_eq!(s.lookup("m.friends.example"), Some(Channel::Social));
+        assert_eq!(s.lookup("post.example"), Some(Channel::Email));
+        assert_eq!(s.lookup("ads.example"), None);
+        assert_eq!(s.lookup("paid.example"), None);
+        // Loaded entries replace built-in ones for the same host.
+        assert_eq!(s.lookup("docs.google.com"), Some(Channel::Social));
+        assert_eq!(s.lookup("mail.google.com"), Some(Channel::Email));
+    }
+
+    #[test]
+    fn snowplow_errors_leave_table_unchanged() {
+        let mut s = ReferrerSources::builtin();
+        let before = s.len();
+        for bad in [
+            "",
+            "[]",
+            "{",
+            r#"{"search": {"G": {"domains": "google.com"}}}"#,
+            r#"{"search": [1]}"#,
+        ] {
+            let e = s.load_snowplow_json(bad).unwrap_err();
+            assert!(e.to_string().contains("Snowplow"), "{e}");
+        }
+        assert_eq!(s.len(), before);
+        assert_eq!(s.load_snowplow_json("{}"), Ok(0));
+    }
+
+    #[test]
+    fn channel_codes_round_trip() {
+        for c in Channel::ALL {
+            assert_eq!(Channel::from_code(c.code()), Some(c));
+            assert_eq!(Channel::parse(c.as_str()), Some(c));
+        }
+    }
+
+    #[test]
+    fn normalize_host_rules() {
+        assert_eq!(normalize_host("WWW.Example.COM."), "example.com");
+        assert_eq!(normalize_host("example.com:8080"), "example.com");
+        assert_eq!(normalize_host("www.com"), "www.com");
+        assert_eq!(normalize_host("[::1]"), "[::1]");
+        assert_eq!(normalize_host("[::1]:8080"), "[::1]");
+        assert_eq!(normalize_host(""), "");
+    }
+
+    mod props {
+        use super::super::*;
+        use proptest::prelude::*;
+
+        proptest! {
+            #[test]
+            fn any_referrer_is_classified(
+                r in "\\PC*",
+                page in proptest::option::of("\\PC{0,20}"),
+                campaign in any::<bool>(),
+            ) {
+                let sources = ReferrerSources::builtin();
+                let info = classify_referrer(Some(&r), page.as_deref(), campaign, &sources);
+                prop_assert_eq!(campaign, info.channel == Channel::Campaign);
+                prop_assert_eq!(info.host == DIRECT, info.domain == DIRECT);
+            }
+
+            #[test]
+            fn url_like_referrers_are_classified(
+                r in "(https?://|android-app://)?(www\\.)?[a-zA-Z0-9.:@%_\\[\\]-]{0,30}(/[a-z?=&#]{0,10})?"
+            ) {
+                let sources = ReferrerSources::builtin();
+                let info = classify_referrer(Some(&r), Some("example.com"), false, &sources);
+                prop_assert!(!info.host.is_empty());
+                prop_assert!(!info.host.starts_with("www.") || !info.host[4..].contains('.'));
+                prop_assert_eq!(info.host == DIRECT, info.channel == Channel::Direct);
+                prop_assert_eq!(info.host.clone(), info.host.to_ascii_lowercase());
+            }
+
+            #[test]
+            fn any_pattern_can_be_offered(p in "\\PC{0,30}") {
+                let mut sources = ReferrerSources::default();
+                let _ = sources.add(&p, Channel::Social);
+                let _ = sources.lookup(&p);
+            }
+        }
     }
 }

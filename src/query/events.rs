@@ -593,23 +593,11 @@ impl Snapshot {
             interval,
             rows: Vec::new(),
         };
-        let Some(site_ref) = site_or_empty(self, site)? else { return Ok(out) };
         let ms = interval.ms();
         let bucket = |t: i64| t.div_euclid(ms) * ms;
         let mut acc: BTreeMap<i64, (u64, u64, HashSet<u64>)> = BTreeMap::new();
-        scan(self, &site_ref, filters, Some(&[EventKind::Pageview]), &mut |ctx| {
-            let ts = ctx.ts()?;
-            for r in &ctx.rows {
-                let t = ts.get(r as usize).copied().unwrap_or_default();
-                let (_, v) = ctx.session_of(r)?;
-                let a = acc.entry(bucket(t)).or_default();
-                a.0 += 1;
-                a.2.insert(v);
-            }
-            Ok(())
-        })?;
-        for s in self.matching_sessions(&site_ref, filters)? {
-            acc.entry(bucket(s.first_ts)).or_default().1 += 1;
+        if let Some(site_ref) = site_or_empty(self, site)? {
+            self.series_acc(&site_ref, filters, &bucket, &mut acc)?;
         }
         let lo = filters.from.map(bucket).or_else(|| acc.keys().next().copied());
         let hi = filters.to.map(|t| bucket(t - 1)).or_else(|| acc.keys().last().copied());
@@ -627,5 +615,29 @@ impl Snapshot {
             }
         }
         Ok(out)
+    }
+
+    fn series_acc(
+        &self,
+        site: &SiteRef,
+        filters: &Filters,
+        bucket: &dyn Fn(i64) -> i64,
+        acc: &mut BTreeMap<i64, (u64, u64, HashSet<u64>)>,
+    ) -> Result<()> {
+        scan(self, site, filters, Some(&[EventKind::Pageview]), &mut |ctx| {
+            let ts = ctx.ts()?;
+            for r in &ctx.rows {
+                let t = ts.get(r as usize).copied().unwrap_or_default();
+                let (_, v) = ctx.session_of(r)?;
+                let a = acc.entry(bucket(t)).or_default();
+                a.0 += 1;
+                a.2.insert(v);
+            }
+            Ok(())
+        })?;
+        for s in self.matching_sessions(site, filters)? {
+            acc.entry(bucket(s.first_ts)).or_default().1 += 1;
+        }
+        Ok(())
     }
 }

@@ -1,0 +1,64 @@
+//! `heatstore`: the command-line tool over a heatstore file.
+//!
+//! Each subcommand lives in its own module under `src/bin/heatstore/` with
+//! an `Args` struct (clap derive) and a `run` function. Adding one means a
+//! new file, a `mod` line and a variant of [`Command`]; no other module
+//! changes. (`#[path]` is needed because this binary's root is
+//! `src/bin/heatstore.rs`: a crate root looks for its modules beside it, in
+//! `src/bin/`, where cargo would take every file for a binary of its own.)
+#![deny(unsafe_code)]
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+#[path = "heatstore/check.rs"]
+mod check;
+#[path = "heatstore/common.rs"]
+mod common;
+#[path = "heatstore/gen.rs"]
+mod gen;
+#[path = "heatstore/import.rs"]
+mod import;
+#[path = "heatstore/stats.rs"]
+mod stats;
+
+/// An embedded, single-file analytics store for website interaction events.
+///
+/// Exit status: 0 on success, 1 when the command failed (the reason is
+/// printed to stderr as `error: ...`), 2 on a usage error.
+#[derive(Parser)]
+#[command(name = "heatstore", version, propagate_version = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Import Event NDJSON v1 files into a store (created if missing).
+    Import(import::Args),
+    /// Print counts and sizes of a store.
+    Stats(stats::Args),
+    /// Write a deterministic synthetic workload as Event NDJSON v1.
+    Gen(gen::Args),
+    /// Decode every structure of a store and report the first corruption.
+    Check(check::Args),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match &cli.command {
+        Command::Import(args) => import::run(args),
+        Command::Stats(args) => stats::run(args),
+        Command::Gen(args) => gen::run(args),
+        Command::Check(args) => check::run(args),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(failure) => {
+            eprintln!("error: {failure}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,87 @@
+//! `heatstore gen`: the deterministic synthetic workload as NDJSON.
+
+use std::fs::File;
+use std::io;
+use std::path::PathBuf;
+
+use heatstore::gen::{write_ndjson, GenConfig};
+
+use crate::common::{parse_fraction, parse_site, parse_time_arg, CmdResult, Failure};
+
+/// Arguments of `heatstore gen`. Options left out take the defaults of
+/// `heatstore::gen::GenConfig`.
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// Exactly how many events to write.
+    #[arg(long, value_name = "N")]
+    events: u64,
+    /// Seed of every random choice: the same options write the same bytes.
+    #[arg(long, value_name = "S")]
+    seed: u64,
+    /// Sites, comma-separated; the first gets the most traffic.
+    #[arg(long, value_name = "SITE,...", value_delimiter = ',', value_parser = parse_site)]
+    sites: Vec<String>,
+    /// Length of the window over which sessions start, in days.
+    #[arg(long, value_name = "D")]
+    days: Option<u32>,
+    /// Start of the window: ms since the Unix epoch or RFC 3339.
+    #[arg(long, value_name = "T", value_parser = parse_time_arg)]
+    start: Option<i64>,
+    /// Pages per site.
+    #[arg(long, value_name = "N")]
+    pages: Option<u32>,
+    /// Share of events that arrive late (0..=1).
+    #[arg(long, value_name = "F", value_parser = parse_fraction)]
+    late_fraction: Option<f64>,
+    /// Share of visitors without cookies (0..=1).
+    #[arg(long, value_name = "F", value_parser = parse_fraction)]
+    cookieless_fraction: Option<f64>,
+    /// Share of visitors sending Do-Not-Track (0..=1).
+    #[arg(long, value_name = "F", value_parser = parse_fraction)]
+    dnt_fraction: Option<f64>,
+    /// Write to FILE instead of standard output (`-` is standard output).
+    #[arg(long, short, value_name = "FILE")]
+    out: Option<PathBuf>,
+}
+
+impl Args {
+    fn config(&self) -> GenConfig {
+        let d = GenConfig::default();
+        GenConfig {
+            seed: self.seed,
+            events: self.events,
+            sites: if self.sites.is_empty() {
+                d.sites
+            } else {
+                self.sites.clone()
+            },
+            start_ms: self.start.unwrap_or(d.start_ms),
+            days: self.days.unwrap_or(d.days),
+            pages: self.pages.unwrap_or(d.pages),
+            late_fraction: self.late_fraction.unwrap_or(d.late_fraction),
+            cookieless_fraction: self.cookieless_fraction.unwrap_or(d.cookieless_fraction),
+            dnt_fraction: self.dnt_fraction.unwrap_or(d.dnt_fraction),
+        }
+    }
+}
+
+/// Writes the workload. A closed pipe (`heatstore gen ... | head`) ends it
+/// quietly with success.
+pub fn run(args: &Args) -> CmdResult {
+    let cfg = args.config();
+    // `write_ndjson` puts its own 64 KiB `BufWriter` in front of `w`, so
+    // the handles are passed unbuffered.
+    let result = match args.out.as_deref() {
+        Some(path) if path.as_os_str() != "-" => {
+            let file = File::create(path)
+                .map_err(|e| Failure::new(format!("cannot create {}: {e}", path.display())))?;
+            write_ndjson(cfg, &file).and_then(|bytes| file.sync_all().map(|()| bytes))
+        }
+        _ => write_ndjson(cfg, io::stdout().lock()),
+    };
+    match result {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => Ok(()),
+        Err(e) => Err(Failure::new(format!("cannot write the events: {e}"))),
+    }
+}

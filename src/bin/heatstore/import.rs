@@ -1,0 +1,175 @@
+//! `heatstore import`: NDJSON files into a store, with a progress bar.
+
+use std::fs::File;
+use std::io::{self, BufReader, IsTerminal, Read};
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use heatstore::{ImportProgress, ImportReport, Store};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use serde_json::json;
+
+use crate::common::{CmdResult, DbArg, Failure};
+
+/// Read buffer in front of each input.
+const READ_BUFFER: usize = 1 << 20;
+
+/// Arguments of `heatstore import`.
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// Event NDJSON v1 files; `-` reads standard input.
+    #[arg(required = true, value_name = "FILE")]
+    files: Vec<PathBuf>,
+    #[command(flatten)]
+    db: DbArg,
+    /// Print one JSON object `{"accepted","rejected","dropped","errors"}`
+    /// for the whole invocation instead of text, and no progress bar. With
+    /// several files each error also names its `file`.
+    #[arg(long)]
+    json: bool,
+    /// Rejected lines to print per file in the text report.
+    #[arg(long, value_name = "N", default_value_t = 10)]
+    show_errors: usize,
+}
+
+/// One input: its name for reports, its size when known, its bytes.
+struct Input {
+    name: String,
+    len: Option<u64>,
+    reader: Box<dyn Read + Send>,
+}
+
+fn open_input(path: &PathBuf) -> Result<Input, Failure> {
+    if path.as_os_str() == "-" {
+        return Ok(Input {
+            name: "(stdin)".to_owned(),
+            len: None,
+            reader: Box::new(io::stdin()),
+        });
+    }
+    let file = File::open(path)
+        .map_err(|e| Failure::new(format!("cannot open {}: {e}", path.display())))?;
+    let len = file.metadata().ok().filter(|m| m.is_file()).map(|m| m.len());
+    Ok(Input {
+        name: path.display().to_string(),
+        len,
+        reader: Box::new(file),
+    })
+}
+
+/// A bar over the input's bytes with the commit rate as its message;
+/// hidden with `--json` and when stderr is not a terminal.
+fn progress_bar(input: &Input, quiet: bool) -> ProgressBar {
+    if quiet || !io::stderr().is_terminal() {
+        return ProgressBar::hidden();
+    }
+    let (pb, template) = match input.len {
+        Some(len) => (
+            ProgressBar::with_draw_target(Some(len), ProgressDrawTarget::stderr()),
+            "{spinner} {prefix} [{bar:30}] {bytes}/{total_bytes} {msg} ({eta})",
+        ),
+        None => (
+            ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr()),
+            "{spinner} {prefix} {bytes} {msg} ({elapsed})",
+        ),
+    };
+    if let Ok(style) = ProgressStyle::with_template(template) {
+        pb.set_style(style.progress_chars("=> "));
+    }
+    pb.set_prefix(input.name.clone());
+    pb.set_message("0 events");
+    pb.enable_steady_tick(Duration::from_millis(120));
+    pb
+}
+
+fn rate(events: u64, elapsed: Duration) -> f64 {
+    let secs = elapsed.as_secs_f64();
+    if secs > 0.0 {
+        events as f64 / secs
+    } else {
+        0.0
+    }
+}
+
+fn import_one(store: &Store, input: Input, quiet: bool) -> Result<(ImportReport, Duration), Failure> {
+    let pb = progress_bar(&input, quiet);
+    let start = Instant::now();
+    let reader = BufReader::with_capacity(READ_BUFFER, pb.wrap_read(input.reader));
+    let mut on_commit = |p: ImportProgress| {
+        pb.set_message(format!(
+            "{} events, {:.0} events/s",
+            p.committed,
+            rate(p.committed, start.elapsed())
+        ));
+    };
+    let result = store.import_ndjson_with_progress(reader, &mut on_commit);
+    pb.finish_and_clear();
+    let report = result.map_err(|e| Failure::new(format!("importing {}: {e}", input.name)))?;
+    Ok((report, start.elapsed()))
+}
+
+fn print_text(name: &str, r: &ImportReport, elapsed: Duration, show: usize) {
+    println!(
+        "{name}: {} accepted ({} dropped by privacy rules), {} rejected in {:.2} s ({:.0} events/s)",
+        r.accepted,
+        r.dropped,
+        r.rejected,
+        elapsed.as_secs_f64(),
+        rate(r.accepted, elapsed)
+    );
+    for e in r.errors.iter().take(show) {
+        println!("  line {}: {}", e.line, e.reason);
+    }
+    let hidden = r.rejected.saturating_sub(r.errors.len().min(show) as u64);
+    if hidden > 0 {
+        println!("  ... and {hidden} more rejected lines (--json lists them)");
+    }
+}
+
+/// Imports every file in order; stops at the first file that cannot be
+/// read or stored (the batches committed before it stay).
+pub fn run(args: &Args) -> CmdResult {
+    // Open every input first: a typo in the last name should not leave
+    // the first files imported.
+    let inputs = args.files.iter().map(open_input).collect::<Result<Vec<_>, _>>()?;
+    let store = args.db.open_or_create()?;
+    let many = inputs.len() > 1;
+    let (mut accepted, mut rejected, mut dropped) = (0u64, 0u64, 0u64);
+    let mut errors = Vec::new();
+    let mut total_time = Duration::ZERO;
+    for input in inputs {
+        let name = input.name.clone();
+        let (report, elapsed) = import_one(&store, input, args.json)?;
+        total_time += elapsed;
+        accepted += report.accepted;
+        rejected += report.rejected;
+        dropped += report.dropped;
+        if args.json {
+            for e in &report.errors {
+                errors.push(if many {
+                    json!({"file": name, "line": e.line, "reason": e.reason})
+                } else {
+                    json!({"line": e.line, "reason": e.reason})
+                });
+            }
+        } else {
+            print_text(&name, &report, elapsed, args.show_errors);
+        }
+    }
+    if args.json {
+        let out = json!({
+            "accepted": accepted,
+            "rejected": rejected,
+            "dropped": dropped,
+            "errors": errors,
+        });
+        println!("{out}");
+    } else if many {
+        println!(
+            "total: {accepted} accepted ({dropped} dropped), {rejected} rejected in {:.2} s ({:.0} events/s)",
+            total_time.as_secs_f64(),
+            rate(accepted, total_time)
+        );
+    }
+    Ok(())
+}

@@ -1,1 +1,0 @@
-//! Deterministic synthetic workload generator. (Stub: lands next.)

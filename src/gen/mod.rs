@@ -1,0 +1,403 @@
+//! Deterministic synthetic workload generator.
+//!
+//! [`Generator`] yields realistic [`Event`]s for tests, benchmarks, examples
+//! and `heatstore gen`: visitors who come back, sessions of 1–8 pageviews
+//! with mouse moves, clicks on each page's elements, scrolls, masked form
+//! input, custom events and leaves; Zipf page popularity; search, social,
+//! email, referral and campaign traffic; desktop, mobile and tablet browsers
+//! and a few crawlers; a daily traffic cycle; and events that arrive late.
+//! [`write_ndjson`] writes the same stream as Event NDJSON v1.
+//!
+//! # Determinism
+//! The same [`GenConfig`] always yields the same events, in the same order:
+//! the generator uses its own xoshiro256++ and samplers (not `StdRng` or
+//! `rand_distr`, whose streams may change between releases). A few samplers
+//! use `f64::exp`/`powf`, so a different platform's libm could in principle
+//! change a value; on one platform the stream is fixed.
+//!
+//! # Arrival order
+//! Events come out in *arrival* order, the order a collector would receive
+//! them: sessions overlap, so their events interleave roughly by `ts`; about
+//! [`GenConfig::late_fraction`] of them arrive late, in runs (a tracker batch
+//! sent late), by seconds to hours and a few by more than a day.
+//!
+//! # Memory usage
+//! Sessions are simulated one at a time in start-time order; their events
+//! wait in a queue keyed by arrival time until no later session can arrive
+//! before them. The queue holds the concurrent sessions' events plus the
+//! late ones in flight, and never more than [`MAX_IN_FLIGHT`] events: past
+//! that the earliest is emitted even if a later session could still precede
+//! it.
+//! Returning visitors are drawn from a bounded pool per site. The page
+//! catalogue costs about 100 bytes per page per site.
+
+mod device;
+mod queue;
+mod rng;
+mod session;
+mod site;
+mod traffic;
+
+use std::io::{self, BufWriter, Write};
+use std::iter::FusedIterator;
+use std::sync::Arc;
+
+use crate::event::{Event, EventKind};
+use device::{Devices, Form, Visitor};
+use queue::ArrivalQueue;
+use rng::Rng;
+use session::{late_start_chance, Pending, Sim};
+use site::{Site, Template};
+use traffic::Timeline;
+
+/// Most events the generator holds back at once (see "Memory usage").
+pub const MAX_IN_FLIGHT: usize = 1 << 20;
+
+/// Returning visitors kept per site to draw from.
+const VISITOR_POOL: usize = 4_096;
+/// Share of (human) sessions made by a visitor seen before.
+const RETURNING: f64 = 0.3;
+
+/// What to generate. Every field has a documented default.
+///
+/// ```
+/// use heatstore::gen::GenConfig;
+/// let cfg = GenConfig {
+///     seed: 42,
+///     events: 1_000,
+///     sites: vec!["a.example".into(), "b.example".into()],
+///     cookieless_fraction: 0.1,
+///     ..GenConfig::default()
+/// };
+/// assert_eq!(cfg.days, 30);
+/// ```
+#[derive(Clone, Debug, PartialEq)]
+pub struct GenConfig {
+    /// Seed of every random choice. Default `1`.
+    pub seed: u64,
+    /// Exactly how many events to yield. Default `100_000`.
+    pub events: u64,
+    /// Sites (the `site` field) the sessions are spread over; the first gets
+    /// the most traffic (weights `1 / rank^1.3`). Each site gets its own
+    /// pages. Default `["shop.example.com"]`; an empty list means the
+    /// default. Names are used as given, so they must be valid `site`s.
+    pub sites: Vec<String>,
+    /// Start of the window over which sessions start, ms since the Unix
+    /// epoch. Default `1_790_812_800_000` (2026-10-01T00:00:00Z).
+    pub start_ms: i64,
+    /// Length of the window in days; `0` counts as 1. The last sessions may
+    /// end a little after it and late events arrive after it. Default `30`.
+    pub days: u32,
+    /// Pages per site, popularity Zipf(s = 1) with `/` the most popular;
+    /// `0` counts as 1. Default `200`.
+    pub pages: u32,
+    /// Approximate share of events that arrive late (out of `ts` order),
+    /// clamped to 0..=1. Default `0.02`.
+    pub late_fraction: f64,
+    /// Share of visitors (so, on average, of sessions) without cookies:
+    /// their events carry `ip` (a documentation address) and `ua` but no
+    /// `session` or `visitor`. Clamped to 0..=1. Default `0.0`.
+    pub cookieless_fraction: f64,
+    /// Share of human visitors (so, on average, of sessions) whose events
+    /// carry `dnt: true`. Clamped to 0..=1. Default `0.0`.
+    pub dnt_fraction: f64,
+}
+
+impl Default for GenConfig {
+    fn default() -> GenConfig {
+        GenConfig {
+            seed: 1,
+            events: 100_000,
+            sites: vec!["shop.example.com".to_owned()],
+            start_ms: 1_790_812_800_000,
+            days: 30,
+            pages: 200,
+            late_fraction: 0.02,
+            cookieless_fraction: 0.0,
+            dnt_fraction: 0.0,
+        }
+    }
+}
+
+/// The fixed catalogue a generator draws from.
+pub(crate) struct World {
+    pub(crate) sites: Vec<Site>,
+    site_cum: Vec<f64>,
+    pub(crate) templates: Vec<Template>,
+    devices: Devices,
+}
+
+/// Yields exactly [`GenConfig::events`] events in arrival order.
+///
+/// ```
+/// use heatstore::gen::{GenConfig, Generator};
+/// use heatstore::EventKind;
+/// let cfg = GenConfig { events: 2_000, ..GenConfig::default() };
+/// let events: Vec<_> = Generator::new(cfg.clone()).collect();
+/// assert_eq!(events.len(), 2_000);
+/// assert!(events.iter().all(|e| e.validate().is_ok()));
+/// assert!(events.iter().any(|e| e.kind == EventKind::Click));
+/// // Same config, same events.
+/// assert_eq!(events, Generator::new(cfg).collect::<Vec<_>>());
+/// ```
+pub struct Generator {
+    world: World,
+    rng: Rng,
+    timeline: Timeline,
+    late_start: f64,
+    cookieless: f64,
+    dnt: f64,
+    total: u64,
+    /// Events simulated so far (staged, queued or emitted).
+    simulated: u64,
+    emitted: u64,
+    /// Sessions simulated so far.
+    sessions: u64,
+    queue: ArrivalQueue,
+    /// The next session, times relative to `staged_start`.
+    staged: Vec<Pending>,
+    /// Start of the staged session; `i64::MAX` when no session is left.
+    staged_start: i64,
+    /// Per site, visitors who may come back (a ring).
+    pools: Vec<(Vec<Arc<Visitor>>, usize)>,
+}
+
+impl Generator {
+    /// A generator for `cfg`. Builds the page catalogue of every site
+    /// (`pages` pages each) up front; never panics.
+    pub fn new(cfg: GenConfig) -> Generator {
+        let names = if cfg.sites.is_empty() {
+            GenConfig::default().sites
+        } else {
+            cfg.sites
+        };
+        let templates = site::templates();
+        let mut sites = Vec::with_capacity(names.len());
+        let mut site_cum = Vec::with_capacity(names.len());
+        let mut total = 0.0;
+        for (i, name) in names.iter().enumerate() {
+            // Each site's catalogue has its own stream: adding a site or
+            // changing the event count leaves the others' pages alone.
+            let mut rng = Rng::new(cfg.seed, 1 + i as u64);
+            sites.push(Site::new(name, cfg.pages, &templates, &mut rng));
+            total += 1.0 / (i as f64 + 1.0).powf(1.3);
+            site_cum.push(total);
+        }
+        let fraction = |f: f64| if f.is_nan() { 0.0 } else { f.clamp(0.0, 1.0) };
+        let mut g = Generator {
+            pools: vec![(Vec::new(), 0); sites.len()],
+            world: World {
+                sites,
+                site_cum,
+                templates,
+                devices: Devices::new(),
+            },
+            rng: Rng::new(cfg.seed, 0),
+            timeline: Timeline::new(cfg.start_ms, cfg.days),
+            late_start: late_start_chance(fraction(cfg.late_fraction)),
+            cookieless: fraction(cfg.cookieless_fraction),
+            dnt: fraction(cfg.dnt_fraction),
+            total: cfg.events,
+            simulated: 0,
+            emitted: 0,
+            sessions: 0,
+            queue: ArrivalQueue::default(),
+            staged: Vec::new(),
+            staged_start: i64::MAX,
+        };
+        g.stage();
+        g
+    }
+
+    /// Events still to come.
+    pub fn remaining(&self) -> u64 {
+        self.total - self.emitted
+    }
+
+    /// A new visitor, or (sometimes) one who came to `site` before.
+    fn visitor(&mut self, site: usize) -> Arc<Visitor> {
+        let (pool, next) = &mut self.pools[site];
+        if !pool.is_empty() && self.rng.chance(RETURNING) {
+            return Arc::clone(&pool[self.rng.index(pool.len())]);
+        }
+        let v = Arc::new(Visitor::new(
+            &self.world.devices,
+            &mut self.rng,
+            self.dnt,
+            self.cookieless,
+        ));
+        // Crawlers keep no cookies: they never come back as themselves.
+        if v.form != Form::Bot {
+            if pool.len() < VISITOR_POOL {
+                pool.push(Arc::clone(&v));
+            } else {
+                pool[*next] = Arc::clone(&v);
+                *next = (*next + 1) % VISITOR_POOL;
+            }
+        }
+        v
+    }
+
+    /// Simulates the next session into `staged` and places its start so
+    /// that starts are in order and the window fills evenly: a session
+    /// covering events `P..P+n` of `total` starts at fraction
+    /// `(P + U·n) / total` of the traffic curve.
+    fn stage(&mut self) {
+        self.staged.clear();
+        let remaining = self.total - self.simulated;
+        if remaining == 0 {
+            self.staged_start = i64::MAX;
+            return;
+        }
+        let site = self.rng.pick_cumulative(&self.world.site_cum);
+        let who = self.visitor(site);
+        Sim::new(
+            &self.world,
+            &mut self.rng,
+            &mut self.staged,
+            self.late_start,
+        )
+        .session(site as u32, who);
+        if (self.staged.len() as u64) > remaining {
+            self.staged.truncate(remaining as usize);
+        }
+        let n = self.staged.len() as u64;
+        let u = (self.simulated as f64 + self.rng.f64() * n as f64) / self.total as f64;
+        self.staged_start = self.timeline.at(u);
+        self.simulated += n;
+        self.sessions += 1;
+    }
+
+    /// Turns a pending event into an [`Event`], cloning the shared strings.
+    fn materialize(&self, p: Pending) -> Event {
+        let pv = &*p.page;
+        let s = &*pv.session;
+        let who = &*s.who;
+        let ua = &self.world.devices.uas[who.ua as usize].ua;
+        let mut e = Event {
+            site: self.world.sites[s.site as usize].name.clone(),
+            ts: p.ts,
+            kind: p.kind,
+            session: s.session.clone(),
+            visitor: s.visitor.clone(),
+            url: pv.url.clone(),
+            dnt: who.dnt.then_some(true),
+            ..Event::default()
+        };
+        if who.cookieless {
+            e.ip = Some(who.ip.clone());
+            e.ua = Some(ua.clone());
+        }
+        let viewport = |e: &mut Event| {
+            if s.viewport_on_events {
+                e.vw = Some(pv.vw);
+                e.vh = Some(pv.vh);
+                e.dh = Some(pv.dh);
+            }
+        };
+        match p.kind {
+            EventKind::Pageview => {
+                e.referrer = pv.referrer.clone();
+                e.ua = Some(ua.clone());
+                e.lang = Some(who.lang.to_owned());
+                e.tz = Some(who.tz.to_owned());
+                e.screen_w = Some(who.screen.0);
+                e.screen_h = Some(who.screen.1);
+                e.vw = Some(pv.vw);
+                e.vh = Some(pv.vh);
+                e.dh = Some(pv.dh);
+                e.load_ms = Some(pv.load_ms);
+            }
+            EventKind::Click => {
+                e.x = Some(p.a);
+                e.y = Some(p.b);
+                e.selector = Some(p.text.to_owned());
+                e.ex = Some(p.ex);
+                e.ey = Some(p.ey);
+                viewport(&mut e);
+            }
+            EventKind::Move => {
+                e.x = Some(p.a);
+                e.y = Some(p.b);
+                viewport(&mut e);
+            }
+            EventKind::Scroll => {
+                e.y = Some(p.b);
+                viewport(&mut e);
+            }
+            EventKind::Input => {
+                e.len = Some(p.a);
+                e.selector = Some(p.text.to_owned());
+            }
+            EventKind::Leave => e.duration_ms = Some(p.a),
+            EventKind::Custom => e.name = Some(p.text.to_owned()),
+        }
+        e
+    }
+}
+
+impl Iterator for Generator {
+    type Item = Event;
+
+    fn next(&mut self) -> Option<Event> {
+        loop {
+            // Every event of a later session has `ts` (so arrival) at or
+            // after `staged_start`: what arrives by then can go out now.
+            if let Some(first) = self.queue.first_arrival() {
+                if first <= self.staged_start || self.queue.len() >= MAX_IN_FLIGHT {
+                    let p = self.queue.pop()?;
+                    self.emitted += 1;
+                    return Some(self.materialize(p));
+                }
+            }
+            if self.staged_start == i64::MAX {
+                return None;
+            }
+            self.queue.push_session(&mut self.staged, self.staged_start);
+            self.stage();
+        }
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        match usize::try_from(self.remaining()) {
+            Ok(n) => (n, Some(n)),
+            Err(_) => (usize::MAX, None),
+        }
+    }
+}
+
+impl FusedIterator for Generator {}
+
+/// Writes the workload of `cfg` as Event NDJSON v1: one
+/// [`Event::to_json_line`] per line, each ending in `\n`, in arrival order.
+/// Buffers internally, so `w` need not be buffered. Returns the bytes
+/// written.
+///
+/// ```
+/// use heatstore::gen::{write_ndjson, GenConfig};
+/// let mut out = Vec::new();
+/// let cfg = GenConfig { events: 100, ..GenConfig::default() };
+/// let bytes = write_ndjson(cfg, &mut out)?;
+/// assert_eq!(bytes, out.len() as u64);
+/// let text = String::from_utf8(out).unwrap();
+/// assert_eq!(text.lines().count(), 100);
+/// for line in text.lines() {
+///     heatstore::Event::from_json_line(line.as_bytes()).unwrap();
+/// }
+/// # Ok::<(), std::io::Error>(())
+/// ```
+pub fn write_ndjson(cfg: GenConfig, w: impl Write) -> io::Result<u64> {
+    let mut out = BufWriter::with_capacity(1 << 16, w);
+    let mut bytes = 0u64;
+    for e in Generator::new(cfg) {
+        let line = e.to_json_line();
+        out.write_all(line.as_bytes())?;
+        out.write_all(b"\n")?;
+        bytes += line.len() as u64 + 1;
+    }
+    out.flush()?;
+    Ok(bytes)
+}
+
+#[cfg(test)]
+mod tests;
