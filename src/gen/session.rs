@@ -5,8 +5,8 @@ use std::cmp::Ordering;
 use std::sync::Arc;
 
 use super::device::{Form, Visitor};
+use super::layout::{Act, PageKind, Rect, Template};
 use super::rng::Rng;
-use super::site::{Act, PageKind, Rect, Template};
 use super::traffic;
 use super::World;
 use crate::event::EventKind;
@@ -297,13 +297,15 @@ impl<'a> Sim<'a> {
             if last {
                 break;
             }
+            // Browsers send the full same-origin referrer after a link
+            // click (privacy tools strip a few); a typed URL, a bookmark or
+            // the back button often sends none.
+            let keep = if next.is_some() { 0.97 } else { 0.7 };
+            referrer = self.rng.chance(keep).then_some(as_referrer);
             page = match next {
                 Some(kind) => s.page_of_kind(kind, self.rng),
                 None => s.zipf_page(self.rng),
             };
-            // Browsers send the full same-origin referrer; privacy tools
-            // strip a few.
-            referrer = (!self.rng.chance(0.05)).then_some(as_referrer);
             self.t += if bot {
                 self.rng.range_i64(1_000, 30_000)
             } else {

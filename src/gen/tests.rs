@@ -180,6 +180,26 @@ fn late_arrivals_exist_and_on_time_is_ordered() {
 }
 
 #[test]
+fn late_fraction_is_honoured() {
+    for f in [0.0, 0.02, 0.2] {
+        let mut g = Generator::new(GenConfig {
+            late_fraction: f,
+            ..cfg(0)
+        });
+        let (mut out, mut late, mut n) = (Vec::new(), 0, 0);
+        for _ in 0..3_000 {
+            let who = g.visitor(0);
+            Sim::new(&g.world, &mut g.rng, &mut out, g.late_start).session(0, who);
+            n += out.len();
+            late += out.iter().filter(|p| p.late).count();
+            out.clear();
+        }
+        let share = late as f64 / n as f64;
+        assert!((share - f).abs() <= f * 0.2 + 1e-9, "{f}: {share}");
+    }
+}
+
+#[test]
 fn cookieless_and_dnt_shares() {
     let events = gen(GenConfig {
         cookieless_fraction: 1.0,
@@ -417,4 +437,10 @@ fn throughput() {
         n as f64 / secs,
         bytes as f64 / secs / 1e6
     );
+}
+
+#[test]
+fn generator_can_move_to_another_thread() {
+    fn send<T: Send + 'static>(_: &T) {}
+    send(&Generator::new(cfg(1)));
 }
