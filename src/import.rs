@@ -16,7 +16,7 @@ use crate::writer::Appended;
 use crate::Store;
 
 /// Events per commit during an import.
-pub const IMPORT_BATCH: usize = 65_536;
+pub const IMPORT_BATCH: usize = 131_072;
 /// Lines decoded per chunk handed from the reader thread.
 const CHUNK_LINES: usize = 4_096;
 /// Most rejected lines kept in a report (all are counted).
@@ -92,7 +92,12 @@ impl Store {
             let mut report = ImportReport::default();
             let mut p = ImportProgress::default();
             let mut writer = self.writer()?;
+            let trace = std::env::var_os("HEATSTORE_TRACE").is_some();
+            let (mut t_wait, mut t_append, mut t_commit) = (std::time::Duration::ZERO, std::time::Duration::ZERO, std::time::Duration::ZERO);
+            let mut t0 = std::time::Instant::now();
             for chunk in rx {
+                t_wait += t0.elapsed();
+                let t1 = std::time::Instant::now();
                 let chunk = chunk.map_err(Error::Io)?;
                 p.bytes += chunk.bytes;
                 for (line, e) in chunk.events {
@@ -116,12 +121,21 @@ impl Store {
                         Err(other) => return Err(other),
                     }
                     if writer.buffered() >= IMPORT_BATCH {
+                        let tc = std::time::Instant::now();
                         p.committed += writer.commit()?.events;
+                        t_commit += tc.elapsed();
                         progress(p);
                     }
                 }
+                t_append += t1.elapsed();
+                t0 = std::time::Instant::now();
+            }
+            if trace {
+                eprintln!("wait {t_wait:?} append+commit {t_append:?} of which commit {t_commit:?}");
             }
             p.committed += writer.commit()?.events;
+            // Seal what is left pending, so reports read only segments.
+            writer.seal_all()?;
             progress(p);
             Ok(report)
         })

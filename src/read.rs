@@ -6,7 +6,7 @@
 //! same code over both.
 
 use std::borrow::Cow;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
 use redb::{ReadOnlyTable, ReadTransaction, ReadableTable};
 use serde::Serialize;
@@ -17,7 +17,7 @@ use crate::site::SiteRecord;
 use crate::storage::row::{decode_batch, Row};
 use crate::storage::schema::*;
 use crate::storage::segment::{self, col, PartitionDicts};
-use crate::storage::sessions::{SessionAttrs, SessionBlock, SessionRow};
+use crate::storage::sessions::{SessionBlock, SessionRow};
 use crate::storage::{day_start, Corrupt};
 use crate::store::StoreStats;
 use crate::writer::{load_dicts, PartMeta};
@@ -113,7 +113,7 @@ pub(crate) struct Tables {
     pub sites: ReadOnlyTable<&'static str, u32>,
     pub site_config: ReadOnlyTable<u32, &'static [u8]>,
     pub partitions: ReadOnlyTable<(u32, i32), &'static [u8]>,
-    pub columns: ReadOnlyTable<(u32, i32, u32, u8), &'static [u8]>,
+    pub columns: ReadOnlyTable<crate::storage::columns::ColKey, &'static [u8]>,
     pub dicts: ReadOnlyTable<(u32, i32, u8), &'static [u8]>,
     pub pending: ReadOnlyTable<(u32, i32, u64), &'static [u8]>,
     pub sessions: ReadOnlyTable<(u32, u64), &'static [u8]>,
@@ -239,13 +239,8 @@ impl Snapshot {
             .collect();
         if meta.pending_rows > 0 {
             let rows = self.pending_rows(site, day)?;
-            let mut attrs: HashMap<u64, Option<SessionAttrs>> = HashMap::new();
-            for r in &rows {
-                if !attrs.contains_key(&r.session) {
-                    let a = self.session_row(site, r.session)?.and_then(|s| s.attrs);
-                    attrs.insert(r.session, a);
-                }
-            }
+            let attrs = crate::writer::AttrsLookup::new(&self.t.sessions, &self.t.blocks, site)
+                .all(rows.iter().map(|r| r.session))?;
             let lookup = |h: u64| attrs.get(&h).cloned().flatten();
             for chunk in rows.chunks(segment::SEGMENT_ROWS) {
                 let enc = segment::build(chunk, day, &mut dicts, &lookup);
@@ -269,11 +264,7 @@ impl Snapshot {
     pub(crate) fn column<'a>(&self, p: &PartitionView, s: &'a SegmentView, id: u8) -> Result<Option<Cow<'a, [u8]>>> {
         match &s.src {
             SegSource::Mem(cols) => Ok(cols.get(&id).map(|v| Cow::Borrowed(v.as_slice()))),
-            SegSource::Disk(seg) => Ok(self
-                .t
-                .columns
-                .get((p.site, p.day, *seg, id))?
-                .map(|g| Cow::Owned(g.value().to_vec()))),
+            SegSource::Disk(seg) => Ok(crate::storage::columns::get(&self.t.columns, p.site, p.day, *seg, id)?.map(Cow::Owned)),
         }
     }
 
@@ -285,7 +276,7 @@ impl Snapshot {
     pub(crate) fn all_columns(&self, p: &PartitionView, s: &SegmentView) -> Result<BTreeMap<u8, Vec<u8>>> {
         match &s.src {
             SegSource::Mem(cols) => Ok(cols.clone()),
-            SegSource::Disk(seg) => crate::writer::read_columns(&self.t.columns, p.site, p.day, *seg),
+            SegSource::Disk(seg) => crate::storage::columns::get_all(&self.t.columns, p.site, p.day, *seg),
         }
     }
 
@@ -382,6 +373,30 @@ impl Snapshot {
             }
         }
         Ok(events)
+    }
+
+    /// Bytes stored per structure (segment columns by name, bitmap indexes,
+    /// dictionaries, session tables, pending log): where the space goes.
+    /// Values only, without redb's page and B-tree overhead.
+    pub fn storage_breakdown(&self) -> Result<BTreeMap<String, u64>> {
+        let mut out: BTreeMap<String, u64> = BTreeMap::new();
+        for e in self.t.columns.iter()? {
+            let (k, v) = e?;
+            *out.entry(format!("column {}", segment::column_name(k.value().3))).or_default() += v.value().len() as u64;
+        }
+        for e in self.t.dicts.iter()? {
+            *out.entry("dictionaries".into()).or_default() += e?.1.value().len() as u64;
+        }
+        for e in self.t.pending.iter()? {
+            *out.entry("pending log".into()).or_default() += e?.1.value().len() as u64;
+        }
+        for e in self.t.sessions.iter()? {
+            *out.entry("session rows".into()).or_default() += e?.1.value().len() as u64 + 12;
+        }
+        for e in self.t.blocks.iter()? {
+            *out.entry("session blocks".into()).or_default() += e?.1.value().len() as u64;
+        }
+        Ok(out)
     }
 
     /// Counts of the whole store (file size left 0: [`crate::Store::stats`] fills it).

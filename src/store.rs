@@ -49,6 +49,7 @@ pub(crate) struct WriterState {
     pub sites: HashMap<String, SiteState>,
     pub normalizer: Normalizer,
     pub next_seq: Option<u64>,
+    pub seal_rows: u64,
 }
 
 /// Sizes and counts of a whole store.
@@ -183,6 +184,7 @@ impl Store {
                 sites: HashMap::new(),
                 normalizer: Normalizer::new(ReferrerSources::builtin()),
                 next_seq: None,
+                seal_rows: crate::writer::SEAL_ROWS,
             }),
         })
     }
@@ -210,6 +212,13 @@ impl Store {
     /// A consistent read-only view of everything committed so far.
     pub fn snapshot(&self) -> Result<Snapshot> {
         Snapshot::new(self.db.begin_read()?)
+    }
+
+    /// Sets how many pending rows of a partition make a commit seal it
+    /// (default [`crate::SEAL_ROWS`]). Lower values keep reads over pending
+    /// rows cheaper at the cost of more segment rewrites.
+    pub fn set_seal_rows(&self, rows: u64) {
+        self.lock().seal_rows = rows.max(1);
     }
 
     /// The path of the store's file, `None` in memory.

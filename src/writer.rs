@@ -17,12 +17,12 @@ use crate::event::{Event, EventError};
 use crate::ingest::Dropped;
 use crate::normalize::{cookieless_visitor, id_hash, IdKey};
 use crate::site::{SiteRecord, SiteSettings};
-use crate::storage::dict::Dim;
+use crate::storage::columns;
 use crate::storage::row::{decode_batch, encode_batch, Row};
 use crate::storage::schema::*;
 use crate::storage::segment::{self, col, PartitionDicts, SEGMENT_ROWS};
 use crate::storage::sessions::{BlockEntry, FirstPv, SessionAttrs, SessionBlock, SessionRow};
-use crate::storage::{day_of, day_start, Corrupt, DAY_MS};
+use crate::storage::{day_of, day_start, Corrupt};
 use crate::store::{next_site_id, Store, WriterState};
 
 /// A partition is sealed when this many of its rows are pending.
@@ -327,7 +327,7 @@ impl<'s> Writer<'s> {
             v
         };
         for &(site, day) in &parts {
-            seal(&txn, site, day)?;
+            seal(&txn, site, day, Vec::new())?;
         }
         txn.commit()?;
         Ok(parts.len() as u64)
@@ -402,7 +402,6 @@ impl<'s> Writer<'s> {
                             }
                         }
                         row.first_pv = Some(fp);
-                        row.attrs = Some(attrs.clone());
                         let entry = BlockEntry {
                             hash,
                             visitor: row.visitor,
@@ -433,28 +432,37 @@ impl<'s> Writer<'s> {
             }
             groups.entry((site, day_of(row.ts))).or_default().push(row);
         }
+        // Partitions that reach the seal threshold are sealed straight from
+        // memory; the others get a pending batch.
         let mut to_seal = Vec::new();
+        let seal_rows = self.state.seal_rows;
         {
             let mut pending = txn.open_table(PENDING)?;
             let mut parts = txn.open_table(PARTITIONS)?;
-            for ((site, day), rows) in &groups {
-                pending.insert((*site, *day, batch.start_seq), encode_batch(rows).as_slice())?;
-                let mut meta = match parts.get((*site, *day))?.map(|g| g.value().to_vec()) {
+            for ((site, day), rows) in groups {
+                let mut meta = match parts.get((site, day))?.map(|g| g.value().to_vec()) {
                     Some(b) => PartMeta::decode(&b)?,
                     None => PartMeta::default(),
                 };
-                meta.pending_rows += rows.len() as u64;
-                if meta.pending_rows >= SEAL_ROWS {
-                    to_seal.push((*site, *day));
+                if meta.pending_rows + rows.len() as u64 >= seal_rows {
+                    to_seal.push((site, day, rows));
+                } else {
+                    pending.insert((site, day, batch.start_seq), encode_batch(&rows).as_slice())?;
+                    meta.pending_rows += rows.len() as u64;
                 }
-                parts.insert((*site, *day), meta.encode().as_slice())?;
+                parts.insert((site, day), meta.encode().as_slice())?;
             }
         }
-        for (site, day) in to_seal {
-            seal(&txn, site, day)?;
+        let t_seal = std::time::Instant::now();
+        for (site, day, rows) in to_seal {
+            seal(&txn, site, day, rows)?;
             summary.sealed_partitions += 1;
         }
+        let t_commit = std::time::Instant::now();
         txn.commit()?;
+        if std::env::var_os("HEATSTORE_TRACE").is_some() {
+            eprintln!("seal {:?} commit {:?}", t_commit - t_seal, t_commit.elapsed());
+        }
         for s in self.state.sites.values_mut() {
             s.is_new = false;
         }
@@ -517,18 +525,63 @@ fn save_dicts(txn: &WriteTransaction, site: u32, day: i32, dicts: &PartitionDict
     Ok(())
 }
 
-pub(crate) fn read_columns(
-    t: &impl ReadableTable<(u32, i32, u32, u8), &'static [u8]>,
+/// Finds sessions' attributes: the session row gives the day of the first
+/// pageview, that day's block the attributes. Blocks are decoded once.
+pub(crate) struct AttrsLookup<'t, S, B> {
+    sessions: &'t S,
+    blocks: &'t B,
     site: u32,
-    day: i32,
-    seg: u32,
-) -> Result<BTreeMap<u8, Vec<u8>>> {
-    let mut cols = BTreeMap::new();
-    for e in t.range((site, day, seg, 0)..=(site, day, seg, u8::MAX))? {
-        let (k, v) = e?;
-        cols.insert(k.value().3, v.value().to_vec());
+    cache: HashMap<i32, Option<SessionBlock>>,
+}
+
+impl<'t, S, B> AttrsLookup<'t, S, B>
+where
+    S: ReadableTable<(u32, u64), &'static [u8]>,
+    B: ReadableTable<(u32, i32), &'static [u8]>,
+{
+    pub fn new(sessions: &'t S, blocks: &'t B, site: u32) -> Self {
+        AttrsLookup {
+            sessions,
+            blocks,
+            site,
+            cache: HashMap::new(),
+        }
     }
-    Ok(cols)
+
+    /// The attributes of one session (`None` before its first pageview).
+    pub fn get(&mut self, hash: u64) -> Result<Option<SessionAttrs>> {
+        let Some(row) = self.sessions.get((self.site, hash))?.map(|g| g.value().to_vec()) else {
+            return Ok(None);
+        };
+        let Some(fp) = SessionRow::decode(&row)?.first_pv else {
+            return Ok(None);
+        };
+        let day = day_of(fp.ts);
+        if !self.cache.contains_key(&day) {
+            let block = match self.blocks.get((self.site, day))? {
+                Some(g) => Some(SessionBlock::decode(g.value(), day_start(day))?),
+                None => None,
+            };
+            self.cache.insert(day, block);
+        }
+        let block = self.cache.get(&day).and_then(Option::as_ref);
+        let entry = block.and_then(|b| b.hashes.binary_search(&hash).ok().and_then(|i| b.entry(i)));
+        match entry {
+            Some(e) => Ok(Some(e.attrs)),
+            None => Err(Corrupt::new("session block", format!("session {hash:016x} is missing from day {day}")).into()),
+        }
+    }
+
+    /// The attributes of every distinct session among `hashes`.
+    pub fn all(&mut self, hashes: impl Iterator<Item = u64>) -> Result<HashMap<u64, Option<SessionAttrs>>> {
+        let mut out = HashMap::new();
+        for h in hashes {
+            if let std::collections::hash_map::Entry::Vacant(v) = out.entry(h) {
+                v.insert(self.get(h)?);
+            }
+        }
+        Ok(out)
+    }
 }
 
 /// When a sealed session's attributes change (an earlier pageview arrived
@@ -537,11 +590,9 @@ pub(crate) fn read_columns(
 fn patch_session_attrs(txn: &WriteTransaction, site: u32, hash: u64, days: &[i32]) -> Result<()> {
     let attrs = {
         let sessions = txn.open_table(SESSIONS)?;
-        let b = sessions.get((site, hash))?.map(|g| g.value().to_vec());
-        match b {
-            Some(b) => SessionRow::decode(&b)?.attrs,
-            None => None,
-        }
+        let blocks = txn.open_table(SESSION_BLOCKS)?;
+        let mut lookup = AttrsLookup::new(&sessions, &blocks, site);
+        lookup.get(hash)?
     };
     let parts = txn.open_table(PARTITIONS)?;
     let mut cols = txn.open_table(SEGMENT_COLUMNS)?;
@@ -552,7 +603,7 @@ fn patch_session_attrs(txn: &WriteTransaction, site: u32, hash: u64, days: &[i32
         let meta = PartMeta::decode(&meta)?;
         let mut dicts = None;
         for seg in &meta.segments {
-            let Some(sess) = cols.get((site, day, seg.id, col::SESSIONS))?.map(|g| g.value().to_vec()) else {
+            let Some(sess) = columns::get(&cols, site, day, seg.id, col::SESSIONS)? else {
                 continue;
             };
             let runs = segment::SessionRuns::decode(&sess, seg.rows)?;
@@ -563,22 +614,13 @@ fn patch_session_attrs(txn: &WriteTransaction, site: u32, hash: u64, days: &[i32
                 Some(d) => d,
                 None => dicts.insert(load_dicts(&txn.open_table(DICTIONARIES)?, site, day)?),
             };
-            let bytes = cols
-                .get((site, day, seg.id, col::SESSION_ATTRS))?
-                .map(|g| g.value().to_vec())
-                .unwrap_or_default();
+            let bytes = columns::get(&cols, site, day, seg.id, col::SESSION_ATTRS)?.unwrap_or_default();
             let mut codes = segment::decode_session_attrs(&bytes, runs.len())?;
             if let Some(slot) = codes.get_mut(i) {
                 *slot = segment::session_attr_codes(attrs.as_ref(), dicts);
             }
-            cols.insert(
-                (site, day, seg.id, col::SESSION_ATTRS),
-                segment::encode_session_attrs(&codes).as_slice(),
-            )?;
-            cols.insert(
-                (site, day, seg.id, col::BM_DEVICE),
-                segment::encode_device_bitmaps(&runs.starts, &codes).as_slice(),
-            )?;
+            columns::put(&mut cols, site, day, seg.id, col::SESSION_ATTRS, &segment::encode_session_attrs(&codes))?;
+            columns::put(&mut cols, site, day, seg.id, col::BM_DEVICE, &segment::encode_device_bitmaps(&runs.starts, &codes))?;
         }
         if let Some(d) = dicts {
             save_dicts(txn, site, day, &d)?;
@@ -587,24 +629,23 @@ fn patch_session_attrs(txn: &WriteTransaction, site: u32, hash: u64, days: &[i32
     Ok(())
 }
 
-/// Seals a partition: its pending rows (with a partial last segment, if
-/// any) become full segments of [`SEGMENT_ROWS`] and one partial.
-pub(crate) fn seal(txn: &WriteTransaction, site: u32, day: i32) -> Result<()> {
+/// Seals a partition: its partial last segment (if any), its pending rows
+/// and `extra` rows of the committing batch, in that (arrival) order,
+/// become full segments of [`SEGMENT_ROWS`] and one partial.
+pub(crate) fn seal(txn: &WriteTransaction, site: u32, day: i32, extra: Vec<Row>) -> Result<()> {
     let mut parts = txn.open_table(PARTITIONS)?;
     let mut meta = match parts.get((site, day))?.map(|g| g.value().to_vec()) {
         Some(b) => PartMeta::decode(&b)?,
-        None => return Ok(()),
+        None => PartMeta::default(),
     };
     let mut dicts = load_dicts(&txn.open_table(DICTIONARIES)?, site, day)?;
     let mut cols = txn.open_table(SEGMENT_COLUMNS)?;
     let mut rows = Vec::new();
     if let Some(last) = meta.segments.last().cloned() {
         if (last.rows as usize) < SEGMENT_ROWS {
-            let columns = read_columns(&cols, site, day, last.id)?;
-            rows = segment::decode_rows(&columns, last.rows, day, &dicts)?;
-            for id in columns.keys() {
-                cols.remove((site, day, last.id, *id))?;
-            }
+            let tail = columns::get_all(&cols, site, day, last.id)?;
+            rows = segment::decode_rows(&tail, last.rows, day, &dicts)?;
+            columns::remove_segment(&mut cols, site, day, last.id)?;
             meta.segments.pop();
         }
     }
@@ -620,24 +661,19 @@ pub(crate) fn seal(txn: &WriteTransaction, site: u32, day: i32) -> Result<()> {
             pending.remove(k)?;
         }
     }
-    let sessions = txn.open_table(SESSIONS)?;
-    let mut attrs: HashMap<u64, Option<SessionAttrs>> = HashMap::new();
-    for r in &rows {
-        if !attrs.contains_key(&r.session) {
-            let a = match sessions.get((site, r.session))?.map(|g| g.value().to_vec()) {
-                Some(b) => SessionRow::decode(&b)?.attrs,
-                None => None,
-            };
-            attrs.insert(r.session, a);
-        }
-    }
+    rows.extend(extra);
+    let attrs = {
+        let sessions = txn.open_table(SESSIONS)?;
+        let blocks = txn.open_table(SESSION_BLOCKS)?;
+        AttrsLookup::new(&sessions, &blocks, site).all(rows.iter().map(|r| r.session))?
+    };
     let lookup = |h: u64| attrs.get(&h).cloned().flatten();
     for chunk in rows.chunks(SEGMENT_ROWS) {
         let enc = segment::build(chunk, day, &mut dicts, &lookup);
         let id = meta.next_segment;
         meta.next_segment += 1;
         for (c, bytes) in &enc.columns {
-            cols.insert((site, day, id, *c), bytes.as_slice())?;
+            columns::put(&mut cols, site, day, id, *c, bytes)?;
         }
         meta.segments.push(SegInfo {
             id,
@@ -649,6 +685,5 @@ pub(crate) fn seal(txn: &WriteTransaction, site: u32, day: i32) -> Result<()> {
     meta.pending_rows = 0;
     parts.insert((site, day), meta.encode().as_slice())?;
     save_dicts(txn, site, day, &dicts)?;
-    let _ = (Dim::Page, DAY_MS);
     Ok(())
 }

@@ -60,6 +60,7 @@ proptest! {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("t.heat");
         let mut store = Store::open(&path).unwrap();
+        store.set_seal_rows(7);
         let mut model: Model = BTreeMap::new();
         let mut buffered: Vec<Event> = Vec::new();
         let mut arrival = 0usize;
@@ -104,6 +105,7 @@ proptest! {
                             drop(w);
                             drop(store);
                             store = Store::open(&path).unwrap();
+                            store.set_seal_rows(7);
                             check(&store, &model);
                             continue 'outer;
                         }

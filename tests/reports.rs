@@ -570,7 +570,9 @@ fn run(seed: u64, n_sessions: usize, reopen: bool) {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("r.heat");
     let mut rng = StdRng::seed_from_u64(seed ^ 0x5eed);
+    let seal_rows = [5, 40, 1 << 20][rng.random_range(0..3)];
     let mut store = Store::open(&path).unwrap();
+    store.set_seal_rows(seal_rows);
     let mut i = 0;
     while i < all.len() {
         let n = rng.random_range(1..=all.len() - i).min(60);
@@ -588,6 +590,7 @@ fn run(seed: u64, n_sessions: usize, reopen: bool) {
         if reopen && rng.random_range(0..5) == 0 {
             drop(store);
             store = Store::open(&path).unwrap();
+            store.set_seal_rows(seal_rows);
         }
     }
     let m = Model::new(&all);

@@ -2,6 +2,7 @@
 //! dictionaries, session blocks and the pending log.
 
 pub(crate) mod codec;
+pub(crate) mod columns;
 pub(crate) mod dict;
 pub(crate) mod row;
 pub(crate) mod schema;

@@ -18,9 +18,9 @@ pub(crate) const SITE_CONFIG: TableDefinition<u32, &[u8]> = TableDefinition::new
 pub(crate) const PARTITIONS: TableDefinition<(u32, i32), &[u8]> =
     TableDefinition::new("partitions");
 
-/// (site, day, segment, column) → one encoded column or bitmap set of a
-/// sealed segment.
-pub(crate) const SEGMENT_COLUMNS: TableDefinition<(u32, i32, u32, u8), &[u8]> =
+/// (site, day, segment, column, chunk) → one chunk of an encoded column or
+/// bitmap set of a sealed segment (see [`super::columns`]).
+pub(crate) const SEGMENT_COLUMNS: TableDefinition<super::columns::ColKey, &[u8]> =
     TableDefinition::new("segment_columns");
 
 /// (site, day, dimension) → the partition's string dictionary for that

@@ -46,6 +46,33 @@ pub(crate) mod col {
     pub const BM_DEVICE: u8 = 35;
 }
 
+/// A column's name, for diagnostics.
+pub(crate) fn column_name(id: u8) -> &'static str {
+    match id {
+        col::SESSIONS => "sessions",
+        col::TS => "ts",
+        col::PAGE => "page",
+        col::X => "x",
+        col::Y => "y",
+        col::VW => "vw",
+        col::VH => "vh",
+        col::DH => "dh",
+        col::LOAD_MS => "load_ms",
+        col::EX => "ex",
+        col::EY => "ey",
+        col::LEN => "len",
+        col::DURATION_MS => "duration_ms",
+        col::SELECTOR => "selector",
+        col::NAME => "name",
+        col::SESSION_ATTRS => "session attributes",
+        col::BM_KIND => "index kind",
+        col::BM_PAGE => "index page",
+        col::BM_HOUR => "index hour",
+        col::BM_DEVICE => "index device",
+        _ => "unknown",
+    }
+}
+
 const fn kinds(ks: &[EventKind]) -> u8 {
     let mut m = 0u8;
     let mut i = 0;

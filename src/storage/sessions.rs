@@ -107,8 +107,8 @@ pub(crate) struct FirstPv {
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub(crate) struct SessionRow {
     pub visitor: u64,
+    /// The first pageview; its day's session block holds the attributes.
     pub first_pv: Option<FirstPv>,
-    pub attrs: Option<SessionAttrs>,
     /// Days this session has events on, sorted.
     pub days: Vec<i32>,
 }
