@@ -379,6 +379,11 @@ impl Event {
     }
 }
 
+/// Checks a site name: 1..=253 bytes.
+pub fn validate_site(site: &str) -> Result<(), EventError> {
+    check_len("site", site, MAX_SITE_LEN)
+}
+
 /// Parses an RFC 3339 timestamp into ms since the Unix epoch.
 ///
 /// ```

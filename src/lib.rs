@@ -6,6 +6,7 @@
 #![deny(unsafe_code)]
 #![warn(missing_docs)]
 
+mod deletion;
 mod error;
 pub mod event;
 pub mod gen;
@@ -19,6 +20,7 @@ mod storage;
 mod store;
 mod writer;
 
+pub use deletion::{DeletionRequest, DeletionTarget, MaintenanceReport, RequestStatus, StoredTarget};
 pub use error::{Corrupt, Error, Result};
 pub use event::{parse_rfc3339_ms, parse_time, Event, EventError, EventKind};
 pub use import::{ImportError, ImportProgress, ImportReport};

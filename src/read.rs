@@ -11,6 +11,7 @@ use std::collections::BTreeMap;
 use redb::{ReadOnlyTable, ReadTransaction, ReadableTable};
 use serde::Serialize;
 
+use crate::deletion::{hidden_for, Hidden};
 use crate::error::Result;
 use crate::normalize::id_hash;
 use crate::site::SiteRecord;
@@ -118,6 +119,7 @@ pub(crate) struct Tables {
     pub pending: ReadOnlyTable<(u32, i32, u64), &'static [u8]>,
     pub sessions: ReadOnlyTable<(u32, u64), &'static [u8]>,
     pub blocks: ReadOnlyTable<(u32, i32), &'static [u8]>,
+    pub deletions: ReadOnlyTable<u64, &'static [u8]>,
 }
 
 /// A consistent, read-only view of the store.
@@ -153,6 +155,8 @@ pub(crate) struct PartitionView {
 pub(crate) struct SiteRef {
     pub id: u32,
     pub record: SiteRecord,
+    /// What pending deletion requests hide.
+    pub hidden: std::sync::Arc<Hidden>,
 }
 
 impl Snapshot {
@@ -166,6 +170,7 @@ impl Snapshot {
             pending: txn.open_table(PENDING)?,
             sessions: txn.open_table(SESSIONS)?,
             blocks: txn.open_table(SESSION_BLOCKS)?,
+            deletions: txn.open_table(DELETIONS)?,
         };
         Ok(Snapshot { t, _txn: txn })
     }
@@ -193,7 +198,11 @@ impl Snapshot {
     }
 
     pub(crate) fn site(&self, site: &str) -> Result<Option<SiteRef>> {
-        Ok(self.site_record(site)?.map(|(id, record)| SiteRef { id, record }))
+        let Some((id, record)) = self.site_record(site)? else {
+            return Ok(None);
+        };
+        let hidden = std::sync::Arc::new(hidden_for(&self.t.deletions, site)?);
+        Ok(Some(SiteRef { id, record, hidden }))
     }
 
     /// The partitions (days) of a site in `[from_day, to_day]`.
@@ -294,13 +303,17 @@ impl Snapshot {
             return Ok(Vec::new());
         };
         let hash = id_hash(&s.record.key, session);
-        self.session_events_by_hash(s.id, hash)
+        self.session_events_by_hash(&s, hash)
     }
 
-    pub(crate) fn session_events_by_hash(&self, site: u32, hash: u64) -> Result<Vec<StoredEvent>> {
+    pub(crate) fn session_events_by_hash(&self, s: &SiteRef, hash: u64) -> Result<Vec<StoredEvent>> {
+        let site = s.id;
         let Some(row) = self.session_row(site, hash)? else {
             return Ok(Vec::new());
         };
+        if s.hidden.session_hidden(hash, row.visitor) {
+            return Ok(Vec::new());
+        }
         let mut out: Vec<(i64, usize, Row)> = Vec::new();
         let mut order = 0usize;
         for day in row.days {
@@ -318,6 +331,9 @@ impl Snapshot {
                 let cols = self.all_columns(&view, seg)?;
                 let rows = segment::decode_rows(&cols, seg.rows, day, &view.dicts)?;
                 for r in rows.into_iter().skip(range.start as usize).take(range.len()) {
+                    if s.hidden.row_hidden(&r) {
+                        continue;
+                    }
                     out.push((r.ts, order, r));
                     order += 1;
                 }
@@ -340,8 +356,24 @@ impl Snapshot {
             c.pending_events += meta.pending_rows;
         }
         for e in self.t.sessions.range((s.id, 0)..=(s.id, u64::MAX))? {
-            e?;
+            let (k, v) = e?;
+            if !s.hidden.is_empty() && s.hidden.session_hidden(k.value().1, SessionRow::decode(v.value())?.visitor) {
+                continue;
+            }
             c.sessions += 1;
+        }
+        if !s.hidden.is_empty() {
+            // Count what pending deletion requests leave visible.
+            let mut events = 0u64;
+            let all = crate::query::Filters {
+                include_bots: true,
+                ..crate::query::Filters::default()
+            };
+            crate::query::scan::scan(self, &s, &all, None, &mut |ctx| {
+                events += ctx.rows.len();
+                Ok(())
+            })?;
+            c.events = events;
         }
         Ok(c)
     }

@@ -125,6 +125,8 @@ impl Store {
     pub fn open(path: impl AsRef<Path>) -> Result<Store> {
         let path = path.as_ref();
         check_file(path)?;
+        // A maintenance rewrite that died before its rename left this.
+        let _ = std::fs::remove_file(crate::deletion::rewrite_path(path));
         let db = Database::builder()
             .create(path)
             .map_err(|e| open_error(e, path))?;
@@ -244,9 +246,7 @@ impl Store {
     /// Sets a site's settings, creating the site if needed.
     pub fn set_site_settings(&self, site: &str, settings: SiteSettings) -> Result<()> {
         settings.validate()?;
-        crate::event::Event::new(site, 0, crate::EventKind::Leave, "-", "/")
-            .validate()
-            .map_err(|e| Error::InvalidArgument(format!("site {site:?}: {e}")))?;
+        crate::event::validate_site(site).map_err(|e| Error::InvalidArgument(format!("site {site:?}: {e}")))?;
         let mut state = self.lock();
         let txn = self.db.begin_write()?;
         {
@@ -310,5 +310,6 @@ fn create_tables(txn: &redb::WriteTransaction) -> Result<()> {
     txn.open_table(SALTS)?;
     txn.open_table(COOKIELESS)?;
     txn.open_table(OPT_OUTS)?;
+    txn.open_table(DELETIONS)?;
     Ok(())
 }

@@ -566,10 +566,9 @@ where
         }
         let block = self.cache.get(&day).and_then(Option::as_ref);
         let entry = block.and_then(|b| b.hashes.binary_search(&hash).ok().and_then(|i| b.entry(i)));
-        match entry {
-            Some(e) => Ok(Some(e.attrs)),
-            None => Err(Corrupt::new("session block", format!("session {hash:016x} is missing from day {day}")).into()),
-        }
+        // A session hidden by a pending deletion request has left its
+        // block already: it has no attributes to give.
+        Ok(entry.map(|e| e.attrs))
     }
 
     /// The attributes of every distinct session among `hashes`.
@@ -587,7 +586,7 @@ where
 /// When a sealed session's attributes change (an earlier pageview arrived
 /// late), rewrite its attribute codes and device bitmaps in the segments
 /// that hold it.
-fn patch_session_attrs(txn: &WriteTransaction, site: u32, hash: u64, days: &[i32]) -> Result<()> {
+pub(crate) fn patch_session_attrs(txn: &WriteTransaction, site: u32, hash: u64, days: &[i32]) -> Result<()> {
     let attrs = {
         let sessions = txn.open_table(SESSIONS)?;
         let blocks = txn.open_table(SESSION_BLOCKS)?;

@@ -7,6 +7,7 @@ use std::cell::OnceCell;
 use roaring::RoaringBitmap;
 
 use super::Filters;
+use crate::deletion::Hidden;
 use crate::error::Result;
 use crate::normalize::DeviceClass;
 use crate::read::{PartitionView, SegmentView, SiteRef, Snapshot};
@@ -173,12 +174,43 @@ pub(crate) fn scan(
         for seg in &part.segments {
             let mut ctx = SegCtx::new(snap, &part, seg);
             ctx.rows = filter_rows(&ctx, f, kinds)?;
+            if !site.hidden.is_empty() && !ctx.rows.is_empty() {
+                let rows = std::mem::take(&mut ctx.rows);
+                ctx.rows = hide(&ctx, &site.hidden, rows)?;
+            }
             if !ctx.rows.is_empty() {
                 visit(&ctx)?;
             }
         }
     }
     Ok(())
+}
+
+/// Takes away the rows pending deletion requests hide.
+fn hide(ctx: &SegCtx<'_>, hidden: &Hidden, mut rows: RoaringBitmap) -> Result<RoaringBitmap> {
+    if hidden.all {
+        return Ok(RoaringBitmap::new());
+    }
+    if !hidden.sessions.is_empty() || !hidden.visitors.is_empty() {
+        let runs = ctx.runs()?;
+        for i in 0..runs.len() {
+            let (h, v) = (runs.hashes[i], runs.visitors[i]);
+            if hidden.session_hidden(h, v) {
+                rows.remove_range(runs.range(i));
+            }
+        }
+    }
+    for &(from, to) in &hidden.ranges {
+        if ctx.seg.max_ts < from || ctx.seg.min_ts >= to {
+            continue;
+        }
+        let ts = ctx.ts()?;
+        let doomed: Vec<u32> = rows.iter().filter(|&r| ts.get(r as usize).is_some_and(|&t| t >= from && t < to)).collect();
+        for r in doomed {
+            rows.remove(r);
+        }
+    }
+    Ok(rows)
 }
 
 /// The bitmap algebra of the filters over one segment.

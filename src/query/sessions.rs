@@ -146,6 +146,10 @@ impl Snapshot {
                 if !session_filter_ok(f, &b, i) {
                     continue;
                 }
+                let (hash, visitor) = (b.hashes.get(i).copied().unwrap_or_default(), b.visitors.get(i).copied().unwrap_or_default());
+                if site.hidden.session_hidden(hash, visitor) || site.hidden.ts_hidden(b.first_ts.get(i).copied().unwrap_or_default()) {
+                    continue;
+                }
                 if let Some(set) = &events {
                     if !b.hashes.get(i).is_some_and(|h| set.contains(h)) {
                         continue;
@@ -276,6 +280,6 @@ impl Snapshot {
         let hash = u64::from_str_radix(key, 16)
             .map_err(|_| Error::InvalidArgument(format!("session key {key:?} is not 16 hex digits")))?;
         let Some(site) = self.site(site)? else { return Ok(Vec::new()) };
-        self.session_events_by_hash(site.id, hash)
+        self.session_events_by_hash(&site, hash)
     }
 }

@@ -52,3 +52,7 @@ pub(crate) const COOKIELESS: TableDefinition<(u32, u64), (i64, u64)> =
 /// (site, visitor hash) → (): visitors who opted out; their events are
 /// dropped at ingest.
 pub(crate) const OPT_OUTS: TableDefinition<(u32, u64), ()> = TableDefinition::new("opt_outs");
+
+/// Request id → deletion request audit record (MessagePack
+/// [`crate::deletion::DeletionRequest`]); holds no personal data.
+pub(crate) const DELETIONS: TableDefinition<u64, &[u8]> = TableDefinition::new("deletion_requests");

@@ -2,6 +2,8 @@
 //! straight from the semantics in DESIGN.md.
 #![allow(dead_code)]
 
+pub mod model;
+
 use heatstore::{Event, EventKind, StoredEvent};
 
 /// The page of a URL: path only, `/` when empty.

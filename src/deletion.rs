@@ -1,0 +1,762 @@
+//! Deletion requests, opt-outs, retention and verified erasure.
+//!
+//! A request is recorded durably with its deadline (time asked + the
+//! site's purge window, at most 180 days). From the moment it commits, no
+//! report, replay, session list or count includes its data: the request's
+//! target is a tombstone every read consults, and the derived session
+//! blocks are rewritten in the same transaction.
+//!
+//! [`Store::maintenance`] then carries out every pending request: it
+//! rewrites the affected partitions without the rows (fresh dictionaries,
+//! so strings nothing references any more go too), removes the session
+//! rows and cookieless state, and finally rewrites the whole file into a
+//! fresh one that replaces the old by an atomic rename, because redb does
+//! not zero the pages it frees. Each step commits on its own and is
+//! idempotent, so a run killed at any point is finished by the next one.
+
+use std::collections::{BTreeSet, HashSet};
+use std::path::Path;
+
+use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition, WriteTransaction};
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+use crate::normalize::id_hash;
+use crate::site::MAX_PURGE_WINDOW_DAYS;
+use crate::storage::columns;
+use crate::storage::row::{decode_batch, Row};
+use crate::storage::schema::*;
+use crate::storage::segment::{self, SEGMENT_ROWS};
+use crate::storage::sessions::{SessionBlock, SessionRow};
+use crate::storage::{day_of, day_start, Corrupt, DAY_MS};
+use crate::writer::{load_dicts, AttrsLookup, PartMeta, SegInfo};
+use crate::Store;
+
+/// What a deletion request deletes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum DeletionTarget {
+    /// Every event and session of one visitor (the `visitor` id, or the
+    /// `session` id of a visitor-less session).
+    Visitor(String),
+    /// Every event of one session.
+    Session(String),
+    /// Every event with `ts` in `[from, to)`. Sessions whose first pageview
+    /// is in the range lose their attributes (they came from it) and leave
+    /// the session reports; their other events stay.
+    TimeRange {
+        /// Start, ms since the epoch, inclusive.
+        from: i64,
+        /// End, exclusive.
+        to: i64,
+    },
+    /// All data of the site.
+    Site,
+}
+
+/// A deletion target as the audit record keeps it: ids only as their keyed
+/// hashes, so the record holds no personal data.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "kind")]
+pub enum StoredTarget {
+    /// A visitor, by keyed hash.
+    Visitor {
+        /// The visitor's keyed hash.
+        hash: u64,
+    },
+    /// A session, by keyed hash.
+    Session {
+        /// The session's keyed hash.
+        hash: u64,
+    },
+    /// A time range.
+    TimeRange {
+        /// Start, inclusive.
+        from: i64,
+        /// End, exclusive.
+        to: i64,
+    },
+    /// The whole site.
+    Site,
+    /// Retention: every partition before this day start.
+    Retention {
+        /// First ms kept.
+        before: i64,
+    },
+}
+
+/// Where a request stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RequestStatus {
+    /// Recorded and hidden from every read; not erased yet.
+    Pending,
+    /// Rows removed from every table; the file rewrite has not finished.
+    Purged,
+    /// Gone from the file's bytes.
+    Erased,
+}
+
+/// The audit record of a deletion request.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeletionRequest {
+    /// Request id.
+    pub id: u64,
+    /// The site.
+    pub site: String,
+    /// What is deleted.
+    pub target: StoredTarget,
+    /// When it was asked (ms since the epoch).
+    pub requested_at: i64,
+    /// When it must be erased at the latest.
+    pub deadline: i64,
+    /// When its data stopped being returned by reads (= `requested_at`).
+    pub hidden_at: i64,
+    /// When its rows were removed from the tables.
+    pub purged_at: Option<i64>,
+    /// When the file rewrite finished: gone from the bytes.
+    pub erased_at: Option<i64>,
+    /// Rows (events) removed.
+    pub rows_removed: Option<u64>,
+    /// Status.
+    pub status: RequestStatus,
+}
+
+impl DeletionRequest {
+    fn encode(&self) -> Vec<u8> {
+        rmp_serde::to_vec(self).unwrap_or_default()
+    }
+
+    fn decode(bytes: &[u8]) -> Result<DeletionRequest, Corrupt> {
+        rmp_serde::from_slice(bytes).map_err(|e| Corrupt::new("deletion request", e.to_string()))
+    }
+
+    /// Whether it is past its deadline without being erased at `now`.
+    pub fn overdue(&self, now: i64) -> bool {
+        self.status != RequestStatus::Erased && now > self.deadline
+    }
+}
+
+/// What a maintenance run did.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct MaintenanceReport {
+    /// Requests erased by this run.
+    pub erased: Vec<u64>,
+    /// Rows removed by this run.
+    pub rows_removed: u64,
+    /// Partitions rewritten or dropped.
+    pub partitions_rewritten: u64,
+    /// Partitions dropped by retention.
+    pub partitions_expired: u64,
+    /// Bytes of the file before and after the rewrite.
+    pub file_bytes_before: u64,
+    /// Bytes of the file after.
+    pub file_bytes_after: u64,
+    /// Requests past their deadline and not erased before this run.
+    pub overdue: Vec<u64>,
+}
+
+/// Rows hidden by pending requests, for one site.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Hidden {
+    pub all: bool,
+    pub sessions: HashSet<u64>,
+    pub visitors: HashSet<u64>,
+    pub ranges: Vec<(i64, i64)>,
+}
+
+impl Hidden {
+    pub fn is_empty(&self) -> bool {
+        !self.all && self.sessions.is_empty() && self.visitors.is_empty() && self.ranges.is_empty()
+    }
+
+    pub fn session_hidden(&self, session: u64, visitor: u64) -> bool {
+        self.all || self.sessions.contains(&session) || self.visitors.contains(&visitor)
+    }
+
+    pub fn row_hidden(&self, r: &Row) -> bool {
+        self.session_hidden(r.session, r.visitor) || self.ts_hidden(r.ts)
+    }
+
+    pub fn ts_hidden(&self, ts: i64) -> bool {
+        self.ranges.iter().any(|&(f, t)| ts >= f && ts < t)
+    }
+
+    fn add(&mut self, t: &StoredTarget) {
+        match *t {
+            StoredTarget::Visitor { hash } => {
+                self.visitors.insert(hash);
+            }
+            StoredTarget::Session { hash } => {
+                self.sessions.insert(hash);
+            }
+            StoredTarget::TimeRange { from, to } => self.ranges.push((from, to)),
+            StoredTarget::Retention { before } => self.ranges.push((i64::MIN, before)),
+            StoredTarget::Site => self.all = true,
+        }
+    }
+}
+
+/// The tombstones of a site: its requests not erased yet.
+pub(crate) fn hidden_for(t: &impl ReadableTable<u64, &'static [u8]>, site: &str) -> Result<Hidden> {
+    let mut h = Hidden::default();
+    for e in t.iter()? {
+        let r = DeletionRequest::decode(e?.1.value())?;
+        if r.site == site && r.status != RequestStatus::Erased {
+            h.add(&r.target);
+        }
+    }
+    Ok(h)
+}
+
+pub(crate) fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}
+
+fn all_requests(db: &Database) -> Result<Vec<DeletionRequest>> {
+    let txn = db.begin_read()?;
+    let t = txn.open_table(DELETIONS)?;
+    let mut v = Vec::new();
+    for e in t.iter()? {
+        v.push(DeletionRequest::decode(e?.1.value())?);
+    }
+    Ok(v)
+}
+
+impl Store {
+    /// Records a deletion request, hides its data from every read at once,
+    /// and returns the request id. The deadline is now + the site's purge
+    /// window.
+    ///
+    /// ```
+    /// use heatstore::{DeletionTarget, Store};
+    /// let store = Store::in_memory()?;
+    /// let id = store.request_deletion("example.com", DeletionTarget::Visitor("v-123".into()))?;
+    /// assert_eq!(store.deletion_requests()?[0].id, id);
+    /// # Ok::<(), heatstore::Error>(())
+    /// ```
+    pub fn request_deletion(&self, site: &str, target: DeletionTarget) -> Result<u64> {
+        self.request_deletion_at(site, target, now_ms())
+    }
+
+    /// [`Store::request_deletion`] as if asked at `now` (ms since the epoch).
+    pub fn request_deletion_at(&self, site: &str, target: DeletionTarget, now: i64) -> Result<u64> {
+        if let DeletionTarget::TimeRange { from, to } = target {
+            if from >= to {
+                return Err(Error::InvalidArgument(format!(
+                    "deletion time range is empty: from {from} is not before to {to}"
+                )));
+            }
+        }
+        let settings = self.site_settings(site)?;
+        settings.validate()?;
+        // Make sure the site exists (with its key) before hashing ids.
+        let mut state = self.lock();
+        let txn = self.db.begin_write()?;
+        let (site_id, key) = ensure_site(&txn, site)?;
+        let stored = match &target {
+            DeletionTarget::Visitor(v) => StoredTarget::Visitor { hash: id_hash(&key, v) },
+            DeletionTarget::Session(s) => StoredTarget::Session { hash: id_hash(&key, s) },
+            DeletionTarget::TimeRange { from, to } => StoredTarget::TimeRange { from: *from, to: *to },
+            DeletionTarget::Site => StoredTarget::Site,
+        };
+        let id = record_request(&txn, site, site_id, stored, settings.purge_window_days, now)?;
+        txn.commit()?;
+        state.sites.remove(site);
+        Ok(id)
+    }
+
+    /// Opts a visitor out: their future events are dropped at ingest and a
+    /// deletion request is filed for their past ones. Returns its id.
+    pub fn opt_out(&self, site: &str, visitor: &str) -> Result<u64> {
+        let settings = self.site_settings(site)?;
+        let mut state = self.lock();
+        let txn = self.db.begin_write()?;
+        let (site_id, key) = ensure_site(&txn, site)?;
+        let hash = id_hash(&key, visitor);
+        txn.open_table(OPT_OUTS)?.insert((site_id, hash), ())?;
+        let id = record_request(&txn, site, site_id, StoredTarget::Visitor { hash }, settings.purge_window_days, now_ms())?;
+        txn.commit()?;
+        state.sites.remove(site);
+        Ok(id)
+    }
+
+    /// Every deletion request with its status and deadline, oldest first.
+    pub fn deletion_requests(&self) -> Result<Vec<DeletionRequest>> {
+        all_requests(&self.db)
+    }
+
+    /// Requests past their deadline at `now` and not erased yet.
+    pub fn overdue_requests(&self, now: i64) -> Result<Vec<DeletionRequest>> {
+        Ok(all_requests(&self.db)?.into_iter().filter(|r| r.overdue(now)).collect())
+    }
+
+    /// Carries out every pending deletion request and the sites' retention
+    /// at `now`, then rewrites the file so no freed page keeps erased bytes.
+    /// Idempotent; safe to kill at any point (the next run finishes).
+    pub fn maintenance(&mut self, now: i64) -> Result<MaintenanceReport> {
+        let mut report = MaintenanceReport {
+            overdue: self.overdue_requests(now)?.iter().map(|r| r.id).collect(),
+            ..MaintenanceReport::default()
+        };
+        report.partitions_expired = self.expire(now)?;
+        let requests: Vec<DeletionRequest> = self
+            .deletion_requests()?
+            .into_iter()
+            .filter(|r| r.status == RequestStatus::Pending)
+            .collect();
+        for r in &requests {
+            let (rows, parts) = self.purge(r, now)?;
+            report.rows_removed += rows;
+            report.partitions_rewritten += parts;
+        }
+        let to_erase: Vec<DeletionRequest> = self
+            .deletion_requests()?
+            .into_iter()
+            .filter(|r| r.status == RequestStatus::Purged)
+            .collect();
+        report.file_bytes_before = self.path().map_or(Ok(0), |p| std::fs::metadata(p).map(|m| m.len()))?;
+        if !to_erase.is_empty() || report.partitions_expired > 0 {
+            self.rewrite_file()?;
+        }
+        report.file_bytes_after = self.path().map_or(Ok(0), |p| std::fs::metadata(p).map(|m| m.len()))?;
+        if !to_erase.is_empty() {
+            let txn = self.db.begin_write()?;
+            {
+                let mut t = txn.open_table(DELETIONS)?;
+                for mut r in to_erase {
+                    r.status = RequestStatus::Erased;
+                    r.erased_at = Some(now);
+                    t.insert(r.id, r.encode().as_slice())?;
+                    report.erased.push(r.id);
+                }
+            }
+            txn.commit()?;
+        }
+        Ok(report)
+    }
+
+    /// Drops partitions older than each site's retention.
+    fn expire(&mut self, now: i64) -> Result<u64> {
+        let sites: Vec<(String, u32, Option<u32>)> = {
+            let snap = self.snapshot()?;
+            let mut v = Vec::new();
+            for name in snap.sites()? {
+                if let Some((id, rec)) = snap.site_record(&name)? {
+                    v.push((name, id, rec.settings.retention_days));
+                }
+            }
+            v
+        };
+        let mut dropped = 0;
+        for (name, site_id, retention) in sites {
+            let Some(days) = retention else { continue };
+            let before = day_start(day_of(now.max(0)) - days as i32 + 1);
+            let old: Vec<i32> = {
+                let snap = self.snapshot()?;
+                snap.partitions(site_id, i32::MIN, day_of(before) - 1)?.into_iter().map(|(d, _)| d).collect()
+            };
+            let has_blocks = {
+                let txn = self.db.begin_read()?;
+                let b = txn.open_table(SESSION_BLOCKS)?;
+                let found = b.range((site_id, i32::MIN)..(site_id, day_of(before)))?.next().is_some();
+                found
+            };
+            if old.is_empty() && !has_blocks {
+                continue;
+            }
+            let _guard = self.lock();
+            let txn = self.db.begin_write()?;
+            let id = record_request(&txn, &name, site_id, StoredTarget::Retention { before }, 0, now)?;
+            let mut rows = 0;
+            for day in &old {
+                rows += rewrite_partition(&txn, site_id, *day, &|_| true)?;
+            }
+            remove_sessions_before(&txn, site_id, before)?;
+            mark_purged(&txn, id, rows, now)?;
+            txn.commit()?;
+            dropped += old.len() as u64;
+        }
+        Ok(dropped)
+    }
+
+    /// Removes a request's rows from every table, in one transaction.
+    fn purge(&mut self, r: &DeletionRequest, now: i64) -> Result<(u64, u64)> {
+        let _guard = self.lock();
+        let txn = self.db.begin_write()?;
+        let found = txn.open_table(SITES)?.get(r.site.as_str())?.map(|g| g.value());
+        let site_id = match found {
+            Some(id) => id,
+            None => {
+                mark_purged(&txn, r.id, 0, now)?;
+                txn.commit()?;
+                return Ok((0, 0));
+            }
+        };
+        let mut hidden = Hidden::default();
+        hidden.add(&r.target);
+        // The partitions the target can have rows in.
+        let days: BTreeSet<i32> = match r.target {
+            StoredTarget::Visitor { .. } | StoredTarget::Session { .. } => {
+                let sessions = txn.open_table(SESSIONS)?;
+                let mut days = BTreeSet::new();
+                for e in sessions.range((site_id, 0)..=(site_id, u64::MAX))? {
+                    let (k, v) = e?;
+                    let row = SessionRow::decode(v.value())?;
+                    if hidden.session_hidden(k.value().1, row.visitor) {
+                        days.extend(row.days);
+                    }
+                }
+                days
+            }
+            StoredTarget::TimeRange { from, to } => {
+                let parts = txn.open_table(PARTITIONS)?;
+                let mut days = BTreeSet::new();
+                for e in parts.range((site_id, day_of(from.max(0)))..=(site_id, day_of((to - 1).max(0))))? {
+                    days.insert(e?.0.value().1);
+                }
+                days
+            }
+            StoredTarget::Site | StoredTarget::Retention { .. } => {
+                let parts = txn.open_table(PARTITIONS)?;
+                let mut days = BTreeSet::new();
+                for e in parts.range((site_id, i32::MIN)..=(site_id, i32::MAX))? {
+                    days.insert(e?.0.value().1);
+                }
+                days
+            }
+        };
+        let mut rows = 0;
+        for &day in &days {
+            rows += rewrite_partition(&txn, site_id, day, &|row| hidden.row_hidden(row))?;
+        }
+        // Session rows, blocks and cookieless state of deleted sessions.
+        {
+            let mut sessions = txn.open_table(SESSIONS)?;
+            let mut doomed = Vec::new();
+            for e in sessions.range((site_id, 0)..=(site_id, u64::MAX))? {
+                let (k, v) = e?;
+                let row = SessionRow::decode(v.value())?;
+                if hidden.session_hidden(k.value().1, row.visitor) {
+                    doomed.push(k.value());
+                }
+            }
+            for k in doomed {
+                sessions.remove(k)?;
+            }
+            let mut cookieless = txn.open_table(COOKIELESS)?;
+            let mut doomed = Vec::new();
+            for e in cookieless.range((site_id, 0)..=(site_id, u64::MAX))? {
+                let (k, v) = e?;
+                if hidden.session_hidden(v.value().1, k.value().1) {
+                    doomed.push(k.value());
+                }
+            }
+            for k in doomed {
+                cookieless.remove(k)?;
+            }
+        }
+        if r.target == StoredTarget::Site {
+            let mut blocks = txn.open_table(SESSION_BLOCKS)?;
+            blocks.retain_in((site_id, i32::MIN)..=(site_id, i32::MAX), |_, _| false)?;
+        }
+        mark_purged(&txn, r.id, rows, now)?;
+        txn.commit()?;
+        Ok((rows, days.len() as u64))
+    }
+
+    /// Rewrites every table into a fresh file and swaps it in atomically:
+    /// the new file holds only live pages, so nothing erased survives in
+    /// its bytes.
+    fn rewrite_file(&mut self) -> Result<()> {
+        // `&mut self`: no writer can exist while the file is swapped.
+        match self.path().map(Path::to_path_buf) {
+            Some(path) => {
+                let tmp = rewrite_path(&path);
+                let _ = std::fs::remove_file(&tmp);
+                {
+                    let fresh = Database::create(&tmp)?;
+                    copy_all(&self.db, &fresh)?;
+                }
+                std::fs::rename(&tmp, &path)?;
+                if let Some(dir) = path.parent() {
+                    if let Ok(d) = std::fs::File::open(if dir.as_os_str().is_empty() { Path::new(".") } else { dir }) {
+                        let _ = d.sync_all();
+                    }
+                }
+                self.db = Database::open(&path)?;
+            }
+            None => {
+                let fresh = Database::builder().create_with_backend(redb::backends::InMemoryBackend::new())?;
+                copy_all(&self.db, &fresh)?;
+                self.db = fresh;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The temporary file a rewrite builds before the rename.
+pub(crate) fn rewrite_path(path: &Path) -> std::path::PathBuf {
+    let mut name = path.file_name().map(|n| n.to_os_string()).unwrap_or_default();
+    name.push(".rewrite");
+    path.with_file_name(name)
+}
+
+fn ensure_site(txn: &WriteTransaction, site: &str) -> Result<(u32, crate::normalize::IdKey)> {
+    crate::event::validate_site(site).map_err(|e| Error::InvalidArgument(format!("site {site:?}: {e}")))?;
+    let mut sites = txn.open_table(SITES)?;
+    let mut conf = txn.open_table(SITE_CONFIG)?;
+    let found = sites.get(site)?.map(|g| g.value());
+    let id = match found {
+        Some(id) => id,
+        None => {
+            let id = crate::store::next_site_id(&sites)?;
+            sites.insert(site, id)?;
+            id
+        }
+    };
+    let existing = conf.get(id)?.map(|g| g.value().to_vec());
+    let record = match existing {
+        Some(b) => crate::site::SiteRecord::decode(&b)?,
+        None => {
+            let r = crate::site::SiteRecord::new(crate::SiteSettings::default());
+            conf.insert(id, r.encode().as_slice())?;
+            r
+        }
+    };
+    Ok((id, record.key))
+}
+
+fn record_request(txn: &WriteTransaction, site: &str, site_id: u32, target: StoredTarget, window_days: u32, now: i64) -> Result<u64> {
+    if window_days > MAX_PURGE_WINDOW_DAYS {
+        return Err(Error::Policy(format!(
+            "purge window of {window_days} days is over the maximum of {MAX_PURGE_WINDOW_DAYS} days"
+        )));
+    }
+    let mut t = txn.open_table(DELETIONS)?;
+    let id = t.last()?.map_or(1, |(k, _)| k.value() + 1);
+    let r = DeletionRequest {
+        id,
+        site: site.to_owned(),
+        target,
+        requested_at: now,
+        deadline: now.saturating_add(i64::from(window_days) * DAY_MS),
+        hidden_at: now,
+        purged_at: None,
+        erased_at: None,
+        rows_removed: None,
+        status: RequestStatus::Pending,
+    };
+    t.insert(id, r.encode().as_slice())?;
+    drop(t);
+    hide_sessions(txn, site_id, &target)?;
+    Ok(id)
+}
+
+/// Makes the session reports forget the target's sessions at once: remove
+/// them from the session blocks, and for a time range, take away the
+/// attributes of sessions whose first pageview is in it.
+fn hide_sessions(txn: &WriteTransaction, site: u32, target: &StoredTarget) -> Result<()> {
+    let mut hidden = Hidden::default();
+    hidden.add(target);
+    let mut blocks = txn.open_table(SESSION_BLOCKS)?;
+    let days: Vec<i32> = blocks
+        .range((site, i32::MIN)..=(site, i32::MAX))?
+        .map(|e| e.map(|(k, _)| k.value().1))
+        .collect::<Result<_, _>>()?;
+    let mut lost_attrs = Vec::new();
+    for day in days {
+        let start = day_start(day);
+        let Some(bytes) = blocks.get((site, day))?.map(|g| g.value().to_vec()) else { continue };
+        let block = SessionBlock::decode(&bytes, start)?;
+        let entries = block.entries();
+        let before = entries.len();
+        let kept: Vec<_> = entries
+            .into_iter()
+            .filter(|e| {
+                let gone = hidden.session_hidden(e.hash, e.visitor) || hidden.ts_hidden(e.first_ts);
+                if gone && !hidden.session_hidden(e.hash, e.visitor) {
+                    lost_attrs.push(e.hash);
+                }
+                !gone
+            })
+            .collect();
+        if kept.len() == before {
+            continue;
+        }
+        if kept.is_empty() {
+            blocks.remove((site, day))?;
+        } else {
+            blocks.insert((site, day), SessionBlock::build(kept).encode(start).as_slice())?;
+        }
+    }
+    drop(blocks);
+    // Sessions whose first pageview is deleted keep no attributes.
+    if !lost_attrs.is_empty() {
+        let mut sessions = txn.open_table(SESSIONS)?;
+        let mut patch = Vec::new();
+        for hash in lost_attrs {
+            let Some(bytes) = sessions.get((site, hash))?.map(|g| g.value().to_vec()) else { continue };
+            let mut row = SessionRow::decode(&bytes)?;
+            row.first_pv = None;
+            sessions.insert((site, hash), row.encode().as_slice())?;
+            patch.push((hash, row.days));
+        }
+        drop(sessions);
+        for (hash, days) in patch {
+            crate::writer::patch_session_attrs(txn, site, hash, &days)?;
+        }
+    }
+    Ok(())
+}
+
+fn mark_purged(txn: &WriteTransaction, id: u64, rows: u64, now: i64) -> Result<()> {
+    let mut t = txn.open_table(DELETIONS)?;
+    let Some(bytes) = t.get(id)?.map(|g| g.value().to_vec()) else { return Ok(()) };
+    let mut r = DeletionRequest::decode(&bytes)?;
+    r.status = RequestStatus::Purged;
+    r.purged_at = Some(now);
+    r.rows_removed = Some(rows);
+    t.insert(id, r.encode().as_slice())?;
+    Ok(())
+}
+
+/// Retention: sessions whose first pageview is before `before` leave the
+/// blocks; session rows with no day left go.
+fn remove_sessions_before(txn: &WriteTransaction, site: u32, before: i64) -> Result<()> {
+    let mut blocks = txn.open_table(SESSION_BLOCKS)?;
+    blocks.retain_in((site, i32::MIN)..(site, day_of(before)), |_, _| false)?;
+    let mut sessions = txn.open_table(SESSIONS)?;
+    let mut doomed = Vec::new();
+    let mut update = Vec::new();
+    for e in sessions.range((site, 0)..=(site, u64::MAX))? {
+        let (k, v) = e?;
+        let mut row = SessionRow::decode(v.value())?;
+        let n = row.days.len();
+        row.days.retain(|&d| d >= day_of(before));
+        if row.first_pv.is_some_and(|f| f.ts < before) {
+            row.first_pv = None;
+        }
+        if row.days.is_empty() {
+            doomed.push(k.value());
+        } else if row.days.len() != n {
+            update.push((k.value(), row));
+        }
+    }
+    for k in doomed {
+        sessions.remove(k)?;
+    }
+    for (k, row) in update {
+        sessions.insert(k, row.encode().as_slice())?;
+    }
+    Ok(())
+}
+
+/// Rewrites one partition without the rows `gone` selects, with fresh
+/// dictionaries. Returns the number of rows removed.
+pub(crate) fn rewrite_partition(txn: &WriteTransaction, site: u32, day: i32, gone: &dyn Fn(&Row) -> bool) -> Result<u64> {
+    let mut parts = txn.open_table(PARTITIONS)?;
+    let Some(meta) = parts.get((site, day))?.map(|g| g.value().to_vec()) else { return Ok(0) };
+    let meta = PartMeta::decode(&meta)?;
+    let old_dicts = load_dicts(&txn.open_table(DICTIONARIES)?, site, day)?;
+    let mut cols = txn.open_table(SEGMENT_COLUMNS)?;
+    // Every row, in arrival order: segments, then pending batches.
+    let mut rows = Vec::new();
+    for s in &meta.segments {
+        let c = columns::get_all(&cols, site, day, s.id)?;
+        rows.extend(segment::decode_rows(&c, s.rows, day, &old_dicts)?);
+    }
+    let mut pending = txn.open_table(PENDING)?;
+    for e in pending.range((site, day, 0)..=(site, day, u64::MAX))? {
+        rows.extend(decode_batch(e?.1.value())?);
+    }
+    let before = rows.len() as u64;
+    rows.retain(|r| !gone(r));
+    let removed = before - rows.len() as u64;
+    if removed == 0 {
+        return Ok(0);
+    }
+    // Drop the old partition whole.
+    for s in &meta.segments {
+        columns::remove_segment(&mut cols, site, day, s.id)?;
+    }
+    pending.retain_in((site, day, 0)..=(site, day, u64::MAX), |_, _| false)?;
+    let mut dict_table = txn.open_table(DICTIONARIES)?;
+    dict_table.retain_in((site, day, 0)..=(site, day, u8::MAX), |_, _| false)?;
+    drop(dict_table);
+    if rows.is_empty() {
+        parts.remove((site, day))?;
+        return Ok(removed);
+    }
+    // Rebuild it from what is left, with fresh dictionaries.
+    let attrs = {
+        let sessions = txn.open_table(SESSIONS)?;
+        let blocks = txn.open_table(SESSION_BLOCKS)?;
+        AttrsLookup::new(&sessions, &blocks, site).all(rows.iter().map(|r| r.session))?
+    };
+    let lookup = |h: u64| attrs.get(&h).cloned().flatten();
+    let mut dicts = segment::PartitionDicts::default();
+    let mut new_meta = PartMeta {
+        next_segment: meta.next_segment,
+        ..PartMeta::default()
+    };
+    for chunk in rows.chunks(SEGMENT_ROWS) {
+        let enc = segment::build(chunk, day, &mut dicts, &lookup);
+        let id = new_meta.next_segment;
+        new_meta.next_segment += 1;
+        for (c, bytes) in &enc.columns {
+            columns::put(&mut cols, site, day, id, *c, bytes)?;
+        }
+        new_meta.segments.push(SegInfo {
+            id,
+            rows: enc.rows,
+            min_ts: enc.min_ts,
+            max_ts: enc.max_ts,
+        });
+    }
+    parts.insert((site, day), new_meta.encode().as_slice())?;
+    let mut dict_table = txn.open_table(DICTIONARIES)?;
+    for (dim, d) in &dicts.dicts {
+        dict_table.insert((site, day, *dim), d.encode().as_slice())?;
+    }
+    Ok(removed)
+}
+
+fn copy_table<K, V>(from: &redb::ReadTransaction, to: &WriteTransaction, def: TableDefinition<K, V>) -> Result<()>
+where
+    K: redb::Key + 'static,
+    V: redb::Value + 'static,
+    for<'a> K::SelfType<'a>: std::borrow::Borrow<K::SelfType<'a>>,
+    for<'a> V::SelfType<'a>: std::borrow::Borrow<V::SelfType<'a>>,
+{
+    let src = from.open_table(def)?;
+    let mut dst = to.open_table(def)?;
+    for e in src.iter()? {
+        let (k, v) = e?;
+        dst.insert(k.value(), v.value())?;
+    }
+    Ok(())
+}
+
+/// Copies every heatstore table into a fresh database.
+fn copy_all(from: &Database, to: &Database) -> Result<()> {
+    let r = from.begin_read()?;
+    let w = to.begin_write()?;
+    copy_table(&r, &w, META)?;
+    copy_table(&r, &w, SITES)?;
+    copy_table(&r, &w, SITE_CONFIG)?;
+    copy_table(&r, &w, PARTITIONS)?;
+    copy_table(&r, &w, SEGMENT_COLUMNS)?;
+    copy_table(&r, &w, DICTIONARIES)?;
+    copy_table(&r, &w, PENDING)?;
+    copy_table(&r, &w, SESSIONS)?;
+    copy_table(&r, &w, SESSION_BLOCKS)?;
+    copy_table(&r, &w, SALTS)?;
+    copy_table(&r, &w, COOKIELESS)?;
+    copy_table(&r, &w, OPT_OUTS)?;
+    copy_table(&r, &w, DELETIONS)?;
+    w.commit()?;
+    Ok(())
+}
