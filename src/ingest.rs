@@ -138,31 +138,51 @@ impl Normalizer {
             Some(ua) => (*self.ua.get(ua)).clone(),
             None => crate::normalize::Device::parse(""),
         };
-        let campaign = !page.campaign.is_empty() || page.click_id;
-        let referrer = classify_referrer(
-            e.referrer.as_deref(),
-            page.host.as_deref(),
-            campaign,
-            &self.sources,
-        );
-        SessionAttrs {
-            entry_page: page.path.clone(),
-            referrer_host: referrer.host,
-            referrer_domain: referrer.domain,
-            channel: referrer.channel,
-            utm_source: page.campaign.source.clone(),
-            utm_medium: page.campaign.medium.clone(),
-            utm_campaign: page.campaign.campaign.clone(),
-            utm_term: page.campaign.term.clone(),
-            utm_content: page.campaign.content.clone(),
-            device: device.class,
-            browser: device.browser,
-            browser_major: device.browser_major,
-            os: device.os,
-            os_major: device.os_major,
-            screen: screen_size(e.screen_w, e.screen_h),
-            lang: e.lang.as_deref().and_then(primary_language),
-            tz: e.tz.clone(),
-        }
+        attrs_from(e, page, device, &self.sources)
     }
+}
+
+/// The session attributes a pageview gives, from its already parsed page
+/// and device.
+fn attrs_from(e: &Event, page: &PageInfo, device: crate::normalize::Device, sources: &ReferrerSources) -> SessionAttrs {
+    let campaign = !page.campaign.is_empty() || page.click_id;
+    let referrer = classify_referrer(e.referrer.as_deref(), page.host.as_deref(), campaign, sources);
+    SessionAttrs {
+        entry_page: page.path.clone(),
+        referrer_host: referrer.host,
+        referrer_domain: referrer.domain,
+        channel: referrer.channel,
+        utm_source: page.campaign.source.clone(),
+        utm_medium: page.campaign.medium.clone(),
+        utm_campaign: page.campaign.campaign.clone(),
+        utm_term: page.campaign.term.clone(),
+        utm_content: page.campaign.content.clone(),
+        device: device.class,
+        browser: device.browser,
+        browser_major: device.browser_major,
+        os: device.os,
+        os_major: device.os_major,
+        screen: screen_size(e.screen_w, e.screen_h),
+        lang: e.lang.as_deref().and_then(primary_language),
+        tz: e.tz.clone(),
+    }
+}
+
+/// The session attributes a pageview gives its session, exactly as ingest
+/// derives them (with the built-in referrer table). For tools that need
+/// heatstore's normalization outside a store, such as the side-by-side
+/// benchmark feeding other databases.
+///
+/// ```
+/// use heatstore::{Event, EventKind};
+/// let mut e = Event::new("a.com", 0, EventKind::Pageview, "s", "/x?utm_source=news");
+/// e.referrer = Some("https://www.google.co.uk/search".into());
+/// let a = heatstore::session_attrs_of(&e);
+/// assert_eq!((a.entry_page.as_str(), a.channel.as_str()), ("/x", "campaign"));
+/// assert_eq!(a.referrer_host, "google.co.uk");
+/// ```
+pub fn session_attrs_of(e: &Event) -> SessionAttrs {
+    let page = crate::normalize::parse_page(&e.url);
+    let device = crate::normalize::Device::parse(e.ua.as_deref().unwrap_or(""));
+    attrs_from(e, &page, device, &ReferrerSources::builtin())
 }

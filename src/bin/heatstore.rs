@@ -22,6 +22,16 @@ mod gen;
 mod import;
 #[path = "heatstore/stats.rs"]
 mod stats;
+#[path = "heatstore/query.rs"]
+mod query;
+#[path = "heatstore/delete.rs"]
+mod delete;
+#[path = "heatstore/requests.rs"]
+mod requests;
+#[path = "heatstore/maintain.rs"]
+mod maintain;
+#[path = "heatstore/normalize.rs"]
+mod normalize;
 
 /// An embedded, single-file analytics store for website interaction events.
 ///
@@ -44,6 +54,17 @@ enum Command {
     Gen(gen::Args),
     /// Decode every structure of a store and report the first corruption.
     Check(check::Args),
+    /// Run a report: heatmap, elements, rage, scroll, referrers, devices,
+    /// pages, series, replay, sessions.
+    Query(query::Args),
+    /// Record a deletion request (hidden at once, erased by `maintain`).
+    Delete(delete::Args),
+    /// List deletion requests with their status and deadline.
+    Requests(requests::Args),
+    /// Carry out deletion requests and retention; erase freed bytes.
+    Maintain(maintain::Args),
+    /// Print NDJSON events with what ingest derives from them.
+    Normalize(normalize::Args),
 }
 
 fn main() -> ExitCode {
@@ -53,6 +74,11 @@ fn main() -> ExitCode {
         Command::Stats(args) => stats::run(args),
         Command::Gen(args) => gen::run(args),
         Command::Check(args) => check::run(args),
+        Command::Query(args) => query::run(args),
+        Command::Delete(args) => delete::run(args),
+        Command::Requests(args) => requests::run(args),
+        Command::Maintain(args) => maintain::run(args),
+        Command::Normalize(args) => normalize::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -1,0 +1,287 @@
+//! `heatstore query <report>`: every report of the query API, as an
+//! aligned table or, with `--json`, the serde form of the typed result.
+
+use clap::ValueEnum;
+use heatstore::normalize::{Channel, DeviceClass};
+use heatstore::query::{DeviceBy, Filters, HeatmapOptions, Interval, ReferrerBy};
+use heatstore::{EventKind, Snapshot};
+use serde::Serialize;
+
+use crate::common::{parse_site, parse_time_arg, CmdResult, DbArg, Failure};
+
+/// Which report.
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum Report {
+    /// Click (or `--kind move`) heatmap of `--page`.
+    Heatmap,
+    /// Clicks per element (selector).
+    Elements,
+    /// Rage clicks per element.
+    Rage,
+    /// Scroll reach of `--page`.
+    Scroll,
+    /// Sessions per referrer (`--by host|domain|channel|utm_source|utm_medium|utm_campaign`).
+    Referrers,
+    /// Sessions per device (`--by class|browser|os|screen|lang|tz`).
+    Devices,
+    /// Pageviews, visitors, entries and load time per page.
+    Pages,
+    /// Pageviews, sessions and visitors per `--interval`.
+    Series,
+    /// Every event of `--session` (a raw session id or a session key).
+    Replay,
+    /// Sessions matching the filters (e.g. `--selector` clicked).
+    Sessions,
+}
+
+/// Arguments of `heatstore query`.
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// The report.
+    #[arg(value_enum)]
+    report: Report,
+    #[command(flatten)]
+    db: DbArg,
+    /// The site.
+    #[arg(long, value_parser = parse_site)]
+    site: String,
+    /// Start of the range (ms since the epoch or RFC 3339), inclusive.
+    #[arg(long, value_parser = parse_time_arg)]
+    from: Option<i64>,
+    /// End of the range, exclusive.
+    #[arg(long, value_parser = parse_time_arg)]
+    to: Option<i64>,
+    /// Page path.
+    #[arg(long)]
+    page: Option<String>,
+    /// Event kind (pageview, click, move, scroll, input, leave, custom).
+    #[arg(long, value_parser = parse_kind)]
+    kind: Option<EventKind>,
+    /// Device class (desktop, mobile, tablet, bot, unknown).
+    #[arg(long, value_parser = parse_device)]
+    device: Option<DeviceClass>,
+    /// Browser family, e.g. "Chrome".
+    #[arg(long)]
+    browser: Option<String>,
+    /// OS family, e.g. "iOS".
+    #[arg(long)]
+    os: Option<String>,
+    /// Referrer host, e.g. google.com or "(direct)".
+    #[arg(long)]
+    referrer: Option<String>,
+    /// Channel (direct, search, social, email, referral, campaign).
+    #[arg(long, value_parser = parse_channel)]
+    channel: Option<Channel>,
+    /// Target element's selector (clicks and inputs on it).
+    #[arg(long)]
+    selector: Option<String>,
+    /// Count bots too.
+    #[arg(long)]
+    include_bots: bool,
+    /// Grouping of referrers or devices.
+    #[arg(long)]
+    by: Option<String>,
+    /// Heatmap columns.
+    #[arg(long, default_value_t = 64)]
+    cols: u32,
+    /// Heatmap row height in px.
+    #[arg(long, default_value_t = 16)]
+    row_px: u32,
+    /// Scroll reach step in percent.
+    #[arg(long, default_value_t = 10)]
+    step: u32,
+    /// Series bucket: hour or day.
+    #[arg(long, default_value = "day")]
+    interval: String,
+    /// Session for replay: its raw id, or its key (16 hex digits) as the
+    /// sessions report prints it.
+    #[arg(long)]
+    session: Option<String>,
+    /// Keep the top N rows.
+    #[arg(long)]
+    limit: Option<usize>,
+    /// Print the typed result as JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+fn parse_kind(s: &str) -> Result<EventKind, String> {
+    EventKind::parse(s).ok_or_else(|| "expected pageview, click, move, scroll, input, leave or custom".to_owned())
+}
+
+fn parse_device(s: &str) -> Result<DeviceClass, String> {
+    DeviceClass::parse(s).ok_or_else(|| "expected desktop, mobile, tablet, bot or unknown".to_owned())
+}
+
+fn parse_channel(s: &str) -> Result<Channel, String> {
+    Channel::parse(s).ok_or_else(|| "expected direct, search, social, email, referral or campaign".to_owned())
+}
+
+fn print<T: Serialize>(json: bool, value: &T, table: impl FnOnce(&T)) -> CmdResult {
+    if json {
+        println!("{}", serde_json::to_string(value).map_err(Failure::new)?);
+    } else {
+        table(value);
+    }
+    Ok(())
+}
+
+fn rows(header: &[&str], body: Vec<Vec<String>>) {
+    let mut widths: Vec<usize> = header.iter().map(|h| h.len()).collect();
+    for r in &body {
+        for (w, c) in widths.iter_mut().zip(r) {
+            *w = (*w).max(c.chars().count());
+        }
+    }
+    let line = |cells: Vec<String>| {
+        let parts: Vec<String> = cells
+            .iter()
+            .zip(&widths)
+            .enumerate()
+            .map(|(i, (c, w))| if i == 0 { format!("{c:<w$}") } else { format!("{c:>w$}") })
+            .collect();
+        println!("{}", parts.join("  ").trim_end());
+    };
+    line(header.iter().map(|h| h.to_string()).collect());
+    for r in body {
+        line(r);
+    }
+}
+
+fn opt_f(v: Option<f64>) -> String {
+    v.map_or("-".to_owned(), |x| format!("{x:.1}"))
+}
+
+/// Runs one report.
+pub fn run(args: &Args) -> CmdResult {
+    let store = args.db.open_existing()?;
+    let snap = store.snapshot()?;
+    let f = Filters {
+        from: args.from,
+        to: args.to,
+        page: args.page.clone(),
+        kind: args.kind,
+        device: args.device,
+        browser: args.browser.clone(),
+        os: args.os.clone(),
+        referrer: args.referrer.clone(),
+        channel: args.channel,
+        selector: args.selector.clone(),
+        include_bots: args.include_bots,
+    };
+    let site = args.site.as_str();
+    let json = args.json;
+    match args.report {
+        Report::Heatmap => {
+            let h = snap.heatmap(site, &f, HeatmapOptions { cols: args.cols, row_px: args.row_px })?;
+            print(json, &h, |h| {
+                println!("{} events in {} cells ({} without a viewport width)", h.total, h.cells.len(), h.skipped);
+                let mut cells = h.cells.clone();
+                cells.sort_by(|a, b| b.count.cmp(&a.count).then((a.row, a.col).cmp(&(b.row, b.col))));
+                cells.truncate(args.limit.unwrap_or(20));
+                rows(&["row", "col", "count"], cells.iter().map(|c| vec![c.row.to_string(), c.col.to_string(), c.count.to_string()]).collect());
+            })
+        }
+        Report::Elements => print(json, &snap.elements(site, &f, args.limit)?, |e| {
+            rows(
+                &["selector", "clicks", "mean ex", "mean ey"],
+                e.rows.iter().map(|r| vec![r.selector.clone(), r.clicks.to_string(), opt_f(r.mean_ex), opt_f(r.mean_ey)]).collect(),
+            );
+        }),
+        Report::Rage => print(json, &snap.rage_clicks(site, &f, args.limit)?, |r| {
+            println!("{} bursts in {} sessions", r.bursts, r.sessions);
+            rows(&["selector", "bursts", "clicks"], r.rows.iter().map(|b| vec![b.selector.clone(), b.bursts.to_string(), b.clicks.to_string()]).collect());
+        }),
+        Report::Scroll => print(json, &snap.scroll_reach(site, &f, args.step)?, |s| {
+            println!("{} sessions", s.sessions);
+            rows(&["depth %", "sessions"], s.steps.iter().map(|x| vec![x.depth.to_string(), x.sessions.to_string()]).collect());
+        }),
+        Report::Referrers => {
+            let by: ReferrerBy = args.by.as_deref().unwrap_or("host").parse()?;
+            print(json, &snap.referrers(site, &f, by, args.limit)?, breakdown)
+        }
+        Report::Devices => {
+            let by: DeviceBy = args.by.as_deref().unwrap_or("class").parse()?;
+            print(json, &snap.devices(site, &f, by, args.limit)?, breakdown)
+        }
+        Report::Pages => print(json, &snap.pages(site, &f, args.limit)?, |p| {
+            rows(
+                &["page", "pageviews", "visitors", "entries", "mean load ms"],
+                p.rows
+                    .iter()
+                    .map(|r| vec![r.page.clone(), r.pageviews.to_string(), r.visitors.to_string(), r.entries.to_string(), opt_f(r.mean_load_ms)])
+                    .collect(),
+            );
+        }),
+        Report::Series => {
+            let interval: Interval = args.interval.parse()?;
+            print(json, &snap.series(site, &f, interval)?, |s| {
+                rows(
+                    &["bucket", "pageviews", "sessions", "visitors"],
+                    s.rows.iter().map(|r| vec![time_text(r.ts), r.pageviews.to_string(), r.sessions.to_string(), r.visitors.to_string()]).collect(),
+                );
+            })
+        }
+        Report::Replay => {
+            let session = args
+                .session
+                .as_deref()
+                .ok_or_else(|| Failure::new("replay needs --session (a raw session id or a key from `query sessions`)"))?;
+            let events = replay(&snap, site, session)?;
+            print(json, &events, |ev| {
+                rows(
+                    &["ts", "type", "page", "x", "y", "selector"],
+                    ev.iter()
+                        .map(|e| {
+                            let o = |v: Option<u32>| v.map_or(String::new(), |x| x.to_string());
+                            vec![time_text(e.ts), e.kind.as_str().to_owned(), e.page.clone(), o(e.x), o(e.y), e.selector.clone().unwrap_or_default()]
+                        })
+                        .collect(),
+                );
+            })
+        }
+        Report::Sessions => print(json, &snap.sessions(site, &f, args.limit)?, |s| {
+            println!("{} sessions", s.total);
+            rows(
+                &["session", "first", "entry page", "referrer", "channel", "device", "browser", "os"],
+                s.rows
+                    .iter()
+                    .map(|r| {
+                        vec![
+                            r.session.clone(),
+                            time_text(r.first_ts),
+                            r.entry_page.clone(),
+                            r.referrer.clone(),
+                            r.channel.as_str().to_owned(),
+                            r.device.as_str().to_owned(),
+                            r.browser.clone(),
+                            r.os.clone(),
+                        ]
+                    })
+                    .collect(),
+            );
+        }),
+    }
+}
+
+/// A raw session id first; a 16-hex-digit key when the raw id has no events.
+fn replay(snap: &Snapshot, site: &str, session: &str) -> Result<Vec<heatstore::StoredEvent>, Failure> {
+    let events = snap.session_events(site, session)?;
+    if events.is_empty() && session.len() == 16 && session.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Ok(snap.session_events_by_key(site, session)?);
+    }
+    Ok(events)
+}
+
+fn breakdown(b: &heatstore::query::Breakdown) {
+    println!("{} sessions, {} visitors", b.sessions, b.visitors);
+    rows(&["key", "sessions", "visitors"], b.rows.iter().map(|r| vec![r.key.clone(), r.sessions.to_string(), r.visitors.to_string()]).collect());
+}
+
+fn time_text(ms: i64) -> String {
+    let fmt = time::format_description::well_known::Rfc3339;
+    time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
+        .ok()
+        .and_then(|t| t.format(&fmt).ok())
+        .unwrap_or_else(|| ms.to_string())
+}
