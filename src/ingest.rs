@@ -7,7 +7,7 @@
 //! drop whole events (DNT, sensitive selectors) are applied here too; ids and
 //! opt-outs are the writer's job, as they need the site's secret key.
 
-use std::collections::HashMap;
+use foldhash::{HashMap, HashMapExt};
 use std::sync::Arc;
 
 use crate::event::{Event, EventError, EventKind};

@@ -1,6 +1,6 @@
 //! The store: one redb file holding every site's events.
 
-use std::collections::HashMap;
+use foldhash::{HashMap, HashMapExt};
 use std::fs::File;
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -93,8 +93,7 @@ fn check_file(path: &Path) -> Result<()> {
     if len == 0 {
         return Ok(());
     }
-    let n = f.read(&mut head)?;
-    if head.get(..n) != Some(REDB_MAGIC) || n < REDB_MAGIC.len() {
+    if len < head.len() as u64 || f.read_exact(&mut head).is_err() || head != REDB_MAGIC {
         return Err(Error::NotAStore {
             detail: format!("{} does not start with a redb header", path.display()),
         });

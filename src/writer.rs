@@ -6,7 +6,9 @@
 //! rows reached [`SEAL_ROWS`]: all in one transaction, so a crash loses at
 //! most the uncommitted batch and never leaves half of one.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet};
+
+use foldhash::{HashMap, HashMapExt, HashSet, HashSetExt};
 use std::sync::MutexGuard;
 
 use redb::{ReadableDatabase, ReadableTable, WriteTransaction};
@@ -63,7 +65,12 @@ impl PartMeta {
     }
 
     pub fn decode(bytes: &[u8]) -> Result<PartMeta, Corrupt> {
-        rmp_serde::from_slice(bytes).map_err(|e| Corrupt::new("partition metadata", e.to_string()))
+        let meta: PartMeta =
+            rmp_serde::from_slice(bytes).map_err(|e| Corrupt::new("partition metadata", e.to_string()))?;
+        if meta.segments.iter().any(|s| s.rows as usize > SEGMENT_ROWS || s.min_ts > s.max_ts) {
+            return Err(Corrupt::new("partition metadata", "a segment claims more than 65,536 rows or a negative time span"));
+        }
+        Ok(meta)
     }
 
     pub fn rows(&self) -> u64 {
@@ -358,15 +365,17 @@ impl<'s> Writer<'s> {
             for (k, v) in &batch.cookieless {
                 c.insert(*k, *v)?;
             }
+            // A day's salt lives until the end of the next day (by the
+            // clock, not by event times): older ones are destroyed, and
+            // events of older days get a salt that is never stored.
             let mut salts = txn.open_table(SALTS)?;
-            if let Some(&newest) = batch.salts.keys().last() {
-                for (day, salt) in &batch.salts {
-                    if *day >= newest - 1 {
-                        salts.insert(*day, salt.as_slice())?;
-                    }
+            let yesterday = day_of(crate::deletion::now_ms()) - 1;
+            for (day, salt) in &batch.salts {
+                if *day >= yesterday {
+                    salts.insert(*day, salt.as_slice())?;
                 }
-                salts.retain(|day, _| day >= newest - 1)?;
             }
+            salts.retain(|day, _| day >= yesterday)?;
         }
         // Sessions, and the session blocks they derive.
         let mut block_changes: BTreeMap<(u32, i32), Vec<(u64, Option<BlockEntry>)>> = BTreeMap::new();

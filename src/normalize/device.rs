@@ -64,7 +64,7 @@
 //!
 //! [uap-core]: https://github.com/ua-parser/uap-core
 
-use std::collections::HashMap;
+use foldhash::HashMap;
 use std::sync::{Arc, OnceLock};
 
 use serde::{Deserialize, Serialize};

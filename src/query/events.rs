@@ -269,7 +269,7 @@ impl Snapshot {
         let mut cells: BTreeMap<(u32, u32), u64> = BTreeMap::new();
         let mut pending: Vec<(u64, i64, Pos, u64, u64)> = Vec::new();
         let place = |cells: &mut BTreeMap<(u32, u32), u64>, x: u64, y: u64, vw: u64| {
-            let c = (x * u64::from(opts.cols) / vw.max(1)).min(u64::from(opts.cols) - 1) as u32;
+            let c = (x.saturating_mul(u64::from(opts.cols)) / vw.max(1)).min(u64::from(opts.cols) - 1) as u32;
             let r = (y / u64::from(opts.row_px)).min(u64::from(u32::MAX)) as u32;
             *cells.entry((r, c)).or_default() += 1;
         };
@@ -332,11 +332,11 @@ impl Snapshot {
                 let a = local.entry(s).or_default();
                 a.0 += 1;
                 if let Some(x) = ex[i] {
-                    a.1 += x;
+                    a.1 = a.1.saturating_add(x);
                     a.2 += 1;
                 }
                 if let Some(y) = ey[i] {
-                    a.3 += y;
+                    a.3 = a.3.saturating_add(y);
                     a.4 += 1;
                 }
             }
@@ -347,9 +347,9 @@ impl Snapshot {
                 }
                 let t = acc.entry(name.to_owned()).or_default();
                 t.0 += a.0;
-                t.1 += a.1;
-                t.2 += a.2;
-                t.3 += a.3;
+                t.1 = t.1.saturating_add(a.1);
+                t.2 = t.2.saturating_add(a.2);
+                t.3 = t.3.saturating_add(a.3);
                 t.4 += a.4;
             }
             Ok(())
@@ -460,7 +460,7 @@ impl Snapshot {
             kind: None,
             ..filters.clone()
         };
-        let depth = |y: u64, vh: u64, dh: u64| ((y + vh) * 100 / dh.max(1)).min(100) as u32;
+        let depth = |y: u64, vh: u64, dh: u64| (y.saturating_add(vh).saturating_mul(100) / dh.max(1)).min(100) as u32;
         // session → (deepest scroll, first pageview (ts,pos,fold))
         let mut deepest: HashMap<u64, u32> = HashMap::new();
         let mut first_pv: HashMap<u64, (i64, Pos, u32)> = HashMap::new();
@@ -549,7 +549,7 @@ impl Snapshot {
                 a.0 += 1;
                 a.1.insert(v);
                 if let Some(l) = loads[i] {
-                    a.2 += l;
+                    a.2 = a.2.saturating_add(l);
                     a.3 += 1;
                 }
             }
@@ -559,8 +559,8 @@ impl Snapshot {
                 t.0 += a.0;
                 all_visitors.extend(a.1.iter().copied());
                 t.1.extend(a.1);
-                t.2 += a.2;
-                t.3 += a.3;
+                t.2 = t.2.saturating_add(a.2);
+                t.3 = t.3.saturating_add(a.3);
             }
             Ok(())
         })?;

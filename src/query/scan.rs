@@ -193,8 +193,7 @@ fn hide(ctx: &SegCtx<'_>, hidden: &Hidden, mut rows: RoaringBitmap) -> Result<Ro
     }
     if !hidden.sessions.is_empty() || !hidden.visitors.is_empty() {
         let runs = ctx.runs()?;
-        for i in 0..runs.len() {
-            let (h, v) = (runs.hashes[i], runs.visitors[i]);
+        for (i, (&h, &v)) in runs.hashes.iter().zip(&runs.visitors).enumerate() {
             if hidden.session_hidden(h, v) {
                 rows.remove_range(runs.range(i));
             }

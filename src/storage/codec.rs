@@ -345,7 +345,7 @@ pub(crate) fn decode_uints(r: &mut Reader<'_>, out: &mut Vec<u64>) -> Result<(),
             for _ in 0..runs {
                 let v = r.varint()?;
                 let len = usize::try_from(r.varint()?).map_err(|_| r.corrupt("bad run"))?;
-                if out.len() - start + len > n {
+                if len > n - (out.len() - start) {
                     return Err(r.corrupt("runs longer than the column"));
                 }
                 out.extend(std::iter::repeat_n(v, len));
@@ -403,6 +403,13 @@ mod tests {
         assert!(size < 560, "patched should keep 4 bits a value, got {size}");
         roundtrip(&[0, u64::MAX, 3]);
         roundtrip(&[]);
+    }
+
+    #[test]
+    fn overflowing_run_length_is_corrupt() {
+        let bytes = [3u8, 2, 2, 0, 1, 0, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 1];
+        let mut out = Vec::new();
+        assert!(decode_uints(&mut Reader::new(&bytes, "test"), &mut out).is_err());
     }
 
     proptest! {

@@ -5,7 +5,7 @@
 //! partition, so rewriting a partition (erasure) rewrites its dictionaries
 //! and drops the strings nothing references any more.
 
-use std::collections::HashMap;
+use foldhash::HashMap;
 
 use super::codec::{put_bytes, put_varint, Reader};
 use super::Corrupt;

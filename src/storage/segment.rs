@@ -532,21 +532,23 @@ pub(crate) fn decode_rows(
     for (i, row) in out.iter_mut().enumerate() {
         row.ts = ts.get(i).copied().unwrap_or_default();
     }
-    for s in 0..runs.len() {
+    for (s, (&hash, &visitor)) in runs.hashes.iter().zip(&runs.visitors).enumerate() {
         for i in runs.range(s) {
             if let Some(row) = out.get_mut(i as usize) {
-                row.session = runs.hashes[s];
-                row.visitor = runs.visitors[s];
+                row.session = hash;
+                row.visitor = visitor;
             }
         }
     }
     let kinds_bm = decode_bitmaps(need(col::BM_KIND)?)?;
-    let mut covered = 0u64;
+    let mut covered = RoaringBitmap::new();
+    let mut total = 0u64;
     for (k, bm) in &kinds_bm {
         if EventKind::from_code(*k as u8).is_none() || *k > 255 {
             return Err(Corrupt::new("segment", format!("unknown kind code {k}")));
         }
-        covered += bm.len();
+        total += bm.len();
+        covered |= bm;
         for i in bm {
             let row = out
                 .get_mut(i as usize)
@@ -554,7 +556,8 @@ pub(crate) fn decode_rows(
             row.kind = *k as u8;
         }
     }
-    if covered != u64::from(rows) {
+    // Every row in exactly one kind: as many members as rows, all of them.
+    if total != u64::from(rows) || covered.len() != u64::from(rows) || covered.max().is_some_and(|m| m >= rows) {
         return Err(Corrupt::new("segment", "kind bitmaps do not cover the rows"));
     }
     let kind_rows = |mask: u8| {
@@ -589,8 +592,17 @@ pub(crate) fn decode_rows(
                 col::VH => row.vh = Some(v32),
                 col::DH => row.dh = Some(v32),
                 col::LOAD_MS => row.load_ms = Some(v32),
-                col::EX => row.ex = u16::try_from(v32).ok(),
-                col::EY => row.ey = u16::try_from(v32).ok(),
+                col::EX | col::EY => {
+                    let v = u16::try_from(v32)
+                        .ok()
+                        .filter(|&v| v <= crate::event::MAX_ELEMENT_POS)
+                        .ok_or_else(|| Corrupt::new("segment", "in-element position over 10000"))?;
+                    if f.col == col::EX {
+                        row.ex = Some(v);
+                    } else {
+                        row.ey = Some(v);
+                    }
+                }
                 col::LEN => row.len = Some(v32),
                 _ => row.duration_ms = Some(v32),
             }
