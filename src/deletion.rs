@@ -256,9 +256,16 @@ impl Store {
         let txn = self.db.begin_write()?;
         let (site_id, key) = ensure_site(&txn, site)?;
         let stored = match &target {
-            DeletionTarget::Visitor(v) => StoredTarget::Visitor { hash: id_hash(&key, v) },
-            DeletionTarget::Session(s) => StoredTarget::Session { hash: id_hash(&key, s) },
-            DeletionTarget::TimeRange { from, to } => StoredTarget::TimeRange { from: *from, to: *to },
+            DeletionTarget::Visitor(v) => StoredTarget::Visitor {
+                hash: id_hash(&key, v),
+            },
+            DeletionTarget::Session(s) => StoredTarget::Session {
+                hash: id_hash(&key, s),
+            },
+            DeletionTarget::TimeRange { from, to } => StoredTarget::TimeRange {
+                from: *from,
+                to: *to,
+            },
             DeletionTarget::Site => StoredTarget::Site,
         };
         let id = record_request(&txn, site, site_id, stored, settings.purge_window_days, now)?;
@@ -276,7 +283,14 @@ impl Store {
         let (site_id, key) = ensure_site(&txn, site)?;
         let hash = id_hash(&key, visitor);
         txn.open_table(OPT_OUTS)?.insert((site_id, hash), ())?;
-        let id = record_request(&txn, site, site_id, StoredTarget::Visitor { hash }, settings.purge_window_days, now_ms())?;
+        let id = record_request(
+            &txn,
+            site,
+            site_id,
+            StoredTarget::Visitor { hash },
+            settings.purge_window_days,
+            now_ms(),
+        )?;
         txn.commit()?;
         state.sites.remove(site);
         Ok(id)
@@ -289,7 +303,10 @@ impl Store {
 
     /// Requests past their deadline at `now` and not erased yet.
     pub fn overdue_requests(&self, now: i64) -> Result<Vec<DeletionRequest>> {
-        Ok(all_requests(&self.db)?.into_iter().filter(|r| r.overdue(now)).collect())
+        Ok(all_requests(&self.db)?
+            .into_iter()
+            .filter(|r| r.overdue(now))
+            .collect())
     }
 
     /// Carries out every pending deletion request and the sites' retention
@@ -316,11 +333,15 @@ impl Store {
             .into_iter()
             .filter(|r| r.status == RequestStatus::Purged)
             .collect();
-        report.file_bytes_before = self.path().map_or(Ok(0), |p| std::fs::metadata(p).map(|m| m.len()))?;
+        report.file_bytes_before = self
+            .path()
+            .map_or(Ok(0), |p| std::fs::metadata(p).map(|m| m.len()))?;
         if !to_erase.is_empty() || report.partitions_expired > 0 {
             self.rewrite_file()?;
         }
-        report.file_bytes_after = self.path().map_or(Ok(0), |p| std::fs::metadata(p).map(|m| m.len()))?;
+        report.file_bytes_after = self
+            .path()
+            .map_or(Ok(0), |p| std::fs::metadata(p).map(|m| m.len()))?;
         if !to_erase.is_empty() {
             let txn = self.db.begin_write()?;
             {
@@ -355,20 +376,30 @@ impl Store {
             let before = day_start(day_of(now.max(0)) - days as i32 + 1);
             let old: Vec<i32> = {
                 let snap = self.snapshot()?;
-                snap.partitions(site_id, i32::MIN, day_of(before) - 1)?.into_iter().map(|(d, _)| d).collect()
+                snap.partitions(site_id, i32::MIN, day_of(before) - 1)?
+                    .into_iter()
+                    .map(|(d, _)| d)
+                    .collect()
             };
             let has_blocks = {
                 let txn = self.db.begin_read()?;
                 let b = txn.open_table(SESSION_BLOCKS)?;
-                let found = b.range((site_id, i32::MIN)..(site_id, day_of(before)))?.next().is_some();
-                found
+                let mut old_blocks = b.range((site_id, i32::MIN)..(site_id, day_of(before)))?;
+                old_blocks.next().is_some()
             };
             if old.is_empty() && !has_blocks {
                 continue;
             }
             let _guard = self.lock();
             let txn = self.db.begin_write()?;
-            let id = record_request(&txn, &name, site_id, StoredTarget::Retention { before }, 0, now)?;
+            let id = record_request(
+                &txn,
+                &name,
+                site_id,
+                StoredTarget::Retention { before },
+                0,
+                now,
+            )?;
             let mut rows = 0;
             for day in &old {
                 rows += rewrite_partition(&txn, site_id, *day, &|_| true)?;
@@ -385,7 +416,10 @@ impl Store {
     fn purge(&mut self, r: &DeletionRequest, now: i64) -> Result<(u64, u64)> {
         let _guard = self.lock();
         let txn = self.db.begin_write()?;
-        let found = txn.open_table(SITES)?.get(r.site.as_str())?.map(|g| g.value());
+        let found = txn
+            .open_table(SITES)?
+            .get(r.site.as_str())?
+            .map(|g| g.value());
         let site_id = match found {
             Some(id) => id,
             None => {
@@ -413,7 +447,9 @@ impl Store {
             StoredTarget::TimeRange { from, to } => {
                 let parts = txn.open_table(PARTITIONS)?;
                 let mut days = BTreeSet::new();
-                for e in parts.range((site_id, day_of(from.max(0)))..=(site_id, day_of((to - 1).max(0))))? {
+                for e in parts
+                    .range((site_id, day_of(from.max(0)))..=(site_id, day_of((to - 1).max(0))))?
+                {
                     days.insert(e?.0.value().1);
                 }
                 days
@@ -481,14 +517,19 @@ impl Store {
                 }
                 std::fs::rename(&tmp, &path)?;
                 if let Some(dir) = path.parent() {
-                    if let Ok(d) = std::fs::File::open(if dir.as_os_str().is_empty() { Path::new(".") } else { dir }) {
+                    if let Ok(d) = std::fs::File::open(if dir.as_os_str().is_empty() {
+                        Path::new(".")
+                    } else {
+                        dir
+                    }) {
                         let _ = d.sync_all();
                     }
                 }
                 self.db = Database::open(&path)?;
             }
             None => {
-                let fresh = Database::builder().create_with_backend(redb::backends::InMemoryBackend::new())?;
+                let fresh = Database::builder()
+                    .create_with_backend(redb::backends::InMemoryBackend::new())?;
                 copy_all(&self.db, &fresh)?;
                 self.db = fresh;
             }
@@ -499,13 +540,17 @@ impl Store {
 
 /// The temporary file a rewrite builds before the rename.
 pub(crate) fn rewrite_path(path: &Path) -> std::path::PathBuf {
-    let mut name = path.file_name().map(|n| n.to_os_string()).unwrap_or_default();
+    let mut name = path
+        .file_name()
+        .map(|n| n.to_os_string())
+        .unwrap_or_default();
     name.push(".rewrite");
     path.with_file_name(name)
 }
 
 fn ensure_site(txn: &WriteTransaction, site: &str) -> Result<(u32, crate::normalize::IdKey)> {
-    crate::event::validate_site(site).map_err(|e| Error::InvalidArgument(format!("site {site:?}: {e}")))?;
+    crate::event::validate_site(site)
+        .map_err(|e| Error::InvalidArgument(format!("site {site:?}: {e}")))?;
     let mut sites = txn.open_table(SITES)?;
     let mut conf = txn.open_table(SITE_CONFIG)?;
     let found = sites.get(site)?.map(|g| g.value());
@@ -529,7 +574,14 @@ fn ensure_site(txn: &WriteTransaction, site: &str) -> Result<(u32, crate::normal
     Ok((id, record.key))
 }
 
-fn record_request(txn: &WriteTransaction, site: &str, site_id: u32, target: StoredTarget, window_days: u32, now: i64) -> Result<u64> {
+fn record_request(
+    txn: &WriteTransaction,
+    site: &str,
+    site_id: u32,
+    target: StoredTarget,
+    window_days: u32,
+    now: i64,
+) -> Result<u64> {
     if window_days > MAX_PURGE_WINDOW_DAYS {
         return Err(Error::Policy(format!(
             "purge window of {window_days} days is over the maximum of {MAX_PURGE_WINDOW_DAYS} days"
@@ -569,7 +621,9 @@ fn hide_sessions(txn: &WriteTransaction, site: u32, target: &StoredTarget) -> Re
     let mut lost_attrs = Vec::new();
     for day in days {
         let start = day_start(day);
-        let Some(bytes) = blocks.get((site, day))?.map(|g| g.value().to_vec()) else { continue };
+        let Some(bytes) = blocks.get((site, day))?.map(|g| g.value().to_vec()) else {
+            continue;
+        };
         let block = SessionBlock::decode(&bytes, start)?;
         let entries = block.entries();
         let before = entries.len();
@@ -589,7 +643,10 @@ fn hide_sessions(txn: &WriteTransaction, site: u32, target: &StoredTarget) -> Re
         if kept.is_empty() {
             blocks.remove((site, day))?;
         } else {
-            blocks.insert((site, day), SessionBlock::build(kept).encode(start).as_slice())?;
+            blocks.insert(
+                (site, day),
+                SessionBlock::build(kept).encode(start).as_slice(),
+            )?;
         }
     }
     drop(blocks);
@@ -598,7 +655,9 @@ fn hide_sessions(txn: &WriteTransaction, site: u32, target: &StoredTarget) -> Re
         let mut sessions = txn.open_table(SESSIONS)?;
         let mut patch = Vec::new();
         for hash in lost_attrs {
-            let Some(bytes) = sessions.get((site, hash))?.map(|g| g.value().to_vec()) else { continue };
+            let Some(bytes) = sessions.get((site, hash))?.map(|g| g.value().to_vec()) else {
+                continue;
+            };
             let mut row = SessionRow::decode(&bytes)?;
             row.first_pv = None;
             sessions.insert((site, hash), row.encode().as_slice())?;
@@ -614,7 +673,9 @@ fn hide_sessions(txn: &WriteTransaction, site: u32, target: &StoredTarget) -> Re
 
 fn mark_purged(txn: &WriteTransaction, id: u64, rows: u64, now: i64) -> Result<()> {
     let mut t = txn.open_table(DELETIONS)?;
-    let Some(bytes) = t.get(id)?.map(|g| g.value().to_vec()) else { return Ok(()) };
+    let Some(bytes) = t.get(id)?.map(|g| g.value().to_vec()) else {
+        return Ok(());
+    };
     let mut r = DeletionRequest::decode(&bytes)?;
     r.status = RequestStatus::Purged;
     r.purged_at = Some(now);
@@ -656,9 +717,16 @@ fn remove_sessions_before(txn: &WriteTransaction, site: u32, before: i64) -> Res
 
 /// Rewrites one partition without the rows `gone` selects, with fresh
 /// dictionaries. Returns the number of rows removed.
-pub(crate) fn rewrite_partition(txn: &WriteTransaction, site: u32, day: i32, gone: &dyn Fn(&Row) -> bool) -> Result<u64> {
+pub(crate) fn rewrite_partition(
+    txn: &WriteTransaction,
+    site: u32,
+    day: i32,
+    gone: &dyn Fn(&Row) -> bool,
+) -> Result<u64> {
     let mut parts = txn.open_table(PARTITIONS)?;
-    let Some(meta) = parts.get((site, day))?.map(|g| g.value().to_vec()) else { return Ok(0) };
+    let Some(meta) = parts.get((site, day))?.map(|g| g.value().to_vec()) else {
+        return Ok(0);
+    };
     let meta = PartMeta::decode(&meta)?;
     let old_dicts = load_dicts(&txn.open_table(DICTIONARIES)?, site, day)?;
     let mut cols = txn.open_table(SEGMENT_COLUMNS)?;
@@ -724,7 +792,11 @@ pub(crate) fn rewrite_partition(txn: &WriteTransaction, site: u32, day: i32, gon
     Ok(removed)
 }
 
-fn copy_table<K, V>(from: &redb::ReadTransaction, to: &WriteTransaction, def: TableDefinition<K, V>) -> Result<()>
+fn copy_table<K, V>(
+    from: &redb::ReadTransaction,
+    to: &WriteTransaction,
+    def: TableDefinition<K, V>,
+) -> Result<()>
 where
     K: redb::Key + 'static,
     V: redb::Value + 'static,

@@ -521,9 +521,8 @@ impl RawEvent<'_> {
         })?;
         let ts = match self.ts {
             RawTs::Ms(ms) => ms,
-            RawTs::Text(s) => parse_rfc3339_ms(&s).ok_or_else(|| {
-                EventError::new("ts", format!("{s:?} is not an RFC 3339 time"))
-            })?,
+            RawTs::Text(s) => parse_rfc3339_ms(&s)
+                .ok_or_else(|| EventError::new("ts", format!("{s:?} is not an RFC 3339 time")))?,
             RawTs::Bad(s) => {
                 return Err(EventError::new(
                     "ts",
@@ -684,19 +683,54 @@ mod tests {
         assert_eq!(err("{not json").field, "json");
         assert_eq!(err("[1,2]").field, "json");
         assert_eq!(err(&format!(r#"{{{base},"type":"jump"}}"#)).field, "type");
-        assert_eq!(err(&format!(r#"{{{base},"type":"click","x":-5,"y":3}}"#)).field, "x");
-        assert_eq!(err(&format!(r#"{{{base},"type":"click","x":"5","y":3}}"#)).field, "x");
-        assert_eq!(err(&format!(r#"{{{base},"type":"click","y":3}}"#)).field, "x");
-        assert_eq!(err(&format!(r#"{{{base},"type":"input","len":3,"text":"pw"}}"#)).field, "text");
-        assert_eq!(err(&format!(r#"{{{base},"type":"click","x":1,"y":1,"ex":10001}}"#)).field, "ex");
-        assert_eq!(err(r#"{"ts":1,"type":"leave","session":"s","url":"/","duration_ms":4}"#).field, "site");
+        assert_eq!(
+            err(&format!(r#"{{{base},"type":"click","x":-5,"y":3}}"#)).field,
+            "x"
+        );
+        assert_eq!(
+            err(&format!(r#"{{{base},"type":"click","x":"5","y":3}}"#)).field,
+            "x"
+        );
+        assert_eq!(
+            err(&format!(r#"{{{base},"type":"click","y":3}}"#)).field,
+            "x"
+        );
+        assert_eq!(
+            err(&format!(r#"{{{base},"type":"input","len":3,"text":"pw"}}"#)).field,
+            "text"
+        );
+        assert_eq!(
+            err(&format!(
+                r#"{{{base},"type":"click","x":1,"y":1,"ex":10001}}"#
+            ))
+            .field,
+            "ex"
+        );
+        assert_eq!(
+            err(r#"{"ts":1,"type":"leave","session":"s","url":"/","duration_ms":4}"#).field,
+            "site"
+        );
         let long = "s".repeat(129);
-        let e = err(&format!(r#"{{"site":"a.com","ts":1,"type":"leave","session":"{long}","url":"/","duration_ms":4}}"#));
+        let e = err(&format!(
+            r#"{{"site":"a.com","ts":1,"type":"leave","session":"{long}","url":"/","duration_ms":4}}"#
+        ));
         assert_eq!(e.field, "session");
         assert!(e.reason.contains("129"), "{e}");
-        assert_eq!(err(&format!(r#"{{{base},"type":"pageview","vw":0,"vh":1,"dh":1}}"#)).field, "vw");
+        assert_eq!(
+            err(&format!(
+                r#"{{{base},"type":"pageview","vw":0,"vh":1,"dh":1}}"#
+            ))
+            .field,
+            "vw"
+        );
         assert_eq!(err(r#"{"site":"a.com","ts":"yesterday","type":"leave","session":"s","url":"/","duration_ms":4}"#).field, "ts");
-        assert_eq!(err(r#"{"site":"a.com","ts":-1,"type":"leave","session":"s","url":"/","duration_ms":4}"#).field, "ts");
+        assert_eq!(
+            err(
+                r#"{"site":"a.com","ts":-1,"type":"leave","session":"s","url":"/","duration_ms":4}"#
+            )
+            .field,
+            "ts"
+        );
     }
 
     #[test]

@@ -93,7 +93,11 @@ impl Store {
             let mut p = ImportProgress::default();
             let mut writer = self.writer()?;
             let trace = std::env::var_os("HEATSTORE_TRACE").is_some();
-            let (mut t_wait, mut t_append, mut t_commit) = (std::time::Duration::ZERO, std::time::Duration::ZERO, std::time::Duration::ZERO);
+            let (mut t_wait, mut t_append, mut t_commit) = (
+                std::time::Duration::ZERO,
+                std::time::Duration::ZERO,
+                std::time::Duration::ZERO,
+            );
             let mut t0 = std::time::Instant::now();
             for chunk in rx {
                 t_wait += t0.elapsed();
@@ -102,7 +106,9 @@ impl Store {
                 p.bytes += chunk.bytes;
                 for (line, e) in chunk.events {
                     p.lines = line;
-                    let outcome = e.map_err(Error::InvalidEvent).and_then(|e| writer.append(&e));
+                    let outcome = e
+                        .map_err(Error::InvalidEvent)
+                        .and_then(|e| writer.append(&e));
                     match outcome {
                         Ok(Appended::Buffered) => report.accepted += 1,
                         Ok(Appended::Dropped(_)) => {
@@ -131,7 +137,9 @@ impl Store {
                 t0 = std::time::Instant::now();
             }
             if trace {
-                eprintln!("wait {t_wait:?} append+commit {t_append:?} of which commit {t_commit:?}");
+                eprintln!(
+                    "wait {t_wait:?} append+commit {t_append:?} of which commit {t_commit:?}"
+                );
             }
             p.committed += writer.commit()?.events;
             // Seal what is left pending, so reports read only segments.

@@ -144,9 +144,19 @@ impl Normalizer {
 
 /// The session attributes a pageview gives, from its already parsed page
 /// and device.
-fn attrs_from(e: &Event, page: &PageInfo, device: crate::normalize::Device, sources: &ReferrerSources) -> SessionAttrs {
+fn attrs_from(
+    e: &Event,
+    page: &PageInfo,
+    device: crate::normalize::Device,
+    sources: &ReferrerSources,
+) -> SessionAttrs {
     let campaign = !page.campaign.is_empty() || page.click_id;
-    let referrer = classify_referrer(e.referrer.as_deref(), page.host.as_deref(), campaign, sources);
+    let referrer = classify_referrer(
+        e.referrer.as_deref(),
+        page.host.as_deref(),
+        campaign,
+        sources,
+    );
     SessionAttrs {
         entry_page: page.path.clone(),
         referrer_host: referrer.host,

@@ -20,7 +20,9 @@ mod storage;
 mod store;
 mod writer;
 
-pub use deletion::{DeletionRequest, DeletionTarget, MaintenanceReport, RequestStatus, StoredTarget};
+pub use deletion::{
+    DeletionRequest, DeletionTarget, MaintenanceReport, RequestStatus, StoredTarget,
+};
 pub use error::{Corrupt, Error, Result};
 pub use event::{parse_rfc3339_ms, parse_time, Event, EventError, EventKind};
 pub use import::{ImportError, ImportProgress, ImportReport};

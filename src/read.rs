@@ -206,7 +206,12 @@ impl Snapshot {
     }
 
     /// The partitions (days) of a site in `[from_day, to_day]`.
-    pub(crate) fn partitions(&self, site: u32, from_day: i32, to_day: i32) -> Result<Vec<(i32, PartMeta)>> {
+    pub(crate) fn partitions(
+        &self,
+        site: u32,
+        from_day: i32,
+        to_day: i32,
+    ) -> Result<Vec<(i32, PartMeta)>> {
         let mut v = Vec::new();
         if from_day > to_day {
             return Ok(v);
@@ -227,14 +232,23 @@ impl Snapshot {
 
     pub(crate) fn pending_rows(&self, site: u32, day: i32) -> Result<Vec<Row>> {
         let mut rows = Vec::new();
-        for e in self.t.pending.range((site, day, 0)..=(site, day, u64::MAX))? {
+        for e in self
+            .t
+            .pending
+            .range((site, day, 0)..=(site, day, u64::MAX))?
+        {
             rows.extend(decode_batch(e?.1.value())?);
         }
         Ok(rows)
     }
 
     /// Opens a partition for reading.
-    pub(crate) fn partition_view(&self, site: u32, day: i32, meta: &PartMeta) -> Result<PartitionView> {
+    pub(crate) fn partition_view(
+        &self,
+        site: u32,
+        day: i32,
+        meta: &PartMeta,
+    ) -> Result<PartitionView> {
         let mut dicts = load_dicts(&self.t.dicts, site, day)?;
         let mut segments: Vec<SegmentView> = meta
             .segments
@@ -270,22 +284,43 @@ impl Snapshot {
     }
 
     /// One column of a segment, `None` when the segment has none.
-    pub(crate) fn column<'a>(&self, p: &PartitionView, s: &'a SegmentView, id: u8) -> Result<Option<Cow<'a, [u8]>>> {
+    pub(crate) fn column<'a>(
+        &self,
+        p: &PartitionView,
+        s: &'a SegmentView,
+        id: u8,
+    ) -> Result<Option<Cow<'a, [u8]>>> {
         match &s.src {
             SegSource::Mem(cols) => Ok(cols.get(&id).map(|v| Cow::Borrowed(v.as_slice()))),
-            SegSource::Disk(seg) => Ok(crate::storage::columns::get(&self.t.columns, p.site, p.day, *seg, id)?.map(Cow::Owned)),
+            SegSource::Disk(seg) => {
+                Ok(
+                    crate::storage::columns::get(&self.t.columns, p.site, p.day, *seg, id)?
+                        .map(Cow::Owned),
+                )
+            }
         }
     }
 
-    pub(crate) fn need_column<'a>(&self, p: &PartitionView, s: &'a SegmentView, id: u8) -> Result<Cow<'a, [u8]>> {
+    pub(crate) fn need_column<'a>(
+        &self,
+        p: &PartitionView,
+        s: &'a SegmentView,
+        id: u8,
+    ) -> Result<Cow<'a, [u8]>> {
         self.column(p, s, id)?
             .ok_or_else(|| Corrupt::new("segment", format!("column {id} is missing")).into())
     }
 
-    pub(crate) fn all_columns(&self, p: &PartitionView, s: &SegmentView) -> Result<BTreeMap<u8, Vec<u8>>> {
+    pub(crate) fn all_columns(
+        &self,
+        p: &PartitionView,
+        s: &SegmentView,
+    ) -> Result<BTreeMap<u8, Vec<u8>>> {
         match &s.src {
             SegSource::Mem(cols) => Ok(cols.clone()),
-            SegSource::Disk(seg) => crate::storage::columns::get_all(&self.t.columns, p.site, p.day, *seg),
+            SegSource::Disk(seg) => {
+                crate::storage::columns::get_all(&self.t.columns, p.site, p.day, *seg)
+            }
         }
     }
 
@@ -306,7 +341,11 @@ impl Snapshot {
         self.session_events_by_hash(&s, hash)
     }
 
-    pub(crate) fn session_events_by_hash(&self, s: &SiteRef, hash: u64) -> Result<Vec<StoredEvent>> {
+    pub(crate) fn session_events_by_hash(
+        &self,
+        s: &SiteRef,
+        hash: u64,
+    ) -> Result<Vec<StoredEvent>> {
         let site = s.id;
         let Some(row) = self.session_row(site, hash)? else {
             return Ok(Vec::new());
@@ -317,20 +356,32 @@ impl Snapshot {
         let mut out: Vec<(i64, usize, Row)> = Vec::new();
         let mut order = 0usize;
         for day in row.days {
-            let Some(meta) = self.t.partitions.get((site, day))?.map(|g| g.value().to_vec()) else {
+            let Some(meta) = self
+                .t
+                .partitions
+                .get((site, day))?
+                .map(|g| g.value().to_vec())
+            else {
                 continue;
             };
             let meta = PartMeta::decode(&meta)?;
             let view = self.partition_view(site, day, &meta)?;
             for seg in &view.segments {
-                let runs = segment::SessionRuns::decode(&self.need_column(&view, seg, col::SESSIONS)?, seg.rows)?;
+                let runs = segment::SessionRuns::decode(
+                    &self.need_column(&view, seg, col::SESSIONS)?,
+                    seg.rows,
+                )?;
                 let Ok(i) = runs.hashes.binary_search(&hash) else {
                     continue;
                 };
                 let range = runs.range(i);
                 let cols = self.all_columns(&view, seg)?;
                 let rows = segment::decode_rows(&cols, seg.rows, day, &view.dicts)?;
-                for r in rows.into_iter().skip(range.start as usize).take(range.len()) {
+                for r in rows
+                    .into_iter()
+                    .skip(range.start as usize)
+                    .take(range.len())
+                {
                     if s.hidden.row_hidden(&r) {
                         continue;
                     }
@@ -357,7 +408,10 @@ impl Snapshot {
         }
         for e in self.t.sessions.range((s.id, 0)..=(s.id, u64::MAX))? {
             let (k, v) = e?;
-            if !s.hidden.is_empty() && s.hidden.session_hidden(k.value().1, SessionRow::decode(v.value())?.visitor) {
+            if !s.hidden.is_empty()
+                && s.hidden
+                    .session_hidden(k.value().1, SessionRow::decode(v.value())?.visitor)
+            {
                 continue;
             }
             c.sessions += 1;
@@ -390,7 +444,10 @@ impl Snapshot {
                 for seg in &view.segments {
                     let cols = self.all_columns(&view, seg)?;
                     let rows = segment::decode_rows(&cols, seg.rows, day, &view.dicts)?;
-                    let runs = segment::SessionRuns::decode(&self.need_column(&view, seg, col::SESSIONS)?, seg.rows)?;
+                    let runs = segment::SessionRuns::decode(
+                        &self.need_column(&view, seg, col::SESSIONS)?,
+                        seg.rows,
+                    )?;
                     let attrs = self.need_column(&view, seg, col::SESSION_ATTRS)?;
                     segment::decode_session_attrs(&attrs, runs.len())?;
                     segment::decode_bitmaps(&self.need_column(&view, seg, col::BM_DEVICE)?)?;
@@ -414,7 +471,8 @@ impl Snapshot {
         let mut out: BTreeMap<String, u64> = BTreeMap::new();
         for e in self.t.columns.iter()? {
             let (k, v) = e?;
-            *out.entry(format!("column {}", segment::column_name(k.value().3))).or_default() += v.value().len() as u64;
+            *out.entry(format!("column {}", segment::column_name(k.value().3)))
+                .or_default() += v.value().len() as u64;
         }
         for e in self.t.dicts.iter()? {
             *out.entry("dictionaries".into()).or_default() += e?.1.value().len() as u64;

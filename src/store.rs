@@ -152,7 +152,9 @@ impl Store {
                         .unwrap_or_default();
                     let found = <[u8; 4]>::try_from(v.as_slice())
                         .map(u32::from_le_bytes)
-                        .map_err(|_| crate::Corrupt::new("store header", "format version is not 4 bytes"))?;
+                        .map_err(|_| {
+                            crate::Corrupt::new("store header", "format version is not 4 bytes")
+                        })?;
                     if found != FORMAT_VERSION {
                         return Err(Error::UnsupportedVersion {
                             found,
@@ -245,7 +247,8 @@ impl Store {
     /// Sets a site's settings, creating the site if needed.
     pub fn set_site_settings(&self, site: &str, settings: SiteSettings) -> Result<()> {
         settings.validate()?;
-        crate::event::validate_site(site).map_err(|e| Error::InvalidArgument(format!("site {site:?}: {e}")))?;
+        crate::event::validate_site(site)
+            .map_err(|e| Error::InvalidArgument(format!("site {site:?}: {e}")))?;
         let mut state = self.lock();
         let txn = self.db.begin_write()?;
         {

@@ -65,10 +65,17 @@ impl PartMeta {
     }
 
     pub fn decode(bytes: &[u8]) -> Result<PartMeta, Corrupt> {
-        let meta: PartMeta =
-            rmp_serde::from_slice(bytes).map_err(|e| Corrupt::new("partition metadata", e.to_string()))?;
-        if meta.segments.iter().any(|s| s.rows as usize > SEGMENT_ROWS || s.min_ts > s.max_ts) {
-            return Err(Corrupt::new("partition metadata", "a segment claims more than 65,536 rows or a negative time span"));
+        let meta: PartMeta = rmp_serde::from_slice(bytes)
+            .map_err(|e| Corrupt::new("partition metadata", e.to_string()))?;
+        if meta
+            .segments
+            .iter()
+            .any(|s| s.rows as usize > SEGMENT_ROWS || s.min_ts > s.max_ts)
+        {
+            return Err(Corrupt::new(
+                "partition metadata",
+                "a segment claims more than 65,536 rows or a negative time span",
+            ));
         }
         Ok(meta)
     }
@@ -113,6 +120,10 @@ struct Batch {
     salts: BTreeMap<i32, IdKey>,
     start_seq: u64,
 }
+
+/// Per (site, day): sessions to put into (`Some`) or take out of (`None`)
+/// that day's session block.
+type BlockChanges = BTreeMap<(u32, i32), Vec<(u64, Option<BlockEntry>)>>;
 
 /// Appends events and commits them. Get one from [`Store::writer`].
 ///
@@ -180,7 +191,13 @@ impl<'s> Writer<'s> {
                 }
             }
             None => {
-                let taken = self.state.sites.values().filter(|s| s.is_new).map(|s| s.id).max();
+                let taken = self
+                    .state
+                    .sites
+                    .values()
+                    .filter(|s| s.is_new)
+                    .map(|s| s.id)
+                    .max();
                 let id = next_site_id(&sites)?.max(taken.map_or(0, |t| t + 1));
                 SiteState {
                     id,
@@ -230,7 +247,9 @@ impl<'s> Writer<'s> {
             }
         };
         let last = state.map_or(ts, |(l, _)| l.max(ts));
-        self.batch.cookieless.insert((site, visitor), (last, session));
+        self.batch
+            .cookieless
+            .insert((site, visitor), (last, session));
         Ok(session)
     }
 
@@ -239,7 +258,9 @@ impl<'s> Writer<'s> {
         event.validate()?;
         self.site(&event.site)?;
         let seq = self.next_seq()?;
-        let WriterState { sites, normalizer, .. } = &mut *self.state;
+        let WriterState {
+            sites, normalizer, ..
+        } = &mut *self.state;
         let Some(site) = sites.get(&event.site) else {
             return Err(Error::InvalidArgument("site vanished".into()));
         };
@@ -251,7 +272,10 @@ impl<'s> Writer<'s> {
         let (session, visitor) = match &event.session {
             Some(s) => {
                 let session = id_hash(&key, s);
-                let visitor = event.visitor.as_deref().map_or(session, |v| id_hash(&key, v));
+                let visitor = event
+                    .visitor
+                    .as_deref()
+                    .map_or(session, |v| id_hash(&key, v));
                 (session, visitor)
             }
             None => {
@@ -261,7 +285,10 @@ impl<'s> Writer<'s> {
                 let day = day_of(event.ts);
                 let salt = self.salt(day)?;
                 let visitor = cookieless_visitor(&salt, &event.site, ip, ua);
-                (self.cookieless_session(site_id, visitor, event.ts)?, visitor)
+                (
+                    self.cookieless_session(site_id, visitor, event.ts)?,
+                    visitor,
+                )
             }
         };
         let opted_out = self
@@ -276,10 +303,14 @@ impl<'s> Writer<'s> {
         let mut row = normalized.row;
         row.session = session;
         row.visitor = visitor;
-        let delta = self.batch.sessions.entry((site_id, session)).or_insert_with(|| SessionDelta {
-            visitor,
-            ..SessionDelta::default()
-        });
+        let delta = self
+            .batch
+            .sessions
+            .entry((site_id, session))
+            .or_insert_with(|| SessionDelta {
+                visitor,
+                ..SessionDelta::default()
+            });
         delta.mixed |= delta.visitor != visitor;
         delta.days.insert(day_of(row.ts));
         if let Some(attrs) = normalized.attrs {
@@ -378,7 +409,8 @@ impl<'s> Writer<'s> {
             salts.retain(|day, _| day >= yesterday)?;
         }
         // Sessions, and the session blocks they derive.
-        let mut block_changes: BTreeMap<(u32, i32), Vec<(u64, Option<BlockEntry>)>> = BTreeMap::new();
+        let mut block_changes: BlockChanges =
+            BTreeMap::new();
         let mut changed_sealed: Vec<(u32, u64, Vec<i32>)> = Vec::new();
         // A session's visitor is the one named by its first event to
         // arrive: rows naming another are counted for it.
@@ -407,7 +439,10 @@ impl<'s> Writer<'s> {
                         if let Some(old) = row.first_pv {
                             let old_day = day_of(old.ts);
                             if old_day != day_of(fp.ts) {
-                                block_changes.entry((site, old_day)).or_default().push((hash, None));
+                                block_changes
+                                    .entry((site, old_day))
+                                    .or_default()
+                                    .push((hash, None));
                             }
                         }
                         row.first_pv = Some(fp);
@@ -470,7 +505,11 @@ impl<'s> Writer<'s> {
         let t_commit = std::time::Instant::now();
         txn.commit()?;
         if std::env::var_os("HEATSTORE_TRACE").is_some() {
-            eprintln!("seal {:?} commit {:?}", t_commit - t_seal, t_commit.elapsed());
+            eprintln!(
+                "seal {:?} commit {:?}",
+                t_commit - t_seal,
+                t_commit.elapsed()
+            );
         }
         for s in self.state.sites.values_mut() {
             s.is_new = false;
@@ -481,7 +520,7 @@ impl<'s> Writer<'s> {
 
 fn apply_block_changes(
     txn: &WriteTransaction,
-    changes: BTreeMap<(u32, i32), Vec<(u64, Option<BlockEntry>)>>,
+    changes: BlockChanges,
 ) -> Result<()> {
     let mut blocks = txn.open_table(SESSION_BLOCKS)?;
     for ((site, day), list) in changes {
@@ -559,7 +598,11 @@ where
 
     /// The attributes of one session (`None` before its first pageview).
     pub fn get(&mut self, hash: u64) -> Result<Option<SessionAttrs>> {
-        let Some(row) = self.sessions.get((self.site, hash))?.map(|g| g.value().to_vec()) else {
+        let Some(row) = self
+            .sessions
+            .get((self.site, hash))?
+            .map(|g| g.value().to_vec())
+        else {
             return Ok(None);
         };
         let Some(fp) = SessionRow::decode(&row)?.first_pv else {
@@ -581,7 +624,10 @@ where
     }
 
     /// The attributes of every distinct session among `hashes`.
-    pub fn all(&mut self, hashes: impl Iterator<Item = u64>) -> Result<HashMap<u64, Option<SessionAttrs>>> {
+    pub fn all(
+        &mut self,
+        hashes: impl Iterator<Item = u64>,
+    ) -> Result<HashMap<u64, Option<SessionAttrs>>> {
         let mut out = HashMap::new();
         for h in hashes {
             if let std::collections::hash_map::Entry::Vacant(v) = out.entry(h) {
@@ -595,7 +641,12 @@ where
 /// When a sealed session's attributes change (an earlier pageview arrived
 /// late), rewrite its attribute codes and device bitmaps in the segments
 /// that hold it.
-pub(crate) fn patch_session_attrs(txn: &WriteTransaction, site: u32, hash: u64, days: &[i32]) -> Result<()> {
+pub(crate) fn patch_session_attrs(
+    txn: &WriteTransaction,
+    site: u32,
+    hash: u64,
+    days: &[i32],
+) -> Result<()> {
     let attrs = {
         let sessions = txn.open_table(SESSIONS)?;
         let blocks = txn.open_table(SESSION_BLOCKS)?;
@@ -622,13 +673,28 @@ pub(crate) fn patch_session_attrs(txn: &WriteTransaction, site: u32, hash: u64, 
                 Some(d) => d,
                 None => dicts.insert(load_dicts(&txn.open_table(DICTIONARIES)?, site, day)?),
             };
-            let bytes = columns::get(&cols, site, day, seg.id, col::SESSION_ATTRS)?.unwrap_or_default();
+            let bytes =
+                columns::get(&cols, site, day, seg.id, col::SESSION_ATTRS)?.unwrap_or_default();
             let mut codes = segment::decode_session_attrs(&bytes, runs.len())?;
             if let Some(slot) = codes.get_mut(i) {
                 *slot = segment::session_attr_codes(attrs.as_ref(), dicts);
             }
-            columns::put(&mut cols, site, day, seg.id, col::SESSION_ATTRS, &segment::encode_session_attrs(&codes))?;
-            columns::put(&mut cols, site, day, seg.id, col::BM_DEVICE, &segment::encode_device_bitmaps(&runs.starts, &codes))?;
+            columns::put(
+                &mut cols,
+                site,
+                day,
+                seg.id,
+                col::SESSION_ATTRS,
+                &segment::encode_session_attrs(&codes),
+            )?;
+            columns::put(
+                &mut cols,
+                site,
+                day,
+                seg.id,
+                col::BM_DEVICE,
+                &segment::encode_device_bitmaps(&runs.starts, &codes),
+            )?;
         }
         if let Some(d) = dicts {
             save_dicts(txn, site, day, &d)?;

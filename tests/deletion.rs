@@ -33,7 +33,12 @@ fn load(path: &Path, all: &[Event], seal_rows: u64) -> Store {
 
 /// The model after deletions: the events left, and sessions whose first
 /// pageview fell in a deleted range keep no attributes.
-fn model_after(all: &[Event], visitors: &[String], sessions: &[String], ranges: &[(i64, i64)]) -> Model {
+fn model_after(
+    all: &[Event],
+    visitors: &[String],
+    sessions: &[String],
+    ranges: &[(i64, i64)],
+) -> Model {
     let full = Model::new(all);
     let gone_session = |e: &Event| {
         let sid = e.session.clone().unwrap();
@@ -41,7 +46,11 @@ fn model_after(all: &[Event], visitors: &[String], sessions: &[String], ranges: 
         visitors.contains(&s.visitor) || sessions.contains(&sid)
     };
     let in_range = |t: i64| ranges.iter().any(|&(f, to)| t >= f && t < to);
-    let left: Vec<Event> = all.iter().filter(|e| !gone_session(e) && !in_range(e.ts)).cloned().collect();
+    let left: Vec<Event> = all
+        .iter()
+        .filter(|e| !gone_session(e) && !in_range(e.ts))
+        .cloned()
+        .collect();
     let mut m = Model::new(&left);
     for (key, s) in m.sessions.iter_mut() {
         if let Some(orig) = full.sessions.get(key) {
@@ -58,12 +67,26 @@ fn check_reports(store: &Store, m: &Model, seed: u64) {
     let mut rng = StdRng::seed_from_u64(seed);
     check_all(store, m, &Filters::default(), HeatmapOptions::default());
     for page in PAGES {
-        check_all(store, m, &Filters::default().page(page), HeatmapOptions::default());
+        check_all(
+            store,
+            m,
+            &Filters::default().page(page),
+            HeatmapOptions::default(),
+        );
     }
     for _ in 0..3 {
         let a = BASE + rng.random_range(0..2 * DAY);
-        let f = Filters::range(a, a + rng.random_range(DAY / 2..2 * DAY)).page(PAGES[rng.random_range(0..PAGES.len())]);
-        check_all(store, m, &f, HeatmapOptions { cols: 9, row_px: 50 });
+        let f = Filters::range(a, a + rng.random_range(DAY / 2..2 * DAY))
+            .page(PAGES[rng.random_range(0..PAGES.len())]);
+        check_all(
+            store,
+            m,
+            &f,
+            HeatmapOptions {
+                cols: 9,
+                row_px: 50,
+            },
+        );
     }
 }
 
@@ -77,38 +100,75 @@ fn deletions_are_hidden_at_once_and_erased_by_maintenance() {
         let full = Model::new(&all);
         // One visitor with an id, one visitor-less session (its session id
         // stands for the visitor), one session, one time range.
-        let with_visitor = full.sessions.values().find(|s| s.visitor != s.id).map(|s| (s.site.clone(), s.visitor.clone()));
-        let without = full.sessions.values().find(|s| s.visitor == s.id).map(|s| (s.site.clone(), s.id.clone()));
-        let one_session = full.sessions.values().nth(5).map(|s| (s.site.clone(), s.id.clone()));
+        let with_visitor = full
+            .sessions
+            .values()
+            .find(|s| s.visitor != s.id)
+            .map(|s| (s.site.clone(), s.visitor.clone()));
+        let without = full
+            .sessions
+            .values()
+            .find(|s| s.visitor == s.id)
+            .map(|s| (s.site.clone(), s.id.clone()));
+        let one_session = full
+            .sessions
+            .values()
+            .nth(5)
+            .map(|s| (s.site.clone(), s.id.clone()));
         let range = (BASE + DAY / 2, BASE + DAY + DAY / 3);
         let (mut visitors, mut sessions) = (Vec::new(), Vec::new());
         if let Some((site, v)) = &with_visitor {
-            store.request_deletion(site, DeletionTarget::Visitor(v.clone())).unwrap();
+            store
+                .request_deletion(site, DeletionTarget::Visitor(v.clone()))
+                .unwrap();
             visitors.push(v.clone());
         }
         if let Some((site, v)) = &without {
-            store.request_deletion(site, DeletionTarget::Visitor(v.clone())).unwrap();
+            store
+                .request_deletion(site, DeletionTarget::Visitor(v.clone()))
+                .unwrap();
             visitors.push(v.clone());
         }
         if let Some((site, s)) = &one_session {
-            store.request_deletion(site, DeletionTarget::Session(s.clone())).unwrap();
+            store
+                .request_deletion(site, DeletionTarget::Session(s.clone()))
+                .unwrap();
             sessions.push(s.clone());
         }
         // The range is deleted on both sites.
         for site in ["shop.example", "blog.example"] {
-            store.request_deletion(site, DeletionTarget::TimeRange { from: range.0, to: range.1 }).unwrap();
+            store
+                .request_deletion(
+                    site,
+                    DeletionTarget::TimeRange {
+                        from: range.0,
+                        to: range.1,
+                    },
+                )
+                .unwrap();
         }
         let m = model_after(&all, &visitors, &sessions, &[range]);
         // Hidden at once.
         check_reports(&store, &m, seed);
         for site in ["shop.example", "blog.example"] {
             let n = m.events.iter().filter(|e| e.e.site == site).count() as u64;
-            assert_eq!(store.snapshot().unwrap().counts(site).unwrap().events, n, "hidden count, seed {seed}");
+            assert_eq!(
+                store.snapshot().unwrap().counts(site).unwrap().events,
+                n,
+                "hidden count, seed {seed}"
+            );
         }
         // Erased, and still the same answers, also after a reopen.
         let report = store.maintenance(BASE + 10 * DAY).unwrap();
-        assert_eq!(report.erased.len(), store.deletion_requests().unwrap().len());
-        assert_eq!(report.rows_removed, (all.len() - m.events.len()) as u64, "rows removed, seed {seed}");
+        assert_eq!(
+            report.erased.len(),
+            store.deletion_requests().unwrap().len()
+        );
+        assert_eq!(
+            report.rows_removed,
+            (all.len() - m.events.len()) as u64,
+            "rows removed, seed {seed}"
+        );
         check_reports(&store, &m, seed);
         drop(store);
         let mut store = Store::open(&path).unwrap();
@@ -117,7 +177,10 @@ fn deletions_are_hidden_at_once_and_erased_by_maintenance() {
             assert_eq!(r.status, RequestStatus::Erased);
             assert_eq!(r.erased_at, Some(BASE + 10 * DAY));
         }
-        assert_eq!(store.snapshot().unwrap().check().unwrap(), m.events.len() as u64);
+        assert_eq!(
+            store.snapshot().unwrap().check().unwrap(),
+            m.events.len() as u64
+        );
         // Idempotent.
         let again = store.maintenance(BASE + 11 * DAY).unwrap();
         assert!(again.erased.is_empty() && again.rows_removed == 0);
@@ -135,18 +198,36 @@ const SECRETS: [&str; 5] = [
 
 fn secret_events() -> Vec<Event> {
     let mut out = Vec::new();
-    let mut pv = Event::new("shop.example", BASE + 1000, EventKind::Pageview, "secret-session", "https://shop.example/secret-page-q7z?utm_campaign=secret-campaign-q7z");
+    let mut pv = Event::new(
+        "shop.example",
+        BASE + 1000,
+        EventKind::Pageview,
+        "secret-session",
+        "https://shop.example/secret-page-q7z?utm_campaign=secret-campaign-q7z",
+    );
     pv.visitor = Some("secret-visitor".into());
     (pv.vw, pv.vh, pv.dh) = (Some(1000), Some(800), Some(3000));
     pv.referrer = Some("https://secret-referrer-q7z.example/x".into());
     pv.ua = Some("Secretbrowser-q7z/1.0".into());
     out.push(pv);
-    let mut c = Event::new("shop.example", BASE + 2000, EventKind::Click, "secret-session", "/secret-page-q7z");
+    let mut c = Event::new(
+        "shop.example",
+        BASE + 2000,
+        EventKind::Click,
+        "secret-session",
+        "/secret-page-q7z",
+    );
     c.visitor = Some("secret-visitor".into());
     (c.x, c.y) = (Some(10), Some(20));
     c.selector = Some("#secret-selector-q7z".into());
     out.push(c);
-    let mut n = Event::new("shop.example", BASE + 3000, EventKind::Custom, "secret-session", "/secret-page-q7z");
+    let mut n = Event::new(
+        "shop.example",
+        BASE + 3000,
+        EventKind::Custom,
+        "secret-session",
+        "/secret-page-q7z",
+    );
     n.visitor = Some("secret-visitor".into());
     n.name = Some("secret-event-q7z".into());
     out.push(n);
@@ -169,10 +250,23 @@ fn erasure_leaves_no_byte_of_the_deleted_visitor() {
     let mut store = load(&path, &all, 20);
     store.writer().unwrap().seal_all().unwrap();
     // The test can fail: the derived strings are in the file now.
-    for s in ["/secret-page-q7z", "#secret-selector-q7z", "secret-event-q7z", "secret-referrer-q7z.example"] {
-        assert!(files_contain(dir.path(), s), "{s} should be stored before deletion");
+    for s in [
+        "/secret-page-q7z",
+        "#secret-selector-q7z",
+        "secret-event-q7z",
+        "secret-referrer-q7z.example",
+    ] {
+        assert!(
+            files_contain(dir.path(), s),
+            "{s} should be stored before deletion"
+        );
     }
-    store.request_deletion("shop.example", DeletionTarget::Visitor("secret-visitor".into())).unwrap();
+    store
+        .request_deletion(
+            "shop.example",
+            DeletionTarget::Visitor("secret-visitor".into()),
+        )
+        .unwrap();
     store.maintenance(BASE + DAY).unwrap();
     drop(store);
     for s in SECRETS.iter().chain(["secret-campaign-q7z"].iter()) {
@@ -186,13 +280,25 @@ fn erasure_leaves_no_byte_of_the_deleted_visitor() {
 #[test]
 fn deadlines_are_kept_and_reported() {
     let store = Store::in_memory().unwrap();
-    let mut s = SiteSettings::default();
-    s.purge_window_days = 181;
-    assert!(matches!(store.set_site_settings("a.example", s.clone()), Err(heatstore::Error::Policy(_))));
+    let mut s = SiteSettings {
+        purge_window_days: 181,
+        ..SiteSettings::default()
+    };
+    assert!(matches!(
+        store.set_site_settings("a.example", s.clone()),
+        Err(heatstore::Error::Policy(_))
+    ));
     s.purge_window_days = 7;
     store.set_site_settings("a.example", s).unwrap();
-    let id = store.request_deletion_at("a.example", DeletionTarget::Session("x".into()), BASE).unwrap();
-    let r = store.deletion_requests().unwrap().into_iter().find(|r| r.id == id).unwrap();
+    let id = store
+        .request_deletion_at("a.example", DeletionTarget::Session("x".into()), BASE)
+        .unwrap();
+    let r = store
+        .deletion_requests()
+        .unwrap()
+        .into_iter()
+        .find(|r| r.id == id)
+        .unwrap();
     assert_eq!(r.deadline, BASE + 7 * DAY);
     assert_eq!(r.status, RequestStatus::Pending);
     assert!(r.overdue(BASE + 8 * DAY) && !r.overdue(BASE + 6 * DAY));
@@ -203,8 +309,15 @@ fn deadlines_are_kept_and_reported() {
     assert_eq!(report.erased, vec![id]);
     assert!(store.overdue_requests(BASE + 9 * DAY).unwrap().is_empty());
     // The default window is 30 days.
-    let id = store.request_deletion_at("b.example", DeletionTarget::Site, BASE).unwrap();
-    let r = store.deletion_requests().unwrap().into_iter().find(|r| r.id == id).unwrap();
+    let id = store
+        .request_deletion_at("b.example", DeletionTarget::Site, BASE)
+        .unwrap();
+    let r = store
+        .deletion_requests()
+        .unwrap()
+        .into_iter()
+        .find(|r| r.id == id)
+        .unwrap();
     assert_eq!(r.deadline, BASE + 30 * DAY);
     // The audit record holds no raw id.
     let json = serde_json::to_string(&store.deletion_requests().unwrap()).unwrap();
@@ -226,9 +339,21 @@ fn opt_out_drops_future_events_and_deletes_past_ones() {
     w.commit().unwrap();
     drop(w);
     store.opt_out("a.example", "v1").unwrap();
-    assert_eq!(store.snapshot().unwrap().counts("a.example").unwrap().events, 0, "past events hidden at once");
+    assert_eq!(
+        store
+            .snapshot()
+            .unwrap()
+            .counts("a.example")
+            .unwrap()
+            .events,
+        0,
+        "past events hidden at once"
+    );
     let mut w = store.writer().unwrap();
-    assert_eq!(w.append(&mk(BASE + 2, "s3")).unwrap(), heatstore::Appended::Dropped(heatstore::Dropped::OptedOut));
+    assert_eq!(
+        w.append(&mk(BASE + 2, "s3")).unwrap(),
+        heatstore::Appended::Dropped(heatstore::Dropped::OptedOut)
+    );
     let mut other = mk(BASE + 3, "s4");
     other.visitor = Some("v2".into());
     assert_eq!(w.append(&other).unwrap(), heatstore::Appended::Buffered);
@@ -236,7 +361,15 @@ fn opt_out_drops_future_events_and_deletes_past_ones() {
     drop(w);
     let mut store = store;
     store.maintenance(BASE + DAY).unwrap();
-    assert_eq!(store.snapshot().unwrap().counts("a.example").unwrap().events, 1);
+    assert_eq!(
+        store
+            .snapshot()
+            .unwrap()
+            .counts("a.example")
+            .unwrap()
+            .events,
+        1
+    );
 }
 
 #[test]
@@ -245,15 +378,21 @@ fn retention_drops_old_partitions() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("r.heat");
     let mut store = load(&path, &all, 30);
-    let mut s = SiteSettings::default();
-    s.retention_days = Some(2);
+    let s = SiteSettings {
+        retention_days: Some(2),
+        ..SiteSettings::default()
+    };
     store.set_site_settings("shop.example", s).unwrap();
     // At BASE + 3.5 days with 2 days kept: days 0 and 1 go (day 2 and 3 stay).
     let now = BASE + 3 * DAY + DAY / 2;
     let report = store.maintenance(now).unwrap();
     assert!(report.partitions_expired > 0);
     let cut = BASE + 2 * DAY;
-    let left: Vec<Event> = all.iter().filter(|e| e.site != "shop.example" || e.ts >= cut).cloned().collect();
+    let left: Vec<Event> = all
+        .iter()
+        .filter(|e| e.site != "shop.example" || e.ts >= cut)
+        .cloned()
+        .collect();
     let mut m = Model::new(&left);
     let full = Model::new(&all);
     for (key, sm) in m.sessions.iter_mut() {
@@ -273,7 +412,9 @@ const CHILD: &str = "HEATSTORE_MAINTENANCE_CHILD";
 #[test]
 #[ignore]
 fn maintenance_child() {
-    let Some(path) = std::env::var_os(CHILD) else { return };
+    let Some(path) = std::env::var_os(CHILD) else {
+        return;
+    };
     let mut store = Store::open(&path).unwrap();
     println!("start");
     store.maintenance(BASE + 40 * DAY).unwrap();
@@ -289,12 +430,28 @@ fn maintenance_survives_kills_at_any_point() {
     {
         let store = load(&master, &all, 40);
         let v = full.sessions.values().find(|s| s.visitor != s.id).unwrap();
-        store.request_deletion(&v.site.clone(), DeletionTarget::Visitor(v.visitor.clone())).unwrap();
+        store
+            .request_deletion(&v.site.clone(), DeletionTarget::Visitor(v.visitor.clone()))
+            .unwrap();
         for site in ["shop.example", "blog.example"] {
-            store.request_deletion(site, DeletionTarget::TimeRange { from: BASE + DAY, to: BASE + 2 * DAY }).unwrap();
+            store
+                .request_deletion(
+                    site,
+                    DeletionTarget::TimeRange {
+                        from: BASE + DAY,
+                        to: BASE + 2 * DAY,
+                    },
+                )
+                .unwrap();
         }
     }
-    let v = full.sessions.values().find(|s| s.visitor != s.id).unwrap().visitor.clone();
+    let v = full
+        .sessions
+        .values()
+        .find(|s| s.visitor != s.id)
+        .unwrap()
+        .visitor
+        .clone();
     let m = model_after(&all, &[v], &[], &[(BASE + DAY, BASE + 2 * DAY)]);
     let mut rng = StdRng::seed_from_u64(99);
     let exe = std::env::current_exe().unwrap();
@@ -305,7 +462,13 @@ fn maintenance_survives_kills_at_any_point() {
         let path = work.join("s.heat");
         std::fs::copy(&master, &path).unwrap();
         let mut child = Command::new(&exe)
-            .args(["--exact", "maintenance_child", "--include-ignored", "--nocapture", "--test-threads=1"])
+            .args([
+                "--exact",
+                "maintenance_child",
+                "--include-ignored",
+                "--nocapture",
+                "--test-threads=1",
+            ])
             .env(CHILD, &path)
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
@@ -316,7 +479,9 @@ fn maintenance_survives_kills_at_any_point() {
         while out.read_line(&mut line).unwrap() > 0 && !line.contains("start") {
             line.clear();
         }
-        std::thread::sleep(std::time::Duration::from_micros(rng.random_range(0..(40_000 + round * 10_000))));
+        std::thread::sleep(std::time::Duration::from_micros(
+            rng.random_range(0..(40_000 + round * 10_000)),
+        ));
         let _ = child.kill();
         let status = child.wait().unwrap();
         if status.success() {
@@ -327,15 +492,35 @@ fn maintenance_survives_kills_at_any_point() {
         store.snapshot().unwrap().check().unwrap();
         for site in ["shop.example", "blog.example"] {
             let n = m.events.iter().filter(|e| e.e.site == site).count() as u64;
-            assert_eq!(store.snapshot().unwrap().counts(site).unwrap().events, n, "round {round}: count");
+            assert_eq!(
+                store.snapshot().unwrap().counts(site).unwrap().events,
+                n,
+                "round {round}: count"
+            );
         }
         check_all(&store, &m, &Filters::default(), HeatmapOptions::default());
         // The next run finishes the job.
         store.maintenance(BASE + 41 * DAY).unwrap();
-        assert!(store.deletion_requests().unwrap().iter().all(|r| r.status == RequestStatus::Erased));
-        check_all(&store, &m, &Filters::default().page("/"), HeatmapOptions::default());
-        let leftovers: HashSet<_> = std::fs::read_dir(&work).unwrap().map(|e| e.unwrap().file_name()).collect();
-        assert_eq!(leftovers.len(), 1, "round {round}: stray files {leftovers:?}");
+        assert!(store
+            .deletion_requests()
+            .unwrap()
+            .iter()
+            .all(|r| r.status == RequestStatus::Erased));
+        check_all(
+            &store,
+            &m,
+            &Filters::default().page("/"),
+            HeatmapOptions::default(),
+        );
+        let leftovers: HashSet<_> = std::fs::read_dir(&work)
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(
+            leftovers.len(),
+            1,
+            "round {round}: stray files {leftovers:?}"
+        );
     }
     assert!(finished_runs < 24, "no kill landed inside maintenance");
 }

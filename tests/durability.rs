@@ -19,7 +19,15 @@ enum Op {
 }
 
 fn op() -> impl Strategy<Value = Op> {
-    let event = (0usize..2, 0usize..6, 0usize..7, 0i64..3 * 86_400_000, 0usize..5, any::<u32>(), any::<u32>());
+    let event = (
+        0usize..2,
+        0usize..6,
+        0usize..7,
+        0i64..3 * 86_400_000,
+        0usize..5,
+        any::<u32>(),
+        any::<u32>(),
+    );
     prop_oneof![
         4 => proptest::collection::vec(event, 1..40).prop_map(Op::Append),
         3 => Just(Op::Commit),
@@ -47,7 +55,11 @@ fn check(store: &Store, model: &Model) {
             .filter(|((s, _), _)| s == site)
             .map(|(_, v)| v.len())
             .sum();
-        assert_eq!(snap.counts(site).unwrap().events, n as u64, "count of {site}");
+        assert_eq!(
+            snap.counts(site).unwrap().events,
+            n as u64,
+            "count of {site}"
+        );
         let sessions = model.keys().filter(|(s, _)| s == site).count();
         assert_eq!(snap.counts(site).unwrap().sessions, sessions as u64);
     }
@@ -125,7 +137,9 @@ fn not_a_store_and_unknown_versions_are_clear_errors() {
     let dir = tempfile::tempdir().unwrap();
     let text = dir.path().join("notes.txt");
     std::fs::write(&text, b"hello, this is not a database").unwrap();
-    let err = Store::open(&text).err().expect("a text file is not a store");
+    let err = Store::open(&text)
+        .err()
+        .expect("a text file is not a store");
     assert!(matches!(err, heatstore::Error::NotAStore { .. }), "{err}");
 
     // A redb file of another program.
@@ -139,7 +153,9 @@ fn not_a_store_and_unknown_versions_are_clear_errors() {
         }
         t.commit().unwrap();
     }
-    let err = Store::open(&other).err().expect("another redb file is not a store");
+    let err = Store::open(&other)
+        .err()
+        .expect("another redb file is not a store");
     assert!(matches!(err, heatstore::Error::NotAStore { .. }), "{err}");
 
     // A heatstore file from the future.
@@ -150,7 +166,10 @@ fn not_a_store_and_unknown_versions_are_clear_errors() {
         let t = db.begin_write().unwrap();
         {
             let def: redb::TableDefinition<&str, &[u8]> = redb::TableDefinition::new("meta");
-            t.open_table(def).unwrap().insert("format_version", 99u32.to_le_bytes().as_slice()).unwrap();
+            t.open_table(def)
+                .unwrap()
+                .insert("format_version", 99u32.to_le_bytes().as_slice())
+                .unwrap();
         }
         t.commit().unwrap();
     }

@@ -76,12 +76,20 @@ fn run(seed: u64, n_sessions: usize, reopen: bool) {
     let m = Model::new(&all);
     for _ in 0..6 {
         let f = filters(&mut rng);
-        let opts = HeatmapOptions { cols: [64, 7, 1][rng.random_range(0..3)], row_px: [16, 100, 1][rng.random_range(0..3)] };
+        let opts = HeatmapOptions {
+            cols: [64, 7, 1][rng.random_range(0..3)],
+            row_px: [16, 100, 1][rng.random_range(0..3)],
+        };
         check_all(&store, &m, &f, opts);
     }
     // Everything unfiltered, and every page.
     for page in PAGES {
-        check_all(&store, &m, &Filters::default().page(page), HeatmapOptions::default());
+        check_all(
+            &store,
+            &m,
+            &Filters::default().page(page),
+            HeatmapOptions::default(),
+        );
     }
     check_all(&store, &m, &Filters::default(), HeatmapOptions::default());
 }
@@ -104,7 +112,20 @@ fn unknown_site_gives_empty_reports() {
     let store = Store::in_memory().unwrap();
     let snap = store.snapshot().unwrap();
     let f = Filters::default().page("/");
-    assert_eq!(snap.heatmap("nope", &f, HeatmapOptions::default()).unwrap().total, 0);
-    assert!(snap.referrers("nope", &f, ReferrerBy::Host, None).unwrap().rows.is_empty());
-    assert!(snap.heatmap("nope", &Filters::default(), HeatmapOptions::default()).is_err(), "a heatmap needs a page");
+    assert_eq!(
+        snap.heatmap("nope", &f, HeatmapOptions::default())
+            .unwrap()
+            .total,
+        0
+    );
+    assert!(snap
+        .referrers("nope", &f, ReferrerBy::Host, None)
+        .unwrap()
+        .rows
+        .is_empty());
+    assert!(
+        snap.heatmap("nope", &Filters::default(), HeatmapOptions::default())
+            .is_err(),
+        "a heatmap needs a page"
+    );
 }

@@ -16,22 +16,22 @@ use clap::{Parser, Subcommand};
 mod check;
 #[path = "heatstore/common.rs"]
 mod common;
+#[path = "heatstore/delete.rs"]
+mod delete;
 #[path = "heatstore/gen.rs"]
 mod gen;
 #[path = "heatstore/import.rs"]
 mod import;
-#[path = "heatstore/stats.rs"]
-mod stats;
-#[path = "heatstore/query.rs"]
-mod query;
-#[path = "heatstore/delete.rs"]
-mod delete;
-#[path = "heatstore/requests.rs"]
-mod requests;
 #[path = "heatstore/maintain.rs"]
 mod maintain;
 #[path = "heatstore/normalize.rs"]
 mod normalize;
+#[path = "heatstore/query.rs"]
+mod query;
+#[path = "heatstore/requests.rs"]
+mod requests;
+#[path = "heatstore/stats.rs"]
+mod stats;
 
 /// An embedded, single-file analytics store for website interaction events.
 ///

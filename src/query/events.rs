@@ -10,9 +10,9 @@ use super::scan::{scan, SegCtx};
 use super::{top, Filters, HeatmapOptions, Interval};
 use crate::error::{Error, Result};
 use crate::read::{SiteRef, Snapshot};
+use crate::storage::day_start;
 use crate::storage::dict::Dim;
 use crate::storage::segment::col;
-use crate::storage::day_start;
 use crate::EventKind;
 
 /// One non-empty heatmap cell.
@@ -178,7 +178,12 @@ fn seg_index(ctx: &SegCtx<'_>) -> usize {
 
 /// The pageviews of `page` of each session in `sessions`, over every day
 /// those sessions have events on, in (ts, arrival) order.
-fn session_pageviews(snap: &Snapshot, site: &SiteRef, sessions: &HashSet<u64>, page: &str) -> Result<HashMap<u64, Vec<Pv>>> {
+fn session_pageviews(
+    snap: &Snapshot,
+    site: &SiteRef,
+    sessions: &HashSet<u64>,
+    page: &str,
+) -> Result<HashMap<u64, Vec<Pv>>> {
     let mut out: HashMap<u64, Vec<Pv>> = HashMap::new();
     // Scan the days through the ordinary engine: same filters, all bots.
     let mut days: Vec<i32> = Vec::new();
@@ -227,7 +232,10 @@ fn session_pageviews(snap: &Snapshot, site: &SiteRef, sessions: &HashSet<u64>, p
 /// The session's latest pageview at or before `(ts, pos)`, else its earliest.
 fn pageview_for(pvs: Option<&Vec<Pv>>, ts: i64, pos: Pos) -> Option<&Pv> {
     let pvs = pvs?;
-    pvs.iter().rev().find(|p| (p.ts, p.pos) <= (ts, pos)).or(pvs.first())
+    pvs.iter()
+        .rev()
+        .find(|p| (p.ts, p.pos) <= (ts, pos))
+        .or(pvs.first())
 }
 
 fn site_or_empty(snap: &Snapshot, site: &str) -> Result<Option<SiteRef>> {
@@ -244,7 +252,9 @@ impl Snapshot {
     pub fn heatmap(&self, site: &str, filters: &Filters, opts: HeatmapOptions) -> Result<Heatmap> {
         filters.check()?;
         if opts.cols == 0 || opts.row_px == 0 {
-            return Err(Error::InvalidArgument("cols and row_px must be at least 1".into()));
+            return Err(Error::InvalidArgument(
+                "cols and row_px must be at least 1".into(),
+            ));
         }
         let page = filters
             .page
@@ -261,7 +271,9 @@ impl Snapshot {
             row_px: opts.row_px,
             ..Heatmap::default()
         };
-        let Some(site) = site_or_empty(self, site)? else { return Ok(out) };
+        let Some(site) = site_or_empty(self, site)? else {
+            return Ok(out);
+        };
         let f = Filters {
             kind: Some(kind),
             ..filters.clone()
@@ -269,7 +281,8 @@ impl Snapshot {
         let mut cells: BTreeMap<(u32, u32), u64> = BTreeMap::new();
         let mut pending: Vec<(u64, i64, Pos, u64, u64)> = Vec::new();
         let place = |cells: &mut BTreeMap<(u32, u32), u64>, x: u64, y: u64, vw: u64| {
-            let c = (x.saturating_mul(u64::from(opts.cols)) / vw.max(1)).min(u64::from(opts.cols) - 1) as u32;
+            let c = (x.saturating_mul(u64::from(opts.cols)) / vw.max(1))
+                .min(u64::from(opts.cols) - 1) as u32;
             let r = (y / u64::from(opts.row_px)).min(u64::from(u32::MAX)) as u32;
             *cells.entry((r, c)).or_default() += 1;
         };
@@ -280,7 +293,9 @@ impl Snapshot {
             let vws = ctx.opt(col::VW)?.values_of(rows.iter().copied());
             let si = seg_index(ctx);
             for (i, &r) in rows.iter().enumerate() {
-                let (Some(x), Some(y)) = (xs[i], ys[i]) else { continue };
+                let (Some(x), Some(y)) = (xs[i], ys[i]) else {
+                    continue;
+                };
                 match vws[i] {
                     Some(vw) => place(&mut cells, x, y, vw),
                     None => {
@@ -311,10 +326,17 @@ impl Snapshot {
     }
 
     /// Clicks per element (selector), with the mean in-element position.
-    pub fn elements(&self, site: &str, filters: &Filters, limit: Option<usize>) -> Result<Elements> {
+    pub fn elements(
+        &self,
+        site: &str,
+        filters: &Filters,
+        limit: Option<usize>,
+    ) -> Result<Elements> {
         filters.check()?;
         let mut out = Elements::default();
-        let Some(site) = site_or_empty(self, site)? else { return Ok(out) };
+        let Some(site) = site_or_empty(self, site)? else {
+            return Ok(out);
+        };
         let f = Filters {
             kind: Some(EventKind::Click),
             ..filters.clone()
@@ -365,16 +387,25 @@ impl Snapshot {
             })
             .collect();
         out.total = out.rows.iter().map(|r| r.clicks).sum();
-        top(&mut out.rows, limit, |r| (Reverse(r.clicks), r.selector.clone()));
+        top(&mut out.rows, limit, |r| {
+            (Reverse(r.clicks), r.selector.clone())
+        });
         Ok(out)
     }
 
     /// Rage clicks: bursts of 3 or more clicks of one session on one page,
     /// each within 1 s and 24 px (on both axes) of the burst's first click.
-    pub fn rage_clicks(&self, site: &str, filters: &Filters, limit: Option<usize>) -> Result<RageClicks> {
+    pub fn rage_clicks(
+        &self,
+        site: &str,
+        filters: &Filters,
+        limit: Option<usize>,
+    ) -> Result<RageClicks> {
         filters.check()?;
         let mut out = RageClicks::default();
-        let Some(site) = site_or_empty(self, site)? else { return Ok(out) };
+        let Some(site) = site_or_empty(self, site)? else {
+            return Ok(out);
+        };
         let f = Filters {
             kind: Some(EventKind::Click),
             ..filters.clone()
@@ -390,16 +421,23 @@ impl Snapshot {
             let ts = ctx.ts()?;
             let si = seg_index(ctx);
             for (i, &r) in rows.iter().enumerate() {
-                let (Some(x), Some(y)) = (xs[i], ys[i]) else { continue };
-                let selector = sel[i].map(|id| ctx.string(Dim::Selector, id).map(str::to_owned)).transpose()?;
+                let (Some(x), Some(y)) = (xs[i], ys[i]) else {
+                    continue;
+                };
+                let selector = sel[i]
+                    .map(|id| ctx.string(Dim::Selector, id).map(str::to_owned))
+                    .transpose()?;
                 let (s, _) = ctx.session_of(r)?;
-                clicks.entry((s, ctx.page(r)?.to_owned())).or_default().push((
-                    ts.get(r as usize).copied().unwrap_or_default(),
-                    (ctx.part.day, si, r),
-                    x,
-                    y,
-                    selector,
-                ));
+                clicks
+                    .entry((s, ctx.page(r)?.to_owned()))
+                    .or_default()
+                    .push((
+                        ts.get(r as usize).copied().unwrap_or_default(),
+                        (ctx.part.day, si, r),
+                        x,
+                        y,
+                        selector,
+                    ));
             }
             Ok(())
         })?;
@@ -434,9 +472,15 @@ impl Snapshot {
         out.sessions = sessions.len() as u64;
         out.rows = per
             .into_iter()
-            .map(|(selector, (bursts, clicks))| RageBurst { selector, bursts, clicks })
+            .map(|(selector, (bursts, clicks))| RageBurst {
+                selector,
+                bursts,
+                clicks,
+            })
             .collect();
-        top(&mut out.rows, limit, |r| (Reverse(r.bursts), r.selector.clone()));
+        top(&mut out.rows, limit, |r| {
+            (Reverse(r.bursts), r.selector.clone())
+        });
         Ok(out)
     }
 
@@ -455,12 +499,16 @@ impl Snapshot {
             .clone()
             .ok_or_else(|| Error::InvalidArgument("scroll reach needs a page".into()))?;
         let mut out = ScrollReach::default();
-        let Some(site) = site_or_empty(self, site)? else { return Ok(out) };
+        let Some(site) = site_or_empty(self, site)? else {
+            return Ok(out);
+        };
         let f = Filters {
             kind: None,
             ..filters.clone()
         };
-        let depth = |y: u64, vh: u64, dh: u64| (y.saturating_add(vh).saturating_mul(100) / dh.max(1)).min(100) as u32;
+        let depth = |y: u64, vh: u64, dh: u64| {
+            (y.saturating_add(vh).saturating_mul(100) / dh.max(1)).min(100) as u32
+        };
         // session → (deepest scroll, first pageview (ts,pos,fold))
         let mut deepest: HashMap<u64, u32> = HashMap::new();
         let mut first_pv: HashMap<u64, (i64, Pos, u32)> = HashMap::new();
@@ -514,7 +562,10 @@ impl Snapshot {
                 }
             }
         }
-        let mut reach: HashMap<u64, u32> = first_pv.into_iter().map(|(s, (_, _, fold))| (s, fold)).collect();
+        let mut reach: HashMap<u64, u32> = first_pv
+            .into_iter()
+            .map(|(s, (_, _, fold))| (s, fold))
+            .collect();
         for (s, d) in deepest {
             reach.insert(s, d);
         }
@@ -533,37 +584,45 @@ impl Snapshot {
     pub fn pages(&self, site: &str, filters: &Filters, limit: Option<usize>) -> Result<Pages> {
         filters.check()?;
         let mut out = Pages::default();
-        let Some(site_ref) = site_or_empty(self, site)? else { return Ok(out) };
+        let Some(site_ref) = site_or_empty(self, site)? else {
+            return Ok(out);
+        };
         // page → (pageviews, visitors, load sum, load n)
         let mut acc: HashMap<String, (u64, HashSet<u64>, u64, u64)> = HashMap::new();
         let mut all_visitors = HashSet::new();
-        scan(self, &site_ref, filters, Some(&[EventKind::Pageview]), &mut |ctx| {
-            let rows: Vec<u32> = ctx.rows.iter().collect();
-            let loads = ctx.opt(col::LOAD_MS)?.values_of(rows.iter().copied());
-            let pages = ctx.page_ids()?;
-            let mut local: HashMap<u64, (u64, HashSet<u64>, u64, u64)> = HashMap::new();
-            for (i, &r) in rows.iter().enumerate() {
-                let p = pages.get(r as usize).copied().unwrap_or(u64::MAX);
-                let (_, v) = ctx.session_of(r)?;
-                let a = local.entry(p).or_default();
-                a.0 += 1;
-                a.1.insert(v);
-                if let Some(l) = loads[i] {
-                    a.2 = a.2.saturating_add(l);
-                    a.3 += 1;
+        scan(
+            self,
+            &site_ref,
+            filters,
+            Some(&[EventKind::Pageview]),
+            &mut |ctx| {
+                let rows: Vec<u32> = ctx.rows.iter().collect();
+                let loads = ctx.opt(col::LOAD_MS)?.values_of(rows.iter().copied());
+                let pages = ctx.page_ids()?;
+                let mut local: HashMap<u64, (u64, HashSet<u64>, u64, u64)> = HashMap::new();
+                for (i, &r) in rows.iter().enumerate() {
+                    let p = pages.get(r as usize).copied().unwrap_or(u64::MAX);
+                    let (_, v) = ctx.session_of(r)?;
+                    let a = local.entry(p).or_default();
+                    a.0 += 1;
+                    a.1.insert(v);
+                    if let Some(l) = loads[i] {
+                        a.2 = a.2.saturating_add(l);
+                        a.3 += 1;
+                    }
                 }
-            }
-            for (p, a) in local {
-                let name = ctx.string(Dim::Page, p)?;
-                let t = acc.entry(name.to_owned()).or_default();
-                t.0 += a.0;
-                all_visitors.extend(a.1.iter().copied());
-                t.1.extend(a.1);
-                t.2 = t.2.saturating_add(a.2);
-                t.3 = t.3.saturating_add(a.3);
-            }
-            Ok(())
-        })?;
+                for (p, a) in local {
+                    let name = ctx.string(Dim::Page, p)?;
+                    let t = acc.entry(name.to_owned()).or_default();
+                    t.0 += a.0;
+                    all_visitors.extend(a.1.iter().copied());
+                    t.1.extend(a.1);
+                    t.2 = t.2.saturating_add(a.2);
+                    t.3 = t.3.saturating_add(a.3);
+                }
+                Ok(())
+            },
+        )?;
         let entries = self.entry_counts(site, filters)?;
         let mut names: HashSet<String> = acc.keys().cloned().collect();
         names.extend(entries.keys().cloned());
@@ -582,7 +641,9 @@ impl Snapshot {
             .collect();
         out.pageviews = out.rows.iter().map(|r| r.pageviews).sum();
         out.visitors = all_visitors.len() as u64;
-        top(&mut out.rows, limit, |r| (Reverse(r.pageviews), r.page.clone()));
+        top(&mut out.rows, limit, |r| {
+            (Reverse(r.pageviews), r.page.clone())
+        });
         Ok(out)
     }
 
@@ -599,8 +660,14 @@ impl Snapshot {
         if let Some(site_ref) = site_or_empty(self, site)? {
             self.series_acc(&site_ref, filters, &bucket, &mut acc)?;
         }
-        let lo = filters.from.map(bucket).or_else(|| acc.keys().next().copied());
-        let hi = filters.to.map(|t| bucket(t - 1)).or_else(|| acc.keys().last().copied());
+        let lo = filters
+            .from
+            .map(bucket)
+            .or_else(|| acc.keys().next().copied());
+        let hi = filters
+            .to
+            .map(|t| bucket(t - 1))
+            .or_else(|| acc.keys().last().copied());
         if let (Some(lo), Some(hi)) = (lo, hi) {
             let mut t = lo;
             while t <= hi {
@@ -624,17 +691,23 @@ impl Snapshot {
         bucket: &dyn Fn(i64) -> i64,
         acc: &mut BTreeMap<i64, (u64, u64, HashSet<u64>)>,
     ) -> Result<()> {
-        scan(self, site, filters, Some(&[EventKind::Pageview]), &mut |ctx| {
-            let ts = ctx.ts()?;
-            for r in &ctx.rows {
-                let t = ts.get(r as usize).copied().unwrap_or_default();
-                let (_, v) = ctx.session_of(r)?;
-                let a = acc.entry(bucket(t)).or_default();
-                a.0 += 1;
-                a.2.insert(v);
-            }
-            Ok(())
-        })?;
+        scan(
+            self,
+            site,
+            filters,
+            Some(&[EventKind::Pageview]),
+            &mut |ctx| {
+                let ts = ctx.ts()?;
+                for r in &ctx.rows {
+                    let t = ts.get(r as usize).copied().unwrap_or_default();
+                    let (_, v) = ctx.session_of(r)?;
+                    let a = acc.entry(bucket(t)).or_default();
+                    a.0 += 1;
+                    a.2.insert(v);
+                }
+                Ok(())
+            },
+        )?;
         for s in self.matching_sessions(site, filters)? {
             acc.entry(bucket(s.first_ts)).or_default().1 += 1;
         }

@@ -118,7 +118,10 @@ pub struct HeatmapOptions {
 
 impl Default for HeatmapOptions {
     fn default() -> Self {
-        HeatmapOptions { cols: 64, row_px: 16 }
+        HeatmapOptions {
+            cols: 64,
+            row_px: 16,
+        }
     }
 }
 
@@ -218,7 +221,11 @@ impl std::str::FromStr for Interval {
 }
 
 /// Sorts `(key, count)` rows by count descending then key, and keeps `limit`.
-pub(crate) fn top<T>(rows: &mut Vec<T>, limit: Option<usize>, key: impl Fn(&T) -> (std::cmp::Reverse<u64>, String)) {
+pub(crate) fn top<T>(
+    rows: &mut Vec<T>,
+    limit: Option<usize>,
+    key: impl Fn(&T) -> (std::cmp::Reverse<u64>, String),
+) {
     rows.sort_by_cached_key(|r| key(r));
     if let Some(l) = limit {
         rows.truncate(l);

@@ -84,13 +84,19 @@ impl<'a> SegCtx<'a> {
             &mut v,
         )?;
         if v.len() != self.seg.rows as usize {
-            return Err(Corrupt::new("segment page column", "length differs from the row count").into());
+            return Err(
+                Corrupt::new("segment page column", "length differs from the row count").into(),
+            );
         }
         Ok(self.pages.get_or_init(|| v))
     }
 
     pub fn page(&self, row: u32) -> Result<&str> {
-        let id = self.page_ids()?.get(row as usize).copied().unwrap_or(u64::MAX);
+        let id = self
+            .page_ids()?
+            .get(row as usize)
+            .copied()
+            .unwrap_or(u64::MAX);
         Ok(self.part.dicts.resolve(Dim::Page, id)?)
     }
 
@@ -204,7 +210,10 @@ fn hide(ctx: &SegCtx<'_>, hidden: &Hidden, mut rows: RoaringBitmap) -> Result<Ro
             continue;
         }
         let ts = ctx.ts()?;
-        let doomed: Vec<u32> = rows.iter().filter(|&r| ts.get(r as usize).is_some_and(|&t| t >= from && t < to)).collect();
+        let doomed: Vec<u32> = rows
+            .iter()
+            .filter(|&r| ts.get(r as usize).is_some_and(|&t| t >= from && t < to))
+            .collect();
         for r in doomed {
             rows.remove(r);
         }
@@ -213,7 +222,11 @@ fn hide(ctx: &SegCtx<'_>, hidden: &Hidden, mut rows: RoaringBitmap) -> Result<Ro
 }
 
 /// The bitmap algebra of the filters over one segment.
-fn filter_rows(ctx: &SegCtx<'_>, f: &Filters, kinds: Option<&[EventKind]>) -> Result<RoaringBitmap> {
+fn filter_rows(
+    ctx: &SegCtx<'_>,
+    f: &Filters,
+    kinds: Option<&[EventKind]>,
+) -> Result<RoaringBitmap> {
     let n = ctx.seg.rows;
     let mut rows = RoaringBitmap::new();
     rows.insert_range(0..n);
@@ -240,7 +253,9 @@ fn filter_rows(ctx: &SegCtx<'_>, f: &Filters, kinds: Option<&[EventKind]>) -> Re
     let devices = ctx.need(col::BM_DEVICE)?;
     match f.device {
         Some(d) => rows &= segment::decode_bitmap_of(&devices, u32::from(d.code()))?,
-        None if !f.include_bots => rows -= segment::decode_bitmap_of(&devices, u32::from(DeviceClass::Bot.code()))?,
+        None if !f.include_bots => {
+            rows -= segment::decode_bitmap_of(&devices, u32::from(DeviceClass::Bot.code()))?
+        }
         None => {}
     }
     if rows.is_empty() {
@@ -260,7 +275,10 @@ fn filter_rows(ctx: &SegCtx<'_>, f: &Filters, kinds: Option<&[EventKind]>) -> Re
         let browser = want(Dim::Browser, &f.browser);
         let os = want(Dim::Os, &f.os);
         let refhost = want(Dim::RefHost, &f.referrer);
-        if [browser, os, refhost].iter().any(|w| matches!(w, Some(None))) {
+        if [browser, os, refhost]
+            .iter()
+            .any(|w| matches!(w, Some(None)))
+        {
             return Ok(RoaringBitmap::new());
         }
         let runs = ctx.runs()?;

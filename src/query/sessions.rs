@@ -77,14 +77,25 @@ fn session_filter_ok(f: &Filters, b: &SessionBlock, i: usize) -> bool {
     if !f.in_range(first) {
         return false;
     }
-    let device = b.device.get(i).copied().and_then(DeviceClass::from_code).unwrap_or_default();
+    let device = b
+        .device
+        .get(i)
+        .copied()
+        .and_then(DeviceClass::from_code)
+        .unwrap_or_default();
     match f.device {
         Some(d) if d != device => return false,
         None if !f.include_bots && device == DeviceClass::Bot => return false,
         _ => {}
     }
-    let eq = |want: &Option<String>, field: SField| want.as_deref().is_none_or(|w| b.string(field, i) == Some(w));
-    if !eq(&f.browser, SField::Browser) || !eq(&f.os, SField::Os) || !eq(&f.referrer, SField::RefHost) {
+    let eq = |want: &Option<String>, field: SField| {
+        want.as_deref()
+            .is_none_or(|w| b.string(field, i) == Some(w))
+    };
+    if !eq(&f.browser, SField::Browser)
+        || !eq(&f.os, SField::Os)
+        || !eq(&f.referrer, SField::RefHost)
+    {
         return false;
     }
     f.channel
@@ -103,11 +114,19 @@ impl Snapshot {
         scan(self, site, f, None, &mut |ctx| {
             let rows: Vec<u32> = ctx.rows.iter().collect();
             let sel = match &selector {
-                Some(_) => Some(ctx.opt(crate::storage::segment::col::SELECTOR)?.values_of(rows.iter().copied())),
+                Some(_) => Some(
+                    ctx.opt(crate::storage::segment::col::SELECTOR)?
+                        .values_of(rows.iter().copied()),
+                ),
                 None => None,
             };
             let want = match &selector {
-                Some(s) => match ctx.part.dicts.dict(crate::storage::dict::Dim::Selector).and_then(|d| d.id(s)) {
+                Some(s) => match ctx
+                    .part
+                    .dicts
+                    .dict(crate::storage::dict::Dim::Selector)
+                    .and_then(|d| d.id(s))
+                {
                     Some(id) => Some(u64::from(id)),
                     None => return Ok(()),
                 },
@@ -127,7 +146,12 @@ impl Snapshot {
     }
 
     /// Calls `visit` with every session passing the filters.
-    fn for_sessions(&self, site: &SiteRef, f: &Filters, visit: &mut dyn FnMut(&SessionBlock, usize)) -> Result<()> {
+    fn for_sessions(
+        &self,
+        site: &SiteRef,
+        f: &Filters,
+        visit: &mut dyn FnMut(&SessionBlock, usize),
+    ) -> Result<()> {
         let events = self.event_filtered_sessions(site, f)?;
         let (lo, hi) = day_span(f.from, f.to);
         if lo > hi {
@@ -141,13 +165,22 @@ impl Snapshot {
             v
         };
         for day in blocks {
-            let Some(b) = self.session_block(site.id, day)? else { continue };
+            let Some(b) = self.session_block(site.id, day)? else {
+                continue;
+            };
             for i in 0..b.len() {
                 if !session_filter_ok(f, &b, i) {
                     continue;
                 }
-                let (hash, visitor) = (b.hashes.get(i).copied().unwrap_or_default(), b.visitors.get(i).copied().unwrap_or_default());
-                if site.hidden.session_hidden(hash, visitor) || site.hidden.ts_hidden(b.first_ts.get(i).copied().unwrap_or_default()) {
+                let (hash, visitor) = (
+                    b.hashes.get(i).copied().unwrap_or_default(),
+                    b.visitors.get(i).copied().unwrap_or_default(),
+                );
+                if site.hidden.session_hidden(hash, visitor)
+                    || site
+                        .hidden
+                        .ts_hidden(b.first_ts.get(i).copied().unwrap_or_default())
+                {
                     continue;
                 }
                 if let Some(set) = &events {
@@ -171,10 +204,18 @@ impl Snapshot {
         Ok(v)
     }
 
-    fn breakdown(&self, site: &str, f: &Filters, limit: Option<usize>, key: &dyn Fn(&SessionBlock, usize) -> String) -> Result<Breakdown> {
+    fn breakdown(
+        &self,
+        site: &str,
+        f: &Filters,
+        limit: Option<usize>,
+        key: &dyn Fn(&SessionBlock, usize) -> String,
+    ) -> Result<Breakdown> {
         f.check()?;
         let mut out = Breakdown::default();
-        let Some(site) = self.site(site)? else { return Ok(out) };
+        let Some(site) = self.site(site)? else {
+            return Ok(out);
+        };
         let mut acc: HashMap<String, (u64, HashSet<u64>)> = HashMap::new();
         let mut visitors = HashSet::new();
         self.for_sessions(&site, f, &mut |b, i| {
@@ -194,13 +235,22 @@ impl Snapshot {
             .collect();
         out.sessions = out.rows.iter().map(|r| r.sessions).sum();
         out.visitors = visitors.len() as u64;
-        top(&mut out.rows, limit, |r| (Reverse(r.sessions), r.key.clone()));
+        top(&mut out.rows, limit, |r| {
+            (Reverse(r.sessions), r.key.clone())
+        });
         Ok(out)
     }
 
     /// Sessions per referrer host, domain, channel or campaign field.
-    pub fn referrers(&self, site: &str, filters: &Filters, by: ReferrerBy, limit: Option<usize>) -> Result<Breakdown> {
-        let field = |b: &SessionBlock, i: usize, f: SField| b.string(f, i).unwrap_or(NONE).to_owned();
+    pub fn referrers(
+        &self,
+        site: &str,
+        filters: &Filters,
+        by: ReferrerBy,
+        limit: Option<usize>,
+    ) -> Result<Breakdown> {
+        let field =
+            |b: &SessionBlock, i: usize, f: SField| b.string(f, i).unwrap_or(NONE).to_owned();
         self.breakdown(site, filters, limit, &|b, i| match by {
             ReferrerBy::Host => field(b, i, SField::RefHost),
             ReferrerBy::Domain => field(b, i, SField::RefDomain),
@@ -219,8 +269,15 @@ impl Snapshot {
     }
 
     /// Sessions per device class, browser, OS, screen, language or zone.
-    pub fn devices(&self, site: &str, filters: &Filters, by: DeviceBy, limit: Option<usize>) -> Result<Breakdown> {
-        let field = |b: &SessionBlock, i: usize, f: SField| b.string(f, i).unwrap_or(UNKNOWN).to_owned();
+    pub fn devices(
+        &self,
+        site: &str,
+        filters: &Filters,
+        by: DeviceBy,
+        limit: Option<usize>,
+    ) -> Result<Breakdown> {
+        let field =
+            |b: &SessionBlock, i: usize, f: SField| b.string(f, i).unwrap_or(UNKNOWN).to_owned();
         self.breakdown(site, filters, limit, &|b, i| match by {
             DeviceBy::Class => b
                 .device
@@ -240,7 +297,9 @@ impl Snapshot {
 
     /// Sessions per entry page (pages report).
     pub(crate) fn entry_counts(&self, site: &str, f: &Filters) -> Result<HashMap<String, u64>> {
-        let b = self.breakdown(site, f, None, &|b, i| b.string(SField::EntryPage, i).unwrap_or("/").to_owned())?;
+        let b = self.breakdown(site, f, None, &|b, i| {
+            b.string(SField::EntryPage, i).unwrap_or("/").to_owned()
+        })?;
         Ok(b.rows
             .into_iter()
             .filter(|r| f.page.as_deref().is_none_or(|p| p == r.key))
@@ -250,10 +309,17 @@ impl Snapshot {
 
     /// The sessions matching the filters, e.g. those that clicked one
     /// element (`filters.selector`): from a heatmap to its recordings.
-    pub fn sessions(&self, site: &str, filters: &Filters, limit: Option<usize>) -> Result<SessionList> {
+    pub fn sessions(
+        &self,
+        site: &str,
+        filters: &Filters,
+        limit: Option<usize>,
+    ) -> Result<SessionList> {
         filters.check()?;
         let mut out = SessionList::default();
-        let Some(site) = self.site(site)? else { return Ok(out) };
+        let Some(site) = self.site(site)? else {
+            return Ok(out);
+        };
         self.for_sessions(&site, filters, &mut |b, i| {
             let s = |f: SField| b.string(f, i).unwrap_or_default().to_owned();
             out.rows.push(SessionSummary {
@@ -261,14 +327,25 @@ impl Snapshot {
                 first_ts: b.first_ts.get(i).copied().unwrap_or_default(),
                 entry_page: s(SField::EntryPage),
                 referrer: s(SField::RefHost),
-                channel: b.channel.get(i).copied().and_then(Channel::from_code).unwrap_or_default(),
-                device: b.device.get(i).copied().and_then(DeviceClass::from_code).unwrap_or_default(),
+                channel: b
+                    .channel
+                    .get(i)
+                    .copied()
+                    .and_then(Channel::from_code)
+                    .unwrap_or_default(),
+                device: b
+                    .device
+                    .get(i)
+                    .copied()
+                    .and_then(DeviceClass::from_code)
+                    .unwrap_or_default(),
                 browser: s(SField::Browser),
                 os: s(SField::Os),
             });
         })?;
         out.total = out.rows.len() as u64;
-        out.rows.sort_by(|a, b| (a.first_ts, &a.session).cmp(&(b.first_ts, &b.session)));
+        out.rows
+            .sort_by(|a, b| (a.first_ts, &a.session).cmp(&(b.first_ts, &b.session)));
         if let Some(l) = limit {
             out.rows.truncate(l);
         }
@@ -277,9 +354,12 @@ impl Snapshot {
 
     /// Replay by a session key from [`SessionSummary::session`].
     pub fn session_events_by_key(&self, site: &str, key: &str) -> Result<Vec<StoredEvent>> {
-        let hash = u64::from_str_radix(key, 16)
-            .map_err(|_| Error::InvalidArgument(format!("session key {key:?} is not 16 hex digits")))?;
-        let Some(site) = self.site(site)? else { return Ok(Vec::new()) };
+        let hash = u64::from_str_radix(key, 16).map_err(|_| {
+            Error::InvalidArgument(format!("session key {key:?} is not 16 hex digits"))
+        })?;
+        let Some(site) = self.site(site)? else {
+            return Ok(Vec::new());
+        };
         self.session_events_by_hash(&site, hash)
     }
 }

@@ -145,7 +145,11 @@ fn pack(out: &mut Vec<u8>, values: impl Iterator<Item = u64>, width: u8, n: usiz
     }
     let words = (n * usize::from(width)).div_ceil(64);
     let mut buf = vec![0u64; words];
-    let mask = if width == 64 { u64::MAX } else { (1u64 << width) - 1 };
+    let mask = if width == 64 {
+        u64::MAX
+    } else {
+        (1u64 << width) - 1
+    };
     for (i, v) in values.enumerate() {
         let bit = i * usize::from(width);
         let (w, off) = (bit / 64, bit % 64);
@@ -164,7 +168,13 @@ fn pack(out: &mut Vec<u8>, values: impl Iterator<Item = u64>, width: u8, n: usiz
     }
 }
 
-fn unpack(r: &mut Reader<'_>, n: usize, width: u8, min: u64, out: &mut Vec<u64>) -> Result<(), Corrupt> {
+fn unpack(
+    r: &mut Reader<'_>,
+    n: usize,
+    width: u8,
+    min: u64,
+    out: &mut Vec<u64>,
+) -> Result<(), Corrupt> {
     if width > 64 {
         return Err(r.corrupt("bit width over 64"));
     }
@@ -176,7 +186,11 @@ fn unpack(r: &mut Reader<'_>, n: usize, width: u8, min: u64, out: &mut Vec<u64>)
         .checked_mul(usize::from(width))
         .map(|b| b.div_ceil(64))
         .ok_or_else(|| r.corrupt("column too long"))?;
-    let raw = r.take(words.checked_mul(8).ok_or_else(|| r.corrupt("column too long"))?)?;
+    let raw = r.take(
+        words
+            .checked_mul(8)
+            .ok_or_else(|| r.corrupt("column too long"))?,
+    )?;
     let word = |i: usize| -> u64 {
         raw.get(i * 8..i * 8 + 8)
             .map(|b| {
@@ -186,7 +200,11 @@ fn unpack(r: &mut Reader<'_>, n: usize, width: u8, min: u64, out: &mut Vec<u64>)
             })
             .unwrap_or(0)
     };
-    let mask = if width == 64 { u64::MAX } else { (1u64 << width) - 1 };
+    let mask = if width == 64 {
+        u64::MAX
+    } else {
+        (1u64 << width) - 1
+    };
     out.reserve(n);
     for i in 0..n {
         let bit = i * usize::from(width);
@@ -277,7 +295,11 @@ pub(crate) fn encode_uints(values: &[u64], out: &mut Vec<u8>) {
     put_varint(out, n as u64);
     put_varint(out, min);
     out.push(width);
-    let limit = if width >= 64 { u64::MAX } else { (1u64 << width) - 1 };
+    let limit = if width >= 64 {
+        u64::MAX
+    } else {
+        (1u64 << width) - 1
+    };
     pack(out, values.iter().map(|&v| (v - min).min(limit)), width, n);
     if codec == PATCHED {
         let exceptions: Vec<(usize, u64)> = values
@@ -407,7 +429,9 @@ mod tests {
 
     #[test]
     fn overflowing_run_length_is_corrupt() {
-        let bytes = [3u8, 2, 2, 0, 1, 0, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 1];
+        let bytes = [
+            3u8, 2, 2, 0, 1, 0, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 1,
+        ];
         let mut out = Vec::new();
         assert!(decode_uints(&mut Reader::new(&bytes, "test"), &mut out).is_err());
     }

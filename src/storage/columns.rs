@@ -20,14 +20,22 @@ pub(crate) type ColKey = (u32, i32, u32, u8, u16);
 pub(crate) const CHUNK: usize = 3_968;
 
 /// Writes a column, replacing any previous one.
-pub(crate) fn put(t: &mut Table<ColKey, &[u8]>, site: u32, day: i32, seg: u32, col: u8, bytes: &[u8]) -> Result<()> {
+pub(crate) fn put(
+    t: &mut Table<ColKey, &[u8]>,
+    site: u32,
+    day: i32,
+    seg: u32,
+    col: u8,
+    bytes: &[u8],
+) -> Result<()> {
     remove(t, site, day, seg, col)?;
     if bytes.is_empty() {
         t.insert((site, day, seg, col, 0), [].as_slice())?;
         return Ok(());
     }
     for (i, chunk) in bytes.chunks(CHUNK).enumerate() {
-        let i = u16::try_from(i).map_err(|_| crate::Error::InvalidArgument("column too large".into()))?;
+        let i = u16::try_from(i)
+            .map_err(|_| crate::Error::InvalidArgument("column too large".into()))?;
         t.insert((site, day, seg, col, i), chunk)?;
     }
     Ok(())
@@ -45,7 +53,12 @@ fn remove(t: &mut Table<ColKey, &[u8]>, site: u32, day: i32, seg: u32, col: u8) 
 }
 
 /// Removes every column of a segment.
-pub(crate) fn remove_segment(t: &mut Table<ColKey, &[u8]>, site: u32, day: i32, seg: u32) -> Result<()> {
+pub(crate) fn remove_segment(
+    t: &mut Table<ColKey, &[u8]>,
+    site: u32,
+    day: i32,
+    seg: u32,
+) -> Result<()> {
     let keys: Vec<ColKey> = t
         .range((site, day, seg, 0, 0)..=(site, day, seg, u8::MAX, u16::MAX))?
         .map(|e| e.map(|(k, _)| k.value()))
@@ -71,7 +84,13 @@ fn append_chunk(out: &mut BTreeMap<u8, Vec<u8>>, key: ColKey, value: &[u8]) -> R
 }
 
 /// Reads one column, `None` when the segment has none.
-pub(crate) fn get(t: &impl ReadableTable<ColKey, &'static [u8]>, site: u32, day: i32, seg: u32, col: u8) -> Result<Option<Vec<u8>>> {
+pub(crate) fn get(
+    t: &impl ReadableTable<ColKey, &'static [u8]>,
+    site: u32,
+    day: i32,
+    seg: u32,
+    col: u8,
+) -> Result<Option<Vec<u8>>> {
     let mut out = BTreeMap::new();
     for e in t.range((site, day, seg, col, 0)..=(site, day, seg, col, u16::MAX))? {
         let (k, v) = e?;
@@ -81,7 +100,12 @@ pub(crate) fn get(t: &impl ReadableTable<ColKey, &'static [u8]>, site: u32, day:
 }
 
 /// Reads every column of a segment.
-pub(crate) fn get_all(t: &impl ReadableTable<ColKey, &'static [u8]>, site: u32, day: i32, seg: u32) -> Result<BTreeMap<u8, Vec<u8>>> {
+pub(crate) fn get_all(
+    t: &impl ReadableTable<ColKey, &'static [u8]>,
+    site: u32,
+    day: i32,
+    seg: u32,
+) -> Result<BTreeMap<u8, Vec<u8>>> {
     let mut out = BTreeMap::new();
     for e in t.range((site, day, seg, 0, 0)..=(site, day, seg, u8::MAX, u16::MAX))? {
         let (k, v) = e?;

@@ -45,8 +45,8 @@ pub(crate) fn encode_batch(rows: &[Row]) -> Vec<u8> {
 
 /// Decodes a pending batch read from disk.
 pub(crate) fn decode_batch(bytes: &[u8]) -> Result<Vec<Row>, Corrupt> {
-    let rows: Vec<Row> = rmp_serde::from_slice(bytes)
-        .map_err(|e| Corrupt::new("pending batch", e.to_string()))?;
+    let rows: Vec<Row> =
+        rmp_serde::from_slice(bytes).map_err(|e| Corrupt::new("pending batch", e.to_string()))?;
     if rows.iter().any(|r| EventKind::from_code(r.kind).is_none()) {
         return Err(Corrupt::new("pending batch", "unknown event kind code"));
     }

@@ -94,16 +94,56 @@ struct Field {
 }
 
 const NUMERIC: [Field; 10] = [
-    Field { col: col::X, kinds: kinds(&[Click, Move]), get: |r| r.x.map(u64::from) },
-    Field { col: col::Y, kinds: kinds(&[Click, Move, Scroll]), get: |r| r.y.map(u64::from) },
-    Field { col: col::VW, kinds: kinds(&[Pageview, Click, Move, Scroll]), get: |r| r.vw.map(u64::from) },
-    Field { col: col::VH, kinds: kinds(&[Pageview, Click, Move, Scroll]), get: |r| r.vh.map(u64::from) },
-    Field { col: col::DH, kinds: kinds(&[Pageview, Click, Move, Scroll]), get: |r| r.dh.map(u64::from) },
-    Field { col: col::LOAD_MS, kinds: kinds(&[Pageview]), get: |r| r.load_ms.map(u64::from) },
-    Field { col: col::EX, kinds: kinds(&[Click]), get: |r| r.ex.map(u64::from) },
-    Field { col: col::EY, kinds: kinds(&[Click]), get: |r| r.ey.map(u64::from) },
-    Field { col: col::LEN, kinds: kinds(&[Input]), get: |r| r.len.map(u64::from) },
-    Field { col: col::DURATION_MS, kinds: kinds(&[Leave]), get: |r| r.duration_ms.map(u64::from) },
+    Field {
+        col: col::X,
+        kinds: kinds(&[Click, Move]),
+        get: |r| r.x.map(u64::from),
+    },
+    Field {
+        col: col::Y,
+        kinds: kinds(&[Click, Move, Scroll]),
+        get: |r| r.y.map(u64::from),
+    },
+    Field {
+        col: col::VW,
+        kinds: kinds(&[Pageview, Click, Move, Scroll]),
+        get: |r| r.vw.map(u64::from),
+    },
+    Field {
+        col: col::VH,
+        kinds: kinds(&[Pageview, Click, Move, Scroll]),
+        get: |r| r.vh.map(u64::from),
+    },
+    Field {
+        col: col::DH,
+        kinds: kinds(&[Pageview, Click, Move, Scroll]),
+        get: |r| r.dh.map(u64::from),
+    },
+    Field {
+        col: col::LOAD_MS,
+        kinds: kinds(&[Pageview]),
+        get: |r| r.load_ms.map(u64::from),
+    },
+    Field {
+        col: col::EX,
+        kinds: kinds(&[Click]),
+        get: |r| r.ex.map(u64::from),
+    },
+    Field {
+        col: col::EY,
+        kinds: kinds(&[Click]),
+        get: |r| r.ey.map(u64::from),
+    },
+    Field {
+        col: col::LEN,
+        kinds: kinds(&[Input]),
+        get: |r| r.len.map(u64::from),
+    },
+    Field {
+        col: col::DURATION_MS,
+        kinds: kinds(&[Leave]),
+        get: |r| r.duration_ms.map(u64::from),
+    },
 ];
 
 const PRESENT_NONE: u8 = 0;
@@ -127,7 +167,9 @@ impl PartitionDicts {
 
     pub fn resolve(&self, dim: Dim, id: u64) -> Result<&str, Corrupt> {
         self.dict(dim)
-            .ok_or_else(|| Corrupt::new("dictionary", format!("dictionary {} is missing", dim as u8)))?
+            .ok_or_else(|| {
+                Corrupt::new("dictionary", format!("dictionary {} is missing", dim as u8))
+            })?
             .resolve(id)
     }
 }
@@ -142,7 +184,10 @@ pub(crate) struct EncodedSegment {
 }
 
 /// The session attributes a segment keeps per session, for filters.
-pub(crate) fn session_attr_codes(attrs: Option<&SessionAttrs>, dicts: &mut PartitionDicts) -> [u64; 5] {
+pub(crate) fn session_attr_codes(
+    attrs: Option<&SessionAttrs>,
+    dicts: &mut PartitionDicts,
+) -> [u64; 5] {
     match attrs {
         None => [u64::from(DeviceClass::Unknown.code()), 0, 0, 0, 0],
         Some(a) => [
@@ -259,7 +304,10 @@ pub(crate) fn build(
     for (i, r) in sorted.iter().enumerate() {
         let p = dicts.intern(Dim::Page, &r.page);
         pages.push(u64::from(p));
-        kind_bm.entry(u32::from(r.kind)).or_default().insert(i as u32);
+        kind_bm
+            .entry(u32::from(r.kind))
+            .or_default()
+            .insert(i as u32);
         page_bm.entry(p).or_default().insert(i as u32);
         let hour = ((r.ts - start) / HOUR_MS).clamp(0, 23) as u32;
         hour_bm.entry(hour).or_default().insert(i as u32);
@@ -267,7 +315,11 @@ pub(crate) fn build(
     let mut out = Vec::new();
     encode_uints(&pages, &mut out);
     seg.columns.insert(col::PAGE, out);
-    for (id, sets) in [(col::BM_KIND, &kind_bm), (col::BM_PAGE, &page_bm), (col::BM_HOUR, &hour_bm)] {
+    for (id, sets) in [
+        (col::BM_KIND, &kind_bm),
+        (col::BM_PAGE, &page_bm),
+        (col::BM_HOUR, &hour_bm),
+    ] {
         let mut out = Vec::new();
         put_bitmaps(&mut out, sets);
         seg.columns.insert(id, out);
@@ -280,12 +332,26 @@ pub(crate) fn build(
     }
     let sel_ids: Vec<Option<u64>> = sorted
         .iter()
-        .map(|r| r.selector.as_deref().map(|s| u64::from(dicts.intern(Dim::Selector, s))))
+        .map(|r| {
+            r.selector
+                .as_deref()
+                .map(|s| u64::from(dicts.intern(Dim::Selector, s)))
+        })
         .collect();
-    encode_optional(&mut seg, col::SELECTOR, kinds(&[Click, Input]), &sorted, &sel_ids);
+    encode_optional(
+        &mut seg,
+        col::SELECTOR,
+        kinds(&[Click, Input]),
+        &sorted,
+        &sel_ids,
+    );
     let name_ids: Vec<Option<u64>> = sorted
         .iter()
-        .map(|r| r.name.as_deref().map(|s| u64::from(dicts.intern(Dim::Name, s))))
+        .map(|r| {
+            r.name
+                .as_deref()
+                .map(|s| u64::from(dicts.intern(Dim::Name, s)))
+        })
         .collect();
     encode_optional(&mut seg, col::NAME, kinds(&[Custom]), &sorted, &name_ids);
 
@@ -294,14 +360,22 @@ pub(crate) fn build(
         .iter()
         .map(|&h| session_attr_codes(attrs(h).as_ref(), dicts))
         .collect();
-    seg.columns.insert(col::SESSION_ATTRS, encode_session_attrs(&codes));
-    seg.columns.insert(col::BM_DEVICE, encode_device_bitmaps(&starts, &codes));
+    seg.columns
+        .insert(col::SESSION_ATTRS, encode_session_attrs(&codes));
+    seg.columns
+        .insert(col::BM_DEVICE, encode_device_bitmaps(&starts, &codes));
     seg
 }
 
 /// Writes an optional column: presence (implied by the kinds it applies to
 /// when it is present exactly there, else a bitmap), then the values.
-fn encode_optional(seg: &mut EncodedSegment, col_id: u8, mask: u8, sorted: &[&Row], ids: &[Option<u64>]) {
+fn encode_optional(
+    seg: &mut EncodedSegment,
+    col_id: u8,
+    mask: u8,
+    sorted: &[&Row],
+    ids: &[Option<u64>],
+) {
     let mut present = RoaringBitmap::new();
     let mut values = Vec::new();
     let mut by_kind = true;
@@ -454,7 +528,10 @@ pub(crate) struct OptColumn {
 
 impl OptColumn {
     /// Decodes an optional column; `kind_rows` gives the rows of a kind mask.
-    pub fn decode(bytes: &[u8], kind_rows: &dyn Fn(u8) -> RoaringBitmap) -> Result<OptColumn, Corrupt> {
+    pub fn decode(
+        bytes: &[u8],
+        kind_rows: &dyn Fn(u8) -> RoaringBitmap,
+    ) -> Result<OptColumn, Corrupt> {
         let mut r = Reader::new(bytes, "segment optional column");
         let present = match r.u8()? {
             PRESENT_NONE => RoaringBitmap::new(),
@@ -497,7 +574,10 @@ impl OptColumn {
 }
 
 /// Decodes the session-attribute column into per-session codes.
-pub(crate) fn decode_session_attrs(bytes: &[u8], sessions: usize) -> Result<Vec<[u64; 5]>, Corrupt> {
+pub(crate) fn decode_session_attrs(
+    bytes: &[u8],
+    sessions: usize,
+) -> Result<Vec<[u64; 5]>, Corrupt> {
     let mut r = Reader::new(bytes, "segment session attributes");
     let mut out = vec![[0u64; 5]; sessions];
     for i in 0..5 {
@@ -557,8 +637,14 @@ pub(crate) fn decode_rows(
         }
     }
     // Every row in exactly one kind: as many members as rows, all of them.
-    if total != u64::from(rows) || covered.len() != u64::from(rows) || covered.max().is_some_and(|m| m >= rows) {
-        return Err(Corrupt::new("segment", "kind bitmaps do not cover the rows"));
+    if total != u64::from(rows)
+        || covered.len() != u64::from(rows)
+        || covered.max().is_some_and(|m| m >= rows)
+    {
+        return Err(Corrupt::new(
+            "segment",
+            "kind bitmaps do not cover the rows",
+        ));
     }
     let kind_rows = |mask: u8| {
         let mut bm = RoaringBitmap::new();
@@ -570,21 +656,30 @@ pub(crate) fn decode_rows(
         bm
     };
     let mut pages = Vec::new();
-    decode_uints(&mut Reader::new(need(col::PAGE)?, "segment page column"), &mut pages)?;
+    decode_uints(
+        &mut Reader::new(need(col::PAGE)?, "segment page column"),
+        &mut pages,
+    )?;
     if pages.len() != rows as usize {
-        return Err(Corrupt::new("segment page column", "length differs from the row count"));
+        return Err(Corrupt::new(
+            "segment page column",
+            "length differs from the row count",
+        ));
     }
     for (row, p) in out.iter_mut().zip(pages) {
         row.page = dicts.resolve(Dim::Page, p)?.to_owned();
     }
     for f in &NUMERIC {
-        let Some(bytes) = columns.get(&f.col) else { continue };
+        let Some(bytes) = columns.get(&f.col) else {
+            continue;
+        };
         let c = OptColumn::decode(bytes, &kind_rows)?;
         for (i, v) in c.present.iter().zip(c.values) {
             let row = out
                 .get_mut(i as usize)
                 .ok_or_else(|| Corrupt::new("segment", "optional column past the rows"))?;
-            let v32 = u32::try_from(v).map_err(|_| Corrupt::new("segment", "value out of range"))?;
+            let v32 =
+                u32::try_from(v).map_err(|_| Corrupt::new("segment", "value out of range"))?;
             match f.col {
                 col::X => row.x = Some(v32),
                 col::Y => row.y = Some(v32),
@@ -609,7 +704,9 @@ pub(crate) fn decode_rows(
         }
     }
     for (id, dim) in [(col::SELECTOR, Dim::Selector), (col::NAME, Dim::Name)] {
-        let Some(bytes) = columns.get(&id) else { continue };
+        let Some(bytes) = columns.get(&id) else {
+            continue;
+        };
         let c = OptColumn::decode(bytes, &kind_rows)?;
         for (i, v) in c.present.iter().zip(c.values) {
             let s = dicts.resolve(dim, v)?.to_owned();

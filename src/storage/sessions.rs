@@ -206,7 +206,7 @@ impl SessionBlock {
     pub fn build(mut entries: Vec<BlockEntry>) -> SessionBlock {
         entries.sort_by_key(|e| e.hash);
         let mut b = SessionBlock {
-            strings: vec![Vec::with_capacity(entries.len()); SFIELDS],
+            strings: (0..SFIELDS).map(|_| Vec::with_capacity(entries.len())).collect(),
             ..SessionBlock::default()
         };
         for e in &entries {
@@ -272,8 +272,12 @@ impl SessionBlock {
             .collect();
         let device = col(&mut r)?;
         let channel = col(&mut r)?;
-        if device.iter().any(|&d| d > 255 || DeviceClass::from_code(d as u8).is_none())
-            || channel.iter().any(|&c| c > 255 || Channel::from_code(c as u8).is_none())
+        if device
+            .iter()
+            .any(|&d| d > 255 || DeviceClass::from_code(d as u8).is_none())
+            || channel
+                .iter()
+                .any(|&c| c > 255 || Channel::from_code(c as u8).is_none())
         {
             return Err(r.corrupt("unknown device class or channel code"));
         }
@@ -287,7 +291,10 @@ impl SessionBlock {
         let limit = b.dict.len() as u64;
         for s in strings {
             if s.iter().any(|&i| i > limit) {
-                return Err(Corrupt::new("session block", "string id past the dictionary"));
+                return Err(Corrupt::new(
+                    "session block",
+                    "string id past the dictionary",
+                ));
             }
             b.strings.push(s.into_iter().map(|i| i as u32).collect());
         }
@@ -323,7 +330,10 @@ mod tests {
     fn block_roundtrip() {
         let day = 19_000;
         let start = super::super::day_start(day);
-        let entries = vec![entry(9, start + 5, "Chrome"), entry(2, start + 9, "Firefox")];
+        let entries = vec![
+            entry(9, start + 5, "Chrome"),
+            entry(2, start + 9, "Firefox"),
+        ];
         let b = SessionBlock::build(entries.clone());
         let back = SessionBlock::decode(&b.encode(start), start).unwrap();
         let mut want = entries;

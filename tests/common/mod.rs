@@ -52,7 +52,15 @@ pub fn expected(e: &Event) -> StoredEvent {
 }
 
 /// A small random-ish event from integers (for proptest strategies).
-pub fn make_event(site: usize, session: usize, kind: usize, ts: i64, page: usize, a: u32, b: u32) -> Event {
+pub fn make_event(
+    site: usize,
+    session: usize,
+    kind: usize,
+    ts: i64,
+    page: usize,
+    a: u32,
+    b: u32,
+) -> Event {
     let kind = EventKind::ALL[kind % 7];
     let sites = ["a.example", "b.example"];
     let urls = [

@@ -46,10 +46,16 @@ pub fn events(seed: u64, n_sessions: usize) -> Vec<Event> {
         for _ in 0..n_pv.max(1) {
             let page = PAGES[rng.random_range(0..PAGES.len())];
             let pv = n_pv > 0;
-            let (vw, vh, dh) = (rng.random_range(300..2000u32), rng.random_range(300..1000u32), rng.random_range(1000..6000u32));
+            let (vw, vh, dh) = (
+                rng.random_range(300..2000u32),
+                rng.random_range(300..1000u32),
+                rng.random_range(1000..6000u32),
+            );
             if pv {
                 let url = match rng.random_range(0..4) {
-                    0 => format!("https://{site}{page}?utm_source=news&utm_medium=email&utm_campaign=spring"),
+                    0 => format!(
+                        "https://{site}{page}?utm_source=news&utm_medium=email&utm_campaign=spring"
+                    ),
                     1 => format!("https://{site}{page}#top"),
                     _ => page.to_owned(),
                 };
@@ -66,7 +72,14 @@ pub fn events(seed: u64, n_sessions: usize) -> Vec<Event> {
             }
             for _ in 0..rng.random_range(0..12) {
                 t += rng.random_range(0..900i64);
-                let kind = [EventKind::Click, EventKind::Move, EventKind::Scroll, EventKind::Input, EventKind::Leave, EventKind::Custom][rng.random_range(0..6)];
+                let kind = [
+                    EventKind::Click,
+                    EventKind::Move,
+                    EventKind::Scroll,
+                    EventKind::Input,
+                    EventKind::Leave,
+                    EventKind::Custom,
+                ][rng.random_range(0..6)];
                 let mut e = Event::new(site, t, kind, &session, page);
                 e.visitor = visitor.clone();
                 let own_geometry = rng.random_range(0..3) == 0;
@@ -78,7 +91,8 @@ pub fn events(seed: u64, n_sessions: usize) -> Vec<Event> {
                         e.x = Some(rng.random_range(0..2100));
                         e.y = Some(rng.random_range(0..6000));
                         if kind == EventKind::Click {
-                            e.selector = (rng.random_range(0..4) > 0).then(|| SELECTORS[rng.random_range(0..3)].to_owned());
+                            e.selector = (rng.random_range(0..4) > 0)
+                                .then(|| SELECTORS[rng.random_range(0..3)].to_owned());
                             if rng.random_range(0..2) == 0 {
                                 e.ex = Some(rng.random_range(0..=10_000));
                                 e.ey = Some(rng.random_range(0..=10_000));
@@ -145,7 +159,12 @@ pub fn attrs_of(e: &Event) -> heatstore::SessionAttrs {
     let page = parse_page(&e.url);
     let device = Device::parse(e.ua.as_deref().unwrap_or(""));
     let campaign = !page.campaign.is_empty() || page.click_id;
-    let r = classify_referrer(e.referrer.as_deref(), page.host.as_deref(), campaign, &ReferrerSources::builtin());
+    let r = classify_referrer(
+        e.referrer.as_deref(),
+        page.host.as_deref(),
+        campaign,
+        &ReferrerSources::builtin(),
+    );
     heatstore::SessionAttrs {
         entry_page: page.path.clone(),
         referrer_host: r.host,
@@ -162,28 +181,41 @@ pub fn attrs_of(e: &Event) -> heatstore::SessionAttrs {
         os: device.os,
         os_major: device.os_major,
         screen: heatstore::normalize::screen_size(e.screen_w, e.screen_h),
-        lang: e.lang.as_deref().and_then(heatstore::normalize::primary_language),
+        lang: e
+            .lang
+            .as_deref()
+            .and_then(heatstore::normalize::primary_language),
         tz: e.tz.clone(),
     }
 }
 
 impl Model {
     pub fn new(committed: &[Event]) -> Model {
-        let mut m = Model { events: Vec::new(), sessions: BTreeMap::new() };
+        let mut m = Model {
+            events: Vec::new(),
+            sessions: BTreeMap::new(),
+        };
         for (arrival, e) in committed.iter().enumerate() {
             let sid = e.session.clone().unwrap();
-            let s = m.sessions.entry((e.site.clone(), sid.clone())).or_insert_with(|| SessionModel {
-                site: e.site.clone(),
-                id: sid.clone(),
-                visitor: e.visitor.clone().unwrap_or_else(|| sid.clone()),
-                first: None,
-                attrs: None,
-            });
+            let s = m
+                .sessions
+                .entry((e.site.clone(), sid.clone()))
+                .or_insert_with(|| SessionModel {
+                    site: e.site.clone(),
+                    id: sid.clone(),
+                    visitor: e.visitor.clone().unwrap_or_else(|| sid.clone()),
+                    first: None,
+                    attrs: None,
+                });
             if e.kind == EventKind::Pageview && s.first.is_none_or(|f| (e.ts, arrival) < f) {
                 s.first = Some((e.ts, arrival));
                 s.attrs = Some(attrs_of(e));
             }
-            m.events.push(ME { e: e.clone(), arrival, page: parse_page(&e.url).path });
+            m.events.push(ME {
+                e: e.clone(),
+                arrival,
+                page: parse_page(&e.url).path,
+            });
         }
         m
     }
@@ -200,7 +232,8 @@ impl Model {
             _ => {}
         }
         let a = s.attrs.as_ref();
-        let needs = f.browser.is_some() || f.os.is_some() || f.referrer.is_some() || f.channel.is_some();
+        let needs =
+            f.browser.is_some() || f.os.is_some() || f.referrer.is_some() || f.channel.is_some();
         if needs && a.is_none() {
             return false;
         }
@@ -227,32 +260,61 @@ impl Model {
     }
 
     fn matching_sessions(&self, site: &str, f: &Filters) -> Vec<&SessionModel> {
-        let event_filtered: Option<HashSet<String>> = (f.page.is_some() || f.kind.is_some() || f.selector.is_some()).then(|| {
-            self.events
-                .iter()
-                .filter(|e| self.event_ok(e, site, f))
-                .filter(|e| f.selector.is_none() || e.e.selector == f.selector && matches!(e.e.kind, EventKind::Click | EventKind::Input))
-                .map(|e| e.e.session.clone().unwrap())
-                .collect()
-        });
+        let event_filtered: Option<HashSet<String>> =
+            (f.page.is_some() || f.kind.is_some() || f.selector.is_some()).then(|| {
+                self.events
+                    .iter()
+                    .filter(|e| self.event_ok(e, site, f))
+                    .filter(|e| {
+                        f.selector.is_none()
+                            || e.e.selector == f.selector
+                                && matches!(e.e.kind, EventKind::Click | EventKind::Input)
+                    })
+                    .map(|e| e.e.session.clone().unwrap())
+                    .collect()
+            });
         self.sessions
             .values()
             .filter(|s| s.site == site)
-            .filter(|s| s.first.is_some_and(|(t, _)| f.from.is_none_or(|x| t >= x) && f.to.is_none_or(|x| t < x)))
+            .filter(|s| {
+                s.first.is_some_and(|(t, _)| {
+                    f.from.is_none_or(|x| t >= x) && f.to.is_none_or(|x| t < x)
+                })
+            })
             .filter(|s| self.session_ok(s, f))
-            .filter(|s| event_filtered.as_ref().is_none_or(|set| set.contains(&s.id)))
+            .filter(|s| {
+                event_filtered
+                    .as_ref()
+                    .is_none_or(|set| set.contains(&s.id))
+            })
             .collect()
     }
 
     /// The session's pageview of `page` for an event at (ts, arrival).
-    fn pageview_for(&self, site: &str, session: &str, page: &str, ts: i64, arrival: usize) -> Option<&ME> {
+    fn pageview_for(
+        &self,
+        site: &str,
+        session: &str,
+        page: &str,
+        ts: i64,
+        arrival: usize,
+    ) -> Option<&ME> {
         let mut pvs: Vec<&ME> = self
             .events
             .iter()
-            .filter(|e| e.e.site == site && e.e.session.as_deref() == Some(session) && e.e.kind == EventKind::Pageview && e.page == page)
+            .filter(|e| {
+                e.e.site == site
+                    && e.e.session.as_deref() == Some(session)
+                    && e.e.kind == EventKind::Pageview
+                    && e.page == page
+            })
             .collect();
         pvs.sort_by_key(|e| (e.e.ts, e.arrival));
-        pvs.iter().rev().find(|p| (p.e.ts, p.arrival) <= (ts, arrival)).or(pvs.first()).copied()
+        pvs.iter()
+            .rev()
+            .find(|p| (p.e.ts, p.arrival) <= (ts, arrival))
+            .or(pvs.first())
+            .copied()
     }
 }
 
@@ -263,7 +325,10 @@ pub fn breakdown_model(rows: Vec<(String, String)>) -> Vec<(String, u64, u64)> {
         a.0 += 1;
         a.1.insert(v);
     }
-    let mut v: Vec<(String, u64, u64)> = acc.into_iter().map(|(k, (s, v))| (k, s, v.len() as u64)).collect();
+    let mut v: Vec<(String, u64, u64)> = acc
+        .into_iter()
+        .map(|(k, (s, v))| (k, s, v.len() as u64))
+        .collect();
     v.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
     v
 }
@@ -278,26 +343,45 @@ pub fn check_all(store: &Store, m: &Model, f: &Filters, opts: HeatmapOptions) {
                 if f.kind.is_some_and(|k| k != kind) {
                     continue;
                 }
-                let hf = Filters { kind: Some(kind), ..f.clone() };
+                let hf = Filters {
+                    kind: Some(kind),
+                    ..f.clone()
+                };
                 let got = snap.heatmap(site, &hf, opts).unwrap();
                 let mut cells: BTreeMap<(u32, u32), u64> = BTreeMap::new();
                 let mut skipped = 0;
                 for e in m.events.iter().filter(|e| m.event_ok(e, site, &hf)) {
                     let vw = e.e.vw.or_else(|| {
-                        m.pageview_for(site, e.e.session.as_deref().unwrap(), page, e.e.ts, e.arrival).and_then(|p| p.e.vw)
+                        m.pageview_for(
+                            site,
+                            e.e.session.as_deref().unwrap(),
+                            page,
+                            e.e.ts,
+                            e.arrival,
+                        )
+                        .and_then(|p| p.e.vw)
                     });
                     let Some(vw) = vw else {
                         skipped += 1;
                         continue;
                     };
                     let (x, y) = (u64::from(e.e.x.unwrap()), u64::from(e.e.y.unwrap()));
-                    let c = (x * u64::from(opts.cols) / u64::from(vw)).min(u64::from(opts.cols) - 1) as u32;
-                    *cells.entry(((y / u64::from(opts.row_px)) as u32, c)).or_default() += 1;
+                    let c = (x * u64::from(opts.cols) / u64::from(vw)).min(u64::from(opts.cols) - 1)
+                        as u32;
+                    *cells
+                        .entry(((y / u64::from(opts.row_px)) as u32, c))
+                        .or_default() += 1;
                 }
-                let want: Vec<(u32, u32, u64)> = cells.iter().map(|(&(r, c), &n)| (c, r, n)).collect();
-                let got_cells: Vec<(u32, u32, u64)> = got.cells.iter().map(|c| (c.col, c.row, c.count)).collect();
+                let want: Vec<(u32, u32, u64)> =
+                    cells.iter().map(|(&(r, c), &n)| (c, r, n)).collect();
+                let got_cells: Vec<(u32, u32, u64)> =
+                    got.cells.iter().map(|c| (c.col, c.row, c.count)).collect();
                 assert_eq!(got_cells, want, "heatmap {kind}: {ctx}");
-                assert_eq!(got.total, cells.values().sum::<u64>(), "heatmap total: {ctx}");
+                assert_eq!(
+                    got.total,
+                    cells.values().sum::<u64>(),
+                    "heatmap total: {ctx}"
+                );
                 assert_eq!(got.skipped, skipped, "heatmap skipped: {ctx}");
             }
             // Scroll reach.
@@ -322,7 +406,8 @@ pub fn check_all(store: &Store, m: &Model, f: &Filters, opts: HeatmapOptions) {
                             *x = (*x).max(d);
                         }
                         EventKind::Pageview => {
-                            let d = depth(0, u64::from(e.e.vh.unwrap()), u64::from(e.e.dh.unwrap()));
+                            let d =
+                                depth(0, u64::from(e.e.vh.unwrap()), u64::from(e.e.dh.unwrap()));
                             let x = fold.entry(sid).or_insert((e.e.ts, e.arrival, d));
                             if (e.e.ts, e.arrival) < (x.0, x.1) {
                                 *x = (e.e.ts, e.arrival, d);
@@ -331,7 +416,8 @@ pub fn check_all(store: &Store, m: &Model, f: &Filters, opts: HeatmapOptions) {
                         _ => {}
                     }
                 }
-                let mut reach: HashMap<String, u32> = fold.into_iter().map(|(s, x)| (s, x.2)).collect();
+                let mut reach: HashMap<String, u32> =
+                    fold.into_iter().map(|(s, x)| (s, x.2)).collect();
                 reach.extend(deepest);
                 assert_eq!(got.sessions, reach.len() as u64, "scroll sessions: {ctx}");
                 for step in &got.steps {
@@ -341,7 +427,10 @@ pub fn check_all(store: &Store, m: &Model, f: &Filters, opts: HeatmapOptions) {
             }
         }
         // Elements.
-        let ef = Filters { kind: Some(EventKind::Click), ..f.clone() };
+        let ef = Filters {
+            kind: Some(EventKind::Click),
+            ..f.clone()
+        };
         if f.kind.is_none_or(|k| k == EventKind::Click) {
             let got = snap.elements(site, &ef, None).unwrap();
             let mut acc: BTreeMap<String, (u64, u64, u64, u64, u64)> = BTreeMap::new();
@@ -363,20 +452,34 @@ pub fn check_all(store: &Store, m: &Model, f: &Filters, opts: HeatmapOptions) {
             }
             let mut want: Vec<(String, u64, Option<f64>, Option<f64>)> = acc
                 .into_iter()
-                .map(|(s, a)| (s, a.0, (a.2 > 0).then(|| a.1 as f64 / a.2 as f64), (a.4 > 0).then(|| a.3 as f64 / a.4 as f64)))
+                .map(|(s, a)| {
+                    (
+                        s,
+                        a.0,
+                        (a.2 > 0).then(|| a.1 as f64 / a.2 as f64),
+                        (a.4 > 0).then(|| a.3 as f64 / a.4 as f64),
+                    )
+                })
                 .collect();
             want.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
-            let got: Vec<(String, u64, Option<f64>, Option<f64>)> =
-                got.rows.into_iter().map(|r| (r.selector, r.clicks, r.mean_ex, r.mean_ey)).collect();
+            let got: Vec<(String, u64, Option<f64>, Option<f64>)> = got
+                .rows
+                .into_iter()
+                .map(|r| (r.selector, r.clicks, r.mean_ex, r.mean_ey))
+                .collect();
             assert_eq!(got, want, "elements: {ctx}");
 
             // Rage clicks.
             let got = snap.rage_clicks(site, &ef, None).unwrap();
             let mut groups: BTreeMap<(String, String), Vec<&ME>> = BTreeMap::new();
             for e in m.events.iter().filter(|e| m.event_ok(e, site, &ef)) {
-                groups.entry((e.e.session.clone().unwrap(), e.page.clone())).or_default().push(e);
+                groups
+                    .entry((e.e.session.clone().unwrap(), e.page.clone()))
+                    .or_default()
+                    .push(e);
             }
-            let (mut bursts, mut sessions, mut per) = (0u64, BTreeSet::new(), BTreeMap::<String, (u64, u64)>::new());
+            let (mut bursts, mut sessions, mut per) =
+                (0u64, BTreeSet::new(), BTreeMap::<String, (u64, u64)>::new());
             for ((sid, _), mut list) in groups {
                 list.sort_by_key(|e| (e.e.ts, e.arrival));
                 let mut i = 0;
@@ -393,7 +496,9 @@ pub fn check_all(store: &Store, m: &Model, f: &Filters, opts: HeatmapOptions) {
                     if j - i >= 3 {
                         bursts += 1;
                         sessions.insert(sid.clone());
-                        let p = per.entry(a.e.selector.clone().unwrap_or_else(|| "(none)".into())).or_default();
+                        let p = per
+                            .entry(a.e.selector.clone().unwrap_or_else(|| "(none)".into()))
+                            .or_default();
                         p.0 += 1;
                         p.1 += (j - i) as u64;
                         i = j;
@@ -404,33 +509,64 @@ pub fn check_all(store: &Store, m: &Model, f: &Filters, opts: HeatmapOptions) {
             }
             assert_eq!(got.bursts, bursts, "rage bursts: {ctx}");
             assert_eq!(got.sessions, sessions.len() as u64, "rage sessions: {ctx}");
-            let mut want: Vec<(String, u64, u64)> = per.into_iter().map(|(s, (b, c))| (s, b, c)).collect();
+            let mut want: Vec<(String, u64, u64)> =
+                per.into_iter().map(|(s, (b, c))| (s, b, c)).collect();
             want.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
-            let got: Vec<(String, u64, u64)> = got.rows.into_iter().map(|r| (r.selector, r.bursts, r.clicks)).collect();
+            let got: Vec<(String, u64, u64)> = got
+                .rows
+                .into_iter()
+                .map(|r| (r.selector, r.bursts, r.clicks))
+                .collect();
             assert_eq!(got, want, "rage rows: {ctx}");
         }
         // Referrers and devices, every grouping.
         let sessions = m.matching_sessions(site, f);
-        let key_of = |s: &SessionModel, by: &dyn Fn(&heatstore::SessionAttrs) -> Option<String>, none: &str| {
+        let key_of = |s: &SessionModel,
+                      by: &dyn Fn(&heatstore::SessionAttrs) -> Option<String>,
+                      none: &str| {
             by(s.attrs.as_ref().unwrap()).unwrap_or_else(|| none.to_owned())
         };
         type ByFn = Box<dyn Fn(&heatstore::SessionAttrs) -> Option<String>>;
         let refs: Vec<(ReferrerBy, ByFn)> = vec![
-            (ReferrerBy::Host, Box::new(|a| Some(a.referrer_host.clone()))),
-            (ReferrerBy::Domain, Box::new(|a| Some(a.referrer_domain.clone()))),
-            (ReferrerBy::Channel, Box::new(|a| Some(a.channel.as_str().to_owned()))),
+            (
+                ReferrerBy::Host,
+                Box::new(|a| Some(a.referrer_host.clone())),
+            ),
+            (
+                ReferrerBy::Domain,
+                Box::new(|a| Some(a.referrer_domain.clone())),
+            ),
+            (
+                ReferrerBy::Channel,
+                Box::new(|a| Some(a.channel.as_str().to_owned())),
+            ),
             (ReferrerBy::UtmSource, Box::new(|a| a.utm_source.clone())),
             (ReferrerBy::UtmMedium, Box::new(|a| a.utm_medium.clone())),
-            (ReferrerBy::UtmCampaign, Box::new(|a| a.utm_campaign.clone())),
+            (
+                ReferrerBy::UtmCampaign,
+                Box::new(|a| a.utm_campaign.clone()),
+            ),
         ];
         for (by, f_by) in &refs {
             let got = snap.referrers(site, f, *by, None).unwrap();
-            let want = breakdown_model(sessions.iter().map(|s| (key_of(s, f_by.as_ref(), "(none)"), s.visitor.clone())).collect());
-            let got_rows: Vec<(String, u64, u64)> = got.rows.into_iter().map(|r| (r.key, r.sessions, r.visitors)).collect();
+            let want = breakdown_model(
+                sessions
+                    .iter()
+                    .map(|s| (key_of(s, f_by.as_ref(), "(none)"), s.visitor.clone()))
+                    .collect(),
+            );
+            let got_rows: Vec<(String, u64, u64)> = got
+                .rows
+                .into_iter()
+                .map(|r| (r.key, r.sessions, r.visitors))
+                .collect();
             assert_eq!(got_rows, want, "referrers by {by:?}: {ctx}");
         }
         let devs: Vec<(DeviceBy, ByFn)> = vec![
-            (DeviceBy::Class, Box::new(|a| Some(a.device.as_str().to_owned()))),
+            (
+                DeviceBy::Class,
+                Box::new(|a| Some(a.device.as_str().to_owned())),
+            ),
             (DeviceBy::Browser, Box::new(|a| Some(a.browser.clone()))),
             (DeviceBy::Os, Box::new(|a| Some(a.os.clone()))),
             (DeviceBy::Screen, Box::new(|a| a.screen.clone())),
@@ -439,16 +575,32 @@ pub fn check_all(store: &Store, m: &Model, f: &Filters, opts: HeatmapOptions) {
         ];
         for (by, f_by) in &devs {
             let got = snap.devices(site, f, *by, None).unwrap();
-            let want = breakdown_model(sessions.iter().map(|s| (key_of(s, f_by.as_ref(), "(unknown)"), s.visitor.clone())).collect());
-            let got_rows: Vec<(String, u64, u64)> = got.rows.into_iter().map(|r| (r.key, r.sessions, r.visitors)).collect();
+            let want = breakdown_model(
+                sessions
+                    .iter()
+                    .map(|s| (key_of(s, f_by.as_ref(), "(unknown)"), s.visitor.clone()))
+                    .collect(),
+            );
+            let got_rows: Vec<(String, u64, u64)> = got
+                .rows
+                .into_iter()
+                .map(|r| (r.key, r.sessions, r.visitors))
+                .collect();
             assert_eq!(got_rows, want, "devices by {by:?}: {ctx}");
         }
         // Pages.
         let got = snap.pages(site, f, None).unwrap();
-        let pf = Filters { kind: None, ..f.clone() };
+        let pf = Filters {
+            kind: None,
+            ..f.clone()
+        };
         let mut acc: BTreeMap<String, (u64, BTreeSet<String>, u64, u64, u64)> = BTreeMap::new();
         if f.kind.is_none_or(|k| k == EventKind::Pageview) {
-            for e in m.events.iter().filter(|e| e.e.kind == EventKind::Pageview && m.event_ok(e, site, &pf)) {
+            for e in m
+                .events
+                .iter()
+                .filter(|e| e.e.kind == EventKind::Pageview && m.event_ok(e, site, &pf))
+            {
                 let a = acc.entry(e.page.clone()).or_default();
                 a.0 += 1;
                 a.1.insert(m.session(e).visitor.clone());
@@ -466,20 +618,39 @@ pub fn check_all(store: &Store, m: &Model, f: &Filters, opts: HeatmapOptions) {
         }
         let mut want: Vec<(String, u64, u64, u64, Option<f64>)> = acc
             .into_iter()
-            .map(|(p, a)| (p, a.0, a.1.len() as u64, a.4, (a.3 > 0).then(|| a.2 as f64 / a.3 as f64)))
+            .map(|(p, a)| {
+                (
+                    p,
+                    a.0,
+                    a.1.len() as u64,
+                    a.4,
+                    (a.3 > 0).then(|| a.2 as f64 / a.3 as f64),
+                )
+            })
             .collect();
         want.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
-        let got_rows: Vec<(String, u64, u64, u64, Option<f64>)> =
-            got.rows.into_iter().map(|r| (r.page, r.pageviews, r.visitors, r.entries, r.mean_load_ms)).collect();
+        let got_rows: Vec<(String, u64, u64, u64, Option<f64>)> = got
+            .rows
+            .into_iter()
+            .map(|r| (r.page, r.pageviews, r.visitors, r.entries, r.mean_load_ms))
+            .collect();
         assert_eq!(got_rows, want, "pages: {ctx}");
         // Series.
         for interval in [Interval::Hour, Interval::Day] {
-            let ms = if interval == Interval::Hour { 3_600_000 } else { 86_400_000 };
+            let ms = if interval == Interval::Hour {
+                3_600_000
+            } else {
+                86_400_000
+            };
             let b = |t: i64| t.div_euclid(ms) * ms;
             let got = snap.series(site, f, interval).unwrap();
             let mut acc: BTreeMap<i64, (u64, u64, BTreeSet<String>)> = BTreeMap::new();
             if f.kind.is_none_or(|k| k == EventKind::Pageview) {
-                for e in m.events.iter().filter(|e| e.e.kind == EventKind::Pageview && m.event_ok(e, site, &pf)) {
+                for e in m
+                    .events
+                    .iter()
+                    .filter(|e| e.e.kind == EventKind::Pageview && m.event_ok(e, site, &pf))
+                {
                     let a = acc.entry(b(e.e.ts)).or_default();
                     a.0 += 1;
                     a.2.insert(m.session(e).visitor.clone());
@@ -489,7 +660,9 @@ pub fn check_all(store: &Store, m: &Model, f: &Filters, opts: HeatmapOptions) {
                 acc.entry(b(s.first.unwrap().0)).or_default().1 += 1;
             }
             let lo = f.from.map(b).or_else(|| acc.keys().next().copied());
-            let hi = f.to.map(|t| b(t - 1)).or_else(|| acc.keys().last().copied());
+            let hi =
+                f.to.map(|t| b(t - 1))
+                    .or_else(|| acc.keys().last().copied());
             let mut want = Vec::new();
             if let (Some(lo), Some(hi)) = (lo, hi) {
                 let mut t = lo;
@@ -499,7 +672,11 @@ pub fn check_all(store: &Store, m: &Model, f: &Filters, opts: HeatmapOptions) {
                     t += ms;
                 }
             }
-            let got_rows: Vec<(i64, u64, u64, u64)> = got.rows.into_iter().map(|r| (r.ts, r.pageviews, r.sessions, r.visitors)).collect();
+            let got_rows: Vec<(i64, u64, u64, u64)> = got
+                .rows
+                .into_iter()
+                .map(|r| (r.ts, r.pageviews, r.sessions, r.visitors))
+                .collect();
             assert_eq!(got_rows, want, "series {interval:?}: {ctx}");
         }
         // Sessions list, and replay through its keys.
@@ -512,20 +689,34 @@ pub fn check_all(store: &Store, m: &Model, f: &Filters, opts: HeatmapOptions) {
             })
             .collect();
         want.sort();
-        let mut got_rows: Vec<(i64, String, String)> = got.rows.iter().map(|r| (r.first_ts, r.entry_page.clone(), r.browser.clone())).collect();
+        let mut got_rows: Vec<(i64, String, String)> = got
+            .rows
+            .iter()
+            .map(|r| (r.first_ts, r.entry_page.clone(), r.browser.clone()))
+            .collect();
         got_rows.sort();
         assert_eq!(got_rows, want, "sessions: {ctx}");
-        let replays: HashSet<Vec<StoredEvent>> = sessions.iter().map(|s| replay_model(m, site, &s.id)).collect();
+        let replays: HashSet<Vec<StoredEvent>> = sessions
+            .iter()
+            .map(|s| replay_model(m, site, &s.id))
+            .collect();
         for r in got.rows.iter().take(5) {
             let events = snap.session_events_by_key(site, &r.session).unwrap();
-            assert!(replays.contains(&events), "replay by key {}: {ctx}", r.session);
+            assert!(
+                replays.contains(&events),
+                "replay by key {}: {ctx}",
+                r.session
+            );
         }
     }
 }
 
 pub fn replay_model(m: &Model, site: &str, session: &str) -> Vec<StoredEvent> {
-    let mut v: Vec<&ME> = m.events.iter().filter(|e| e.e.site == site && e.e.session.as_deref() == Some(session)).collect();
+    let mut v: Vec<&ME> = m
+        .events
+        .iter()
+        .filter(|e| e.e.site == site && e.e.session.as_deref() == Some(session))
+        .collect();
     v.sort_by_key(|e| (e.e.ts, e.arrival));
     v.into_iter().map(|e| super::expected(&e.e)).collect()
 }
-

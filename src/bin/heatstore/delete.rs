@@ -41,7 +41,11 @@ pub fn run(args: &Args) -> CmdResult {
         (_, Some(s), ..) => DeletionTarget::Session(s.clone()),
         (_, _, Some(from), Some(to), _) => DeletionTarget::TimeRange { from, to },
         (.., true) => DeletionTarget::Site,
-        _ => return Err(Failure::new("give one of --visitor, --session, --from/--to or --all")),
+        _ => {
+            return Err(Failure::new(
+                "give one of --visitor, --session, --from/--to or --all",
+            ))
+        }
     };
     let store = args.db.open_existing()?;
     let id = store.request_deletion(&args.site, target)?;

@@ -49,7 +49,11 @@ fn open_input(path: &PathBuf) -> Result<Input, Failure> {
     }
     let file = File::open(path)
         .map_err(|e| Failure::new(format!("cannot open {}: {e}", path.display())))?;
-    let len = file.metadata().ok().filter(|m| m.is_file()).map(|m| m.len());
+    let len = file
+        .metadata()
+        .ok()
+        .filter(|m| m.is_file())
+        .map(|m| m.len());
     Ok(Input {
         name: path.display().to_string(),
         len,
@@ -91,7 +95,11 @@ fn rate(events: u64, elapsed: Duration) -> f64 {
     }
 }
 
-fn import_one(store: &Store, input: Input, quiet: bool) -> Result<(ImportReport, Duration), Failure> {
+fn import_one(
+    store: &Store,
+    input: Input,
+    quiet: bool,
+) -> Result<(ImportReport, Duration), Failure> {
     let pb = progress_bar(&input, quiet);
     let start = Instant::now();
     let reader = BufReader::with_capacity(READ_BUFFER, pb.wrap_read(input.reader));
@@ -131,7 +139,11 @@ fn print_text(name: &str, r: &ImportReport, elapsed: Duration, show: usize) {
 pub fn run(args: &Args) -> CmdResult {
     // Open every input first: a typo in the last name should not leave
     // the first files imported.
-    let inputs = args.files.iter().map(open_input).collect::<Result<Vec<_>, _>>()?;
+    let inputs = args
+        .files
+        .iter()
+        .map(open_input)
+        .collect::<Result<Vec<_>, _>>()?;
     let store = args.db.open_or_create()?;
     let many = inputs.len() > 1;
     let (mut accepted, mut rejected, mut dropped) = (0u64, 0u64, 0u64);

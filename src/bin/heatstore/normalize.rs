@@ -21,7 +21,8 @@ pub fn run(args: &Args) -> CmdResult {
     let input: Box<dyn BufRead> = if args.file.as_os_str() == "-" {
         Box::new(std::io::stdin().lock())
     } else {
-        let f = std::fs::File::open(&args.file).map_err(|e| Failure::new(format!("cannot open {}: {e}", args.file.display())))?;
+        let f = std::fs::File::open(&args.file)
+            .map_err(|e| Failure::new(format!("cannot open {}: {e}", args.file.display())))?;
         Box::new(std::io::BufReader::with_capacity(1 << 20, f))
     };
     let mut out = BufWriter::new(std::io::stdout().lock());
@@ -39,9 +40,15 @@ pub fn run(args: &Args) -> CmdResult {
         };
         let mut v = serde_json::to_value(&e).map_err(Failure::new)?;
         if let Some(obj) = v.as_object_mut() {
-            obj.insert("page".into(), heatstore::normalize::parse_page(&e.url).path.into());
+            obj.insert(
+                "page".into(),
+                heatstore::normalize::parse_page(&e.url).path.into(),
+            );
             if e.kind == EventKind::Pageview {
-                obj.insert("attrs".into(), serde_json::to_value(heatstore::session_attrs_of(&e)).map_err(Failure::new)?);
+                obj.insert(
+                    "attrs".into(),
+                    serde_json::to_value(heatstore::session_attrs_of(&e)).map_err(Failure::new)?,
+                );
             }
         }
         if writeln!(out, "{v}").is_err() {

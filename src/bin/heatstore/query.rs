@@ -106,15 +106,18 @@ pub struct Args {
 }
 
 fn parse_kind(s: &str) -> Result<EventKind, String> {
-    EventKind::parse(s).ok_or_else(|| "expected pageview, click, move, scroll, input, leave or custom".to_owned())
+    EventKind::parse(s)
+        .ok_or_else(|| "expected pageview, click, move, scroll, input, leave or custom".to_owned())
 }
 
 fn parse_device(s: &str) -> Result<DeviceClass, String> {
-    DeviceClass::parse(s).ok_or_else(|| "expected desktop, mobile, tablet, bot or unknown".to_owned())
+    DeviceClass::parse(s)
+        .ok_or_else(|| "expected desktop, mobile, tablet, bot or unknown".to_owned())
 }
 
 fn parse_channel(s: &str) -> Result<Channel, String> {
-    Channel::parse(s).ok_or_else(|| "expected direct, search, social, email, referral or campaign".to_owned())
+    Channel::parse(s)
+        .ok_or_else(|| "expected direct, search, social, email, referral or campaign".to_owned())
 }
 
 fn print<T: Serialize>(json: bool, value: &T, table: impl FnOnce(&T)) -> CmdResult {
@@ -138,7 +141,13 @@ fn rows(header: &[&str], body: Vec<Vec<String>>) {
             .iter()
             .zip(&widths)
             .enumerate()
-            .map(|(i, (c, w))| if i == 0 { format!("{c:<w$}") } else { format!("{c:>w$}") })
+            .map(|(i, (c, w))| {
+                if i == 0 {
+                    format!("{c:<w$}")
+                } else {
+                    format!("{c:>w$}")
+                }
+            })
             .collect();
         println!("{}", parts.join("  ").trim_end());
     };
@@ -173,28 +182,78 @@ pub fn run(args: &Args) -> CmdResult {
     let json = args.json;
     match args.report {
         Report::Heatmap => {
-            let h = snap.heatmap(site, &f, HeatmapOptions { cols: args.cols, row_px: args.row_px })?;
+            let h = snap.heatmap(
+                site,
+                &f,
+                HeatmapOptions {
+                    cols: args.cols,
+                    row_px: args.row_px,
+                },
+            )?;
             print(json, &h, |h| {
-                println!("{} events in {} cells ({} without a viewport width)", h.total, h.cells.len(), h.skipped);
+                println!(
+                    "{} events in {} cells ({} without a viewport width)",
+                    h.total,
+                    h.cells.len(),
+                    h.skipped
+                );
                 let mut cells = h.cells.clone();
-                cells.sort_by(|a, b| b.count.cmp(&a.count).then((a.row, a.col).cmp(&(b.row, b.col))));
+                cells.sort_by(|a, b| {
+                    b.count
+                        .cmp(&a.count)
+                        .then((a.row, a.col).cmp(&(b.row, b.col)))
+                });
                 cells.truncate(args.limit.unwrap_or(20));
-                rows(&["row", "col", "count"], cells.iter().map(|c| vec![c.row.to_string(), c.col.to_string(), c.count.to_string()]).collect());
+                rows(
+                    &["row", "col", "count"],
+                    cells
+                        .iter()
+                        .map(|c| vec![c.row.to_string(), c.col.to_string(), c.count.to_string()])
+                        .collect(),
+                );
             })
         }
         Report::Elements => print(json, &snap.elements(site, &f, args.limit)?, |e| {
             rows(
                 &["selector", "clicks", "mean ex", "mean ey"],
-                e.rows.iter().map(|r| vec![r.selector.clone(), r.clicks.to_string(), opt_f(r.mean_ex), opt_f(r.mean_ey)]).collect(),
+                e.rows
+                    .iter()
+                    .map(|r| {
+                        vec![
+                            r.selector.clone(),
+                            r.clicks.to_string(),
+                            opt_f(r.mean_ex),
+                            opt_f(r.mean_ey),
+                        ]
+                    })
+                    .collect(),
             );
         }),
         Report::Rage => print(json, &snap.rage_clicks(site, &f, args.limit)?, |r| {
             println!("{} bursts in {} sessions", r.bursts, r.sessions);
-            rows(&["selector", "bursts", "clicks"], r.rows.iter().map(|b| vec![b.selector.clone(), b.bursts.to_string(), b.clicks.to_string()]).collect());
+            rows(
+                &["selector", "bursts", "clicks"],
+                r.rows
+                    .iter()
+                    .map(|b| {
+                        vec![
+                            b.selector.clone(),
+                            b.bursts.to_string(),
+                            b.clicks.to_string(),
+                        ]
+                    })
+                    .collect(),
+            );
         }),
         Report::Scroll => print(json, &snap.scroll_reach(site, &f, args.step)?, |s| {
             println!("{} sessions", s.sessions);
-            rows(&["depth %", "sessions"], s.steps.iter().map(|x| vec![x.depth.to_string(), x.sessions.to_string()]).collect());
+            rows(
+                &["depth %", "sessions"],
+                s.steps
+                    .iter()
+                    .map(|x| vec![x.depth.to_string(), x.sessions.to_string()])
+                    .collect(),
+            );
         }),
         Report::Referrers => {
             let by: ReferrerBy = args.by.as_deref().unwrap_or("host").parse()?;
@@ -209,7 +268,15 @@ pub fn run(args: &Args) -> CmdResult {
                 &["page", "pageviews", "visitors", "entries", "mean load ms"],
                 p.rows
                     .iter()
-                    .map(|r| vec![r.page.clone(), r.pageviews.to_string(), r.visitors.to_string(), r.entries.to_string(), opt_f(r.mean_load_ms)])
+                    .map(|r| {
+                        vec![
+                            r.page.clone(),
+                            r.pageviews.to_string(),
+                            r.visitors.to_string(),
+                            r.entries.to_string(),
+                            opt_f(r.mean_load_ms),
+                        ]
+                    })
                     .collect(),
             );
         }),
@@ -218,15 +285,26 @@ pub fn run(args: &Args) -> CmdResult {
             print(json, &snap.series(site, &f, interval)?, |s| {
                 rows(
                     &["bucket", "pageviews", "sessions", "visitors"],
-                    s.rows.iter().map(|r| vec![time_text(r.ts), r.pageviews.to_string(), r.sessions.to_string(), r.visitors.to_string()]).collect(),
+                    s.rows
+                        .iter()
+                        .map(|r| {
+                            vec![
+                                time_text(r.ts),
+                                r.pageviews.to_string(),
+                                r.sessions.to_string(),
+                                r.visitors.to_string(),
+                            ]
+                        })
+                        .collect(),
                 );
             })
         }
         Report::Replay => {
-            let session = args
-                .session
-                .as_deref()
-                .ok_or_else(|| Failure::new("replay needs --session (a raw session id or a key from `query sessions`)"))?;
+            let session = args.session.as_deref().ok_or_else(|| {
+                Failure::new(
+                    "replay needs --session (a raw session id or a key from `query sessions`)",
+                )
+            })?;
             let events = replay(&snap, site, session)?;
             print(json, &events, |ev| {
                 rows(
@@ -234,7 +312,14 @@ pub fn run(args: &Args) -> CmdResult {
                     ev.iter()
                         .map(|e| {
                             let o = |v: Option<u32>| v.map_or(String::new(), |x| x.to_string());
-                            vec![time_text(e.ts), e.kind.as_str().to_owned(), e.page.clone(), o(e.x), o(e.y), e.selector.clone().unwrap_or_default()]
+                            vec![
+                                time_text(e.ts),
+                                e.kind.as_str().to_owned(),
+                                e.page.clone(),
+                                o(e.x),
+                                o(e.y),
+                                e.selector.clone().unwrap_or_default(),
+                            ]
                         })
                         .collect(),
                 );
@@ -243,7 +328,16 @@ pub fn run(args: &Args) -> CmdResult {
         Report::Sessions => print(json, &snap.sessions(site, &f, args.limit)?, |s| {
             println!("{} sessions", s.total);
             rows(
-                &["session", "first", "entry page", "referrer", "channel", "device", "browser", "os"],
+                &[
+                    "session",
+                    "first",
+                    "entry page",
+                    "referrer",
+                    "channel",
+                    "device",
+                    "browser",
+                    "os",
+                ],
                 s.rows
                     .iter()
                     .map(|r| {
@@ -265,7 +359,11 @@ pub fn run(args: &Args) -> CmdResult {
 }
 
 /// A raw session id first; a 16-hex-digit key when the raw id has no events.
-fn replay(snap: &Snapshot, site: &str, session: &str) -> Result<Vec<heatstore::StoredEvent>, Failure> {
+fn replay(
+    snap: &Snapshot,
+    site: &str,
+    session: &str,
+) -> Result<Vec<heatstore::StoredEvent>, Failure> {
     let events = snap.session_events(site, session)?;
     if events.is_empty() && session.len() == 16 && session.bytes().all(|b| b.is_ascii_hexdigit()) {
         return Ok(snap.session_events_by_key(site, session)?);
@@ -275,7 +373,19 @@ fn replay(snap: &Snapshot, site: &str, session: &str) -> Result<Vec<heatstore::S
 
 fn breakdown(b: &heatstore::query::Breakdown) {
     println!("{} sessions, {} visitors", b.sessions, b.visitors);
-    rows(&["key", "sessions", "visitors"], b.rows.iter().map(|r| vec![r.key.clone(), r.sessions.to_string(), r.visitors.to_string()]).collect());
+    rows(
+        &["key", "sessions", "visitors"],
+        b.rows
+            .iter()
+            .map(|r| {
+                vec![
+                    r.key.clone(),
+                    r.sessions.to_string(),
+                    r.visitors.to_string(),
+                ]
+            })
+            .collect(),
+    );
 }
 
 fn time_text(ms: i64) -> String {

@@ -27,13 +27,19 @@ pub fn run(args: &Args) -> CmdResult {
     let store = args.db.open_existing()?;
     let requests = store.deletion_requests()?;
     if args.json {
-        println!("{}", serde_json::to_string(&requests).map_err(Failure::new)?);
+        println!(
+            "{}",
+            serde_json::to_string(&requests).map_err(Failure::new)?
+        );
         return Ok(());
     }
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as i64);
-    println!("{:>4}  {:<24} {:<9} {:<22} {:<22} {:>8}  target", "id", "site", "status", "requested", "deadline", "rows");
+    println!(
+        "{:>4}  {:<24} {:<9} {:<22} {:<22} {:>8}  target",
+        "id", "site", "status", "requested", "deadline", "rows"
+    );
     for r in &requests {
         let status = match r.status {
             RequestStatus::Pending => "pending",
