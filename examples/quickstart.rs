@@ -18,7 +18,9 @@ const DAY: i64 = 86_400_000;
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);
     let events: u64 = match args.next() {
-        Some(n) => n.parse().map_err(|_| format!("EVENTS must be a number, got {n:?}"))?,
+        Some(n) => n
+            .parse()
+            .map_err(|_| format!("EVENTS must be a number, got {n:?}"))?,
         None => 500_000,
     };
     let path = args
@@ -74,10 +76,16 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let range = Filters::range(to - 30 * DAY, to);
     let pages = snap.pages(&site, &range, Some(8))?;
     section("Top pages (last 30 days)");
-    println!("{:<40} {:>9} {:>9} {:>8} {:>10}", "page", "views", "visitors", "entries", "load ms");
+    println!(
+        "{:<40} {:>9} {:>9} {:>8} {:>10}",
+        "page", "views", "visitors", "entries", "load ms"
+    );
     for r in &pages.rows {
         let load = r.mean_load_ms.map_or("-".to_owned(), |m| format!("{m:.0}"));
-        println!("{:<40} {:>9} {:>9} {:>8} {:>10}", r.page, r.pageviews, r.visitors, r.entries, load);
+        println!(
+            "{:<40} {:>9} {:>9} {:>8} {:>10}",
+            r.page, r.pageviews, r.visitors, r.entries, load
+        );
     }
     let Some(top) = pages.rows.first().map(|r| r.page.clone()) else {
         println!("no pageviews: nothing more to show");
@@ -103,20 +111,34 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         );
     }
     let rage = snap.rage_clicks(&site, &on_top, Some(3))?;
-    println!("rage clicks: {} bursts in {} sessions", rage.bursts, rage.sessions);
+    println!(
+        "rage clicks: {} bursts in {} sessions",
+        rage.bursts, rage.sessions
+    );
 
     section(&format!("Scroll reach of {top}"));
     let reach = snap.scroll_reach(&site, &on_top, 10)?;
     for s in &reach.steps {
-        let pct = if reach.sessions == 0 { 0.0 } else { s.sessions as f64 * 100.0 / reach.sessions as f64 };
+        let pct = if reach.sessions == 0 {
+            0.0
+        } else {
+            s.sessions as f64 * 100.0 / reach.sessions as f64
+        };
         println!("{:>4}% {:>7} {}", s.depth, s.sessions, bar(pct, 40));
     }
 
-    for (title, by) in [("Referrers by channel", ReferrerBy::Channel), ("Referrers by host", ReferrerBy::Host)] {
+    for (title, by) in [
+        ("Referrers by channel", ReferrerBy::Channel),
+        ("Referrers by host", ReferrerBy::Host),
+    ] {
         section(title);
         breakdown(&snap.referrers(&site, &range, by, Some(8))?);
     }
-    for (title, by) in [("Devices", DeviceBy::Class), ("Browsers", DeviceBy::Browser), ("Operating systems", DeviceBy::Os)] {
+    for (title, by) in [
+        ("Devices", DeviceBy::Class),
+        ("Browsers", DeviceBy::Browser),
+        ("Operating systems", DeviceBy::Os),
+    ] {
         section(title);
         breakdown(&snap.devices(&site, &range, by, Some(8))?);
     }
@@ -124,7 +146,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     section("Pageviews, sessions and visitors per day (last 7 days)");
     let series = snap.series(&site, &Filters::range(to - 7 * DAY, to), Interval::Day)?;
     for r in &series.rows {
-        println!("{} {:>8} {:>7} {:>7}", day_name(r.ts), r.pageviews, r.sessions, r.visitors);
+        println!(
+            "{} {:>8} {:>7} {:>7}",
+            day_name(r.ts),
+            r.pageviews,
+            r.sessions,
+            r.visitors
+        );
     }
 
     // 3. From the heatmap to the recordings behind it.
@@ -147,7 +175,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
         if let Some(s) = sessions.rows.first() {
             let replay = snap.session_events_by_key(&site, &s.session)?;
-            println!("replay of {}: {} events, the first 8:", s.session, replay.len());
+            println!(
+                "replay of {}: {} events, the first 8:",
+                s.session,
+                replay.len()
+            );
             for e in replay.iter().take(8) {
                 println!("  {} {:<8} {}", e.ts, e.kind.as_str(), e.page);
             }
@@ -167,10 +199,17 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             .into_iter()
             .find(|r| r.id == id)
             .ok_or("the request vanished")?;
-        println!("events before: {before}, hidden at once: {}, after maintenance: {}", before - hidden, store.snapshot()?.counts(&site)?.events);
+        println!(
+            "events before: {before}, hidden at once: {}, after maintenance: {}",
+            before - hidden,
+            store.snapshot()?.counts(&site)?.events
+        );
         println!(
             "maintenance: {} rows removed, {} partitions rewritten, file {} -> {} bytes",
-            report.rows_removed, report.partitions_rewritten, report.file_bytes_before, report.file_bytes_after
+            report.rows_removed,
+            report.partitions_rewritten,
+            report.file_bytes_before,
+            report.file_bytes_after
         );
         println!("audit record: {}", serde_json::to_string_pretty(&record)?);
     }
@@ -193,8 +232,18 @@ fn bar(pct: f64, width: usize) -> String {
 
 fn breakdown(b: &heatstore::query::Breakdown) {
     for r in &b.rows {
-        let pct = if b.sessions == 0 { 0.0 } else { r.sessions as f64 * 100.0 / b.sessions as f64 };
-        println!("{:<28} {:>8} {:>5.1}% {}", r.key, r.sessions, pct, bar(pct, 30));
+        let pct = if b.sessions == 0 {
+            0.0
+        } else {
+            r.sessions as f64 * 100.0 / b.sessions as f64
+        };
+        println!(
+            "{:<28} {:>8} {:>5.1}% {}",
+            r.key,
+            r.sessions,
+            pct,
+            bar(pct, 30)
+        );
     }
 }
 
@@ -217,13 +266,22 @@ fn print_grid(h: &Heatmap, width: u32, height: u32) {
     }
     let max = grid.iter().flatten().copied().max().unwrap_or(0).max(1);
     let shades: Vec<char> = " .:-=+*#%@".chars().collect();
-    println!("{} clicks; page height ≈ {} px; one character ≈ {} px down", h.total, rows * h.row_px, rows * h.row_px / height);
+    println!(
+        "{} clicks; page height ≈ {} px; one character ≈ {} px down",
+        h.total,
+        rows * h.row_px,
+        rows * h.row_px / height
+    );
     println!("+{}+", "-".repeat(width as usize));
     for row in grid {
         let line: String = row
             .iter()
             .map(|&n| {
-                let i = if n == 0 { 0 } else { 1 + ((n as f64).ln() / (max as f64).ln().max(1e-9) * 8.0) as usize };
+                let i = if n == 0 {
+                    0
+                } else {
+                    1 + ((n as f64).ln() / (max as f64).ln().max(1e-9) * 8.0) as usize
+                };
                 shades.get(i.min(9)).copied().unwrap_or('@')
             })
             .collect();

@@ -409,8 +409,7 @@ impl<'s> Writer<'s> {
             salts.retain(|day, _| day >= yesterday)?;
         }
         // Sessions, and the session blocks they derive.
-        let mut block_changes: BlockChanges =
-            BTreeMap::new();
+        let mut block_changes: BlockChanges = BTreeMap::new();
         let mut changed_sealed: Vec<(u32, u64, Vec<i32>)> = Vec::new();
         // A session's visitor is the one named by its first event to
         // arrive: rows naming another are counted for it.
@@ -518,10 +517,7 @@ impl<'s> Writer<'s> {
     }
 }
 
-fn apply_block_changes(
-    txn: &WriteTransaction,
-    changes: BlockChanges,
-) -> Result<()> {
+fn apply_block_changes(txn: &WriteTransaction, changes: BlockChanges) -> Result<()> {
     let mut blocks = txn.open_table(SESSION_BLOCKS)?;
     for ((site, day), list) in changes {
         let start = day_start(day);

@@ -206,7 +206,9 @@ impl SessionBlock {
     pub fn build(mut entries: Vec<BlockEntry>) -> SessionBlock {
         entries.sort_by_key(|e| e.hash);
         let mut b = SessionBlock {
-            strings: (0..SFIELDS).map(|_| Vec::with_capacity(entries.len())).collect(),
+            strings: (0..SFIELDS)
+                .map(|_| Vec::with_capacity(entries.len()))
+                .collect(),
             ..SessionBlock::default()
         };
         for e in &entries {
