@@ -784,7 +784,7 @@ pub(crate) fn rewrite_partition(
             max_ts: enc.max_ts,
         });
     }
-    parts.insert((site, day), new_meta.encode().as_slice())?;
+    parts.insert((site, day), new_meta.encode_new_version().as_slice())?;
     let mut dict_table = txn.open_table(DICTIONARIES)?;
     for (dim, d) in &dicts.dicts {
         dict_table.insert((site, day, *dim), d.encode().as_slice())?;

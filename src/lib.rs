@@ -6,6 +6,7 @@
 #![deny(unsafe_code)]
 #![warn(missing_docs)]
 
+mod cache;
 mod deletion;
 mod error;
 pub mod event;
@@ -23,6 +24,7 @@ mod writer;
 pub use deletion::{
     DeletionRequest, DeletionTarget, MaintenanceReport, RequestStatus, StoredTarget,
 };
+pub use cache::DEFAULT_CACHE_BYTES;
 pub use error::{Corrupt, Error, Result};
 pub use event::{parse_rfc3339_ms, parse_time, Event, EventError, EventKind};
 pub use import::{ImportError, ImportProgress, ImportReport};

@@ -7,10 +7,12 @@
 
 use std::borrow::Cow;
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use redb::{ReadOnlyTable, ReadTransaction, ReadableTable};
 use serde::Serialize;
 
+use crate::cache::Cache;
 use crate::deletion::{hidden_for, Hidden};
 use crate::error::Result;
 use crate::normalize::id_hash;
@@ -125,13 +127,14 @@ pub(crate) struct Tables {
 /// A consistent, read-only view of the store.
 pub struct Snapshot {
     pub(crate) t: Tables,
+    pub(crate) cache: Arc<Cache>,
     _txn: ReadTransaction,
 }
 
 /// Where a segment's columns come from.
 pub(crate) enum SegSource {
     Disk(u32),
-    Mem(BTreeMap<u8, Vec<u8>>),
+    Mem(Arc<BTreeMap<u8, Vec<u8>>>),
 }
 
 /// One segment of a partition view.
@@ -139,6 +142,8 @@ pub(crate) struct SegmentView {
     pub rows: u32,
     pub min_ts: i64,
     pub max_ts: i64,
+    /// The segment's slot in cache keys.
+    pub slot: u32,
     pub src: SegSource,
 }
 
@@ -146,8 +151,24 @@ pub(crate) struct SegmentView {
 pub(crate) struct PartitionView {
     pub site: u32,
     pub day: i32,
-    pub dicts: PartitionDicts,
+    /// The partition's version: cache keys carry it.
+    pub version: u64,
+    pub dicts: Arc<PartitionDicts>,
     pub segments: Vec<SegmentView>,
+}
+
+/// Pending rows encoded as in-memory segments, with the dictionaries
+/// extended by their strings.
+struct PendingView {
+    dicts: Arc<PartitionDicts>,
+    segments: Vec<(u32, i64, i64, Arc<BTreeMap<u8, Vec<u8>>>)>,
+}
+
+const DICTS_ITEM: u8 = 250;
+const PENDING_ITEM: u8 = 251;
+
+fn dicts_size(d: &PartitionDicts) -> usize {
+    d.dicts.values().map(|x| x.len() * 48).sum::<usize>() + 64
 }
 
 /// A resolved site: its id and secret key.
@@ -160,7 +181,7 @@ pub(crate) struct SiteRef {
 }
 
 impl Snapshot {
-    pub(crate) fn new(txn: ReadTransaction) -> Result<Snapshot> {
+    pub(crate) fn new(txn: ReadTransaction, cache: Arc<Cache>) -> Result<Snapshot> {
         let t = Tables {
             sites: txn.open_table(SITES)?,
             site_config: txn.open_table(SITE_CONFIG)?,
@@ -172,7 +193,7 @@ impl Snapshot {
             blocks: txn.open_table(SESSION_BLOCKS)?,
             deletions: txn.open_table(DELETIONS)?,
         };
-        Ok(Snapshot { t, _txn: txn })
+        Ok(Snapshot { t, cache, _txn: txn })
     }
 
     /// Every site, by name.
@@ -249,7 +270,7 @@ impl Snapshot {
         day: i32,
         meta: &PartMeta,
     ) -> Result<PartitionView> {
-        let mut dicts = load_dicts(&self.t.dicts, site, day)?;
+        let version = meta.version;
         let mut segments: Vec<SegmentView> = meta
             .segments
             .iter()
@@ -257,27 +278,51 @@ impl Snapshot {
                 rows: s.rows,
                 min_ts: s.min_ts,
                 max_ts: s.max_ts,
+                slot: s.id,
                 src: SegSource::Disk(s.id),
             })
             .collect();
-        if meta.pending_rows > 0 {
-            let rows = self.pending_rows(site, day)?;
-            let attrs = crate::writer::AttrsLookup::new(&self.t.sessions, &self.t.blocks, site)
-                .all(rows.iter().map(|r| r.session))?;
-            let lookup = |h: u64| attrs.get(&h).cloned().flatten();
-            for chunk in rows.chunks(segment::SEGMENT_ROWS) {
-                let enc = segment::build(chunk, day, &mut dicts, &lookup);
+        let dicts = if meta.pending_rows == 0 {
+            self.cache
+                .get_or_try((site, day, version, crate::cache::PARTITION, DICTS_ITEM), || {
+                    let d = load_dicts(&self.t.dicts, site, day)?;
+                    let size = dicts_size(&d);
+                    Ok((d, size))
+                })?
+        } else {
+            let pending = self
+                .cache
+                .get_or_try((site, day, version, crate::cache::PARTITION, PENDING_ITEM), || {
+                    let mut dicts = load_dicts(&self.t.dicts, site, day)?;
+                    let rows = self.pending_rows(site, day)?;
+                    let attrs = crate::writer::AttrsLookup::new(&self.t.sessions, &self.t.blocks, site)
+                        .all(rows.iter().map(|r| r.session))?;
+                    let lookup = |h: u64| attrs.get(&h).cloned().flatten();
+                    let mut segs = Vec::new();
+                    let mut size = 0;
+                    for chunk in rows.chunks(segment::SEGMENT_ROWS) {
+                        let enc = segment::build(chunk, day, &mut dicts, &lookup);
+                        size += enc.columns.values().map(Vec::len).sum::<usize>();
+                        segs.push((enc.rows, enc.min_ts, enc.max_ts, Arc::new(enc.columns)));
+                    }
+                    size += dicts_size(&dicts);
+                    Ok((PendingView { dicts: Arc::new(dicts), segments: segs }, size))
+                })?;
+            for (i, (rows, min_ts, max_ts, cols)) in pending.segments.iter().enumerate() {
                 segments.push(SegmentView {
-                    rows: enc.rows,
-                    min_ts: enc.min_ts,
-                    max_ts: enc.max_ts,
-                    src: SegSource::Mem(enc.columns),
+                    rows: *rows,
+                    min_ts: *min_ts,
+                    max_ts: *max_ts,
+                    slot: crate::cache::PENDING_BASE + i as u32,
+                    src: SegSource::Mem(Arc::clone(cols)),
                 });
             }
-        }
+            Arc::clone(&pending.dicts)
+        };
         Ok(PartitionView {
             site,
             day,
+            version,
             dicts,
             segments,
         })
@@ -317,7 +362,7 @@ impl Snapshot {
         s: &SegmentView,
     ) -> Result<BTreeMap<u8, Vec<u8>>> {
         match &s.src {
-            SegSource::Mem(cols) => Ok(cols.clone()),
+            SegSource::Mem(cols) => Ok((**cols).clone()),
             SegSource::Disk(seg) => {
                 crate::storage::columns::get_all(&self.t.columns, p.site, p.day, *seg)
             }

@@ -42,6 +42,7 @@ pub struct Store {
     pub(crate) db: Database,
     path: Option<PathBuf>,
     pub(crate) state: Mutex<WriterState>,
+    pub(crate) cache: std::sync::Arc<crate::cache::Cache>,
 }
 
 /// What the single writer keeps between commits: per-site state and caches.
@@ -189,6 +190,7 @@ impl Store {
                 next_seq: None,
                 seal_rows: crate::writer::SEAL_ROWS,
             }),
+            cache: std::sync::Arc::new(crate::cache::Cache::new(crate::cache::DEFAULT_CACHE_BYTES)),
         })
     }
 
@@ -214,7 +216,7 @@ impl Store {
 
     /// A consistent read-only view of everything committed so far.
     pub fn snapshot(&self) -> Result<Snapshot> {
-        Snapshot::new(self.db.begin_read()?)
+        Snapshot::new(self.db.begin_read()?, std::sync::Arc::clone(&self.cache))
     }
 
     /// Sets how many pending rows of a partition make a commit seal it
@@ -222,6 +224,12 @@ impl Store {
     /// rows cheaper at the cost of more segment rewrites.
     pub fn set_seal_rows(&self, rows: u64) {
         self.lock().seal_rows = rows.max(1);
+    }
+
+    /// Sets the budget of the cache of decoded columns shared by snapshots
+    /// (default 256 MiB; 0 turns it off).
+    pub fn set_cache_bytes(&self, bytes: usize) {
+        self.cache.set_budget(bytes);
     }
 
     /// The path of the store's file, `None` in memory.

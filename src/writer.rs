@@ -57,10 +57,15 @@ pub(crate) struct PartMeta {
     pub segments: Vec<SegInfo>,
     pub next_segment: u32,
     pub pending_rows: u64,
+    /// A fresh random value at every write of the partition: what readers
+    /// key their caches of its decoded columns by.
+    pub version: u64,
 }
 
 impl PartMeta {
-    pub fn encode(&self) -> Vec<u8> {
+    /// Encodes the metadata as a new version of the partition.
+    pub fn encode_new_version(&mut self) -> Vec<u8> {
+        self.version = rand::random();
         rmp_serde::to_vec(self).unwrap_or_default()
     }
 
@@ -493,7 +498,7 @@ impl<'s> Writer<'s> {
                     pending.insert((site, day, batch.start_seq), encode_batch(&rows).as_slice())?;
                     meta.pending_rows += rows.len() as u64;
                 }
-                parts.insert((site, day), meta.encode().as_slice())?;
+                parts.insert((site, day), meta.encode_new_version().as_slice())?;
             }
         }
         let t_seal = std::time::Instant::now();
@@ -649,13 +654,13 @@ pub(crate) fn patch_session_attrs(
         let mut lookup = AttrsLookup::new(&sessions, &blocks, site);
         lookup.get(hash)?
     };
-    let parts = txn.open_table(PARTITIONS)?;
+    let mut parts = txn.open_table(PARTITIONS)?;
     let mut cols = txn.open_table(SEGMENT_COLUMNS)?;
     for &day in days {
         let Some(meta) = parts.get((site, day))?.map(|g| g.value().to_vec()) else {
             continue;
         };
-        let meta = PartMeta::decode(&meta)?;
+        let mut meta = PartMeta::decode(&meta)?;
         let mut dicts = None;
         for seg in &meta.segments {
             let Some(sess) = columns::get(&cols, site, day, seg.id, col::SESSIONS)? else {
@@ -694,6 +699,8 @@ pub(crate) fn patch_session_attrs(
         }
         if let Some(d) = dicts {
             save_dicts(txn, site, day, &d)?;
+            // Columns changed in place: a new version for readers' caches.
+            parts.insert((site, day), meta.encode_new_version().as_slice())?;
         }
     }
     Ok(())
@@ -753,7 +760,7 @@ pub(crate) fn seal(txn: &WriteTransaction, site: u32, day: i32, extra: Vec<Row>)
         });
     }
     meta.pending_rows = 0;
-    parts.insert((site, day), meta.encode().as_slice())?;
+    parts.insert((site, day), meta.encode_new_version().as_slice())?;
     save_dicts(txn, site, day, &dicts)?;
     Ok(())
 }

@@ -67,6 +67,12 @@ fn run(seed: u64, n_sessions: usize, reopen: bool) {
         }
         drop(w);
         i += n;
+        // Query between writes on the same store: a cached decoding of an
+        // older version of a partition must never answer for a newer one.
+        if rng.random_range(0..6) == 0 {
+            let so_far = Model::new(&all[..i]);
+            check_all(&store, &so_far, &Filters::default().page(PAGES[0]), HeatmapOptions::default());
+        }
         if reopen && rng.random_range(0..5) == 0 {
             drop(store);
             store = Store::open(&path).unwrap();

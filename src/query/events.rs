@@ -229,6 +229,67 @@ fn session_pageviews(
     Ok(out)
 }
 
+/// The page's pageviews seen by a report's own scan (in its range, passing
+/// its filters), per session.
+#[derive(Default)]
+struct InRangePageviews {
+    by_session: HashMap<u64, Vec<Pv>>,
+}
+
+impl InRangePageviews {
+    fn push(&mut self, ctx: &SegCtx<'_>, si: usize, r: u32, vw: Option<u64>, vh: Option<u64>, dh: Option<u64>) -> Result<()> {
+        let (s, _) = ctx.session_of(r)?;
+        let ts = ctx.ts()?.get(r as usize).copied().unwrap_or_default();
+        self.by_session.entry(s).or_default().push(Pv {
+            ts,
+            pos: (ctx.part.day, si, r),
+            vw,
+            vh,
+            dh,
+        });
+        Ok(())
+    }
+
+    /// The pageview each event takes its viewport from. An in-range
+    /// pageview at or before the event is the answer (any earlier one out of
+    /// range is older); otherwise the session's pageviews are looked up
+    /// over all its days.
+    fn resolve(
+        mut self,
+        snap: &Snapshot,
+        site: &SiteRef,
+        page: &str,
+        events: impl Iterator<Item = (u64, i64, Pos)>,
+    ) -> Result<Vec<Option<Pv>>> {
+        for v in self.by_session.values_mut() {
+            v.sort_by_key(|p| (p.ts, p.pos));
+        }
+        let events: Vec<(u64, i64, Pos)> = events.collect();
+        let mut out: Vec<Option<Pv>> = Vec::with_capacity(events.len());
+        let mut missing = HashSet::new();
+        for &(s, ts, pos) in &events {
+            let hit = self
+                .by_session
+                .get(&s)
+                .and_then(|v| v.iter().rev().find(|p| (p.ts, p.pos) <= (ts, pos)))
+                .copied();
+            if hit.is_none() {
+                missing.insert(s);
+            }
+            out.push(hit);
+        }
+        if !missing.is_empty() {
+            let all = session_pageviews(snap, site, &missing, page)?;
+            for (slot, &(s, ts, pos)) in out.iter_mut().zip(&events) {
+                if slot.is_none() {
+                    *slot = pageview_for(all.get(&s), ts, pos).copied();
+                }
+            }
+        }
+        Ok(out)
+    }
+}
+
 /// The session's latest pageview at or before `(ts, pos)`, else its earliest.
 fn pageview_for(pvs: Option<&Vec<Pv>>, ts: i64, pos: Pos) -> Option<&Pv> {
     let pvs = pvs?;
@@ -280,19 +341,31 @@ impl Snapshot {
         };
         let mut cells: BTreeMap<(u32, u32), u64> = BTreeMap::new();
         let mut pending: Vec<(u64, i64, Pos, u64, u64)> = Vec::new();
+        let mut pvs = InRangePageviews::default();
         let place = |cells: &mut BTreeMap<(u32, u32), u64>, x: u64, y: u64, vw: u64| {
             let c = (x.saturating_mul(u64::from(opts.cols)) / vw.max(1))
                 .min(u64::from(opts.cols) - 1) as u32;
             let r = (y / u64::from(opts.row_px)).min(u64::from(u32::MAX)) as u32;
             *cells.entry((r, c)).or_default() += 1;
         };
-        scan(self, &site, &f, None, &mut |ctx| {
+        // One scan: the events, and the page's pageviews for the viewport
+        // fallback.
+        let f = Filters {
+            kind: None,
+            ..f
+        };
+        scan(self, &site, &f, Some(&[kind, EventKind::Pageview]), &mut |ctx| {
+            let pageviews = ctx.kind_rows(EventKind::Pageview)?;
             let rows: Vec<u32> = ctx.rows.iter().collect();
             let xs = ctx.opt(col::X)?.values_of(rows.iter().copied());
             let ys = ctx.opt(col::Y)?.values_of(rows.iter().copied());
             let vws = ctx.opt(col::VW)?.values_of(rows.iter().copied());
             let si = seg_index(ctx);
             for (i, &r) in rows.iter().enumerate() {
+                if pageviews.contains(r) {
+                    pvs.push(ctx, si, r, vws[i], None, None)?;
+                    continue;
+                }
                 let (Some(x), Some(y)) = (xs[i], ys[i]) else {
                     continue;
                 };
@@ -307,14 +380,11 @@ impl Snapshot {
             }
             Ok(())
         })?;
-        if !pending.is_empty() {
-            let sessions: HashSet<u64> = pending.iter().map(|p| p.0).collect();
-            let pvs = session_pageviews(self, &site, &sessions, &page)?;
-            for (s, ts, pos, x, y) in pending {
-                match pageview_for(pvs.get(&s), ts, pos).and_then(|p| p.vw) {
-                    Some(vw) => place(&mut cells, x, y, vw),
-                    None => out.skipped += 1,
-                }
+        let found = pvs.resolve(self, &site, &page, pending.iter().map(|p| (p.0, p.1, p.2)))?;
+        for ((_, _, _, x, y), pv) in pending.into_iter().zip(found) {
+            match pv.and_then(|p| p.vw) {
+                Some(vw) => place(&mut cells, x, y, vw),
+                None => out.skipped += 1,
             }
         }
         out.total = cells.values().sum();

@@ -3,6 +3,7 @@
 
 use std::borrow::Cow;
 use std::cell::OnceCell;
+use std::sync::Arc;
 
 use roaring::RoaringBitmap;
 
@@ -23,16 +24,42 @@ pub(crate) fn day_span(from: Option<i64>, to: Option<i64>) -> (i32, i32) {
     (lo, hi)
 }
 
-/// One segment being read: its surviving rows and lazily decoded columns.
+/// An optional column decoded for O(1) access: one slot per row,
+/// `u32::MAX` where the row has no value.
+pub(crate) struct Dense(Vec<u32>);
+
+impl Dense {
+    /// Value of one row.
+    pub fn get(&self, row: u32) -> Option<u64> {
+        match self.0.get(row as usize) {
+            Some(&v) if v != u32::MAX => Some(u64::from(v)),
+            _ => None,
+        }
+    }
+
+    /// The value of each row in `rows`.
+    pub fn values_of(&self, rows: impl Iterator<Item = u32>) -> Vec<Option<u64>> {
+        rows.map(|r| self.get(r)).collect()
+    }
+}
+
+/// One segment being read: its surviving rows and its decoded columns,
+/// fetched from the store's cache (decoded on first use).
 pub(crate) struct SegCtx<'a> {
     pub snap: &'a Snapshot,
     pub part: &'a PartitionView,
     pub seg: &'a SegmentView,
     pub rows: RoaringBitmap,
-    runs: OnceCell<SessionRuns>,
-    ts: OnceCell<Vec<i64>>,
-    pages: OnceCell<Vec<u64>>,
-    kinds: OnceCell<Vec<(u32, RoaringBitmap)>>,
+    runs: OnceCell<Arc<SessionRuns>>,
+    ts: OnceCell<Arc<Vec<i64>>>,
+    pages: OnceCell<Arc<Vec<u64>>>,
+    kinds: OnceCell<Arc<Vec<(u32, RoaringBitmap)>>>,
+}
+
+type Bitmaps = Vec<(u32, RoaringBitmap)>;
+
+fn bitmaps_size(b: &Bitmaps) -> usize {
+    b.iter().map(|(_, bm)| bm.serialized_size() + 48).sum::<usize>() + 32
 }
 
 impl<'a> SegCtx<'a> {
@@ -49,6 +76,14 @@ impl<'a> SegCtx<'a> {
         }
     }
 
+    fn key(&self, item: u8) -> crate::cache::Key {
+        (self.part.site, self.part.day, self.part.version, self.seg.slot, item)
+    }
+
+    fn cached<T: std::any::Any + Send + Sync>(&self, item: u8, build: impl FnOnce() -> Result<(T, usize)>) -> Result<Arc<T>> {
+        self.snap.cache.get_or_try(self.key(item), build)
+    }
+
     fn column(&self, id: u8) -> Result<Option<Cow<'a, [u8]>>> {
         self.snap.column(self.part, self.seg, id)
     }
@@ -61,7 +96,11 @@ impl<'a> SegCtx<'a> {
         if let Some(r) = self.runs.get() {
             return Ok(r);
         }
-        let r = SessionRuns::decode(&self.need(col::SESSIONS)?, self.seg.rows)?;
+        let r = self.cached(col::SESSIONS, || {
+            let r = SessionRuns::decode(&self.need(col::SESSIONS)?, self.seg.rows)?;
+            let size = r.hashes.len() * 20 + 64;
+            Ok((r, size))
+        })?;
         Ok(self.runs.get_or_init(|| r))
     }
 
@@ -69,7 +108,11 @@ impl<'a> SegCtx<'a> {
         if let Some(t) = self.ts.get() {
             return Ok(t);
         }
-        let t = segment::decode_ts(&self.need(col::TS)?, self.runs()?, self.part.day)?;
+        let t = self.cached(col::TS, || {
+            let t = segment::decode_ts(&self.need(col::TS)?, self.runs()?, self.part.day)?;
+            let size = t.len() * 8 + 32;
+            Ok((t, size))
+        })?;
         Ok(self.ts.get_or_init(|| t))
     }
 
@@ -77,34 +120,47 @@ impl<'a> SegCtx<'a> {
         if let Some(p) = self.pages.get() {
             return Ok(p);
         }
-        let bytes = self.need(col::PAGE)?;
-        let mut v = Vec::new();
-        crate::storage::codec::decode_uints(
-            &mut crate::storage::codec::Reader::new(&bytes, "segment page column"),
-            &mut v,
-        )?;
-        if v.len() != self.seg.rows as usize {
-            return Err(
-                Corrupt::new("segment page column", "length differs from the row count").into(),
-            );
-        }
-        Ok(self.pages.get_or_init(|| v))
+        let p = self.cached(col::PAGE, || {
+            let bytes = self.need(col::PAGE)?;
+            let mut v = Vec::new();
+            crate::storage::codec::decode_uints(
+                &mut crate::storage::codec::Reader::new(&bytes, "segment page column"),
+                &mut v,
+            )?;
+            if v.len() != self.seg.rows as usize {
+                return Err(Corrupt::new("segment page column", "length differs from the row count").into());
+            }
+            let size = v.len() * 8 + 32;
+            Ok((v, size))
+        })?;
+        Ok(self.pages.get_or_init(|| p))
     }
 
     pub fn page(&self, row: u32) -> Result<&str> {
-        let id = self
-            .page_ids()?
-            .get(row as usize)
-            .copied()
-            .unwrap_or(u64::MAX);
+        let id = self.page_ids()?.get(row as usize).copied().unwrap_or(u64::MAX);
         Ok(self.part.dicts.resolve(Dim::Page, id)?)
+    }
+
+    /// A bitmap set of the segment (`col::BM_*`), decoded once.
+    pub fn bitmaps(&self, id: u8) -> Result<Arc<Bitmaps>> {
+        self.cached(id, || {
+            let b = segment::decode_bitmaps(&self.need(id)?)?;
+            let size = bitmaps_size(&b);
+            Ok((b, size))
+        })
+    }
+
+    /// The rows of one value of a bitmap set (empty when absent).
+    pub fn bitmap_of(&self, id: u8, value: u32) -> Result<RoaringBitmap> {
+        let b = self.bitmaps(id)?;
+        Ok(b.iter().find(|(v, _)| *v == value).map(|(_, bm)| bm.clone()).unwrap_or_default())
     }
 
     fn kinds(&self) -> Result<&[(u32, RoaringBitmap)]> {
         if let Some(k) = self.kinds.get() {
             return Ok(k);
         }
-        let k = segment::decode_bitmaps(&self.need(col::BM_KIND)?)?;
+        let k = self.bitmaps(col::BM_KIND)?;
         Ok(self.kinds.get_or_init(|| k))
     }
 
@@ -128,24 +184,33 @@ impl<'a> SegCtx<'a> {
         Ok(bm)
     }
 
-    /// An optional column (empty when the segment has none).
-    pub fn opt(&self, id: u8) -> Result<OptColumn> {
-        match self.column(id)? {
-            None => Ok(OptColumn::default()),
-            Some(bytes) => {
+    /// An optional column, decoded to one slot per row.
+    pub fn opt(&self, id: u8) -> Result<Arc<Dense>> {
+        self.cached(id, || {
+            let mut dense = vec![u32::MAX; self.seg.rows as usize];
+            if let Some(bytes) = self.column(id)? {
                 let kinds = self.kinds()?;
-                let kind_rows = |mask: u8| {
-                    let mut bm = RoaringBitmap::new();
-                    for (k, b) in kinds {
-                        if *k < 8 && mask & (1 << *k) != 0 {
-                            bm |= b;
-                        }
-                    }
-                    bm
+                let kind_rows = |mask: u8| -> Vec<RoaringBitmap> {
+                    kinds
+                        .iter()
+                        .filter(|(k, _)| *k < 8 && mask & (1 << *k) != 0)
+                        .map(|(_, b)| b.clone())
+                        .collect()
                 };
-                Ok(OptColumn::decode(&bytes, &kind_rows)?)
+                let c = OptColumn::decode(&bytes, &kind_rows)?;
+                for (row, v) in c.iter() {
+                    let slot = dense
+                        .get_mut(row as usize)
+                        .ok_or_else(|| Corrupt::new("segment optional column", "row past the segment"))?;
+                    *slot = u32::try_from(v)
+                        .ok()
+                        .filter(|&v| v != u32::MAX)
+                        .ok_or_else(|| Corrupt::new("segment optional column", "value out of range"))?;
+                }
             }
-        }
+            let size = dense.len() * 4 + 32;
+            Ok((Dense(dense), size))
+        })
     }
 
     /// A string of a dictionary-coded optional value.
@@ -161,6 +226,16 @@ impl<'a> SegCtx<'a> {
             runs.hashes.get(i).copied().unwrap_or_default(),
             runs.visitors.get(i).copied().unwrap_or_default(),
         ))
+    }
+
+    /// Per-session attribute codes, decoded once.
+    pub fn session_attrs(&self) -> Result<Arc<Vec<[u64; 5]>>> {
+        self.cached(col::SESSION_ATTRS, || {
+            let n = self.runs()?.len();
+            let codes = segment::decode_session_attrs(&self.need(col::SESSION_ATTRS)?, n)?;
+            let size = codes.len() * 40 + 32;
+            Ok((codes, size))
+        })
     }
 }
 
@@ -245,7 +320,7 @@ fn filter_rows(
     if let Some(page) = &f.page {
         let id = ctx.part.dicts.dict(Dim::Page).and_then(|d| d.id(page));
         match id {
-            Some(id) => rows &= segment::decode_bitmap_of(&ctx.need(col::BM_PAGE)?, id)?,
+            Some(id) => rows &= ctx.bitmap_of(col::BM_PAGE, id)?,
             None => return Ok(RoaringBitmap::new()),
         }
     }
@@ -282,7 +357,7 @@ fn filter_rows(
             return Ok(RoaringBitmap::new());
         }
         let runs = ctx.runs()?;
-        let codes = segment::decode_session_attrs(&ctx.need(col::SESSION_ATTRS)?, runs.len())?;
+        let codes = ctx.session_attrs()?;
         let mut keep = RoaringBitmap::new();
         for (i, c) in codes.iter().enumerate() {
             let ok = browser.is_none_or(|b| b == Some(c[1]))
@@ -305,10 +380,11 @@ fn filter_rows(
         return Ok(rows);
     }
     let start = day_start(ctx.part.day);
-    let hours = segment::decode_bitmaps(&ctx.need(col::BM_HOUR)?)?;
+    let hours = ctx.bitmaps(col::BM_HOUR)?;
     let mut keep = RoaringBitmap::new();
     let mut edge = RoaringBitmap::new();
-    for (h, bm) in hours {
+    for (h, bm) in hours.iter() {
+        let h = *h;
         let h0 = start + i64::from(h) * HOUR_MS;
         let h1 = (h0 + HOUR_MS).min(start + DAY_MS);
         if h0 >= from && h1 <= to {

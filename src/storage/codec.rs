@@ -381,6 +381,130 @@ pub(crate) fn decode_uints(r: &mut Reader<'_>, out: &mut Vec<u64>) -> Result<(),
     Ok(())
 }
 
+/// An integer column parsed for random access: `get(i)` without decoding
+/// the whole column (bit-packed values are found by their bit offset).
+#[derive(Clone, Debug)]
+pub(crate) enum UintCol {
+    Const { n: usize, v: u64 },
+    Packed { n: usize, min: u64, width: u8, words: Vec<u64>, exceptions: Vec<(usize, u64)> },
+    Runs { ends: Vec<usize>, values: Vec<u64> },
+}
+
+impl Default for UintCol {
+    fn default() -> Self {
+        UintCol::Const { n: 0, v: 0 }
+    }
+}
+
+impl UintCol {
+    /// Parses a column written by [`encode_uints`], checking it whole.
+    pub fn parse(r: &mut Reader<'_>) -> Result<UintCol, Corrupt> {
+        let codec = r.u8()?;
+        let len = |r: &mut Reader<'_>| -> Result<usize, Corrupt> {
+            usize::try_from(r.varint()?)
+                .ok()
+                .filter(|&n| n <= MAX_COLUMN_LEN)
+                .ok_or_else(|| r.corrupt("column too long"))
+        };
+        match codec {
+            CONSTANT => {
+                let n = len(r)?;
+                Ok(UintCol::Const { n, v: r.varint()? })
+            }
+            BITPACKED | PATCHED => {
+                let n = len(r)?;
+                let min = r.varint()?;
+                let width = r.u8()?;
+                if width > 64 {
+                    return Err(r.corrupt("bit width over 64"));
+                }
+                let nwords = (n * usize::from(width)).div_ceil(64);
+                let raw = r.take(nwords * 8)?;
+                let words = raw
+                    .chunks_exact(8)
+                    .map(|c| {
+                        let mut a = [0u8; 8];
+                        a.copy_from_slice(c);
+                        u64::from_le_bytes(a)
+                    })
+                    .collect();
+                let mut exceptions = Vec::new();
+                if codec == PATCHED {
+                    let k = r.count(2)?;
+                    let mut idx = 0usize;
+                    for _ in 0..k {
+                        let d = usize::try_from(r.varint()?).map_err(|_| r.corrupt("bad index"))?;
+                        idx = idx.checked_add(d).filter(|&i| i < n).ok_or_else(|| r.corrupt("exception index out of range"))?;
+                        exceptions.push((idx, r.varint()?.wrapping_add(min)));
+                    }
+                }
+                Ok(UintCol::Packed { n, min, width, words, exceptions })
+            }
+            RUNS => {
+                let n = len(r)?;
+                let runs = r.count(2)?;
+                let (mut ends, mut values) = (Vec::with_capacity(runs), Vec::with_capacity(runs));
+                let mut at = 0usize;
+                for _ in 0..runs {
+                    let v = r.varint()?;
+                    let l = usize::try_from(r.varint()?).map_err(|_| r.corrupt("bad run"))?;
+                    if l > n - at {
+                        return Err(r.corrupt("runs longer than the column"));
+                    }
+                    at += l;
+                    ends.push(at);
+                    values.push(v);
+                }
+                if at != n {
+                    return Err(r.corrupt("runs shorter than the column"));
+                }
+                Ok(UintCol::Runs { ends, values })
+            }
+            other => Err(r.corrupt(&format!("unknown codec id {other}"))),
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        match self {
+            UintCol::Const { n, .. } | UintCol::Packed { n, .. } => *n,
+            UintCol::Runs { ends, .. } => ends.last().copied().unwrap_or(0),
+        }
+    }
+
+    /// Value `i`, `None` past the end.
+    pub fn get(&self, i: usize) -> Option<u64> {
+        match self {
+            UintCol::Const { n, v } => (i < *n).then_some(*v),
+            UintCol::Packed { n, min, width, words, exceptions } => {
+                if i >= *n {
+                    return None;
+                }
+                if !exceptions.is_empty() {
+                    if let Ok(k) = exceptions.binary_search_by_key(&i, |e| e.0) {
+                        return exceptions.get(k).map(|e| e.1);
+                    }
+                }
+                if *width == 0 {
+                    return Some(*min);
+                }
+                let w = usize::from(*width);
+                let bit = i * w;
+                let (at, off) = (bit / 64, bit % 64);
+                let mut v = words.get(at).copied().unwrap_or(0) >> off;
+                if off + w > 64 {
+                    v |= words.get(at + 1).copied().unwrap_or(0) << (64 - off);
+                }
+                let mask = if w == 64 { u64::MAX } else { (1u64 << w) - 1 };
+                Some((v & mask).wrapping_add(*min))
+            }
+            UintCol::Runs { ends, values } => {
+                let k = ends.partition_point(|&e| e <= i);
+                values.get(k).copied()
+            }
+        }
+    }
+}
+
 /// The most values one column may hold: a segment's row limit, with room for
 /// the partition-wide session columns.
 pub(crate) const MAX_COLUMN_LEN: usize = 1 << 24;
@@ -440,6 +564,18 @@ mod tests {
         #[test]
         fn any_column_roundtrips(v in proptest::collection::vec(any::<u64>(), 0..300)) {
             roundtrip(&v);
+        }
+
+        #[test]
+        fn random_access_equals_decoding(v in proptest::collection::vec(prop_oneof![0u64..50, any::<u64>()], 0..300)) {
+            let mut buf = Vec::new();
+            encode_uints(&v, &mut buf);
+            let col = UintCol::parse(&mut Reader::new(&buf, "test")).unwrap();
+            prop_assert_eq!(col.len(), v.len());
+            for (i, x) in v.iter().enumerate() {
+                prop_assert_eq!(col.get(i), Some(*x));
+            }
+            prop_assert_eq!(col.get(v.len()), None);
         }
 
         #[test]

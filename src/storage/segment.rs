@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 
 use roaring::RoaringBitmap;
 
-use super::codec::{decode_uints, encode_uints, get_bitmap, put_bitmap, put_varint, Reader};
+use super::codec::{decode_uints, encode_uints, get_bitmap, put_bitmap, put_varint, Reader, UintCol};
 use super::dict::{Dict, Dim};
 use super::row::Row;
 use super::sessions::SessionAttrs;
@@ -519,57 +519,71 @@ pub(crate) fn decode_bitmap_of(bytes: &[u8], value: u32) -> Result<RoaringBitmap
     Ok(RoaringBitmap::new())
 }
 
-/// A decoded optional column: which rows have a value, and the values.
-#[derive(Clone, Debug, Default)]
+/// Which rows of a segment an optional column has a value for.
+#[derive(Clone, Debug)]
+enum Presence {
+    /// Exactly the rows of these (disjoint) kind bitmaps.
+    Kinds(Vec<RoaringBitmap>),
+    /// The rows of a bitmap.
+    Bitmap(RoaringBitmap),
+}
+
+/// An optional column read for random access: which rows have a value, and
+/// the values of those rows in row order.
+#[derive(Clone, Debug)]
 pub(crate) struct OptColumn {
-    pub present: RoaringBitmap,
-    pub values: Vec<u64>,
+    presence: Presence,
+    values: UintCol,
+}
+
+impl Default for OptColumn {
+    fn default() -> Self {
+        OptColumn {
+            presence: Presence::Bitmap(RoaringBitmap::new()),
+            values: UintCol::default(),
+        }
+    }
 }
 
 impl OptColumn {
-    /// Decodes an optional column; `kind_rows` gives the rows of a kind mask.
+    /// Parses an optional column; `kind_rows` gives the rows of each kind in
+    /// a kind mask.
     pub fn decode(
         bytes: &[u8],
-        kind_rows: &dyn Fn(u8) -> RoaringBitmap,
+        kind_rows: &dyn Fn(u8) -> Vec<RoaringBitmap>,
     ) -> Result<OptColumn, Corrupt> {
         let mut r = Reader::new(bytes, "segment optional column");
-        let present = match r.u8()? {
-            PRESENT_NONE => RoaringBitmap::new(),
-            PRESENT_BY_KIND => kind_rows(r.u8()?),
-            PRESENT_BITMAP => get_bitmap(&mut r)?,
+        let presence = match r.u8()? {
+            PRESENT_NONE => Presence::Bitmap(RoaringBitmap::new()),
+            PRESENT_BY_KIND => Presence::Kinds(kind_rows(r.u8()?)),
+            PRESENT_BITMAP => Presence::Bitmap(get_bitmap(&mut r)?),
             other => return Err(r.corrupt(&format!("unknown presence mode {other}"))),
         };
-        let mut values = Vec::new();
-        decode_uints(&mut r, &mut values)?;
-        if values.len() as u64 != present.len() {
+        let values = UintCol::parse(&mut r)?;
+        let c = OptColumn { presence, values };
+        if c.values.len() as u64 != c.present_count() {
             return Err(r.corrupt("value count differs from the present rows"));
         }
-        Ok(OptColumn { present, values })
+        Ok(c)
     }
 
-    /// The value of each row in `rows` (ascending), `None` where absent.
-    pub fn values_of(&self, rows: impl Iterator<Item = u32>) -> Vec<Option<u64>> {
-        let mut out = Vec::new();
-        let mut it = self.present.iter().zip(self.values.iter()).peekable();
-        for row in rows {
-            while it.peek().is_some_and(|(p, _)| *p < row) {
-                it.next();
-            }
-            match it.peek() {
-                Some((p, v)) if *p == row => out.push(Some(**v)),
-                _ => out.push(None),
-            }
+    fn present_count(&self) -> u64 {
+        match &self.presence {
+            Presence::Kinds(ks) => ks.iter().map(RoaringBitmap::len).sum(),
+            Presence::Bitmap(b) => b.len(),
         }
-        out
     }
 
-    /// Value of one row.
-    pub fn get(&self, row: u32) -> Option<u64> {
-        if !self.present.contains(row) {
-            return None;
-        }
-        let idx = self.present.rank(row).checked_sub(1)?;
-        self.values.get(usize::try_from(idx).ok()?).copied()
+    /// Every (row, value), in row order.
+    pub fn iter(&self) -> impl Iterator<Item = (u32, u64)> + '_ {
+        let present = match &self.presence {
+            Presence::Kinds(ks) => ks.iter().fold(RoaringBitmap::new(), |acc, k| acc | k),
+            Presence::Bitmap(b) => b.clone(),
+        };
+        present
+            .into_iter()
+            .enumerate()
+            .map(|(i, r)| (r, self.values.get(i).unwrap_or_default()))
     }
 }
 
@@ -646,14 +660,12 @@ pub(crate) fn decode_rows(
             "kind bitmaps do not cover the rows",
         ));
     }
-    let kind_rows = |mask: u8| {
-        let mut bm = RoaringBitmap::new();
-        for (k, b) in &kinds_bm {
-            if mask & (1u8 << (*k as u8 & 7)) != 0 {
-                bm |= b;
-            }
-        }
-        bm
+    let kind_rows = |mask: u8| -> Vec<RoaringBitmap> {
+        kinds_bm
+            .iter()
+            .filter(|(k, _)| *k < 8 && mask & (1u8 << *k) != 0)
+            .map(|(_, b)| b.clone())
+            .collect()
     };
     let mut pages = Vec::new();
     decode_uints(
@@ -674,7 +686,7 @@ pub(crate) fn decode_rows(
             continue;
         };
         let c = OptColumn::decode(bytes, &kind_rows)?;
-        for (i, v) in c.present.iter().zip(c.values) {
+        for (i, v) in c.iter() {
             let row = out
                 .get_mut(i as usize)
                 .ok_or_else(|| Corrupt::new("segment", "optional column past the rows"))?;
@@ -708,7 +720,7 @@ pub(crate) fn decode_rows(
             continue;
         };
         let c = OptColumn::decode(bytes, &kind_rows)?;
-        for (i, v) in c.present.iter().zip(c.values) {
+        for (i, v) in c.iter() {
             let s = dicts.resolve(dim, v)?.to_owned();
             let row = out
                 .get_mut(i as usize)

@@ -1,0 +1,260 @@
+//! Replays the fuzz corpora (`fuzz/corpus/<target>/`) through the same
+//! checks as the fuzz targets in `fuzz/fuzz_targets/`, so that an ordinary
+//! `cargo test` covers every input the fuzzers found worth keeping (and
+//! every crash that was added to them) without libFuzzer. The harness code
+//! is duplicated from the targets: keep the two in step.
+//!
+//! As in the `store_file` target, `HEATSTORE_FUZZ_SKIP_REDB_PANICS=1`
+//! tolerates panics raised in redb's source (see `fuzz/README.md`).
+
+use std::cell::RefCell;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::path::{Path, PathBuf};
+use std::sync::Once;
+
+use heatstore::gen::{GenConfig, Generator};
+use heatstore::{Event, EventKind, Store};
+
+fn corpus(target: &str) -> Vec<PathBuf> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("fuzz/corpus")
+        .join(target);
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.is_file())
+        .collect();
+    files.sort();
+    assert!(!files.is_empty(), "{} is empty", dir.display());
+    files
+}
+
+thread_local! {
+    /// Where this thread last panicked.
+    static PANIC_AT: RefCell<Option<String>> = const { RefCell::new(None) };
+}
+
+/// Records each panic's location for [`replay`], then reports it as usual.
+fn record_panic_locations() {
+    static HOOK: Once = Once::new();
+    HOOK.call_once(|| {
+        let report = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            let at = info.location().map(|l| l.file().to_owned());
+            PANIC_AT.with(|p| *p.borrow_mut() = at);
+            report(info);
+        }));
+    });
+}
+
+fn skip_redb_panics() -> bool {
+    std::env::var_os("HEATSTORE_FUZZ_SKIP_REDB_PANICS").is_some_and(|v| v != "0")
+}
+
+/// Runs `check` on every file of a corpus; fails naming every input that
+/// panicked.
+fn replay(target: &str, mut check: impl FnMut(&[u8])) {
+    record_panic_locations();
+    let mut failed = Vec::new();
+    let files = corpus(target);
+    for path in &files {
+        let data = std::fs::read(path).unwrap();
+        PANIC_AT.with(|p| p.borrow_mut().take());
+        if catch_unwind(AssertUnwindSafe(|| check(&data))).is_err() {
+            let at = PANIC_AT.with(|p| p.borrow_mut().take()).unwrap_or_default();
+            if skip_redb_panics() && at.contains("/redb-") {
+                continue;
+            }
+            failed.push(format!("{} (panicked in {at})", path.display()));
+        }
+    }
+    assert!(
+        failed.is_empty(),
+        "{target}: {} of {} inputs panicked: {failed:#?}",
+        failed.len(),
+        files.len()
+    );
+}
+
+// ---- ndjson_line (fuzz/fuzz_targets/ndjson_line.rs) ----
+
+fn ndjson_line(data: &[u8]) {
+    let Ok(event) = Event::from_json_line(data) else {
+        return;
+    };
+    let line = event.to_json_line();
+    match Event::from_json_line(line.as_bytes()) {
+        Ok(again) => assert_eq!(again, event, "round trip of {line}"),
+        Err(e) => panic!("{line} does not decode again: {e}"),
+    }
+}
+
+#[test]
+fn ndjson_line_corpus() {
+    replay("ndjson_line", ndjson_line);
+    // The seeds cover every event type, accepted.
+    let accepted: Vec<EventKind> = corpus("ndjson_line")
+        .iter()
+        .filter_map(|p| Event::from_json_line(&std::fs::read(p).unwrap()).ok())
+        .map(|e| e.kind)
+        .collect();
+    for kind in EventKind::ALL {
+        assert!(
+            accepted.contains(&kind),
+            "no valid `{kind}` line in the corpus"
+        );
+    }
+}
+
+// ---- store_file (fuzz/fuzz_targets/store_file.rs) ----
+
+struct Base {
+    bytes: Vec<u8>,
+    sessions: Vec<(String, String)>,
+}
+
+fn build_base() -> Base {
+    let cfg = GenConfig {
+        seed: 1,
+        events: 300,
+        sites: vec!["a.example".into(), "b.example".into()],
+        days: 2,
+        ..GenConfig::default()
+    };
+    let events: Vec<Event> = Generator::new(cfg).collect();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("base.redb");
+    {
+        let store = Store::open(&path).unwrap();
+        let mut w = store.writer().unwrap();
+        for (i, e) in events.iter().enumerate() {
+            w.append(e).unwrap();
+            if i == 199 {
+                w.seal_all().unwrap();
+            }
+        }
+        w.commit().unwrap();
+    }
+    let bytes = std::fs::read(&path).unwrap();
+    let mut sessions: Vec<(String, String)> = Vec::new();
+    for e in &events {
+        let key = (e.site.clone(), e.session.clone().unwrap_or_default());
+        if !sessions.contains(&key) {
+            sessions.push(key);
+        }
+    }
+    sessions.truncate(4);
+    Base { bytes, sessions }
+}
+
+fn edit(base: &[u8], data: &[u8]) -> Vec<u8> {
+    let mut bytes = base.to_vec();
+    let mut records = data.chunks_exact(5);
+    for r in &mut records {
+        let offset = u32::from_le_bytes([r[0], r[1], r[2], r[3]]) as usize;
+        if !bytes.is_empty() {
+            let i = offset % bytes.len();
+            bytes[i] ^= r[4];
+        }
+    }
+    if let [a, b, c, d] = *records.remainder() {
+        let len = u32::from_le_bytes([a, b, c, d]) as usize;
+        bytes.truncate(len % (bytes.len() + 1));
+    }
+    bytes
+}
+
+/// Everything must return `Ok` or `Err`; returns whether the file opened.
+fn exercise(path: &Path, sessions: &[(String, String)]) -> bool {
+    let Ok(store) = Store::open(path) else {
+        return false;
+    };
+    if let Ok(snap) = store.snapshot() {
+        let _ = snap.check();
+        let _ = snap.stats();
+        if let Ok(sites) = snap.sites() {
+            for site in sites {
+                let _ = snap.counts(&site);
+            }
+        }
+        for (site, session) in sessions {
+            let _ = snap.session_events(site, session);
+        }
+    }
+    let _ = store.stats();
+    if let Ok(mut w) = store.writer() {
+        let mut e = Event::new("a.example", 1_790_900_000_000, EventKind::Click, "fz", "/");
+        (e.x, e.y) = (Some(10), Some(20));
+        if w.append(&e).is_ok() {
+            let _ = w.commit();
+        }
+        let _ = w.seal_all();
+    }
+    true
+}
+
+#[test]
+fn store_file_corpus() {
+    let base = build_base();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("store.redb");
+
+    // The unedited base is a sound store holding all 300 events.
+    std::fs::write(&path, &base.bytes).unwrap();
+    {
+        let store = Store::open(&path).unwrap();
+        let snap = store.snapshot().unwrap();
+        assert_eq!(snap.check().unwrap(), 300);
+        assert!(
+            snap.stats().unwrap().segments > 0,
+            "the base has sealed segments"
+        );
+        assert!(
+            snap.stats().unwrap().pending_events > 0,
+            "the base has pending rows"
+        );
+    }
+
+    replay("store_file", |data| {
+        std::fs::write(&path, edit(&base.bytes, data)).unwrap();
+        exercise(&path, &base.sessions);
+    });
+}
+
+#[test]
+fn store_file_edits_decode_as_documented() {
+    let base = [0u8; 10];
+    // (offset 3, xor 0xff), (offset 13 = 3 mod 10, xor 0x0f), truncate to 7.
+    let data = [3, 0, 0, 0, 0xff, 13, 0, 0, 0, 0x0f, 7, 0, 0, 0];
+    assert_eq!(edit(&base, &data), [0, 0, 0, 0xf0, 0, 0, 0]);
+    assert_eq!(edit(&base, &[1, 2, 3]), base, "a short tail is ignored");
+}
+
+/// The same inputs with redb's own integrity check run first
+/// (`Builder::set_check_integrity_on_open`, which verifies every page's
+/// checksum): a file it accepts must not make heatstore panic. This is what
+/// `store_file_corpus` checks once `Store::open` can verify the file (redb
+/// documents that a plain open may panic on a file corrupted outside redb).
+#[test]
+fn store_file_corpus_after_redb_integrity_check() {
+    let base = build_base();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("store.redb");
+    let mut verified = 0;
+    replay("store_file", |data| {
+        std::fs::write(&path, edit(&base.bytes, data)).unwrap();
+        let checked = redb::Database::builder()
+            .set_check_integrity_on_open(true)
+            .create(&path);
+        if checked.is_ok() {
+            drop(checked);
+            verified += 1;
+            exercise(&path, &base.sessions);
+        }
+    });
+    eprintln!("{verified} store_file inputs pass redb's integrity check");
+    assert!(
+        verified > 0,
+        "no corpus input passes redb's integrity check"
+    );
+}
