@@ -39,7 +39,8 @@ impl Cache {
     }
 
     pub fn set_budget(&self, bytes: usize) {
-        self.budget.store(bytes, std::sync::atomic::Ordering::Relaxed);
+        self.budget
+            .store(bytes, std::sync::atomic::Ordering::Relaxed);
         if bytes == 0 {
             if let Ok(mut g) = self.inner.lock() {
                 g.0.clear();
@@ -50,7 +51,11 @@ impl Cache {
 
     /// The cached value of `key`, or `build`'s (value, estimated bytes),
     /// cached.
-    pub fn get_or_try<T: Any + Send + Sync>(&self, key: Key, build: impl FnOnce() -> Result<(T, usize)>) -> Result<Arc<T>> {
+    pub fn get_or_try<T: Any + Send + Sync>(
+        &self,
+        key: Key,
+        build: impl FnOnce() -> Result<(T, usize)>,
+    ) -> Result<Arc<T>> {
         if let Ok(g) = self.inner.lock() {
             if let Some((v, _)) = g.0.get(&key) {
                 if let Ok(v) = Arc::clone(v).downcast::<T>() {

@@ -21,10 +21,10 @@ mod storage;
 mod store;
 mod writer;
 
+pub use cache::DEFAULT_CACHE_BYTES;
 pub use deletion::{
     DeletionRequest, DeletionTarget, MaintenanceReport, RequestStatus, StoredTarget,
 };
-pub use cache::DEFAULT_CACHE_BYTES;
 pub use error::{Corrupt, Error, Result};
 pub use event::{parse_rfc3339_ms, parse_time, Event, EventError, EventKind};
 pub use import::{ImportError, ImportProgress, ImportReport};

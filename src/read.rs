@@ -161,8 +161,11 @@ pub(crate) struct PartitionView {
 /// extended by their strings.
 struct PendingView {
     dicts: Arc<PartitionDicts>,
-    segments: Vec<(u32, i64, i64, Arc<BTreeMap<u8, Vec<u8>>>)>,
+    segments: Vec<PendingSegment>,
 }
+
+/// Rows, min ts, max ts and columns of a segment built from pending rows.
+type PendingSegment = (u32, i64, i64, Arc<BTreeMap<u8, Vec<u8>>>);
 
 const DICTS_ITEM: u8 = 250;
 const PENDING_ITEM: u8 = 251;
@@ -193,7 +196,11 @@ impl Snapshot {
             blocks: txn.open_table(SESSION_BLOCKS)?,
             deletions: txn.open_table(DELETIONS)?,
         };
-        Ok(Snapshot { t, cache, _txn: txn })
+        Ok(Snapshot {
+            t,
+            cache,
+            _txn: txn,
+        })
     }
 
     /// Every site, by name.
@@ -283,20 +290,23 @@ impl Snapshot {
             })
             .collect();
         let dicts = if meta.pending_rows == 0 {
-            self.cache
-                .get_or_try((site, day, version, crate::cache::PARTITION, DICTS_ITEM), || {
+            self.cache.get_or_try(
+                (site, day, version, crate::cache::PARTITION, DICTS_ITEM),
+                || {
                     let d = load_dicts(&self.t.dicts, site, day)?;
                     let size = dicts_size(&d);
                     Ok((d, size))
-                })?
+                },
+            )?
         } else {
-            let pending = self
-                .cache
-                .get_or_try((site, day, version, crate::cache::PARTITION, PENDING_ITEM), || {
+            let pending = self.cache.get_or_try(
+                (site, day, version, crate::cache::PARTITION, PENDING_ITEM),
+                || {
                     let mut dicts = load_dicts(&self.t.dicts, site, day)?;
                     let rows = self.pending_rows(site, day)?;
-                    let attrs = crate::writer::AttrsLookup::new(&self.t.sessions, &self.t.blocks, site)
-                        .all(rows.iter().map(|r| r.session))?;
+                    let attrs =
+                        crate::writer::AttrsLookup::new(&self.t.sessions, &self.t.blocks, site)
+                            .all(rows.iter().map(|r| r.session))?;
                     let lookup = |h: u64| attrs.get(&h).cloned().flatten();
                     let mut segs = Vec::new();
                     let mut size = 0;
@@ -306,8 +316,15 @@ impl Snapshot {
                         segs.push((enc.rows, enc.min_ts, enc.max_ts, Arc::new(enc.columns)));
                     }
                     size += dicts_size(&dicts);
-                    Ok((PendingView { dicts: Arc::new(dicts), segments: segs }, size))
-                })?;
+                    Ok((
+                        PendingView {
+                            dicts: Arc::new(dicts),
+                            segments: segs,
+                        },
+                        size,
+                    ))
+                },
+            )?;
             for (i, (rows, min_ts, max_ts, cols)) in pending.segments.iter().enumerate() {
                 segments.push(SegmentView {
                     rows: *rows,
@@ -367,6 +384,23 @@ impl Snapshot {
                 crate::storage::columns::get_all(&self.t.columns, p.site, p.day, *seg)
             }
         }
+    }
+
+    /// A day's session block from its stored bytes, decoded once per
+    /// distinct content (the cache key hashes the bytes).
+    pub(crate) fn session_block_cached(
+        &self,
+        site: u32,
+        day: i32,
+        bytes: &[u8],
+    ) -> Result<Arc<SessionBlock>> {
+        use std::hash::BuildHasher;
+        let h = foldhash::fast::FixedState::with_seed(0x5e55).hash_one(bytes);
+        self.cache
+            .get_or_try((site, day, h, crate::cache::PARTITION - 1, 252), || {
+                let b = SessionBlock::decode(bytes, day_start(day))?;
+                Ok((b, bytes.len() * 4 + 64))
+            })
     }
 
     /// The session block of a day (sessions whose first pageview is on it).

@@ -71,7 +71,12 @@ fn run(seed: u64, n_sessions: usize, reopen: bool) {
         // older version of a partition must never answer for a newer one.
         if rng.random_range(0..6) == 0 {
             let so_far = Model::new(&all[..i]);
-            check_all(&store, &so_far, &Filters::default().page(PAGES[0]), HeatmapOptions::default());
+            check_all(
+                &store,
+                &so_far,
+                &Filters::default().page(PAGES[0]),
+                HeatmapOptions::default(),
+            );
         }
         if reopen && rng.random_range(0..5) == 0 {
             drop(store);

@@ -237,7 +237,15 @@ struct InRangePageviews {
 }
 
 impl InRangePageviews {
-    fn push(&mut self, ctx: &SegCtx<'_>, si: usize, r: u32, vw: Option<u64>, vh: Option<u64>, dh: Option<u64>) -> Result<()> {
+    fn push(
+        &mut self,
+        ctx: &SegCtx<'_>,
+        si: usize,
+        r: u32,
+        vw: Option<u64>,
+        vh: Option<u64>,
+        dh: Option<u64>,
+    ) -> Result<()> {
         let (s, _) = ctx.session_of(r)?;
         let ts = ctx.ts()?.get(r as usize).copied().unwrap_or_default();
         self.by_session.entry(s).or_default().push(Pv {
@@ -350,36 +358,39 @@ impl Snapshot {
         };
         // One scan: the events, and the page's pageviews for the viewport
         // fallback.
-        let f = Filters {
-            kind: None,
-            ..f
-        };
-        scan(self, &site, &f, Some(&[kind, EventKind::Pageview]), &mut |ctx| {
-            let pageviews = ctx.kind_rows(EventKind::Pageview)?;
-            let rows: Vec<u32> = ctx.rows.iter().collect();
-            let xs = ctx.opt(col::X)?.values_of(rows.iter().copied());
-            let ys = ctx.opt(col::Y)?.values_of(rows.iter().copied());
-            let vws = ctx.opt(col::VW)?.values_of(rows.iter().copied());
-            let si = seg_index(ctx);
-            for (i, &r) in rows.iter().enumerate() {
-                if pageviews.contains(r) {
-                    pvs.push(ctx, si, r, vws[i], None, None)?;
-                    continue;
-                }
-                let (Some(x), Some(y)) = (xs[i], ys[i]) else {
-                    continue;
-                };
-                match vws[i] {
-                    Some(vw) => place(&mut cells, x, y, vw),
-                    None => {
-                        let ts = ctx.ts()?.get(r as usize).copied().unwrap_or_default();
-                        let (s, _) = ctx.session_of(r)?;
-                        pending.push((s, ts, (ctx.part.day, si, r), x, y));
+        let f = Filters { kind: None, ..f };
+        scan(
+            self,
+            &site,
+            &f,
+            Some(&[kind, EventKind::Pageview]),
+            &mut |ctx| {
+                let pageviews = ctx.kind_rows(EventKind::Pageview)?;
+                let rows: Vec<u32> = ctx.rows.iter().collect();
+                let xs = ctx.opt(col::X)?.values_of(rows.iter().copied());
+                let ys = ctx.opt(col::Y)?.values_of(rows.iter().copied());
+                let vws = ctx.opt(col::VW)?.values_of(rows.iter().copied());
+                let si = seg_index(ctx);
+                for (i, &r) in rows.iter().enumerate() {
+                    if pageviews.contains(r) {
+                        pvs.push(ctx, si, r, vws[i], None, None)?;
+                        continue;
+                    }
+                    let (Some(x), Some(y)) = (xs[i], ys[i]) else {
+                        continue;
+                    };
+                    match vws[i] {
+                        Some(vw) => place(&mut cells, x, y, vw),
+                        None => {
+                            let ts = ctx.ts()?.get(r as usize).copied().unwrap_or_default();
+                            let (s, _) = ctx.session_of(r)?;
+                            pending.push((s, ts, (ctx.part.day, si, r), x, y));
+                        }
                     }
                 }
-            }
-            Ok(())
-        })?;
+                Ok(())
+            },
+        )?;
         let found = pvs.resolve(self, &site, &page, pending.iter().map(|p| (p.0, p.1, p.2)))?;
         for ((_, _, _, x, y), pv) in pending.into_iter().zip(found) {
             match pv.and_then(|p| p.vw) {

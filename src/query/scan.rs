@@ -59,7 +59,10 @@ pub(crate) struct SegCtx<'a> {
 type Bitmaps = Vec<(u32, RoaringBitmap)>;
 
 fn bitmaps_size(b: &Bitmaps) -> usize {
-    b.iter().map(|(_, bm)| bm.serialized_size() + 48).sum::<usize>() + 32
+    b.iter()
+        .map(|(_, bm)| bm.serialized_size() + 48)
+        .sum::<usize>()
+        + 32
 }
 
 impl<'a> SegCtx<'a> {
@@ -77,10 +80,20 @@ impl<'a> SegCtx<'a> {
     }
 
     fn key(&self, item: u8) -> crate::cache::Key {
-        (self.part.site, self.part.day, self.part.version, self.seg.slot, item)
+        (
+            self.part.site,
+            self.part.day,
+            self.part.version,
+            self.seg.slot,
+            item,
+        )
     }
 
-    fn cached<T: std::any::Any + Send + Sync>(&self, item: u8, build: impl FnOnce() -> Result<(T, usize)>) -> Result<Arc<T>> {
+    fn cached<T: std::any::Any + Send + Sync>(
+        &self,
+        item: u8,
+        build: impl FnOnce() -> Result<(T, usize)>,
+    ) -> Result<Arc<T>> {
         self.snap.cache.get_or_try(self.key(item), build)
     }
 
@@ -128,7 +141,11 @@ impl<'a> SegCtx<'a> {
                 &mut v,
             )?;
             if v.len() != self.seg.rows as usize {
-                return Err(Corrupt::new("segment page column", "length differs from the row count").into());
+                return Err(Corrupt::new(
+                    "segment page column",
+                    "length differs from the row count",
+                )
+                .into());
             }
             let size = v.len() * 8 + 32;
             Ok((v, size))
@@ -137,7 +154,11 @@ impl<'a> SegCtx<'a> {
     }
 
     pub fn page(&self, row: u32) -> Result<&str> {
-        let id = self.page_ids()?.get(row as usize).copied().unwrap_or(u64::MAX);
+        let id = self
+            .page_ids()?
+            .get(row as usize)
+            .copied()
+            .unwrap_or(u64::MAX);
         Ok(self.part.dicts.resolve(Dim::Page, id)?)
     }
 
@@ -153,7 +174,10 @@ impl<'a> SegCtx<'a> {
     /// The rows of one value of a bitmap set (empty when absent).
     pub fn bitmap_of(&self, id: u8, value: u32) -> Result<RoaringBitmap> {
         let b = self.bitmaps(id)?;
-        Ok(b.iter().find(|(v, _)| *v == value).map(|(_, bm)| bm.clone()).unwrap_or_default())
+        Ok(b.iter()
+            .find(|(v, _)| *v == value)
+            .map(|(_, bm)| bm.clone())
+            .unwrap_or_default())
     }
 
     fn kinds(&self) -> Result<&[(u32, RoaringBitmap)]> {
@@ -199,13 +223,15 @@ impl<'a> SegCtx<'a> {
                 };
                 let c = OptColumn::decode(&bytes, &kind_rows)?;
                 for (row, v) in c.iter() {
-                    let slot = dense
-                        .get_mut(row as usize)
-                        .ok_or_else(|| Corrupt::new("segment optional column", "row past the segment"))?;
+                    let slot = dense.get_mut(row as usize).ok_or_else(|| {
+                        Corrupt::new("segment optional column", "row past the segment")
+                    })?;
                     *slot = u32::try_from(v)
                         .ok()
                         .filter(|&v| v != u32::MAX)
-                        .ok_or_else(|| Corrupt::new("segment optional column", "value out of range"))?;
+                        .ok_or_else(|| {
+                            Corrupt::new("segment optional column", "value out of range")
+                        })?;
                 }
             }
             let size = dense.len() * 4 + 32;

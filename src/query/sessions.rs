@@ -69,6 +69,49 @@ pub(crate) struct Matched {
     pub first_ts: i64,
 }
 
+/// What a breakdown groups sessions by.
+#[derive(Clone, Copy)]
+enum Group {
+    /// A string attribute; the name for sessions without one.
+    Field(SField, &'static str),
+    Channel,
+    Device,
+}
+
+impl Group {
+    /// The block-local id of session `i`'s group.
+    fn id(self, b: &SessionBlock, i: usize) -> u32 {
+        match self {
+            Group::Field(f, _) => b
+                .strings
+                .get(f as usize)
+                .and_then(|c| c.get(i))
+                .copied()
+                .unwrap_or(0),
+            Group::Channel => u32::from(b.channel.get(i).copied().unwrap_or(0)),
+            Group::Device => u32::from(b.device.get(i).copied().unwrap_or(0)),
+        }
+    }
+
+    /// The name of a group id of block `b`.
+    fn name(self, b: &SessionBlock, id: u32) -> String {
+        match self {
+            Group::Field(_, none) => match id {
+                0 => none.to_owned(),
+                id => b.dict.get(u64::from(id - 1)).unwrap_or(none).to_owned(),
+            },
+            Group::Channel => Channel::from_code(id as u8)
+                .unwrap_or_default()
+                .as_str()
+                .to_owned(),
+            Group::Device => DeviceClass::from_code(id as u8)
+                .unwrap_or_default()
+                .as_str()
+                .to_owned(),
+        }
+    }
+}
+
 const NONE: &str = "(none)";
 const UNKNOWN: &str = "(unknown)";
 
@@ -152,44 +195,57 @@ impl Snapshot {
         f: &Filters,
         visit: &mut dyn FnMut(&SessionBlock, usize),
     ) -> Result<()> {
+        self.for_blocks(site, f, &mut |b, matched| {
+            for &i in matched {
+                visit(b, i);
+            }
+        })
+    }
+
+    /// Calls `visit` with each day's block and the positions of its
+    /// sessions passing the filters.
+    fn for_blocks(
+        &self,
+        site: &SiteRef,
+        f: &Filters,
+        visit: &mut dyn FnMut(&SessionBlock, &[usize]),
+    ) -> Result<()> {
         let events = self.event_filtered_sessions(site, f)?;
         let (lo, hi) = day_span(f.from, f.to);
         if lo > hi {
             return Ok(());
         }
-        let blocks: Vec<i32> = {
-            let mut v = Vec::new();
-            for e in self.t.blocks.range((site.id, lo)..=(site.id, hi))? {
-                v.push(e?.0.value().1);
-            }
-            v
-        };
-        for day in blocks {
-            let Some(b) = self.session_block(site.id, day)? else {
-                continue;
-            };
+        let mut matched = Vec::new();
+        for e in self.t.blocks.range((site.id, lo)..=(site.id, hi))? {
+            let (k, v) = e?;
+            let day = k.value().1;
+            let b = self.session_block_cached(site.id, day, v.value())?;
+            matched.clear();
             for i in 0..b.len() {
                 if !session_filter_ok(f, &b, i) {
                     continue;
                 }
-                let (hash, visitor) = (
-                    b.hashes.get(i).copied().unwrap_or_default(),
-                    b.visitors.get(i).copied().unwrap_or_default(),
-                );
-                if site.hidden.session_hidden(hash, visitor)
-                    || site
-                        .hidden
-                        .ts_hidden(b.first_ts.get(i).copied().unwrap_or_default())
-                {
-                    continue;
+                if !site.hidden.is_empty() {
+                    let (hash, visitor) = (
+                        b.hashes.get(i).copied().unwrap_or_default(),
+                        b.visitors.get(i).copied().unwrap_or_default(),
+                    );
+                    if site.hidden.session_hidden(hash, visitor)
+                        || site
+                            .hidden
+                            .ts_hidden(b.first_ts.get(i).copied().unwrap_or_default())
+                    {
+                        continue;
+                    }
                 }
                 if let Some(set) = &events {
                     if !b.hashes.get(i).is_some_and(|h| set.contains(h)) {
                         continue;
                     }
                 }
-                visit(&b, i);
+                matched.push(i);
             }
+            visit(&b, &matched);
         }
         Ok(())
     }
@@ -209,7 +265,7 @@ impl Snapshot {
         site: &str,
         f: &Filters,
         limit: Option<usize>,
-        key: &dyn Fn(&SessionBlock, usize) -> String,
+        group: Group,
     ) -> Result<Breakdown> {
         f.check()?;
         let mut out = Breakdown::default();
@@ -218,12 +274,22 @@ impl Snapshot {
         };
         let mut acc: HashMap<String, (u64, HashSet<u64>)> = HashMap::new();
         let mut visitors = HashSet::new();
-        self.for_sessions(&site, f, &mut |b, i| {
-            let visitor = b.visitors.get(i).copied().unwrap_or_default();
-            let a = acc.entry(key(b, i)).or_default();
-            a.0 += 1;
-            a.1.insert(visitor);
-            visitors.insert(visitor);
+        // Per block: group by the block's own ids, then name each group once.
+        let mut local: HashMap<u32, (u64, Vec<u64>)> = HashMap::new();
+        self.for_blocks(&site, f, &mut |b, matched| {
+            local.clear();
+            for &i in matched {
+                let visitor = b.visitors.get(i).copied().unwrap_or_default();
+                let a = local.entry(group.id(b, i)).or_default();
+                a.0 += 1;
+                a.1.push(visitor);
+                visitors.insert(visitor);
+            }
+            for (id, (n, vs)) in local.drain() {
+                let a = acc.entry(group.name(b, id)).or_default();
+                a.0 += n;
+                a.1.extend(vs);
+            }
         })?;
         out.rows = acc
             .into_iter()
@@ -249,23 +315,15 @@ impl Snapshot {
         by: ReferrerBy,
         limit: Option<usize>,
     ) -> Result<Breakdown> {
-        let field =
-            |b: &SessionBlock, i: usize, f: SField| b.string(f, i).unwrap_or(NONE).to_owned();
-        self.breakdown(site, filters, limit, &|b, i| match by {
-            ReferrerBy::Host => field(b, i, SField::RefHost),
-            ReferrerBy::Domain => field(b, i, SField::RefDomain),
-            ReferrerBy::Channel => b
-                .channel
-                .get(i)
-                .copied()
-                .and_then(Channel::from_code)
-                .unwrap_or_default()
-                .as_str()
-                .to_owned(),
-            ReferrerBy::UtmSource => field(b, i, SField::UtmSource),
-            ReferrerBy::UtmMedium => field(b, i, SField::UtmMedium),
-            ReferrerBy::UtmCampaign => field(b, i, SField::UtmCampaign),
-        })
+        let group = match by {
+            ReferrerBy::Host => Group::Field(SField::RefHost, NONE),
+            ReferrerBy::Domain => Group::Field(SField::RefDomain, NONE),
+            ReferrerBy::Channel => Group::Channel,
+            ReferrerBy::UtmSource => Group::Field(SField::UtmSource, NONE),
+            ReferrerBy::UtmMedium => Group::Field(SField::UtmMedium, NONE),
+            ReferrerBy::UtmCampaign => Group::Field(SField::UtmCampaign, NONE),
+        };
+        self.breakdown(site, filters, limit, group)
     }
 
     /// Sessions per device class, browser, OS, screen, language or zone.
@@ -276,30 +334,20 @@ impl Snapshot {
         by: DeviceBy,
         limit: Option<usize>,
     ) -> Result<Breakdown> {
-        let field =
-            |b: &SessionBlock, i: usize, f: SField| b.string(f, i).unwrap_or(UNKNOWN).to_owned();
-        self.breakdown(site, filters, limit, &|b, i| match by {
-            DeviceBy::Class => b
-                .device
-                .get(i)
-                .copied()
-                .and_then(DeviceClass::from_code)
-                .unwrap_or_default()
-                .as_str()
-                .to_owned(),
-            DeviceBy::Browser => field(b, i, SField::Browser),
-            DeviceBy::Os => field(b, i, SField::Os),
-            DeviceBy::Screen => field(b, i, SField::Screen),
-            DeviceBy::Lang => field(b, i, SField::Lang),
-            DeviceBy::Tz => field(b, i, SField::Tz),
-        })
+        let group = match by {
+            DeviceBy::Class => Group::Device,
+            DeviceBy::Browser => Group::Field(SField::Browser, UNKNOWN),
+            DeviceBy::Os => Group::Field(SField::Os, UNKNOWN),
+            DeviceBy::Screen => Group::Field(SField::Screen, UNKNOWN),
+            DeviceBy::Lang => Group::Field(SField::Lang, UNKNOWN),
+            DeviceBy::Tz => Group::Field(SField::Tz, UNKNOWN),
+        };
+        self.breakdown(site, filters, limit, group)
     }
 
     /// Sessions per entry page (pages report).
     pub(crate) fn entry_counts(&self, site: &str, f: &Filters) -> Result<HashMap<String, u64>> {
-        let b = self.breakdown(site, f, None, &|b, i| {
-            b.string(SField::EntryPage, i).unwrap_or("/").to_owned()
-        })?;
+        let b = self.breakdown(site, f, None, Group::Field(SField::EntryPage, "/"))?;
         Ok(b.rows
             .into_iter()
             .filter(|r| f.page.as_deref().is_none_or(|p| p == r.key))

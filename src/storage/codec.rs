@@ -385,9 +385,21 @@ pub(crate) fn decode_uints(r: &mut Reader<'_>, out: &mut Vec<u64>) -> Result<(),
 /// the whole column (bit-packed values are found by their bit offset).
 #[derive(Clone, Debug)]
 pub(crate) enum UintCol {
-    Const { n: usize, v: u64 },
-    Packed { n: usize, min: u64, width: u8, words: Vec<u64>, exceptions: Vec<(usize, u64)> },
-    Runs { ends: Vec<usize>, values: Vec<u64> },
+    Const {
+        n: usize,
+        v: u64,
+    },
+    Packed {
+        n: usize,
+        min: u64,
+        width: u8,
+        words: Vec<u64>,
+        exceptions: Vec<(usize, u64)>,
+    },
+    Runs {
+        ends: Vec<usize>,
+        values: Vec<u64>,
+    },
 }
 
 impl Default for UintCol {
@@ -434,11 +446,20 @@ impl UintCol {
                     let mut idx = 0usize;
                     for _ in 0..k {
                         let d = usize::try_from(r.varint()?).map_err(|_| r.corrupt("bad index"))?;
-                        idx = idx.checked_add(d).filter(|&i| i < n).ok_or_else(|| r.corrupt("exception index out of range"))?;
+                        idx = idx
+                            .checked_add(d)
+                            .filter(|&i| i < n)
+                            .ok_or_else(|| r.corrupt("exception index out of range"))?;
                         exceptions.push((idx, r.varint()?.wrapping_add(min)));
                     }
                 }
-                Ok(UintCol::Packed { n, min, width, words, exceptions })
+                Ok(UintCol::Packed {
+                    n,
+                    min,
+                    width,
+                    words,
+                    exceptions,
+                })
             }
             RUNS => {
                 let n = len(r)?;
@@ -475,7 +496,13 @@ impl UintCol {
     pub fn get(&self, i: usize) -> Option<u64> {
         match self {
             UintCol::Const { n, v } => (i < *n).then_some(*v),
-            UintCol::Packed { n, min, width, words, exceptions } => {
+            UintCol::Packed {
+                n,
+                min,
+                width,
+                words,
+                exceptions,
+            } => {
                 if i >= *n {
                     return None;
                 }

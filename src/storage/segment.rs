@@ -11,7 +11,9 @@ use std::collections::BTreeMap;
 
 use roaring::RoaringBitmap;
 
-use super::codec::{decode_uints, encode_uints, get_bitmap, put_bitmap, put_varint, Reader, UintCol};
+use super::codec::{
+    decode_uints, encode_uints, get_bitmap, put_bitmap, put_varint, Reader, UintCol,
+};
 use super::dict::{Dict, Dim};
 use super::row::Row;
 use super::sessions::SessionAttrs;
