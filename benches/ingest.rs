@@ -1,0 +1,281 @@
+//! Ingest benchmark: NDJSON import, the append API, NDJSON parsing alone,
+//! and bytes on disk per event.
+//!
+//! `cargo bench --bench ingest`. Environment:
+//! - `HEATSTORE_BENCH_EVENTS` (default 1,000,000): events generated;
+//! - `HEATSTORE_BENCH_REPS` (default 3): timed repetitions of each case,
+//!   after one warm-up on a tenth of the events.
+//!
+//! The workload is the generator's default (one site, 30 days, 200 pages).
+//! The events and their NDJSON are built in memory before any timing. Each
+//! timed import or append run opens a fresh store file, so the time
+//! includes `Store::open` and, at the end, sealing every partition.
+//!
+//! No benchmark framework: a handful of long runs per case, median and
+//! minimum reported. The machine is shared, so read medians.
+
+use std::hint::black_box;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use heatstore::gen::{write_ndjson, GenConfig, Generator};
+use heatstore::{Event, Store};
+
+/// Events per commit in the append case, as the importer does.
+const COMMIT_EVERY: usize = 131_072;
+
+fn env_usize(name: &str, default: usize) -> usize {
+    match std::env::var(name) {
+        Ok(v) => v
+            .replace(['_', ','], "")
+            .parse()
+            .unwrap_or_else(|_| panic!("{name}={v:?} is not a number")),
+        Err(_) => default,
+    }
+}
+
+/// Median and minimum of some timed runs.
+#[derive(Clone, Copy)]
+struct Timing {
+    median: Duration,
+    min: Duration,
+}
+
+impl Timing {
+    fn of(mut runs: Vec<Duration>) -> Timing {
+        assert!(!runs.is_empty(), "no timed runs");
+        runs.sort();
+        let n = runs.len();
+        let median = if n % 2 == 1 {
+            runs[n / 2]
+        } else {
+            (runs[n / 2 - 1] + runs[n / 2]) / 2
+        };
+        Timing {
+            median,
+            min: runs[0],
+        }
+    }
+}
+
+/// Runs `f` `reps` times and times each run. The value of the previous run
+/// is dropped outside the timed region; the last one is returned.
+fn time_reps<T>(reps: usize, mut f: impl FnMut(usize) -> T) -> (Timing, T) {
+    let mut runs = Vec::with_capacity(reps);
+    let mut last = None;
+    for i in 0..reps.max(1) {
+        let t0 = Instant::now();
+        let v = f(i);
+        runs.push(t0.elapsed());
+        last = Some(black_box(v));
+    }
+    (Timing::of(runs), last.expect("at least one run"))
+}
+
+fn rate(events: usize, d: Duration) -> f64 {
+    events as f64 / d.as_secs_f64()
+}
+
+/// A fresh store file in `dir`; removes what an earlier run left there.
+fn fresh_store(dir: &Path, name: &str) -> (Store, PathBuf) {
+    let path = dir.join(name);
+    let _ = std::fs::remove_file(&path);
+    (Store::open(&path).expect("open store"), path)
+}
+
+fn import(dir: &Path, name: &str, ndjson: &[u8], expect: usize) -> Store {
+    let (store, _) = fresh_store(dir, name);
+    let report = store.import_ndjson(ndjson).expect("import");
+    assert_eq!(
+        report.rejected,
+        0,
+        "rejected lines: {:?}",
+        report.errors.first()
+    );
+    assert_eq!(report.accepted as usize, expect);
+    store
+}
+
+fn append(dir: &Path, name: &str, events: &[Event]) -> Store {
+    let (store, _) = fresh_store(dir, name);
+    {
+        let mut w = store.writer().expect("writer");
+        for (i, e) in events.iter().enumerate() {
+            w.append(e).expect("append");
+            if (i + 1) % COMMIT_EVERY == 0 {
+                w.commit().expect("commit");
+            }
+        }
+        w.commit().expect("commit");
+        w.seal_all().expect("seal");
+    }
+    store
+}
+
+fn parse_all(ndjson: &[u8]) -> usize {
+    let mut n = 0;
+    for line in ndjson.split(|&b| b == b'\n') {
+        if line.is_empty() {
+            continue;
+        }
+        black_box(Event::from_json_line(line).expect("valid line"));
+        n += 1;
+    }
+    n
+}
+
+fn main() {
+    // `cargo bench` passes `--bench`; a filter argument is not supported.
+    let n = env_usize("HEATSTORE_BENCH_EVENTS", 1_000_000);
+    let reps = env_usize("HEATSTORE_BENCH_REPS", 3).max(1);
+    let cfg = GenConfig {
+        events: n as u64,
+        ..GenConfig::default()
+    };
+
+    eprintln!("generating {n} events ...");
+    let t0 = Instant::now();
+    let events: Vec<Event> = Generator::new(cfg.clone()).collect();
+    let mut ndjson = Vec::with_capacity(n * 256);
+    write_ndjson(cfg, &mut ndjson).expect("write NDJSON");
+    eprintln!(
+        "generated in {:.1} s: {:.1} MB of NDJSON, {:.0} B/line",
+        t0.elapsed().as_secs_f64(),
+        ndjson.len() as f64 / 1e6,
+        ndjson.len() as f64 / n as f64
+    );
+
+    // Warm-up: a tenth of the workload through each path (page cache, the
+    // allocator, the UA parser's lazily built regexes).
+    let warm = (n / 10).max(1);
+    let warm_end = ndjson
+        .iter()
+        .enumerate()
+        .filter(|(_, &b)| b == b'\n')
+        .nth(warm - 1)
+        .map_or(ndjson.len(), |(i, _)| i + 1);
+    let dir = tempfile::Builder::new()
+        .prefix("heatstore-ingest-bench")
+        .tempdir()
+        .expect("temp dir");
+    eprintln!("warm-up on {warm} events ...");
+    parse_all(&ndjson[..warm_end]);
+    drop(import(
+        dir.path(),
+        "warm-import.redb",
+        &ndjson[..warm_end],
+        warm,
+    ));
+    drop(append(dir.path(), "warm-append.redb", &events[..warm]));
+
+    eprintln!("parse only x{reps} ...");
+    let (parse, parsed) = time_reps(reps, |_| parse_all(&ndjson));
+    assert_eq!(parsed, n);
+
+    eprintln!("NDJSON import x{reps} ...");
+    let (imp, mut imported) = time_reps(reps, |i| {
+        import(dir.path(), &format!("import-{i}.redb"), &ndjson, n)
+    });
+
+    eprintln!("append API x{reps} ...");
+    let (app, appended) = time_reps(reps, |i| {
+        append(dir.path(), &format!("append-{i}.redb"), &events)
+    });
+
+    let st = imported.stats().expect("stats");
+    assert_eq!(st.events as usize, n, "stored events");
+    assert_eq!(st.pending_events, 0, "import leaves nothing pending");
+    let bpe_import = st.bytes_per_event();
+    let bpe_append = appended.stats().expect("stats").bytes_per_event();
+    let t0 = Instant::now();
+    imported.compact().expect("compact");
+    let compact_time = t0.elapsed();
+    let st_c = imported.stats().expect("stats");
+    let bpe_compact = st_c.bytes_per_event();
+    let breakdown = imported
+        .snapshot()
+        .expect("snapshot")
+        .storage_breakdown()
+        .expect("breakdown");
+
+    println!();
+    println!(
+        "ingest: {n} events ({} sessions, {} partitions, {} segments), {reps} timed runs each, median / min",
+        st.sessions, st.partitions, st.segments
+    );
+    println!("{:<44} {:>14} {:>14}", "case", "median", "min");
+    println!("{}", "-".repeat(74));
+    let row_rate = |name: &str, t: Timing| {
+        // The minimum time is the maximum rate.
+        println!(
+            "{name:<44} {:>10.0} ev/s {:>10.0} ev/s",
+            rate(n, t.median),
+            rate(n, t.min)
+        );
+    };
+    let row_time = |name: &str, t: Timing| {
+        println!(
+            "{name:<44} {:>12.2} s {:>12.2} s",
+            t.median.as_secs_f64(),
+            t.min.as_secs_f64()
+        );
+    };
+    row_rate("NDJSON parse only (Event::from_json_line)", parse);
+    row_rate("NDJSON import (open + import_ndjson)", imp);
+    row_rate("append API (append, commit/131072, seal_all)", app);
+    row_time("  parse only, wall time", parse);
+    row_time("  NDJSON import, wall time", imp);
+    row_time("  append API, wall time", app);
+    println!(
+        "{:<44} {:>13.1}%",
+        "parse time / import time (median)",
+        100.0 * parse.median.as_secs_f64() / imp.median.as_secs_f64()
+    );
+    println!(
+        "{:<44} {:>13.1}%",
+        "append time / import time (median)",
+        100.0 * app.median.as_secs_f64() / imp.median.as_secs_f64()
+    );
+    println!(
+        "{:<44} {:>14.2}",
+        "bytes/event on disk after import", bpe_import
+    );
+    println!(
+        "{:<44} {:>14.2}",
+        "bytes/event on disk after append API", bpe_append
+    );
+    println!(
+        "{:<44} {:>14.2}",
+        format!(
+            "bytes/event after compact ({:.1} s)",
+            compact_time.as_secs_f64()
+        ),
+        bpe_compact
+    );
+    println!(
+        "{:<44} {:>14.1}",
+        "NDJSON bytes/event (input)",
+        ndjson.len() as f64 / n as f64
+    );
+    println!();
+    println!("storage breakdown after compact (values only, without redb page overhead)");
+    println!("{:<44} {:>14} {:>10}", "structure", "bytes", "B/event");
+    println!("{}", "-".repeat(70));
+    let total: u64 = breakdown.values().sum();
+    let mut rows: Vec<_> = breakdown.into_iter().collect();
+    rows.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    for (name, bytes) in rows {
+        println!("{name:<44} {bytes:>14} {:>10.3}", bytes as f64 / n as f64);
+    }
+    println!(
+        "{:<44} {total:>14} {:>10.3}",
+        "total (values)",
+        total as f64 / n as f64
+    );
+    println!(
+        "{:<44} {:>14} {:>10.3}",
+        "file after compact",
+        st_c.file_bytes,
+        st_c.file_bytes as f64 / n as f64
+    );
+}
