@@ -83,6 +83,21 @@ impl StoreStats {
     }
 }
 
+/// Largest file whose zeroed header marks an interrupted creation.
+const ZEROS_LIMIT: u64 = 1 << 20;
+
+/// redb creates a file by writing its header without the 9-byte magic
+/// number, syncing, and only then writing the magic: a small file whose
+/// magic is still zeros is a creation that was cut short and never held a
+/// committed transaction.
+fn head_is_zeros(f: &mut File) -> Result<bool> {
+    let mut buf = [0u8; 9];
+    match f.read_exact(&mut buf) {
+        Ok(()) => Ok(buf.iter().all(|&b| b == 0)),
+        Err(_) => Ok(false),
+    }
+}
+
 fn check_file(path: &Path) -> Result<()> {
     let mut head = [0u8; 4];
     let mut f = match File::open(path) {
@@ -94,6 +109,14 @@ fn check_file(path: &Path) -> Result<()> {
     if len == 0 {
         return Ok(());
     }
+    if len <= ZEROS_LIMIT && head_is_zeros(&mut f)? {
+        // A store whose creation was killed before redb wrote its header
+        // holds nothing: it is recreated.
+        drop(f);
+        std::fs::remove_file(path)?;
+        return Ok(());
+    }
+    let mut f = File::open(path)?;
     if len < head.len() as u64 || f.read_exact(&mut head).is_err() || head != REDB_MAGIC {
         return Err(Error::NotAStore {
             detail: format!("{} does not start with a redb header", path.display()),
