@@ -146,11 +146,25 @@ impl Store {
     /// Fails with [`Error::NotAStore`] when the file is something else, and
     /// [`Error::UnsupportedVersion`] when a newer heatstore wrote it.
     pub fn open(path: impl AsRef<Path>) -> Result<Store> {
-        let path = path.as_ref();
+        Store::open_with(path.as_ref(), true)
+    }
+
+    /// [`Store::open`] without verifying the file's page checksums first.
+    ///
+    /// Opening then costs no read of the whole file, but bytes altered
+    /// since heatstore wrote them (disk corruption, a truncated copy) are
+    /// trusted, and redb may panic on them instead of returning
+    /// [`Error::Corrupt`]. Use it only for files this process wrote itself.
+    pub fn open_unverified(path: impl AsRef<Path>) -> Result<Store> {
+        Store::open_with(path.as_ref(), false)
+    }
+
+    fn open_with(path: &Path, verify: bool) -> Result<Store> {
         check_file(path)?;
         // A maintenance rewrite that died before its rename left this.
         let _ = std::fs::remove_file(crate::deletion::rewrite_path(path));
         let db = Database::builder()
+            .set_check_integrity_on_open(verify)
             .create(path)
             .map_err(|e| open_error(e, path))?;
         Store::init(db, Some(path.to_owned()))
