@@ -103,6 +103,11 @@ pub struct Args {
     /// Print the typed result as JSON.
     #[arg(long)]
     json: bool,
+    /// Run the report N times in this process and print the median and
+    /// minimum time to stderr (the first run fills the cache of decoded
+    /// columns; later runs are hot, as in a long-running server).
+    #[arg(long, value_name = "N", default_value_t = 1)]
+    repeat: u32,
 }
 
 fn parse_kind(s: &str) -> Result<EventKind, String> {
@@ -120,11 +125,20 @@ fn parse_channel(s: &str) -> Result<Channel, String> {
         .ok_or_else(|| "expected direct, search, social, email, referral or campaign".to_owned())
 }
 
-fn print<T: Serialize>(json: bool, value: &T, table: impl FnOnce(&T)) -> CmdResult {
-    if json {
-        println!("{}", serde_json::to_string(value).map_err(Failure::new)?);
-    } else {
-        table(value);
+/// Where a result goes.
+#[derive(Clone, Copy)]
+enum Output {
+    Json,
+    Table,
+    /// A timing run of `--repeat`: computed, not printed.
+    Silent,
+}
+
+fn print<T: Serialize>(out: Output, value: &T, table: impl FnOnce(&T)) -> CmdResult {
+    match out {
+        Output::Json => println!("{}", serde_json::to_string(value).map_err(Failure::new)?),
+        Output::Table => table(value),
+        Output::Silent => {}
     }
     Ok(())
 }
@@ -161,9 +175,33 @@ fn opt_f(v: Option<f64>) -> String {
     v.map_or("-".to_owned(), |x| format!("{x:.1}"))
 }
 
-/// Runs one report.
+/// Runs one report (`--repeat` times).
 pub fn run(args: &Args) -> CmdResult {
     let store = args.db.open_existing()?;
+    let mut times = Vec::new();
+    for i in 1..args.repeat.max(1) {
+        let started = std::time::Instant::now();
+        run_once(args, &store, false)?;
+        if i > 1 {
+            times.push(started.elapsed().as_secs_f64() * 1e3);
+        }
+    }
+    let started = std::time::Instant::now();
+    run_once(args, &store, true)?;
+    times.push(started.elapsed().as_secs_f64() * 1e3);
+    if args.repeat > 1 {
+        times.sort_by(f64::total_cmp);
+        eprintln!(
+            "timing: median {:.3} ms, min {:.3} ms over {} hot runs",
+            times[times.len() / 2],
+            times[0],
+            times.len()
+        );
+    }
+    Ok(())
+}
+
+fn run_once(args: &Args, store: &heatstore::Store, output: bool) -> CmdResult {
     let snap = store.snapshot()?;
     let f = Filters {
         from: args.from,
@@ -179,7 +217,11 @@ pub fn run(args: &Args) -> CmdResult {
         include_bots: args.include_bots,
     };
     let site = args.site.as_str();
-    let json = args.json;
+    let json = match (output, args.json) {
+        (false, _) => Output::Silent,
+        (true, true) => Output::Json,
+        (true, false) => Output::Table,
+    };
     match args.report {
         Report::Heatmap => {
             let h = snap.heatmap(
