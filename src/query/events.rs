@@ -2,7 +2,9 @@
 //! series.
 
 use std::cmp::Reverse;
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::BTreeMap;
+
+use foldhash::{HashMap, HashMapExt, HashSet, HashSetExt};
 
 use serde::Serialize;
 
@@ -682,7 +684,7 @@ impl Snapshot {
                 let pages = ctx.page_ids()?;
                 let mut local: HashMap<u64, (u64, HashSet<u64>, u64, u64)> = HashMap::new();
                 for (i, &r) in rows.iter().enumerate() {
-                    let p = pages.get(r as usize).copied().unwrap_or(u64::MAX);
+                    let p = pages.get(r as usize).map_or(u64::MAX, |&p| u64::from(p));
                     let (_, v) = ctx.session_of(r)?;
                     let a = local.entry(p).or_default();
                     a.0 += 1;

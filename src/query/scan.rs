@@ -52,7 +52,7 @@ pub(crate) struct SegCtx<'a> {
     pub rows: RoaringBitmap,
     runs: OnceCell<Arc<SessionRuns>>,
     ts: OnceCell<Arc<Vec<i64>>>,
-    pages: OnceCell<Arc<Vec<u64>>>,
+    pages: OnceCell<Arc<Vec<u32>>>,
     kinds: OnceCell<Arc<Vec<(u32, RoaringBitmap)>>>,
 }
 
@@ -129,7 +129,7 @@ impl<'a> SegCtx<'a> {
         Ok(self.ts.get_or_init(|| t))
     }
 
-    pub fn page_ids(&self) -> Result<&[u64]> {
+    pub fn page_ids(&self) -> Result<&[u32]> {
         if let Some(p) = self.pages.get() {
             return Ok(p);
         }
@@ -147,7 +147,14 @@ impl<'a> SegCtx<'a> {
                 )
                 .into());
             }
-            let size = v.len() * 8 + 32;
+            let v: Vec<u32> = v
+                .into_iter()
+                .map(|p| {
+                    u32::try_from(p)
+                        .map_err(|_| Corrupt::new("segment page column", "page id out of range"))
+                })
+                .collect::<Result<_, _>>()?;
+            let size = v.len() * 4 + 32;
             Ok((v, size))
         })?;
         Ok(self.pages.get_or_init(|| p))
@@ -157,8 +164,7 @@ impl<'a> SegCtx<'a> {
         let id = self
             .page_ids()?
             .get(row as usize)
-            .copied()
-            .unwrap_or(u64::MAX);
+            .map_or(u64::MAX, |&p| u64::from(p));
         Ok(self.part.dicts.resolve(Dim::Page, id)?)
     }
 

@@ -1,7 +1,7 @@
 //! Session reports: referrers, devices, entry pages, the session list.
 
+use foldhash::{HashMap, HashMapExt, HashSet, HashSetExt};
 use std::cmp::Reverse;
-use std::collections::{HashMap, HashSet};
 
 use serde::Serialize;
 
