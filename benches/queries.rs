@@ -10,8 +10,12 @@
 //! - `HEATSTORE_BENCH_RUNS` (default 20, at least 20): timed runs per
 //!   report, after [`WARMUP`] untimed ones;
 //! - `HEATSTORE_BENCH_REBUILD=1`: rebuild the cached stores;
-//! - `HEATSTORE_BENCH_ONLY`: run only the reports whose name contains this
-//!   text (e.g. `heatmap`), for profiling one report with `perf record`.
+//! - `HEATSTORE_BENCH_ONLY`: run only the reports whose name contains one
+//!   of these comma-separated texts (e.g. `heatmap,pages`), for profiling
+//!   with `perf record`;
+//! - `HEATSTORE_BENCH_CACHE_BYTES`: budget of the stores' cache of decoded
+//!   columns (`Store::set_cache_bytes`; `0` measures uncached reads).
+//!   Default: the store's default.
 //!
 //! Stores are generated once through the append API (`Generator` →
 //! `Writer::append`, a commit every 131,072 events, `seal_all`, `compact`)
@@ -467,6 +471,13 @@ struct Prepared<'s> {
 }
 
 fn prepare(label: String, store: &Store) -> Prepared<'_> {
+    if let Ok(v) = std::env::var("HEATSTORE_BENCH_CACHE_BYTES") {
+        let bytes = v
+            .replace('_', "")
+            .parse()
+            .unwrap_or_else(|_| panic!("HEATSTORE_BENCH_CACHE_BYTES={v:?} is not a number"));
+        store.set_cache_bytes(bytes);
+    }
     let snap = store.snapshot().expect("snapshot");
     let win = window(&snap);
     eprintln!("  {label}: window [{}, {}) ms", win.0, win.1);
@@ -522,7 +533,10 @@ fn measure(stores: &[(String, &Store)], runs: usize) -> Vec<Measured> {
     let only = std::env::var("HEATSTORE_BENCH_ONLY").ok();
     for (k, (fname, _)) in filter_sets().into_iter().enumerate() {
         for (name, target, run) in reports() {
-            if only.as_deref().is_some_and(|o| !name.contains(o)) {
+            if only
+                .as_deref()
+                .is_some_and(|o| !o.split(',').any(|o| name.contains(o.trim())))
+            {
                 continue;
             }
             let fs = prepared

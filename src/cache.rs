@@ -3,7 +3,8 @@
 //! Keys carry the partition's version, a fresh random value at every write
 //! of the partition, so a cached value never goes stale: a changed
 //! partition is simply read under a new key. The cache holds at most
-//! [`Cache::budget`] bytes (estimated); past that it starts over.
+//! a budget of bytes (estimated); past it, arbitrary entries are evicted
+//! until the new one fits.
 
 use std::any::Any;
 use std::sync::{Arc, Mutex};
@@ -20,9 +21,9 @@ pub(crate) const PARTITION: u32 = u32::MAX;
 /// Slots of segments built in memory from pending rows start here.
 pub(crate) const PENDING_BASE: u32 = u32::MAX - 4096;
 
-/// Default budget: 512 MiB (the decoded working set of the reports over
-/// 10M events is about 300 MiB).
-pub const DEFAULT_CACHE_BYTES: usize = 512 << 20;
+/// Default budget: 1 GiB (every report over 10M events decodes a few
+/// hundred MiB; a budget below the working set makes hot runs re-decode).
+pub const DEFAULT_CACHE_BYTES: usize = 1 << 30;
 
 type Entry = (Arc<dyn Any + Send + Sync>, usize);
 
@@ -70,8 +71,24 @@ impl Cache {
         if size <= budget {
             if let Ok(mut g) = self.inner.lock() {
                 if g.1 + size > budget {
-                    g.0.clear();
-                    g.1 = 0;
+                    // Evict arbitrary entries (hash order) until the new one
+                    // fits with an eighth of the budget to spare, rather
+                    // than starting over: a working set a little over the
+                    // budget then keeps most of itself.
+                    let target = budget.saturating_sub(budget / 8).saturating_sub(size);
+                    let mut victims = Vec::new();
+                    let mut freed = 0usize;
+                    for (k, (_, sz)) in g.0.iter() {
+                        if g.1 - freed <= target {
+                            break;
+                        }
+                        victims.push(*k);
+                        freed += sz;
+                    }
+                    for k in victims {
+                        g.0.remove(&k);
+                    }
+                    g.1 -= freed;
                 }
                 let erased: Arc<dyn Any + Send + Sync> = value.clone();
                 if g.0.insert(key, (erased, size)).is_none() {

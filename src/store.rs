@@ -264,7 +264,7 @@ impl Store {
     }
 
     /// Sets the budget of the cache of decoded columns shared by snapshots
-    /// (default 512 MiB; 0 turns it off).
+    /// (default 1 GiB; 0 turns it off).
     pub fn set_cache_bytes(&self, bytes: usize) {
         self.cache.set_budget(bytes);
     }
