@@ -323,8 +323,15 @@ impl Store {
             .into_iter()
             .filter(|r| r.status == RequestStatus::Pending)
             .collect();
+        // One purge per site for all its pending requests: each affected
+        // partition is rewritten once, however many requests touch it.
+        let mut by_site: std::collections::BTreeMap<&str, Vec<&DeletionRequest>> =
+            std::collections::BTreeMap::new();
         for r in &requests {
-            let (rows, parts) = self.purge(r, now)?;
+            by_site.entry(r.site.as_str()).or_default().push(r);
+        }
+        for (site, batch) in by_site {
+            let (rows, parts) = self.purge(site, &batch, now)?;
             report.rows_removed += rows;
             report.partitions_rewritten += parts;
         }
@@ -413,59 +420,96 @@ impl Store {
     }
 
     /// Removes a request's rows from every table, in one transaction.
-    fn purge(&mut self, r: &DeletionRequest, now: i64) -> Result<(u64, u64)> {
+    fn purge(&mut self, site: &str, batch: &[&DeletionRequest], now: i64) -> Result<(u64, u64)> {
         let _guard = self.lock();
         let txn = self.db.begin_write()?;
-        let found = txn
-            .open_table(SITES)?
-            .get(r.site.as_str())?
-            .map(|g| g.value());
-        let site_id = match found {
-            Some(id) => id,
-            None => {
+        let found = txn.open_table(SITES)?.get(site)?.map(|g| g.value());
+        let Some(site_id) = found else {
+            for r in batch {
                 mark_purged(&txn, r.id, 0, now)?;
-                txn.commit()?;
-                return Ok((0, 0));
             }
+            txn.commit()?;
+            return Ok((0, 0));
         };
+        // One tombstone set for the whole batch, and which request each
+        // removed row is counted for (the first that matches).
         let mut hidden = Hidden::default();
-        hidden.add(&r.target);
-        // The partitions the target can have rows in.
-        let days: BTreeSet<i32> = match r.target {
-            StoredTarget::Visitor { .. } | StoredTarget::Session { .. } => {
-                let sessions = txn.open_table(SESSIONS)?;
-                let mut days = BTreeSet::new();
-                for e in sessions.range((site_id, 0)..=(site_id, u64::MAX))? {
-                    let (k, v) = e?;
-                    let row = SessionRow::decode(v.value())?;
-                    if hidden.session_hidden(k.value().1, row.visitor) {
-                        days.extend(row.days);
-                    }
+        let mut by_session = foldhash::HashMap::default();
+        let mut by_visitor = foldhash::HashMap::default();
+        let mut ranges = Vec::new();
+        let mut whole_site = None;
+        for (i, r) in batch.iter().enumerate() {
+            hidden.add(&r.target);
+            match r.target {
+                StoredTarget::Visitor { hash } => {
+                    by_visitor.entry(hash).or_insert(i);
                 }
-                days
-            }
-            StoredTarget::TimeRange { from, to } => {
-                let parts = txn.open_table(PARTITIONS)?;
-                let mut days = BTreeSet::new();
-                for e in parts
-                    .range((site_id, day_of(from.max(0)))..=(site_id, day_of((to - 1).max(0))))?
-                {
-                    days.insert(e?.0.value().1);
+                StoredTarget::Session { hash } => {
+                    by_session.entry(hash).or_insert(i);
                 }
-                days
-            }
-            StoredTarget::Site | StoredTarget::Retention { .. } => {
-                let parts = txn.open_table(PARTITIONS)?;
-                let mut days = BTreeSet::new();
-                for e in parts.range((site_id, i32::MIN)..=(site_id, i32::MAX))? {
-                    days.insert(e?.0.value().1);
+                StoredTarget::TimeRange { from, to } => ranges.push((from, to, i)),
+                StoredTarget::Retention { before } => ranges.push((i64::MIN, before, i)),
+                StoredTarget::Site => {
+                    whole_site.get_or_insert(i);
                 }
-                days
             }
+        }
+        let owner = |row: &Row| -> Option<usize> {
+            [
+                whole_site,
+                by_session.get(&row.session).copied(),
+                by_visitor.get(&row.visitor).copied(),
+                ranges
+                    .iter()
+                    .find(|&&(f, t, _)| row.ts >= f && row.ts < t)
+                    .map(|&(_, _, i)| i),
+            ]
+            .into_iter()
+            .flatten()
+            .min()
         };
+        // The partitions the batch can have rows in.
+        let mut days = BTreeSet::new();
+        if !hidden.sessions.is_empty() || !hidden.visitors.is_empty() {
+            let sessions = txn.open_table(SESSIONS)?;
+            for e in sessions.range((site_id, 0)..=(site_id, u64::MAX))? {
+                let (k, v) = e?;
+                let row = SessionRow::decode(v.value())?;
+                if hidden.session_hidden(k.value().1, row.visitor) {
+                    days.extend(row.days);
+                }
+            }
+        }
+        {
+            let parts = txn.open_table(PARTITIONS)?;
+            let mut spans: Vec<(i32, i32)> = hidden
+                .ranges
+                .iter()
+                .map(|&(f, t)| (day_of(f.max(0)), day_of((t - 1).max(0))))
+                .collect();
+            if hidden.all {
+                spans.push((i32::MIN, i32::MAX));
+            }
+            for (lo, hi) in spans {
+                for e in parts.range((site_id, lo)..=(site_id, hi))? {
+                    days.insert(e?.0.value().1);
+                }
+            }
+        }
+        let counts = std::cell::RefCell::new(vec![0u64; batch.len()]);
         let mut rows = 0;
         for &day in &days {
-            rows += rewrite_partition(&txn, site_id, day, &|row| hidden.row_hidden(row))?;
+            rows += rewrite_partition(&txn, site_id, day, &|row| {
+                if !hidden.row_hidden(row) {
+                    return false;
+                }
+                if let Some(i) = owner(row) {
+                    if let Some(c) = counts.borrow_mut().get_mut(i) {
+                        *c += 1;
+                    }
+                }
+                true
+            })?;
         }
         // Session rows, blocks and cookieless state of deleted sessions.
         {
@@ -493,11 +537,13 @@ impl Store {
                 cookieless.remove(k)?;
             }
         }
-        if r.target == StoredTarget::Site {
+        if hidden.all {
             let mut blocks = txn.open_table(SESSION_BLOCKS)?;
             blocks.retain_in((site_id, i32::MIN)..=(site_id, i32::MAX), |_, _| false)?;
         }
-        mark_purged(&txn, r.id, rows, now)?;
+        for (r, n) in batch.iter().zip(counts.into_inner()) {
+            mark_purged(&txn, r.id, n, now)?;
+        }
         txn.commit()?;
         Ok((rows, days.len() as u64))
     }
