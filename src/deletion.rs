@@ -659,11 +659,44 @@ fn record_request(
 fn hide_sessions(txn: &WriteTransaction, site: u32, target: &StoredTarget) -> Result<()> {
     let mut hidden = Hidden::default();
     hidden.add(target);
+    // The blocks to look at: for a visitor or a session, only the days of
+    // their sessions' first pageviews; otherwise every block of the site.
+    let only_days: Option<BTreeSet<i32>> = match *target {
+        StoredTarget::Session { hash } => {
+            let sessions = txn.open_table(SESSIONS)?;
+            let row = sessions.get((site, hash))?.map(|g| g.value().to_vec());
+            let mut days = BTreeSet::new();
+            if let Some(b) = row {
+                if let Some(fp) = SessionRow::decode(&b)?.first_pv {
+                    days.insert(day_of(fp.ts));
+                }
+            }
+            Some(days)
+        }
+        StoredTarget::Visitor { hash } => {
+            let sessions = txn.open_table(SESSIONS)?;
+            let mut days = BTreeSet::new();
+            for e in sessions.range((site, 0)..=(site, u64::MAX))? {
+                let (k, v) = e?;
+                let row = SessionRow::decode(v.value())?;
+                if row.visitor == hash || k.value().1 == hash {
+                    if let Some(fp) = row.first_pv {
+                        days.insert(day_of(fp.ts));
+                    }
+                }
+            }
+            Some(days)
+        }
+        _ => None,
+    };
     let mut blocks = txn.open_table(SESSION_BLOCKS)?;
-    let days: Vec<i32> = blocks
-        .range((site, i32::MIN)..=(site, i32::MAX))?
-        .map(|e| e.map(|(k, _)| k.value().1))
-        .collect::<Result<_, _>>()?;
+    let days: Vec<i32> = match only_days {
+        Some(d) => d.into_iter().collect(),
+        None => blocks
+            .range((site, i32::MIN)..=(site, i32::MAX))?
+            .map(|e| e.map(|(k, _)| k.value().1))
+            .collect::<Result<_, _>>()?,
+    };
     let mut lost_attrs = Vec::new();
     for day in days {
         let start = day_start(day);
