@@ -88,14 +88,17 @@ const ZEROS_LIMIT: u64 = 1 << 20;
 
 /// redb creates a file by writing its header without the 9-byte magic
 /// number, syncing, and only then writing the magic: a small file whose
-/// magic is still zeros is a creation that was cut short and never held a
-/// committed transaction.
+/// magic is still zeros while its header already names redb's page size
+/// (4096, little-endian, at offset 12) is a creation that was cut short and
+/// never held a committed transaction.
+/// A file of only zeros (sized, nothing written yet) counts too.
 fn head_is_zeros(f: &mut File) -> Result<bool> {
-    let mut buf = [0u8; 9];
-    match f.read_exact(&mut buf) {
-        Ok(()) => Ok(buf.iter().all(|&b| b == 0)),
-        Err(_) => Ok(false),
-    }
+    let mut buf = Vec::new();
+    f.read_to_end(&mut buf)?;
+    let all_zeros = buf.iter().all(|&b| b == 0);
+    let pre_magic = buf.get(..9).is_some_and(|m| m.iter().all(|&b| b == 0))
+        && buf.get(12..16) == Some(4096u32.to_le_bytes().as_slice());
+    Ok(all_zeros || pre_magic)
 }
 
 fn check_file(path: &Path) -> Result<()> {
@@ -110,10 +113,12 @@ fn check_file(path: &Path) -> Result<()> {
         return Ok(());
     }
     if len <= ZEROS_LIMIT && head_is_zeros(&mut f)? {
-        // A store whose creation was killed before redb wrote its header
-        // holds nothing: it is recreated.
+        // A store whose creation was killed before redb wrote its magic
+        // holds nothing: it is set aside (never deleted) and recreated.
         drop(f);
-        std::fs::remove_file(path)?;
+        let mut aside = path.as_os_str().to_owned();
+        aside.push(".interrupted");
+        std::fs::rename(path, aside)?;
         return Ok(());
     }
     let mut f = File::open(path)?;
@@ -177,6 +182,39 @@ impl Store {
     }
 
     fn init(db: Database, path: Option<PathBuf>) -> Result<Store> {
+        if !Store::is_current(&db)? {
+            Store::initialize(&db)?;
+        }
+        Ok(Store {
+            db,
+            path,
+            state: Mutex::new(WriterState {
+                sites: HashMap::new(),
+                normalizer: Normalizer::new(ReferrerSources::builtin()),
+                next_seq: None,
+                seal_rows: crate::writer::SEAL_ROWS,
+            }),
+            cache: std::sync::Arc::new(crate::cache::Cache::new(crate::cache::DEFAULT_CACHE_BYTES)),
+        })
+    }
+
+    /// Whether the file is a heatstore store of this version with every
+    /// table: then opening it writes nothing.
+    fn is_current(db: &Database) -> Result<bool> {
+        let txn = db.begin_read()?;
+        let tables = txn.list_tables()?.count();
+        let Ok(meta) = txn.open_table(META) else {
+            return Ok(false);
+        };
+        let magic = meta.get("magic")?.map(|g| g.value().to_vec());
+        let version = meta.get("format_version")?.map(|g| g.value().to_vec());
+        Ok(magic.as_deref() == Some(MAGIC)
+            && version.as_deref() == Some(FORMAT_VERSION.to_le_bytes().as_slice())
+            && tables >= TABLES)
+    }
+
+    /// Checks the header and creates what is missing, in one transaction.
+    fn initialize(db: &Database) -> Result<()> {
         let txn = db.begin_write()?;
         {
             let existing: Vec<String> = txn.list_tables()?.map(|t| t.name().to_owned()).collect();
@@ -218,17 +256,7 @@ impl Store {
         }
         create_tables(&txn)?;
         txn.commit()?;
-        Ok(Store {
-            db,
-            path,
-            state: Mutex::new(WriterState {
-                sites: HashMap::new(),
-                normalizer: Normalizer::new(ReferrerSources::builtin()),
-                next_seq: None,
-                seal_rows: crate::writer::SEAL_ROWS,
-            }),
-            cache: std::sync::Arc::new(crate::cache::Cache::new(crate::cache::DEFAULT_CACHE_BYTES)),
-        })
+        Ok(())
     }
 
     pub(crate) fn lock(&self) -> MutexGuard<'_, WriterState> {
@@ -344,6 +372,9 @@ pub(crate) fn next_site_id(sites: &impl ReadableTable<&'static str, u32>) -> Res
     max.checked_add(1)
         .ok_or_else(|| Error::InvalidArgument("too many sites".into()))
 }
+
+/// How many tables a current store has (META and those below).
+const TABLES: usize = 13;
 
 fn create_tables(txn: &redb::WriteTransaction) -> Result<()> {
     txn.open_table(SITES)?;

@@ -4,8 +4,10 @@
 //! every crash that was added to them) without libFuzzer. The harness code
 //! is duplicated from the targets: keep the two in step.
 //!
-//! As in the `store_file` target, `HEATSTORE_FUZZ_SKIP_REDB_PANICS=1`
-//! tolerates panics raised in redb's source (see `fuzz/README.md`).
+//! As in the `store_file` target, a panic raised in redb's source is
+//! tolerated after `Store::open_unverified` (redb documents it), and after
+//! `Store::open` only with `HEATSTORE_FUZZ_SKIP_REDB_PANICS=1` (see
+//! `fuzz/README.md`).
 
 use std::cell::RefCell;
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -51,26 +53,32 @@ fn skip_redb_panics() -> bool {
     std::env::var_os("HEATSTORE_FUZZ_SKIP_REDB_PANICS").is_some_and(|v| v != "0")
 }
 
-/// Runs `check` on every file of a corpus; fails naming every input that
-/// panicked.
-fn replay(target: &str, mut check: impl FnMut(&[u8])) {
+/// Runs `f`; `Err` with the source file where it panicked, if it did.
+fn guarded(f: impl FnOnce()) -> Result<(), String> {
     record_panic_locations();
+    PANIC_AT.with(|p| p.borrow_mut().take());
+    catch_unwind(AssertUnwindSafe(f))
+        .map_err(|_| PANIC_AT.with(|p| p.borrow_mut().take()).unwrap_or_default())
+}
+
+fn in_redb(panic_at: &str) -> bool {
+    panic_at.contains("/redb-")
+}
+
+/// Runs `check` on every file of a corpus; fails naming every input it
+/// found wrong, with why.
+fn replay(target: &str, mut check: impl FnMut(&[u8]) -> Result<(), String>) {
     let mut failed = Vec::new();
     let files = corpus(target);
     for path in &files {
         let data = std::fs::read(path).unwrap();
-        PANIC_AT.with(|p| p.borrow_mut().take());
-        if catch_unwind(AssertUnwindSafe(|| check(&data))).is_err() {
-            let at = PANIC_AT.with(|p| p.borrow_mut().take()).unwrap_or_default();
-            if skip_redb_panics() && at.contains("/redb-") {
-                continue;
-            }
-            failed.push(format!("{} (panicked in {at})", path.display()));
+        if let Err(why) = check(&data) {
+            failed.push(format!("{}: {why}", path.display()));
         }
     }
     assert!(
         failed.is_empty(),
-        "{target}: {} of {} inputs panicked: {failed:#?}",
+        "{target}: {} of {} inputs failed: {failed:#?}",
         failed.len(),
         files.len()
     );
@@ -91,7 +99,9 @@ fn ndjson_line(data: &[u8]) {
 
 #[test]
 fn ndjson_line_corpus() {
-    replay("ndjson_line", ndjson_line);
+    replay("ndjson_line", |data| {
+        guarded(|| ndjson_line(data)).map_err(|at| format!("panicked in {at}"))
+    });
     // The seeds cover every event type, accepted.
     let accepted: Vec<EventKind> = corpus("ndjson_line")
         .iter()
@@ -164,11 +174,8 @@ fn edit(base: &[u8], data: &[u8]) -> Vec<u8> {
     bytes
 }
 
-/// Everything must return `Ok` or `Err`; returns whether the file opened.
-fn exercise(path: &Path, sessions: &[(String, String)]) -> bool {
-    let Ok(store) = Store::open(path) else {
-        return false;
-    };
+/// Everything must return `Ok` or `Err`.
+fn exercise(store: Store, sessions: &[(String, String)]) {
     if let Ok(snap) = store.snapshot() {
         let _ = snap.check();
         let _ = snap.stats();
@@ -190,7 +197,6 @@ fn exercise(path: &Path, sessions: &[(String, String)]) -> bool {
         }
         let _ = w.seal_all();
     }
-    true
 }
 
 #[test]
@@ -216,8 +222,31 @@ fn store_file_corpus() {
     }
 
     replay("store_file", |data| {
-        std::fs::write(&path, edit(&base.bytes, data)).unwrap();
-        exercise(&path, &base.sessions);
+        let bytes = edit(&base.bytes, data);
+        // Pass 1: the verified open; no panic anywhere.
+        std::fs::write(&path, &bytes).unwrap();
+        let verified = guarded(|| {
+            if let Ok(store) = Store::open(&path) {
+                exercise(store, &base.sessions);
+            }
+        });
+        if let Err(at) = verified {
+            if !(skip_redb_panics() && in_redb(&at)) {
+                return Err(format!("Store::open: panicked in {at}"));
+            }
+        }
+        // Pass 2: the unverified open; redb may panic (documented), heatstore
+        // may not.
+        std::fs::write(&path, &bytes).unwrap();
+        let unverified = guarded(|| {
+            if let Ok(store) = Store::open_unverified(&path) {
+                exercise(store, &base.sessions);
+            }
+        });
+        match unverified {
+            Err(at) if !in_redb(&at) => Err(format!("Store::open_unverified: panicked in {at}")),
+            _ => Ok(()),
+        }
     });
 }
 
@@ -228,33 +257,4 @@ fn store_file_edits_decode_as_documented() {
     let data = [3, 0, 0, 0, 0xff, 13, 0, 0, 0, 0x0f, 7, 0, 0, 0];
     assert_eq!(edit(&base, &data), [0, 0, 0, 0xf0, 0, 0, 0]);
     assert_eq!(edit(&base, &[1, 2, 3]), base, "a short tail is ignored");
-}
-
-/// The same inputs with redb's own integrity check run first
-/// (`Builder::set_check_integrity_on_open`, which verifies every page's
-/// checksum): a file it accepts must not make heatstore panic. This is what
-/// `store_file_corpus` checks once `Store::open` can verify the file (redb
-/// documents that a plain open may panic on a file corrupted outside redb).
-#[test]
-fn store_file_corpus_after_redb_integrity_check() {
-    let base = build_base();
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("store.redb");
-    let mut verified = 0;
-    replay("store_file", |data| {
-        std::fs::write(&path, edit(&base.bytes, data)).unwrap();
-        let checked = redb::Database::builder()
-            .set_check_integrity_on_open(true)
-            .create(&path);
-        if checked.is_ok() {
-            drop(checked);
-            verified += 1;
-            exercise(&path, &base.sessions);
-        }
-    });
-    eprintln!("{verified} store_file inputs pass redb's integrity check");
-    assert!(
-        verified > 0,
-        "no corpus input passes redb's integrity check"
-    );
 }

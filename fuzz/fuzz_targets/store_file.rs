@@ -1,5 +1,13 @@
-//! A small valid store file with byte edits applied: `Store::open` and
-//! every read either work or return an error, never panic.
+//! A small valid store file with byte edits applied, opened twice:
+//!
+//! 1. with `Store::open`, which verifies the file's page checksums: opening
+//!    and every read either work or return an error; any panic is a crash;
+//! 2. with `Store::open_unverified`, which trusts the bytes, so that the
+//!    edits reach heatstore's own decoders (segments, bitmaps,
+//!    dictionaries, pending batches, session rows). redb documents that it
+//!    may panic on such a file: a panic located in redb's source is counted
+//!    (each new location printed once) and ignored; any other panic, one in
+//!    heatstore, is a crash.
 //!
 //! The input is a list of 5-byte edits, `(offset: u32 LE, xor: u8)`, the
 //! offset taken modulo the file's length; 4 bytes left over at the end
@@ -7,17 +15,13 @@
 //! modulo its length plus one. `tests/fuzz_corpus.rs` in the main crate
 //! runs the same harness over the corpus; keep the two in step.
 //!
-//! Any panic is a crash, also one inside redb: heatstore promises never to
-//! panic on what it reads. To look past known redb panics for heatstore's
-//! own, set `HEATSTORE_FUZZ_SKIP_REDB_PANICS=1`: a panic raised in redb's
-//! source is then counted (each new location printed once) and the input
-//! treated as an error.
+//! `HEATSTORE_FUZZ_SKIP_REDB_PANICS=1` also ignores redb panics in pass 1.
 #![no_main]
 
 use std::collections::BTreeSet;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Mutex, OnceLock};
 
 use heatstore::gen::{GenConfig, Generator};
@@ -75,19 +79,19 @@ fn base() -> &'static Base {
     BASE.get_or_init(build_base)
 }
 
-/// Where the edited files go: memory when the system has it.
-fn scratch() -> &'static Path {
-    static DIR: OnceLock<tempfile::TempDir> = OnceLock::new();
-    DIR.get_or_init(|| {
+/// The edited file: in memory when the system has `/dev/shm`. One name per
+/// process, removed after each input, so nothing is left behind.
+fn scratch_file() -> &'static Path {
+    static FILE: OnceLock<PathBuf> = OnceLock::new();
+    FILE.get_or_init(|| {
         let shm = Path::new("/dev/shm");
-        if shm.is_dir() {
-            if let Ok(d) = tempfile::tempdir_in(shm) {
-                return d;
-            }
-        }
-        tempfile::tempdir().expect("temp dir")
+        let dir = if shm.is_dir() {
+            shm.to_path_buf()
+        } else {
+            std::env::temp_dir()
+        };
+        dir.join(format!("heatstore-fuzz-{}.redb", std::process::id()))
     })
-    .path()
 }
 
 fn edit(base: &[u8], data: &[u8]) -> Vec<u8> {
@@ -108,19 +112,23 @@ fn edit(base: &[u8], data: &[u8]) -> Vec<u8> {
 }
 
 static REDB_PANICS: AtomicU64 = AtomicU64::new(0);
+/// Set during pass 2, where redb may panic by its own documentation.
+static UNVERIFIED: AtomicBool = AtomicBool::new(false);
 
 fn skip_redb_panics() -> bool {
     std::env::var_os("HEATSTORE_FUZZ_SKIP_REDB_PANICS").is_some_and(|v| v != "0")
 }
 
-/// Wraps libfuzzer's aborting panic hook: a panic located in redb's source
-/// is counted (each new location printed once) and left to unwind to our
-/// `catch_unwind`; any other panic aborts as before.
+/// Wraps libfuzzer's aborting panic hook: a panic located in redb's source,
+/// where one is tolerated, is counted (each new location printed once) and
+/// left to unwind to our `catch_unwind`; any other panic aborts as before.
 fn install_redb_panic_filter() {
     static SEEN: Mutex<BTreeSet<String>> = Mutex::new(BTreeSet::new());
     let abort_hook = std::panic::take_hook();
     std::panic::set_hook(Box::new(move |info| {
-        let Some(at) = info.location().filter(|l| l.file().contains("/redb-")) else {
+        let tolerated = UNVERIFIED.load(Ordering::Relaxed) || skip_redb_panics();
+        let in_redb = info.location().filter(|l| l.file().contains("/redb-"));
+        let Some(at) = in_redb.filter(|_| tolerated) else {
             abort_hook(info);
             return;
         };
@@ -128,15 +136,12 @@ fn install_redb_panic_filter() {
         let site = format!("{}:{}", at.file(), at.line());
         let new = SEEN.lock().map(|mut s| s.insert(site)).unwrap_or(false);
         if new {
-            eprintln!("store_file: redb panic #{n} skipped, new location: {info}");
+            eprintln!("store_file: redb panic #{n} ignored, new location: {info}");
         }
     }));
 }
 
-fn exercise(path: &PathBuf, sessions: &[(String, String)]) {
-    let Ok(store) = Store::open(path) else {
-        return;
-    };
+fn exercise(store: Store, sessions: &[(String, String)]) {
     if let Ok(snap) = store.snapshot() {
         let _ = snap.check();
         let _ = snap.stats();
@@ -171,22 +176,36 @@ fn exercise(path: &PathBuf, sessions: &[(String, String)]) {
 fuzz_target!(
     init: {
         base();
-        if skip_redb_panics() {
-            install_redb_panic_filter();
-        }
+        install_redb_panic_filter();
     },
     |data: &[u8]| {
         let base = base();
         let bytes = edit(&base.bytes, data);
-        let path = scratch().join("store.redb");
-        if std::fs::write(&path, &bytes).is_err() {
+        let path = scratch_file();
+
+        // Pass 1: verified open. (The hook aborts on any panic unless
+        // HEATSTORE_FUZZ_SKIP_REDB_PANICS lets redb's through.)
+        if std::fs::write(path, &bytes).is_err() {
             return;
         }
-        if skip_redb_panics() {
-            // Only redb's panics get here: the hook aborts on any other.
-            let _ = catch_unwind(AssertUnwindSafe(|| exercise(&path, &base.sessions)));
-        } else {
-            exercise(&path, &base.sessions);
+        let _ = catch_unwind(AssertUnwindSafe(|| {
+            if let Ok(store) = Store::open(path) {
+                exercise(store, &base.sessions);
+            }
+        }));
+
+        // Pass 2: unverified open of the same bytes (pass 1 may have
+        // repaired the file).
+        if std::fs::write(path, &bytes).is_err() {
+            return;
         }
+        UNVERIFIED.store(true, Ordering::Relaxed);
+        let _ = catch_unwind(AssertUnwindSafe(|| {
+            if let Ok(store) = Store::open_unverified(path) {
+                exercise(store, &base.sessions);
+            }
+        }));
+        UNVERIFIED.store(false, Ordering::Relaxed);
+        let _ = std::fs::remove_file(path);
     }
 );
