@@ -144,7 +144,7 @@ pub fn run(args: &Args) -> CmdResult {
         .iter()
         .map(open_input)
         .collect::<Result<Vec<_>, _>>()?;
-    let store = args.db.open_or_create()?;
+    let mut store = args.db.open_or_create()?;
     let many = inputs.len() > 1;
     let (mut accepted, mut rejected, mut dropped) = (0u64, 0u64, 0u64);
     let mut errors = Vec::new();
@@ -183,5 +183,8 @@ pub fn run(args: &Args) -> CmdResult {
             rate(accepted, total_time)
         );
     }
+    // Give the pages the import freed back: the file shrinks to its
+    // compacted size (about 10 bytes/event instead of about 25).
+    store.compact()?;
     Ok(())
 }
