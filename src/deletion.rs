@@ -26,10 +26,10 @@ use crate::site::MAX_PURGE_WINDOW_DAYS;
 use crate::storage::columns;
 use crate::storage::row::{decode_batch, Row};
 use crate::storage::schema::*;
-use crate::storage::segment::{self, SEGMENT_ROWS};
+use crate::storage::segment;
 use crate::storage::sessions::{SessionBlock, SessionRow};
 use crate::storage::{day_of, day_start, Corrupt, DAY_MS};
-use crate::writer::{load_dicts, AttrsLookup, PartMeta, SegInfo};
+use crate::writer::{load_dicts, save_dicts, write_segments, PartMeta};
 use crate::Store;
 
 /// What a deletion request deletes.
@@ -838,36 +838,14 @@ pub(crate) fn rewrite_partition(
         return Ok(removed);
     }
     // Rebuild it from what is left, with fresh dictionaries.
-    let attrs = {
-        let sessions = txn.open_table(SESSIONS)?;
-        let blocks = txn.open_table(SESSION_BLOCKS)?;
-        AttrsLookup::new(&sessions, &blocks, site).all(rows.iter().map(|r| r.session))?
-    };
-    let lookup = |h: u64| attrs.get(&h).cloned().flatten();
     let mut dicts = segment::PartitionDicts::default();
     let mut new_meta = PartMeta {
         next_segment: meta.next_segment,
         ..PartMeta::default()
     };
-    for chunk in rows.chunks(SEGMENT_ROWS) {
-        let enc = segment::build(chunk, day, &mut dicts, &lookup);
-        let id = new_meta.next_segment;
-        new_meta.next_segment += 1;
-        for (c, bytes) in &enc.columns {
-            columns::put(&mut cols, site, day, id, *c, bytes)?;
-        }
-        new_meta.segments.push(SegInfo {
-            id,
-            rows: enc.rows,
-            min_ts: enc.min_ts,
-            max_ts: enc.max_ts,
-        });
-    }
+    write_segments(txn, &mut cols, site, day, &rows, &mut dicts, &mut new_meta)?;
     parts.insert((site, day), new_meta.encode_new_version().as_slice())?;
-    let mut dict_table = txn.open_table(DICTIONARIES)?;
-    for (dim, d) in &dicts.dicts {
-        dict_table.insert((site, day, *dim), d.encode().as_slice())?;
-    }
+    save_dicts(txn, site, day, &dicts)?;
     Ok(removed)
 }
 

@@ -566,7 +566,46 @@ pub(crate) fn load_dicts(
     Ok(dicts)
 }
 
-fn save_dicts(txn: &WriteTransaction, site: u32, day: i32, dicts: &PartitionDicts) -> Result<()> {
+/// Encodes `rows` (in arrival order) as new segments of a partition, with
+/// their sessions' current attributes, and adds them to `meta`.
+pub(crate) fn write_segments(
+    txn: &WriteTransaction,
+    cols: &mut redb::Table<columns::ColKey, &[u8]>,
+    site: u32,
+    day: i32,
+    rows: &[Row],
+    dicts: &mut PartitionDicts,
+    meta: &mut PartMeta,
+) -> Result<()> {
+    let attrs = {
+        let sessions = txn.open_table(SESSIONS)?;
+        let blocks = txn.open_table(SESSION_BLOCKS)?;
+        AttrsLookup::new(&sessions, &blocks, site).all(rows.iter().map(|r| r.session))?
+    };
+    let lookup = |h: u64| attrs.get(&h).cloned().flatten();
+    for chunk in rows.chunks(SEGMENT_ROWS) {
+        let enc = segment::build(chunk, day, dicts, &lookup);
+        let id = meta.next_segment;
+        meta.next_segment += 1;
+        for (c, bytes) in &enc.columns {
+            columns::put(cols, site, day, id, *c, bytes)?;
+        }
+        meta.segments.push(SegInfo {
+            id,
+            rows: enc.rows,
+            min_ts: enc.min_ts,
+            max_ts: enc.max_ts,
+        });
+    }
+    Ok(())
+}
+
+pub(crate) fn save_dicts(
+    txn: &WriteTransaction,
+    site: u32,
+    day: i32,
+    dicts: &PartitionDicts,
+) -> Result<()> {
     let mut t = txn.open_table(DICTIONARIES)?;
     for (dim, d) in &dicts.dicts {
         t.insert((site, day, *dim), d.encode().as_slice())?;
@@ -739,26 +778,7 @@ pub(crate) fn seal(txn: &WriteTransaction, site: u32, day: i32, extra: Vec<Row>)
         }
     }
     rows.extend(extra);
-    let attrs = {
-        let sessions = txn.open_table(SESSIONS)?;
-        let blocks = txn.open_table(SESSION_BLOCKS)?;
-        AttrsLookup::new(&sessions, &blocks, site).all(rows.iter().map(|r| r.session))?
-    };
-    let lookup = |h: u64| attrs.get(&h).cloned().flatten();
-    for chunk in rows.chunks(SEGMENT_ROWS) {
-        let enc = segment::build(chunk, day, &mut dicts, &lookup);
-        let id = meta.next_segment;
-        meta.next_segment += 1;
-        for (c, bytes) in &enc.columns {
-            columns::put(&mut cols, site, day, id, *c, bytes)?;
-        }
-        meta.segments.push(SegInfo {
-            id,
-            rows: enc.rows,
-            min_ts: enc.min_ts,
-            max_ts: enc.max_ts,
-        });
-    }
+    write_segments(txn, &mut cols, site, day, &rows, &mut dicts, &mut meta)?;
     meta.pending_rows = 0;
     parts.insert((site, day), meta.encode_new_version().as_slice())?;
     save_dicts(txn, site, day, &dicts)?;
