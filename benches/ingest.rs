@@ -1,5 +1,6 @@
-//! Ingest benchmark: NDJSON import, the append API, NDJSON parsing alone,
-//! and bytes on disk per event.
+//! Ingest benchmark: NDJSON import (with normalization and without it,
+//! `IngestMode::Raw`), the append API, NDJSON parsing alone, and bytes on
+//! disk per event.
 //!
 //! `cargo bench --bench ingest`. Environment:
 //! - `HEATSTORE_BENCH_EVENTS` (default 1,000,000): events generated;
@@ -19,7 +20,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use heatstore::gen::{write_ndjson, GenConfig, Generator};
-use heatstore::{Event, Store};
+use heatstore::{Event, IngestMode, Store};
 
 /// Events per commit in the append case, as the importer does.
 const COMMIT_EVERY: usize = 131_072;
@@ -83,8 +84,9 @@ fn fresh_store(dir: &Path, name: &str) -> (Store, PathBuf) {
     (Store::open(&path).expect("open store"), path)
 }
 
-fn import(dir: &Path, name: &str, ndjson: &[u8], expect: usize) -> Store {
+fn import(dir: &Path, name: &str, ndjson: &[u8], expect: usize, mode: IngestMode) -> Store {
     let (store, _) = fresh_store(dir, name);
+    store.set_ingest_mode(mode);
     let report = store.import_ndjson(ndjson).expect("import");
     assert_eq!(
         report.rejected,
@@ -165,6 +167,7 @@ fn main() {
         "warm-import.redb",
         &ndjson[..warm_end],
         warm,
+        IngestMode::Normalize,
     ));
     drop(append(dir.path(), "warm-append.redb", &events[..warm]));
 
@@ -172,10 +175,27 @@ fn main() {
     let (parse, parsed) = time_reps(reps, |_| parse_all(&ndjson));
     assert_eq!(parsed, n);
 
-    eprintln!("NDJSON import x{reps} ...");
-    let (imp, mut imported) = time_reps(reps, |i| {
-        import(dir.path(), &format!("import-{i}.redb"), &ndjson, n)
-    });
+    // The two import modes alternate run by run, so that a change in the
+    // machine's load hits both alike.
+    eprintln!("NDJSON import, normalized and raw, x{reps} each ...");
+    let mut imp_runs = Vec::new();
+    let mut raw_runs = Vec::new();
+    let mut imported = None;
+    for i in 0..reps {
+        for mode in [IngestMode::Normalize, IngestMode::Raw] {
+            let t0 = Instant::now();
+            let store = import(dir.path(), &format!("import-{i}.redb"), &ndjson, n, mode);
+            let d = t0.elapsed();
+            if mode == IngestMode::Normalize {
+                imp_runs.push(d);
+                imported = Some(store);
+            } else {
+                raw_runs.push(d);
+            }
+        }
+    }
+    let (imp, raw) = (Timing::of(imp_runs), Timing::of(raw_runs));
+    let mut imported = imported.expect("at least one run");
 
     eprintln!("append API x{reps} ...");
     let (app, appended) = time_reps(reps, |i| {
@@ -222,14 +242,21 @@ fn main() {
     };
     row_rate("NDJSON parse only (Event::from_json_line)", parse);
     row_rate("NDJSON import (open + import_ndjson)", imp);
+    row_rate("NDJSON import, IngestMode::Raw", raw);
     row_rate("append API (append, commit/131072, seal_all)", app);
     row_time("  parse only, wall time", parse);
     row_time("  NDJSON import, wall time", imp);
+    row_time("  NDJSON import raw, wall time", raw);
     row_time("  append API, wall time", app);
     println!(
         "{:<44} {:>13.1}%",
         "parse time / import time (median)",
         100.0 * parse.median.as_secs_f64() / imp.median.as_secs_f64()
+    );
+    println!(
+        "{:<44} {:>13.1}%",
+        "normalized import rate / raw import rate",
+        100.0 * raw.median.as_secs_f64() / imp.median.as_secs_f64()
     );
     println!(
         "{:<44} {:>13.1}%",

@@ -242,7 +242,7 @@ fn check_len(field: &'static str, s: &str, max: usize) -> Result<(), EventError>
     Ok(())
 }
 
-fn check_opt_len(field: &'static str, s: &Option<String>, max: usize) -> Result<(), EventError> {
+fn check_opt_len(field: &'static str, s: Option<&str>, max: usize) -> Result<(), EventError> {
     match s {
         Some(s) => check_len(field, s, max),
         None => Ok(()),
@@ -284,29 +284,134 @@ impl Event {
 
     /// Checks every rule of Event NDJSON v1 that the types do not.
     pub fn validate(&self) -> Result<(), EventError> {
-        check_len("site", &self.site, MAX_SITE_LEN)?;
+        self.view().validate()
+    }
+
+    /// The event as a borrowed view, the form ingest reads.
+    pub(crate) fn view(&self) -> EventRef<'_> {
+        EventRef {
+            site: &self.site,
+            ts: self.ts,
+            kind: self.kind,
+            session: self.session.as_deref(),
+            visitor: self.visitor.as_deref(),
+            url: &self.url,
+            referrer: self.referrer.as_deref(),
+            ua: self.ua.as_deref(),
+            lang: self.lang.as_deref(),
+            tz: self.tz.as_deref(),
+            screen_w: self.screen_w,
+            screen_h: self.screen_h,
+            vw: self.vw,
+            vh: self.vh,
+            dh: self.dh,
+            load_ms: self.load_ms,
+            x: self.x,
+            y: self.y,
+            selector: self.selector.as_deref(),
+            ex: self.ex,
+            ey: self.ey,
+            len: self.len,
+            duration_ms: self.duration_ms,
+            name: self.name.as_deref(),
+            ip: self.ip.as_deref(),
+            dnt: self.dnt,
+        }
+    }
+
+    /// Decodes and validates one line of Event NDJSON v1.
+    ///
+    /// ```
+    /// let e = heatstore::Event::from_json_line(
+    ///     br#"{"site":"a.com","ts":"2024-05-01T10:00:00Z","type":"scroll","session":"s","url":"/x","y":300}"#,
+    /// ).unwrap();
+    /// assert_eq!(e.ts, 1_714_557_600_000);
+    /// let err = heatstore::Event::from_json_line(br#"{"site":"a.com","ts":1,"type":"input","session":"s","url":"/","len":3,"value":"hunter2"}"#).unwrap_err();
+    /// assert_eq!(err.field, "value");
+    /// ```
+    pub fn from_json_line(line: &[u8]) -> Result<Event, EventError> {
+        with_json_line(line, |e| e.to_event())
+    }
+
+    /// Encodes the event as one line of Event NDJSON v1 (no newline).
+    pub fn to_json_line(&self) -> String {
+        // Serializing a struct of strings and integers cannot fail.
+        serde_json::to_string(self).unwrap_or_default()
+    }
+}
+
+/// Decodes and validates one line of Event NDJSON v1 and hands `f` a view
+/// of it that borrows the line's strings: nothing is copied.
+pub(crate) fn with_json_line<T>(
+    line: &[u8],
+    f: impl FnOnce(EventRef<'_>) -> T,
+) -> Result<T, EventError> {
+    let raw: RawEvent<'_> = match serde_json::from_slice(line) {
+        Ok(raw) => raw,
+        Err(e) => return Err(diagnose(line, e)),
+    };
+    Ok(f(raw.view()?))
+}
+
+/// A borrowed [`Event`]: what ingest normalizes, so that a decoded NDJSON
+/// line is stored without copying its strings. The fields mean what
+/// [`Event`]'s do.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct EventRef<'a> {
+    pub site: &'a str,
+    pub ts: i64,
+    pub kind: EventKind,
+    pub session: Option<&'a str>,
+    pub visitor: Option<&'a str>,
+    pub url: &'a str,
+    pub referrer: Option<&'a str>,
+    pub ua: Option<&'a str>,
+    pub lang: Option<&'a str>,
+    pub tz: Option<&'a str>,
+    pub screen_w: Option<u32>,
+    pub screen_h: Option<u32>,
+    pub vw: Option<u32>,
+    pub vh: Option<u32>,
+    pub dh: Option<u32>,
+    pub load_ms: Option<u32>,
+    pub x: Option<u32>,
+    pub y: Option<u32>,
+    pub selector: Option<&'a str>,
+    pub ex: Option<u16>,
+    pub ey: Option<u16>,
+    pub len: Option<u32>,
+    pub duration_ms: Option<u32>,
+    pub name: Option<&'a str>,
+    pub ip: Option<&'a str>,
+    pub dnt: Option<bool>,
+}
+
+impl EventRef<'_> {
+    /// Checks every rule of Event NDJSON v1 that the types do not.
+    pub fn validate(&self) -> Result<(), EventError> {
+        check_len("site", self.site, MAX_SITE_LEN)?;
         if !(0..=MAX_TS).contains(&self.ts) {
             return Err(EventError::new(
                 "ts",
                 format!("{} is out of range 0..={MAX_TS}", self.ts),
             ));
         }
-        check_opt_len("session", &self.session, MAX_ID_LEN)?;
-        check_opt_len("visitor", &self.visitor, MAX_ID_LEN)?;
+        check_opt_len("session", self.session, MAX_ID_LEN)?;
+        check_opt_len("visitor", self.visitor, MAX_ID_LEN)?;
         if self.session.is_none() && !(self.ip.is_some() && self.ua.is_some()) {
             return Err(EventError::new(
                 "session",
                 "is required (it may be absent only on cookieless events with `ip` and `ua`)",
             ));
         }
-        check_len("url", &self.url, MAX_URL_LEN)?;
-        check_opt_len("referrer", &self.referrer, MAX_URL_LEN)?;
-        check_opt_len("ua", &self.ua, MAX_UA_LEN)?;
-        check_opt_len("lang", &self.lang, MAX_SHORT_LEN)?;
-        check_opt_len("tz", &self.tz, MAX_SHORT_LEN)?;
-        check_opt_len("selector", &self.selector, MAX_SELECTOR_LEN)?;
-        check_opt_len("name", &self.name, MAX_NAME_LEN)?;
-        check_opt_len("ip", &self.ip, MAX_SHORT_LEN)?;
+        check_len("url", self.url, MAX_URL_LEN)?;
+        check_opt_len("referrer", self.referrer, MAX_URL_LEN)?;
+        check_opt_len("ua", self.ua, MAX_UA_LEN)?;
+        check_opt_len("lang", self.lang, MAX_SHORT_LEN)?;
+        check_opt_len("tz", self.tz, MAX_SHORT_LEN)?;
+        check_opt_len("selector", self.selector, MAX_SELECTOR_LEN)?;
+        check_opt_len("name", self.name, MAX_NAME_LEN)?;
+        check_opt_len("ip", self.ip, MAX_SHORT_LEN)?;
         for (field, v) in [
             ("screen_w", self.screen_w),
             ("screen_h", self.screen_h),
@@ -354,28 +459,37 @@ impl Event {
         Ok(())
     }
 
-    /// Decodes and validates one line of Event NDJSON v1.
-    ///
-    /// ```
-    /// let e = heatstore::Event::from_json_line(
-    ///     br#"{"site":"a.com","ts":"2024-05-01T10:00:00Z","type":"scroll","session":"s","url":"/x","y":300}"#,
-    /// ).unwrap();
-    /// assert_eq!(e.ts, 1_714_557_600_000);
-    /// let err = heatstore::Event::from_json_line(br#"{"site":"a.com","ts":1,"type":"input","session":"s","url":"/","len":3,"value":"hunter2"}"#).unwrap_err();
-    /// assert_eq!(err.field, "value");
-    /// ```
-    pub fn from_json_line(line: &[u8]) -> Result<Event, EventError> {
-        let raw: RawEvent<'_> = match serde_json::from_slice(line) {
-            Ok(raw) => raw,
-            Err(e) => return Err(diagnose(line, e)),
-        };
-        raw.into_event()
-    }
-
-    /// Encodes the event as one line of Event NDJSON v1 (no newline).
-    pub fn to_json_line(&self) -> String {
-        // Serializing a struct of strings and integers cannot fail.
-        serde_json::to_string(self).unwrap_or_default()
+    /// An owned copy.
+    pub fn to_event(self) -> Event {
+        let own = |s: Option<&str>| s.map(str::to_owned);
+        Event {
+            site: self.site.to_owned(),
+            ts: self.ts,
+            kind: self.kind,
+            session: own(self.session),
+            visitor: own(self.visitor),
+            url: self.url.to_owned(),
+            referrer: own(self.referrer),
+            ua: own(self.ua),
+            lang: own(self.lang),
+            tz: own(self.tz),
+            screen_w: self.screen_w,
+            screen_h: self.screen_h,
+            vw: self.vw,
+            vh: self.vh,
+            dh: self.dh,
+            load_ms: self.load_ms,
+            x: self.x,
+            y: self.y,
+            selector: own(self.selector),
+            ex: self.ex,
+            ey: self.ey,
+            len: self.len,
+            duration_ms: self.duration_ms,
+            name: own(self.name),
+            ip: own(self.ip),
+            dnt: self.dnt,
+        }
     }
 }
 
@@ -492,12 +606,12 @@ impl<'de: 'a, 'a> Deserialize<'de> for RawTs<'a> {
     }
 }
 
-fn own(s: Option<Cow<'_, str>>) -> Option<String> {
-    s.map(Cow::into_owned)
-}
-
 impl RawEvent<'_> {
-    fn into_event(self) -> Result<Event, EventError> {
+    /// The event, checked.
+    fn view(&self) -> Result<EventRef<'_>, EventError> {
+        fn opt<'b>(s: &'b Option<Cow<'_, str>>) -> Option<&'b str> {
+            s.as_deref()
+        }
         if self.value.is_some() {
             return Err(EventError::new(
                 "value",
@@ -519,9 +633,9 @@ impl RawEvent<'_> {
                 ),
             )
         })?;
-        let ts = match self.ts {
-            RawTs::Ms(ms) => ms,
-            RawTs::Text(s) => parse_rfc3339_ms(&s)
+        let ts = match &self.ts {
+            RawTs::Ms(ms) => *ms,
+            RawTs::Text(s) => parse_rfc3339_ms(s)
                 .ok_or_else(|| EventError::new("ts", format!("{s:?} is not an RFC 3339 time")))?,
             RawTs::Bad(s) => {
                 return Err(EventError::new(
@@ -530,17 +644,17 @@ impl RawEvent<'_> {
                 ))
             }
         };
-        let event = Event {
-            site: self.site.into_owned(),
+        let event = EventRef {
+            site: &self.site,
             ts,
             kind,
-            session: own(self.session),
-            visitor: own(self.visitor),
-            url: self.url.into_owned(),
-            referrer: own(self.referrer),
-            ua: own(self.ua),
-            lang: own(self.lang),
-            tz: own(self.tz),
+            session: opt(&self.session),
+            visitor: opt(&self.visitor),
+            url: &self.url,
+            referrer: opt(&self.referrer),
+            ua: opt(&self.ua),
+            lang: opt(&self.lang),
+            tz: opt(&self.tz),
             screen_w: self.screen_w,
             screen_h: self.screen_h,
             vw: self.vw,
@@ -549,13 +663,13 @@ impl RawEvent<'_> {
             load_ms: self.load_ms,
             x: self.x,
             y: self.y,
-            selector: own(self.selector),
+            selector: opt(&self.selector),
             ex: self.ex,
             ey: self.ey,
             len: self.len,
             duration_ms: self.duration_ms,
-            name: own(self.name),
-            ip: own(self.ip),
+            name: opt(&self.name),
+            ip: opt(&self.ip),
             dnt: self.dnt,
         };
         event.validate()?;

@@ -1,24 +1,27 @@
 //! NDJSON import: streams a file of any size in bounded memory.
 //!
-//! A reader thread splits and decodes lines while the calling thread
-//! normalizes and commits them, [`IMPORT_BATCH`] events per transaction. A
+//! A reader thread cuts the input into blocks of whole lines, worker threads
+//! decode and normalize them, and the calling thread buffers and commits
+//! them in input order, [`IMPORT_BATCH`] events per transaction. A
 //! malformed line is reported with its number and reason and never aborts
 //! the import; the valid lines around it are stored.
 
 use std::io::BufRead;
-use std::sync::mpsc::sync_channel;
+use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
+use std::sync::{Arc, Mutex};
 
+use foldhash::{HashMap, HashMapExt};
 use serde::Serialize;
 
 use crate::error::{Error, Result};
-use crate::event::Event;
-use crate::writer::Appended;
+use crate::event::{with_json_line, EventError};
+use crate::ingest::{Dropped, Normalizer};
+use crate::site::{SiteRecord, SiteSettings};
+use crate::writer::{prepare, Appended, Prepared};
 use crate::Store;
 
 /// Events per commit during an import.
-pub const IMPORT_BATCH: usize = 131_072;
-/// Lines decoded per chunk handed from the reader thread.
-const CHUNK_LINES: usize = 4_096;
+pub const IMPORT_BATCH: usize = 524_288;
 /// Most rejected lines kept in a report (all are counted).
 pub const MAX_REPORTED_ERRORS: usize = 100_000;
 
@@ -56,14 +59,46 @@ pub struct ImportProgress {
     pub committed: u64,
 }
 
+/// Bytes of whole lines handed from the reader thread to a worker.
+const BLOCK_BYTES: usize = 1 << 20;
+
+/// Whole lines of the input.
+struct Block {
+    /// 1-based number of the block's first line.
+    first_line: u64,
+    bytes: Vec<u8>,
+}
+
+/// What a worker made of one line.
+enum Item {
+    /// Normalized and ready to buffer.
+    Ready {
+        site: Arc<str>,
+        record: Arc<SiteRecord>,
+        prepared: Prepared,
+    },
+    /// Accepted, and dropped by a privacy rule.
+    Dropped(Dropped),
+    /// Rejected.
+    Rejected(EventError),
+}
+
+/// A block's lines, decoded and normalized.
 struct Chunk {
     bytes: u64,
-    /// (1-based line number, decoded event or why not).
-    events: Vec<(u64, std::result::Result<Event, crate::EventError>)>,
+    /// (1-based line number, outcome), blank lines left out.
+    items: Vec<(u64, Item)>,
 }
+
+/// The record of every site an import meets: known sites as the store has
+/// them, and new ones as the first worker to meet them makes them.
+type SiteBook = Mutex<HashMap<String, Arc<SiteRecord>>>;
 
 impl Store {
     /// Imports Event NDJSON v1 from `reader`. Blank lines are skipped.
+    ///
+    /// Lines are decoded and normalized on worker threads (one per core),
+    /// and buffered and committed, in input order, on the calling thread.
     ///
     /// ```
     /// let store = heatstore::Store::in_memory()?;
@@ -86,29 +121,50 @@ impl Store {
         reader: R,
         progress: &mut dyn FnMut(ImportProgress),
     ) -> Result<ImportReport> {
-        let (tx, rx) = sync_channel::<std::io::Result<Chunk>>(4);
+        let mut writer = self.writer()?;
+        let book: SiteBook = Mutex::new(
+            writer
+                .site_records()?
+                .into_iter()
+                .map(|(name, r)| (name, Arc::new(r)))
+                .collect(),
+        );
+        let workers = std::thread::available_parallelism().map_or(2, |n| n.get().clamp(1, 4));
         std::thread::scope(|scope| {
-            scope.spawn(move || read_chunks(reader, tx));
+            let mut blocks_tx = Vec::with_capacity(workers);
+            let mut chunks_rx = Vec::with_capacity(workers);
+            for _ in 0..workers {
+                let (btx, brx) = sync_channel::<std::io::Result<Block>>(2);
+                let (ctx, crx) = sync_channel::<std::io::Result<Chunk>>(2);
+                let normalizer = writer.new_normalizer();
+                let book = &book;
+                scope.spawn(move || work(brx, ctx, normalizer, book));
+                blocks_tx.push(btx);
+                chunks_rx.push(crx);
+            }
+            scope.spawn(move || read_blocks(reader, blocks_tx));
             let mut report = ImportReport::default();
             let mut p = ImportProgress::default();
-            let mut writer = self.writer()?;
-            let trace = std::env::var_os("HEATSTORE_TRACE").is_some();
-            let (mut t_wait, mut t_append, mut t_commit) = (
-                std::time::Duration::ZERO,
-                std::time::Duration::ZERO,
-                std::time::Duration::ZERO,
-            );
-            let mut t0 = std::time::Instant::now();
-            for chunk in rx {
-                t_wait += t0.elapsed();
-                let t1 = std::time::Instant::now();
+            // Blocks went to the workers in turn: taking their chunks in
+            // the same turn keeps the input's order. The first worker with
+            // nothing more to give marks the end.
+            'chunks: for turn in 0.. {
+                let Ok(chunk) = chunks_rx[turn % workers].recv() else {
+                    break 'chunks;
+                };
                 let chunk = chunk.map_err(Error::Io)?;
                 p.bytes += chunk.bytes;
-                for (line, e) in chunk.events {
+                for (line, item) in chunk.items {
                     p.lines = line;
-                    let outcome = e
-                        .map_err(Error::InvalidEvent)
-                        .and_then(|e| writer.append(&e));
+                    let outcome = match item {
+                        Item::Ready {
+                            site,
+                            record,
+                            prepared,
+                        } => writer.append_prepared(&site, Some(&record), prepared),
+                        Item::Dropped(d) => Ok(Appended::Dropped(d)),
+                        Item::Rejected(e) => Err(Error::InvalidEvent(e)),
+                    };
                     match outcome {
                         Ok(Appended::Buffered) => report.accepted += 1,
                         Ok(Appended::Dropped(_)) => {
@@ -127,19 +183,10 @@ impl Store {
                         Err(other) => return Err(other),
                     }
                     if writer.buffered() >= IMPORT_BATCH {
-                        let tc = std::time::Instant::now();
                         p.committed += writer.commit()?.events;
-                        t_commit += tc.elapsed();
                         progress(p);
                     }
                 }
-                t_append += t1.elapsed();
-                t0 = std::time::Instant::now();
-            }
-            if trace {
-                eprintln!(
-                    "wait {t_wait:?} append+commit {t_append:?} of which commit {t_commit:?}"
-                );
             }
             p.committed += writer.commit()?.events;
             // Seal what is left pending, so reports read only segments.
@@ -150,42 +197,131 @@ impl Store {
     }
 }
 
-/// Splits lines and decodes them, off the committing thread.
-fn read_chunks<R: BufRead>(mut reader: R, tx: std::sync::mpsc::SyncSender<std::io::Result<Chunk>>) {
-    let mut line_no = 0u64;
-    let mut buf = Vec::with_capacity(1024);
-    loop {
-        let mut chunk = Chunk {
-            bytes: 0,
-            events: Vec::with_capacity(CHUNK_LINES),
-        };
+/// Reads whole lines in blocks of about [`BLOCK_BYTES`] and deals them to
+/// the workers in turn.
+fn read_blocks<R: BufRead>(mut reader: R, workers: Vec<SyncSender<std::io::Result<Block>>>) {
+    let mut next_line = 1u64;
+    let mut carry: Vec<u8> = Vec::new();
+    for turn in 0.. {
+        let tx = &workers[turn % workers.len()];
+        let mut bytes = std::mem::take(&mut carry);
+        bytes.reserve(BLOCK_BYTES);
         let mut eof = false;
-        while chunk.events.len() < CHUNK_LINES {
-            buf.clear();
-            match reader.read_until(b'\n', &mut buf) {
+        // Fill to the block size straight from the reader (a read this
+        // large bypasses a `BufReader`'s buffer), then on to a line's end.
+        while bytes.len() < BLOCK_BYTES {
+            let at = bytes.len();
+            bytes.resize(BLOCK_BYTES, 0);
+            match reader.read(&mut bytes[at..]) {
                 Ok(0) => {
+                    bytes.truncate(at);
                     eof = true;
                     break;
                 }
-                Ok(n) => {
-                    chunk.bytes += n as u64;
-                    line_no += 1;
-                    let line = buf.trim_ascii();
-                    if !line.is_empty() {
-                        chunk.events.push((line_no, Event::from_json_line(line)));
-                    }
-                }
+                Ok(n) => bytes.truncate(at + n),
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => bytes.truncate(at),
                 Err(e) => {
                     let _ = tx.send(Err(e));
                     return;
                 }
             }
         }
-        if !chunk.events.is_empty() && tx.send(Ok(chunk)).is_err() {
+        if !eof && bytes.last() != Some(&b'\n') {
+            if let Err(e) = reader.read_until(b'\n', &mut bytes) {
+                let _ = tx.send(Err(e));
+                return;
+            }
+        }
+        if !eof {
+            // Whole lines only: what follows the last newline waits.
+            if let Some(end) = bytes.iter().rposition(|&b| b == b'\n') {
+                carry.extend_from_slice(&bytes[end + 1..]);
+                bytes.truncate(end + 1);
+            }
+        }
+        if bytes.is_empty() && eof {
             return;
         }
-        if eof {
+        let lines = bytes.iter().filter(|&&b| b == b'\n').count() as u64;
+        let first_line = next_line;
+        next_line += lines;
+        if tx.send(Ok(Block { first_line, bytes })).is_err() || eof {
             return;
         }
     }
+}
+
+/// Decodes and normalizes the lines of each block it is given.
+fn work(
+    blocks: Receiver<std::io::Result<Block>>,
+    chunks: SyncSender<std::io::Result<Chunk>>,
+    mut normalizer: Normalizer,
+    book: &SiteBook,
+) {
+    let mut sites: HashMap<String, (Arc<str>, Arc<SiteRecord>)> = HashMap::new();
+    for block in blocks {
+        let block = match block {
+            Ok(b) => b,
+            Err(e) => {
+                let _ = chunks.send(Err(e));
+                return;
+            }
+        };
+        let mut chunk = Chunk {
+            bytes: block.bytes.len() as u64,
+            items: Vec::with_capacity(block.bytes.len() / 128),
+        };
+        let mut line_no = block.first_line;
+        let mut rest = block.bytes.as_slice();
+        while !rest.is_empty() {
+            let (line, next) = match rest.iter().position(|&b| b == b'\n') {
+                Some(i) => (&rest[..i], &rest[i + 1..]),
+                None => (rest, &rest[rest.len()..]),
+            };
+            rest = next;
+            let line = line.trim_ascii();
+            if !line.is_empty() {
+                let item = with_json_line(line, |e| {
+                    let (name, record) = site_record(&mut sites, book, e.site);
+                    match prepare(&e, &record, &mut normalizer) {
+                        Ok(Ok(prepared)) => Item::Ready {
+                            site: name,
+                            record,
+                            prepared,
+                        },
+                        Ok(Err(d)) => Item::Dropped(d),
+                        Err(err) => Item::Rejected(err),
+                    }
+                })
+                .unwrap_or_else(Item::Rejected);
+                chunk.items.push((line_no, item));
+            }
+            line_no += 1;
+        }
+        if chunks.send(Ok(chunk)).is_err() {
+            return;
+        }
+    }
+}
+
+/// The record of `site`: from the worker's own map, else from the import's
+/// book, else a new one put in the book for every worker to use.
+fn site_record(
+    local: &mut HashMap<String, (Arc<str>, Arc<SiteRecord>)>,
+    book: &SiteBook,
+    site: &str,
+) -> (Arc<str>, Arc<SiteRecord>) {
+    if let Some((name, r)) = local.get(site) {
+        return (Arc::clone(name), Arc::clone(r));
+    }
+    let record = {
+        let mut book = book.lock().unwrap_or_else(|p| p.into_inner());
+        Arc::clone(
+            book.entry(site.to_owned())
+                .or_insert_with(|| Arc::new(SiteRecord::new(SiteSettings::default()))),
+        )
+    };
+    let name: Arc<str> = site.into();
+    local.insert(site.to_owned(), (Arc::clone(&name), Arc::clone(&record)));
+    (name, record)
 }

@@ -10,7 +10,7 @@
 use foldhash::{HashMap, HashMapExt};
 use std::sync::Arc;
 
-use crate::event::{Event, EventError, EventKind};
+use crate::event::{Event, EventError, EventKind, EventRef};
 use crate::normalize::{
     classify_referrer, parse_page, primary_language, screen_size, selector_matches, PageInfo,
     ReferrerSources, UaCache,
@@ -38,33 +38,103 @@ pub(crate) struct Normalized {
     pub attrs: Option<SessionAttrs>,
 }
 
+/// What ingest derives from a raw hit.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum IngestMode {
+    /// Everything: page path and campaign, referrer host, domain and
+    /// channel, device from the user agent, language subtag. The default.
+    #[default]
+    Normalize,
+    /// Nothing that needs parsing: the URL is stored as the page, the
+    /// referrer as given as its host and domain (channel `referral`, or
+    /// `direct` without one), the user agent as given as the browser
+    /// (device class `unknown`), the language tag as given; no campaign.
+    /// Privacy rules still apply (a site's allowed hosts still parse the
+    /// URL's host). For measuring what normalization costs, and for data
+    /// normalized upstream.
+    Raw,
+}
+
 /// Caches shared by every event a writer normalizes.
 pub(crate) struct Normalizer {
+    mode: IngestMode,
     ua: UaCache,
-    pages: HashMap<String, Arc<PageInfo>>,
+    pages: HashMap<String, Arc<Page>>,
+    selectors: HashMap<String, Arc<str>>,
     sources: ReferrerSources,
 }
 
+/// A parsed page URL, with its path shared by every row of the page.
+struct Page {
+    info: PageInfo,
+    path: Arc<str>,
+}
+
+/// Most distinct URLs (and, apart, selectors) cached before a cache starts
+/// over.
 const PAGE_CACHE: usize = 65_536;
 
 impl Normalizer {
-    pub fn new(sources: ReferrerSources) -> Normalizer {
+    pub fn new(sources: ReferrerSources, mode: IngestMode) -> Normalizer {
         Normalizer {
+            mode,
             ua: UaCache::new(),
             pages: HashMap::new(),
+            selectors: HashMap::new(),
             sources,
         }
     }
 
-    fn page(&mut self, url: &str) -> Arc<PageInfo> {
+    /// A normalizer with the same referrer table and mode, and empty caches.
+    pub fn fresh(&self) -> Normalizer {
+        Normalizer::new(self.sources.clone(), self.mode)
+    }
+
+    pub fn sources(&self) -> &ReferrerSources {
+        &self.sources
+    }
+
+    pub fn mode(&self) -> IngestMode {
+        self.mode
+    }
+
+    fn page(&mut self, url: &str, settings: &SiteSettings) -> Arc<Page> {
         if let Some(p) = self.pages.get(url) {
             return Arc::clone(p);
         }
         if self.pages.len() >= PAGE_CACHE {
             self.pages.clear();
         }
-        let p = Arc::new(parse_page(url));
+        let info = match self.mode {
+            IngestMode::Normalize => parse_page(url),
+            IngestMode::Raw => PageInfo {
+                path: url.to_owned(),
+                // Only the allowed-hosts rule needs the host.
+                host: if settings.allowed_hosts.is_empty() {
+                    None
+                } else {
+                    parse_page(url).host
+                },
+                ..PageInfo::default()
+            },
+        };
+        let p = Arc::new(Page {
+            path: info.path.as_str().into(),
+            info,
+        });
         self.pages.insert(url.to_owned(), Arc::clone(&p));
+        p
+    }
+
+    fn selector(&mut self, s: &str) -> Arc<str> {
+        if let Some(p) = self.selectors.get(s) {
+            return Arc::clone(p);
+        }
+        if self.selectors.len() >= PAGE_CACHE {
+            self.selectors.clear();
+        }
+        let p: Arc<str> = s.into();
+        self.selectors.insert(s.to_owned(), Arc::clone(&p));
         p
     }
 
@@ -72,15 +142,15 @@ impl Normalizer {
     /// privacy rule; `Err` rejects it.
     pub fn normalize(
         &mut self,
-        e: &Event,
+        e: &EventRef<'_>,
         settings: &SiteSettings,
     ) -> Result<Result<Normalized, Dropped>, EventError> {
         if settings.honour_dnt && e.dnt == Some(true) {
             return Ok(Err(Dropped::DoNotTrack));
         }
-        let page = self.page(&e.url);
+        let page = self.page(e.url, settings);
         if !settings.allowed_hosts.is_empty() {
-            if let Some(host) = &page.host {
+            if let Some(host) = &page.info.host {
                 let allowed = settings
                     .allowed_hosts
                     .iter()
@@ -94,7 +164,7 @@ impl Normalizer {
             }
         }
         let kind = e.kind;
-        let selector = match (&e.selector, kind) {
+        let selector = match (e.selector, kind) {
             (Some(s), EventKind::Click | EventKind::Input) => Some(s),
             _ => None,
         };
@@ -115,7 +185,7 @@ impl Normalizer {
             kind: kind.code(),
             session: 0,
             visitor: 0,
-            page: page.path.clone(),
+            page: Arc::clone(&page.path),
             x: e.x.filter(|_| on(&[Click, Move])),
             y: e.y.filter(|_| on(&[Click, Move, Scroll])),
             vw: e.vw.filter(|_| geometry),
@@ -126,15 +196,18 @@ impl Normalizer {
             ey: e.ey.filter(|_| kind == Click),
             len: e.len.filter(|_| kind == Input),
             duration_ms: e.duration_ms.filter(|_| kind == Leave),
-            selector: selector.cloned(),
-            name: e.name.clone().filter(|_| kind == Custom),
+            selector: selector.map(|s| self.selector(s)),
+            name: e.name.filter(|_| kind == Custom).map(str::to_owned),
         };
-        let attrs = (kind == Pageview).then(|| self.session_attrs(e, &page));
+        let attrs = (kind == Pageview).then(|| self.session_attrs(e, &page.info));
         Ok(Ok(Normalized { row, attrs }))
     }
 
-    fn session_attrs(&mut self, e: &Event, page: &PageInfo) -> SessionAttrs {
-        let device = match &e.ua {
+    fn session_attrs(&mut self, e: &EventRef<'_>, page: &PageInfo) -> SessionAttrs {
+        if self.mode == IngestMode::Raw {
+            return raw_attrs(e, page);
+        }
+        let device = match e.ua {
             Some(ua) => (*self.ua.get(ua)).clone(),
             None => crate::normalize::Device::parse(""),
         };
@@ -142,21 +215,38 @@ impl Normalizer {
     }
 }
 
+/// The session attributes of [`IngestMode::Raw`]: strings as given.
+fn raw_attrs(e: &EventRef<'_>, page: &PageInfo) -> SessionAttrs {
+    let referrer = e.referrer.unwrap_or(crate::normalize::referrer::DIRECT);
+    SessionAttrs {
+        entry_page: page.path.clone(),
+        referrer_host: referrer.to_owned(),
+        referrer_domain: referrer.to_owned(),
+        channel: if e.referrer.is_some() {
+            crate::normalize::Channel::Referral
+        } else {
+            crate::normalize::Channel::Direct
+        },
+        device: crate::normalize::DeviceClass::Unknown,
+        browser: e.ua.unwrap_or_default().to_owned(),
+        os: String::new(),
+        screen: screen_size(e.screen_w, e.screen_h),
+        lang: e.lang.map(str::to_owned),
+        tz: e.tz.map(str::to_owned),
+        ..SessionAttrs::default()
+    }
+}
+
 /// The session attributes a pageview gives, from its already parsed page
 /// and device.
 fn attrs_from(
-    e: &Event,
+    e: &EventRef<'_>,
     page: &PageInfo,
     device: crate::normalize::Device,
     sources: &ReferrerSources,
 ) -> SessionAttrs {
     let campaign = !page.campaign.is_empty() || page.click_id;
-    let referrer = classify_referrer(
-        e.referrer.as_deref(),
-        page.host.as_deref(),
-        campaign,
-        sources,
-    );
+    let referrer = classify_referrer(e.referrer, page.host.as_deref(), campaign, sources);
     SessionAttrs {
         entry_page: page.path.clone(),
         referrer_host: referrer.host,
@@ -173,8 +263,8 @@ fn attrs_from(
         os: device.os,
         os_major: device.os_major,
         screen: screen_size(e.screen_w, e.screen_h),
-        lang: e.lang.as_deref().and_then(primary_language),
-        tz: e.tz.clone(),
+        lang: e.lang.and_then(primary_language),
+        tz: e.tz.map(str::to_owned),
     }
 }
 
@@ -194,5 +284,5 @@ fn attrs_from(
 pub fn session_attrs_of(e: &Event) -> SessionAttrs {
     let page = crate::normalize::parse_page(&e.url);
     let device = crate::normalize::Device::parse(e.ua.as_deref().unwrap_or(""));
-    attrs_from(e, &page, device, &ReferrerSources::builtin())
+    attrs_from(&e.view(), &page, device, &ReferrerSources::builtin())
 }

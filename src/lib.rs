@@ -27,8 +27,8 @@ pub use deletion::{
 };
 pub use error::{Corrupt, Error, Result};
 pub use event::{parse_rfc3339_ms, parse_time, Event, EventError, EventKind};
-pub use import::{ImportError, ImportProgress, ImportReport};
-pub use ingest::{session_attrs_of, Dropped};
+pub use import::{ImportError, ImportProgress, ImportReport, IMPORT_BATCH};
+pub use ingest::{session_attrs_of, Dropped, IngestMode};
 pub use read::{SiteCounts, Snapshot, StoredEvent};
 pub use site::{SiteSettings, MAX_PURGE_WINDOW_DAYS};
 pub use storage::sessions::SessionAttrs;

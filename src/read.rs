@@ -80,14 +80,14 @@ impl From<Row> for StoredEvent {
         StoredEvent {
             ts: r.ts,
             kind: r.kind(),
-            page: r.page,
+            page: r.page.to_string(),
             x: r.x,
             y: r.y,
             vw: r.vw,
             vh: r.vh,
             dh: r.dh,
             load_ms: r.load_ms,
-            selector: r.selector,
+            selector: r.selector.as_deref().map(str::to_owned),
             ex: r.ex,
             ey: r.ey,
             len: r.len,
@@ -303,14 +303,14 @@ impl Snapshot {
                 (site, day, version, crate::cache::PARTITION, PENDING_ITEM),
                 || {
                     let mut dicts = load_dicts(&self.t.dicts, site, day)?;
-                    let rows = self.pending_rows(site, day)?;
+                    let mut rows = self.pending_rows(site, day)?;
                     let attrs =
                         crate::writer::AttrsLookup::new(&self.t.sessions, &self.t.blocks, site)
                             .all(rows.iter().map(|r| r.session))?;
                     let lookup = |h: u64| attrs.get(&h).cloned().flatten();
                     let mut segs = Vec::new();
                     let mut size = 0;
-                    for chunk in rows.chunks(segment::SEGMENT_ROWS) {
+                    for chunk in rows.chunks_mut(segment::SEGMENT_ROWS) {
                         let enc = segment::build(chunk, day, &mut dicts, &lookup);
                         size += enc.columns.values().map(Vec::len).sum::<usize>();
                         segs.push((enc.rows, enc.min_ts, enc.max_ts, Arc::new(enc.columns)));

@@ -10,7 +10,7 @@ use redb::{Database, ReadableDatabase, ReadableTable, TableHandle};
 use serde::Serialize;
 
 use crate::error::{Error, Result};
-use crate::ingest::Normalizer;
+use crate::ingest::{IngestMode, Normalizer};
 use crate::normalize::ReferrerSources;
 use crate::read::Snapshot;
 use crate::site::{SiteRecord, SiteSettings};
@@ -190,7 +190,7 @@ impl Store {
             path,
             state: Mutex::new(WriterState {
                 sites: HashMap::new(),
-                normalizer: Normalizer::new(ReferrerSources::builtin()),
+                normalizer: Normalizer::new(ReferrerSources::builtin(), IngestMode::default()),
                 next_seq: None,
                 seal_rows: crate::writer::SEAL_ROWS,
             }),
@@ -305,7 +305,34 @@ impl Store {
     /// Replaces the User-Agent-independent referrer table, e.g. with one
     /// extended by a Snowplow referer list.
     pub fn set_referrer_sources(&self, sources: ReferrerSources) {
-        self.lock().normalizer = Normalizer::new(sources);
+        let mut state = self.lock();
+        state.normalizer = Normalizer::new(sources, state.normalizer.mode());
+    }
+
+    /// Sets what ingest derives from raw hits from now on (default
+    /// [`IngestMode::Normalize`]); the setting belongs to this open `Store`
+    /// and is not stored in the file.
+    ///
+    /// ```
+    /// use heatstore::{Event, EventKind, IngestMode, Store};
+    /// let store = Store::in_memory()?;
+    /// store.set_ingest_mode(IngestMode::Raw);
+    /// let mut w = store.writer()?;
+    /// let mut e = Event::new("a.com", 0, EventKind::Pageview, "s", "https://a.com/x?utm_source=y");
+    /// (e.vw, e.vh, e.dh) = (Some(800), Some(600), Some(2000));
+    /// w.append(&e)?;
+    /// w.commit()?;
+    /// drop(w);
+    /// let pages = store.snapshot()?.pages("a.com", &Default::default(), None)?;
+    /// assert_eq!(pages.rows[0].page, "https://a.com/x?utm_source=y");
+    /// # Ok::<(), heatstore::Error>(())
+    /// ```
+    pub fn set_ingest_mode(&self, mode: IngestMode) {
+        let mut state = self.lock();
+        if state.normalizer.mode() != mode {
+            let fresh = state.normalizer.fresh();
+            state.normalizer = Normalizer::new(fresh.sources().clone(), mode);
+        }
     }
 
     /// The settings of a site (defaults for a site not seen yet).

@@ -15,8 +15,8 @@ use redb::{ReadableDatabase, ReadableTable, WriteTransaction};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
-use crate::event::{Event, EventError};
-use crate::ingest::Dropped;
+use crate::event::{Event, EventError, EventRef};
+use crate::ingest::{Dropped, Normalizer};
 use crate::normalize::{cookieless_visitor, id_hash, IdKey};
 use crate::site::{SiteRecord, SiteSettings};
 use crate::storage::columns;
@@ -29,6 +29,11 @@ use crate::store::{next_site_id, Store, WriterState};
 
 /// A partition is sealed when this many of its rows are pending.
 pub const SEAL_ROWS: u64 = 16_384;
+
+/// Sealing rewrites a partition's partial last segment together with the
+/// new rows only while the segment holds at most this many times as many
+/// rows as are added.
+const MERGE_COST: usize = 4;
 
 /// Cookieless sessions end after this much inactivity.
 pub const COOKIELESS_SESSION_GAP_MS: i64 = 30 * 60 * 1000;
@@ -115,6 +120,8 @@ struct SessionDelta {
     mixed: bool,
     first_pv: Option<(FirstPv, SessionAttrs)>,
     days: BTreeSet<i32>,
+    /// The day last added to `days`, to skip the set for the common case.
+    last_day: Option<i32>,
 }
 
 #[derive(Default)]
@@ -124,6 +131,52 @@ struct Batch {
     cookieless: HashMap<(u32, u64), (i64, u64)>,
     salts: BTreeMap<i32, IdKey>,
     start_seq: u64,
+}
+
+/// An event normalized for its site and ready to buffer: the part of
+/// ingest that needs only the site's settings and key, so that an import
+/// runs it off the committing thread.
+pub(crate) struct Prepared {
+    /// The row, with its session and visitor hashes unless cookieless.
+    pub row: Row,
+    /// The attributes a pageview gives its session (boxed: most events
+    /// are not pageviews, and prepared events are moved between threads).
+    pub attrs: Option<Box<SessionAttrs>>,
+    /// (ip, ua) of a cookieless event: its ids depend on the day's salt and
+    /// the visitor's last activity, which only the writer knows.
+    pub cookieless: Option<Box<(String, String)>>,
+}
+
+/// Normalizes a validated event for the site whose record is `record`.
+/// `Ok(Err(_))` is an event dropped by a privacy rule; `Err` rejects it.
+pub(crate) fn prepare(
+    e: &EventRef<'_>,
+    record: &SiteRecord,
+    normalizer: &mut Normalizer,
+) -> std::result::Result<std::result::Result<Prepared, Dropped>, EventError> {
+    let normalized = match normalizer.normalize(e, &record.settings)? {
+        Ok(n) => n,
+        Err(dropped) => return Ok(Err(dropped)),
+    };
+    let mut row = normalized.row;
+    let mut cookieless = None;
+    match e.session {
+        Some(s) => {
+            row.session = id_hash(&record.key, s);
+            row.visitor = e.visitor.map_or(row.session, |v| id_hash(&record.key, v));
+        }
+        None => {
+            let (Some(ip), Some(ua)) = (e.ip, e.ua) else {
+                return Err(EventError::new("session", "is required"));
+            };
+            cookieless = Some(Box::new((ip.to_owned(), ua.to_owned())));
+        }
+    }
+    Ok(Ok(Prepared {
+        row,
+        attrs: normalized.attrs.map(Box::new),
+        cookieless,
+    }))
 }
 
 /// Per (site, day): sessions to put into (`Some`) or take out of (`None`)
@@ -170,7 +223,10 @@ impl<'s> Writer<'s> {
         Ok(s)
     }
 
-    fn site(&mut self, site: &str) -> Result<()> {
+    /// Makes sure the writer knows `site`: loads it from the store, or
+    /// creates it (uncommitted) with `new_record`, a fresh record when
+    /// `None`.
+    fn site(&mut self, site: &str, new_record: Option<&SiteRecord>) -> Result<()> {
         if self.state.sites.contains_key(site) {
             return Ok(());
         }
@@ -206,7 +262,9 @@ impl<'s> Writer<'s> {
                 let id = next_site_id(&sites)?.max(taken.map_or(0, |t| t + 1));
                 SiteState {
                     id,
-                    record: SiteRecord::new(SiteSettings::default()),
+                    record: new_record
+                        .cloned()
+                        .unwrap_or_else(|| SiteRecord::new(SiteSettings::default())),
                     opt_outs: HashSet::new(),
                     is_new: true,
                 }
@@ -214,6 +272,33 @@ impl<'s> Writer<'s> {
         };
         self.state.sites.insert(site.to_owned(), state);
         Ok(())
+    }
+
+    /// The record of every site the store or this writer knows.
+    pub(crate) fn site_records(&mut self) -> Result<HashMap<String, SiteRecord>> {
+        let names: Vec<String> = {
+            let txn = self.store.db.begin_read()?;
+            let sites = txn.open_table(SITES)?;
+            let mut v = Vec::new();
+            for e in sites.iter()? {
+                v.push(e?.0.value().to_owned());
+            }
+            v
+        };
+        for name in &names {
+            self.site(name, None)?;
+        }
+        Ok(self
+            .state
+            .sites
+            .iter()
+            .map(|(name, s)| (name.clone(), s.record.clone()))
+            .collect())
+    }
+
+    /// A copy of the writer's normalizer settings, for import workers.
+    pub(crate) fn new_normalizer(&self) -> Normalizer {
+        self.state.normalizer.fresh()
     }
 
     fn salt(&mut self, day: i32) -> Result<IdKey> {
@@ -260,54 +345,56 @@ impl<'s> Writer<'s> {
 
     /// Validates, normalizes and buffers one event.
     pub fn append(&mut self, event: &Event) -> Result<Appended> {
+        let event = event.view();
         event.validate()?;
-        self.site(&event.site)?;
-        let seq = self.next_seq()?;
+        self.site(event.site, None)?;
         let WriterState {
             sites, normalizer, ..
         } = &mut *self.state;
-        let Some(site) = sites.get(&event.site) else {
+        let Some(site) = sites.get(event.site) else {
             return Err(Error::InvalidArgument("site vanished".into()));
         };
-        let normalized = match normalizer.normalize(event, &site.record.settings)? {
-            Ok(n) => n,
-            Err(dropped) => return Ok(Appended::Dropped(dropped)),
+        match prepare(&event, &site.record, normalizer)? {
+            // The site is known now: no record is needed to create it.
+            Ok(p) => self.append_prepared(event.site, None, p),
+            Err(dropped) => Ok(Appended::Dropped(dropped)),
+        }
+    }
+
+    /// Buffers an event that [`prepare`] normalized with `record`, the
+    /// site's record (the one a new site is created with).
+    pub(crate) fn append_prepared(
+        &mut self,
+        site_name: &str,
+        record: Option<&SiteRecord>,
+        p: Prepared,
+    ) -> Result<Appended> {
+        self.site(site_name, record)?;
+        let seq = self.next_seq()?;
+        let Some(site) = self.state.sites.get(site_name) else {
+            return Err(Error::InvalidArgument("site vanished".into()));
         };
-        let (site_id, key) = (site.id, site.record.key);
-        let (session, visitor) = match &event.session {
-            Some(s) => {
-                let session = id_hash(&key, s);
-                let visitor = event
-                    .visitor
-                    .as_deref()
-                    .map_or(session, |v| id_hash(&key, v));
-                (session, visitor)
-            }
-            None => {
-                let (Some(ip), Some(ua)) = (&event.ip, &event.ua) else {
-                    return Err(EventError::new("session", "is required").into());
-                };
-                let day = day_of(event.ts);
-                let salt = self.salt(day)?;
-                let visitor = cookieless_visitor(&salt, &event.site, ip, ua);
-                (
-                    self.cookieless_session(site_id, visitor, event.ts)?,
-                    visitor,
-                )
-            }
-        };
+        let site_id = site.id;
+        let Prepared {
+            mut row,
+            attrs,
+            cookieless,
+        } = p;
+        if let Some(c) = cookieless {
+            let salt = self.salt(day_of(row.ts))?;
+            row.visitor = cookieless_visitor(&salt, site_name, &c.0, &c.1);
+            row.session = self.cookieless_session(site_id, row.visitor, row.ts)?;
+        }
         let opted_out = self
             .state
             .sites
-            .get(&event.site)
-            .is_some_and(|s| s.opt_outs.contains(&visitor));
+            .get(site_name)
+            .is_some_and(|s| s.opt_outs.contains(&row.visitor));
         if opted_out {
             return Ok(Appended::Dropped(Dropped::OptedOut));
         }
         self.state.next_seq = Some(seq + 1);
-        let mut row = normalized.row;
-        row.session = session;
-        row.visitor = visitor;
+        let (session, visitor) = (row.session, row.visitor);
         let delta = self
             .batch
             .sessions
@@ -317,11 +404,15 @@ impl<'s> Writer<'s> {
                 ..SessionDelta::default()
             });
         delta.mixed |= delta.visitor != visitor;
-        delta.days.insert(day_of(row.ts));
-        if let Some(attrs) = normalized.attrs {
+        let day = day_of(row.ts);
+        if delta.last_day != Some(day) {
+            delta.days.insert(day);
+            delta.last_day = Some(day);
+        }
+        if let Some(attrs) = attrs {
             let fp = FirstPv { ts: row.ts, seq };
             if delta.first_pv.as_ref().is_none_or(|(old, _)| fp < *old) {
-                delta.first_pv = Some((fp, attrs));
+                delta.first_pv = Some((fp, *attrs));
             }
         }
         if self.batch.rows.is_empty() {
@@ -336,7 +427,11 @@ impl<'s> Writer<'s> {
         if self.batch.rows.is_empty() && !self.state.sites.values().any(|s| s.is_new) {
             return Ok(CommitSummary::default());
         }
+        let rows_capacity = self.batch.rows.capacity();
         let batch = std::mem::take(&mut self.batch);
+        // The next batch will likely be as large: allocate it at once
+        // rather than by doubling.
+        self.batch.rows.reserve(rows_capacity);
         let result = self.commit_batch(batch);
         if result.is_err() {
             // Nothing of the batch was written: forget cached state that
@@ -369,14 +464,19 @@ impl<'s> Writer<'s> {
             }
             v
         };
+        let t0 = std::time::Instant::now();
         for &(site, day) in &parts {
             seal(&txn, site, day, Vec::new())?;
         }
         txn.commit()?;
+        if std::env::var_os("HEATSTORE_TRACE").is_some() {
+            eprintln!("seal_all {} partitions {:?}", parts.len(), t0.elapsed());
+        }
         Ok(parts.len() as u64)
     }
 
     fn commit_batch(&mut self, batch: Batch) -> Result<CommitSummary> {
+        let t_start = std::time::Instant::now();
         let txn = self.store.db.begin_write()?;
         let mut summary = CommitSummary {
             events: batch.rows.len() as u64,
@@ -472,6 +572,7 @@ impl<'s> Writer<'s> {
         for (site, hash, days) in changed_sealed {
             patch_session_attrs(&txn, site, hash, &days)?;
         }
+        let t_sessions = std::time::Instant::now();
         // Pending rows, one batch per partition.
         let mut groups: BTreeMap<(u32, i32), Vec<Row>> = BTreeMap::new();
         for (site, mut row) in batch.rows {
@@ -510,7 +611,9 @@ impl<'s> Writer<'s> {
         txn.commit()?;
         if std::env::var_os("HEATSTORE_TRACE").is_some() {
             eprintln!(
-                "seal {:?} commit {:?}",
+                "sessions {:?} pending {:?} seal {:?} commit {:?}",
+                t_sessions - t_start,
+                t_seal - t_sessions,
                 t_commit - t_seal,
                 t_commit.elapsed()
             );
@@ -573,7 +676,7 @@ pub(crate) fn write_segments(
     cols: &mut redb::Table<columns::ColKey, &[u8]>,
     site: u32,
     day: i32,
-    rows: &[Row],
+    rows: &mut [Row],
     dicts: &mut PartitionDicts,
     meta: &mut PartMeta,
 ) -> Result<()> {
@@ -583,7 +686,7 @@ pub(crate) fn write_segments(
         AttrsLookup::new(&sessions, &blocks, site).all(rows.iter().map(|r| r.session))?
     };
     let lookup = |h: u64| attrs.get(&h).cloned().flatten();
-    for chunk in rows.chunks(SEGMENT_ROWS) {
+    for chunk in rows.chunks_mut(SEGMENT_ROWS) {
         let enc = segment::build(chunk, day, dicts, &lookup);
         let id = meta.next_segment;
         meta.next_segment += 1;
@@ -757,14 +860,6 @@ pub(crate) fn seal(txn: &WriteTransaction, site: u32, day: i32, extra: Vec<Row>)
     let mut dicts = load_dicts(&txn.open_table(DICTIONARIES)?, site, day)?;
     let mut cols = txn.open_table(SEGMENT_COLUMNS)?;
     let mut rows = Vec::new();
-    if let Some(last) = meta.segments.last().cloned() {
-        if (last.rows as usize) < SEGMENT_ROWS {
-            let tail = columns::get_all(&cols, site, day, last.id)?;
-            rows = segment::decode_rows(&tail, last.rows, day, &dicts)?;
-            columns::remove_segment(&mut cols, site, day, last.id)?;
-            meta.segments.pop();
-        }
-    }
     {
         let mut pending = txn.open_table(PENDING)?;
         let mut keys = Vec::new();
@@ -778,7 +873,21 @@ pub(crate) fn seal(txn: &WriteTransaction, site: u32, day: i32, extra: Vec<Row>)
         }
     }
     rows.extend(extra);
-    write_segments(txn, &mut cols, site, day, &rows, &mut dicts, &mut meta)?;
+    if let Some(last) = meta.segments.last().cloned() {
+        // The partial last segment is rewritten with the new rows while
+        // that costs at most MERGE_COST times their own encoding: segments
+        // grow towards full in a steady stream, and a few late rows do not
+        // rewrite a large segment (they make a small one).
+        if (last.rows as usize) < SEGMENT_ROWS && rows.len() * MERGE_COST >= last.rows as usize {
+            let tail = columns::get_all(&cols, site, day, last.id)?;
+            let mut all = segment::decode_rows(&tail, last.rows, day, &dicts)?;
+            all.append(&mut rows);
+            rows = all;
+            columns::remove_segment(&mut cols, site, day, last.id)?;
+            meta.segments.pop();
+        }
+    }
+    write_segments(txn, &mut cols, site, day, &mut rows, &mut dicts, &mut meta)?;
     meta.pending_rows = 0;
     parts.insert((site, day), meta.encode_new_version().as_slice())?;
     save_dicts(txn, site, day, &dicts)?;

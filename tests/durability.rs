@@ -1,5 +1,5 @@
-//! Committed events read back exactly, across reopens, sealed or pending;
-//! uncommitted ones never do.
+//! Committed events read back exactly, across reopens, sealed or pending,
+//! appended or imported; uncommitted ones never do.
 
 mod common;
 
@@ -16,6 +16,8 @@ enum Op {
     DropWriter,
     Reopen,
     SealAll,
+    /// Drop the writer, then import these events as NDJSON.
+    Import(Vec<(usize, usize, usize, i64, usize, u32, u32)>),
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -29,11 +31,12 @@ fn op() -> impl Strategy<Value = Op> {
         any::<u32>(),
     );
     prop_oneof![
-        4 => proptest::collection::vec(event, 1..40).prop_map(Op::Append),
+        4 => proptest::collection::vec(event.clone(), 1..40).prop_map(Op::Append),
         3 => Just(Op::Commit),
         1 => Just(Op::DropWriter),
         1 => Just(Op::Reopen),
         1 => Just(Op::SealAll),
+        1 => proptest::collection::vec(event, 1..60).prop_map(Op::Import),
     ]
 }
 
@@ -109,6 +112,27 @@ proptest! {
                         Op::DropWriter => {
                             buffered.clear();
                             drop(w);
+                            check(&store, &model);
+                            continue 'outer;
+                        }
+                        Op::Import(evs) => {
+                            buffered.clear();
+                            drop(w);
+                            let events: Vec<Event> = evs
+                                .into_iter()
+                                .map(|(site, sess, kind, ts, page, a, b)| {
+                                    make_event(site, sess, kind, base + ts, page, a, b)
+                                })
+                                .collect();
+                            let ndjson: String =
+                                events.iter().map(|e| e.to_json_line() + "\n").collect();
+                            let report = store.import_ndjson(ndjson.as_bytes()).unwrap();
+                            prop_assert_eq!(report.accepted as usize, events.len());
+                            for e in events {
+                                let key = (e.site.clone(), e.session.clone().unwrap());
+                                model.entry(key).or_default().push((e.ts, arrival, expected(&e)));
+                                arrival += 1;
+                            }
                             check(&store, &model);
                             continue 'outer;
                         }

@@ -4,6 +4,8 @@
 //! that do not apply to the event's kind are dropped. Pending batches are
 //! MessagePack arrays of rows.
 
+use std::sync::Arc;
+
 use serde::{Deserialize, Serialize};
 
 use super::Corrupt;
@@ -16,7 +18,8 @@ pub(crate) struct Row {
     pub kind: u8,
     pub session: u64,
     pub visitor: u64,
-    pub page: String,
+    /// Shared with ingest's page cache and other rows of the same page.
+    pub page: Arc<str>,
     pub x: Option<u32>,
     pub y: Option<u32>,
     pub vw: Option<u32>,
@@ -27,7 +30,7 @@ pub(crate) struct Row {
     pub ey: Option<u16>,
     pub len: Option<u32>,
     pub duration_ms: Option<u32>,
-    pub selector: Option<String>,
+    pub selector: Option<Arc<str>>,
     pub name: Option<String>,
 }
 

@@ -8,6 +8,9 @@
 //! Row ids are `u32` below 65,536: one roaring container per bitmap.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use foldhash::HashMap;
 
 use roaring::RoaringBitmap;
 
@@ -235,20 +238,52 @@ pub(crate) fn encode_device_bitmaps(starts: &[u32], codes: &[[u64; 5]]) -> Vec<u
     out
 }
 
+/// Reorders `rows` so that row `k` is the one that was at `order[k]`
+/// (`order` is a permutation), moving each row about once.
+fn gather(rows: &mut [Row], order: &[u32]) {
+    let mut done = vec![false; rows.len()];
+    for start in 0..rows.len() {
+        if done[start] {
+            continue;
+        }
+        // Follow the cycle through `start`: each swap puts one row in place.
+        let mut j = start;
+        loop {
+            done[j] = true;
+            let next = order[j] as usize;
+            if next == start {
+                break;
+            }
+            rows.swap(j, next);
+            j = next;
+        }
+    }
+}
+
+/// The bitmap of ascending row numbers.
+fn sorted_bitmap(rows: Vec<u32>) -> RoaringBitmap {
+    RoaringBitmap::from_sorted_iter(rows.iter().copied())
+        .unwrap_or_else(|_| rows.into_iter().collect())
+}
+
 /// Builds a segment from rows given in arrival order. `attrs` gives each
 /// session's current attributes.
+///
+/// The rows are put in the segment's order, (session, ts, arrival), in
+/// place: every later pass then reads them in sequence.
 pub(crate) fn build(
-    rows: &[Row],
+    rows: &mut [Row],
     day: i32,
     dicts: &mut PartitionDicts,
     attrs: &dyn Fn(u64) -> Option<SessionAttrs>,
 ) -> EncodedSegment {
     let mut order: Vec<u32> = (0..rows.len() as u32).collect();
-    order.sort_by_key(|&i| {
+    order.sort_unstable_by_key(|&i| {
         let r = &rows[i as usize];
         (r.session, r.ts, i)
     });
-    let sorted: Vec<&Row> = order.iter().map(|&i| &rows[i as usize]).collect();
+    gather(rows, &order);
+    let sorted: &[Row] = rows;
     let start = day_start(day);
     let mut seg = EncodedSegment {
         rows: sorted.len() as u32,
@@ -298,22 +333,50 @@ pub(crate) fn build(
     encode_uints(&deltas, &mut out);
     seg.columns.insert(col::TS, out);
 
-    // Page ids, and the bitmap indexes.
-    let mut kind_bm: BTreeMap<u32, RoaringBitmap> = BTreeMap::new();
-    let mut page_bm: BTreeMap<u32, RoaringBitmap> = BTreeMap::new();
-    let mut hour_bm: BTreeMap<u32, RoaringBitmap> = BTreeMap::new();
+    // Page ids, and the bitmap indexes. Rows are visited in order and the
+    // keys are small dense numbers (kind code, hour, page id): each key's
+    // rows are listed in a vector, then made into a bitmap at once.
+    let mut kind_rows: Vec<Vec<u32>> = vec![Vec::new(); 8];
+    let mut hour_rows: Vec<Vec<u32>> = vec![Vec::new(); 24];
+    let mut page_rows: Vec<Vec<u32>> = Vec::new();
     let mut pages = Vec::with_capacity(sorted.len());
+    let mut last_page: Option<(*const u8, u32)> = None;
     for (i, r) in sorted.iter().enumerate() {
-        let p = dicts.intern(Dim::Page, &r.page);
+        // Rows of one page share its string: skip the dictionary lookup
+        // when the pointer is the one just seen.
+        let p = match last_page {
+            Some((ptr, id)) if std::ptr::eq(ptr, r.page.as_ptr()) => id,
+            _ => {
+                let id = dicts.intern(Dim::Page, &r.page);
+                last_page = Some((r.page.as_ptr(), id));
+                id
+            }
+        };
         pages.push(u64::from(p));
-        kind_bm
-            .entry(u32::from(r.kind))
-            .or_default()
-            .insert(i as u32);
-        page_bm.entry(p).or_default().insert(i as u32);
-        let hour = ((r.ts - start) / HOUR_MS).clamp(0, 23) as u32;
-        hour_bm.entry(hour).or_default().insert(i as u32);
+        let i = i as u32;
+        if let Some(v) = kind_rows.get_mut(usize::from(r.kind)) {
+            v.push(i);
+        }
+        let hour = ((r.ts - start) / HOUR_MS).clamp(0, 23) as usize;
+        if let Some(v) = hour_rows.get_mut(hour) {
+            v.push(i);
+        }
+        let p = p as usize;
+        if page_rows.len() <= p {
+            page_rows.resize(p + 1, Vec::new());
+        }
+        if let Some(v) = page_rows.get_mut(p) {
+            v.push(i);
+        }
     }
+    let keyed = |v: Vec<Vec<u32>>| -> BTreeMap<u32, RoaringBitmap> {
+        v.into_iter()
+            .enumerate()
+            .filter(|(_, rows)| !rows.is_empty())
+            .map(|(k, rows)| (k as u32, sorted_bitmap(rows)))
+            .collect()
+    };
+    let (kind_bm, page_bm, hour_bm) = (keyed(kind_rows), keyed(page_rows), keyed(hour_rows));
     let mut out = Vec::new();
     encode_uints(&pages, &mut out);
     seg.columns.insert(col::PAGE, out);
@@ -330,7 +393,7 @@ pub(crate) fn build(
     // Optional fields: presence, then the present values in row order.
     for f in &NUMERIC {
         let values: Vec<Option<u64>> = sorted.iter().map(|r| (f.get)(r)).collect();
-        encode_optional(&mut seg, f.col, f.kinds, &sorted, &values);
+        encode_optional(&mut seg, f.col, f.kinds, sorted, &values);
     }
     let sel_ids: Vec<Option<u64>> = sorted
         .iter()
@@ -344,7 +407,7 @@ pub(crate) fn build(
         &mut seg,
         col::SELECTOR,
         kinds(&[Click, Input]),
-        &sorted,
+        sorted,
         &sel_ids,
     );
     let name_ids: Vec<Option<u64>> = sorted
@@ -355,7 +418,7 @@ pub(crate) fn build(
                 .map(|s| u64::from(dicts.intern(Dim::Name, s)))
         })
         .collect();
-    encode_optional(&mut seg, col::NAME, kinds(&[Custom]), &sorted, &name_ids);
+    encode_optional(&mut seg, col::NAME, kinds(&[Custom]), sorted, &name_ids);
 
     // Per-session attributes for filters, and device-class bitmaps.
     let codes: Vec<[u64; 5]> = hashes
@@ -375,17 +438,17 @@ fn encode_optional(
     seg: &mut EncodedSegment,
     col_id: u8,
     mask: u8,
-    sorted: &[&Row],
+    sorted: &[Row],
     ids: &[Option<u64>],
 ) {
-    let mut present = RoaringBitmap::new();
+    let mut present = Vec::new();
     let mut values = Vec::new();
     let mut by_kind = true;
     for (i, (r, id)) in sorted.iter().zip(ids).enumerate() {
         let applies = mask & (1 << r.kind) != 0;
         match id {
             Some(v) => {
-                present.insert(i as u32);
+                present.push(i as u32);
                 values.push(*v);
                 by_kind &= applies;
             }
@@ -401,6 +464,7 @@ fn encode_optional(
         out.push(mask);
     } else {
         out.push(PRESENT_BITMAP);
+        let mut present = sorted_bitmap(present);
         present.optimize();
         put_bitmap(&mut out, &present);
     }
@@ -680,8 +744,17 @@ pub(crate) fn decode_rows(
             "length differs from the row count",
         ));
     }
+    // One shared string per page, not one per row.
+    let mut shared: HashMap<u64, Arc<str>> = HashMap::default();
     for (row, p) in out.iter_mut().zip(pages) {
-        row.page = dicts.resolve(Dim::Page, p)?.to_owned();
+        row.page = match shared.get(&p) {
+            Some(s) => Arc::clone(s),
+            None => {
+                let s: Arc<str> = dicts.resolve(Dim::Page, p)?.into();
+                shared.insert(p, Arc::clone(&s));
+                s
+            }
+        };
     }
     for f in &NUMERIC {
         let Some(bytes) = columns.get(&f.col) else {
@@ -717,20 +790,31 @@ pub(crate) fn decode_rows(
             }
         }
     }
+    let mut shared_sel: HashMap<u64, Arc<str>> = HashMap::default();
     for (id, dim) in [(col::SELECTOR, Dim::Selector), (col::NAME, Dim::Name)] {
         let Some(bytes) = columns.get(&id) else {
             continue;
         };
         let c = OptColumn::decode(bytes, &kind_rows)?;
         for (i, v) in c.iter() {
-            let s = dicts.resolve(dim, v)?.to_owned();
+            let s = dicts.resolve(dim, v)?;
+            let s = match shared_sel.get(&v) {
+                Some(a) if id == col::SELECTOR => Arc::clone(a),
+                _ => {
+                    let a: Arc<str> = s.into();
+                    if id == col::SELECTOR {
+                        shared_sel.insert(v, Arc::clone(&a));
+                    }
+                    a
+                }
+            };
             let row = out
                 .get_mut(i as usize)
                 .ok_or_else(|| Corrupt::new("segment", "optional column past the rows"))?;
             if id == col::SELECTOR {
                 row.selector = Some(s);
             } else {
-                row.name = Some(s);
+                row.name = Some(s.to_string());
             }
         }
     }
@@ -751,7 +835,7 @@ mod tests {
                     kind: kind.code(),
                     session: (i % 13) as u64 * 1_000_003,
                     visitor: (i % 13) as u64 % 5,
-                    page: format!("/p{}", i % 4),
+                    page: format!("/p{}", i % 4).into(),
                     ..Row::default()
                 };
                 match kind {
@@ -764,7 +848,7 @@ mod tests {
                     Click => {
                         r.x = Some(i as u32 % 1280);
                         r.y = Some(i as u32 * 3);
-                        r.selector = Some(format!("#b{}", i % 3));
+                        r.selector = Some(format!("#b{}", i % 3).into());
                         r.ex = Some(5000);
                         r.ey = Some(10);
                     }
@@ -788,12 +872,15 @@ mod tests {
     #[test]
     fn rows_roundtrip_in_session_order() {
         let day = 20_000;
-        let rows = sample_rows(500, day);
+        let arrived = sample_rows(500, day);
+        let mut rows = arrived.clone();
         let mut dicts = PartitionDicts::default();
-        let seg = build(&rows, day, &mut dicts, &|_| None);
+        let seg = build(&mut rows, day, &mut dicts, &|_| None);
         let back = decode_rows(&seg.columns, seg.rows, day, &dicts).unwrap();
-        let mut want = rows.clone();
+        // Stable: rows of a session with equal ts stay in arrival order.
+        let mut want = arrived.clone();
         want.sort_by_key(|r| (r.session, r.ts));
+        assert_eq!(rows, want, "build leaves the rows in segment order");
         assert_eq!(back.len(), want.len());
         for (i, (b, w)) in back.iter().zip(&want).enumerate() {
             assert_eq!(b, w, "row {i}");
@@ -803,9 +890,9 @@ mod tests {
     #[test]
     fn truncated_columns_are_corrupt_not_panics() {
         let day = 20_000;
-        let rows = sample_rows(300, day);
+        let mut rows = sample_rows(300, day);
         let mut dicts = PartitionDicts::default();
-        let seg = build(&rows, day, &mut dicts, &|_| None);
+        let seg = build(&mut rows, day, &mut dicts, &|_| None);
         for id in seg.columns.keys().copied().collect::<Vec<_>>() {
             let full = seg.columns[&id].clone();
             for cut in [0, 1, full.len() / 2, full.len().saturating_sub(1)] {
