@@ -41,7 +41,7 @@ pub(crate) fn sort_dedup(mut v: Vec<u64>) -> Vec<u64> {
     v
 }
 
-/// Distinct values of a sorted slice.
+/// Distinct values of a sorted slice (a slice with repeats adjacent).
 fn distinct_sorted(v: &[u64]) -> u64 {
     if v.is_empty() {
         return 0;
@@ -49,18 +49,19 @@ fn distinct_sorted(v: &[u64]) -> u64 {
     1 + v.windows(2).filter(|w| w[0] != w[1]).count() as u64
 }
 
-/// The number of distinct values in the union of sorted slices.
+/// The number of distinct values in the union of slices.
 ///
-/// The values are keyed hashes, spread evenly over `u64`: the union is cut
-/// into buckets by their top bits, and each bucket (a few dozen values taken
-/// from every slice in turn) is sorted and deduplicated on its own. Memory is
-/// read in order, which beats a hash set over 100,000s of values. Uneven
-/// values are still counted exactly, only slower.
+/// The values are keyed hashes, spread evenly over `u64`: they are scattered
+/// into buckets by their top bits (a counting sort: one pass to count, one
+/// to place), and each bucket of a few dozen values is sorted and
+/// deduplicated on its own. The cost follows the number of values, not of
+/// slices, and beats a hash set over 100,000s of values. Uneven values are
+/// still counted exactly, only slower.
 pub(crate) fn union_len(parts: &[&[u64]]) -> u64 {
     let parts: Vec<&[u64]> = parts.iter().copied().filter(|p| !p.is_empty()).collect();
     match parts.as_slice() {
         [] => return 0,
-        [one] => return distinct_sorted(one),
+        [one] if one.windows(2).all(|w| w[0] <= w[1]) => return distinct_sorted(one),
         _ => {}
     }
     let total: usize = parts.iter().map(|p| p.len()).sum();
@@ -71,27 +72,42 @@ pub(crate) fn union_len(parts: &[&[u64]]) -> u64 {
         all.dedup();
         return all.len() as u64;
     }
-    let bits = (usize::BITS - 1 - per.leading_zeros()).min(16);
+    let bits = (usize::BITS - 1 - per.leading_zeros()).min(20);
     let shift = 64 - bits;
-    let mut cursor = vec![0usize; parts.len()];
-    let mut buf: Vec<u64> = Vec::with_capacity(64);
-    let mut n = 0u64;
-    for b in 0..(1u64 << bits) {
-        buf.clear();
-        let last = b + 1 == 1u64 << bits;
-        for (p, c) in parts.iter().zip(cursor.iter_mut()) {
-            let rest = p.get(*c..).unwrap_or_default();
-            let k = if last {
-                rest.len()
-            } else {
-                rest.iter().take_while(|&&v| (v >> shift) <= b).count()
-            };
-            buf.extend_from_slice(rest.get(..k).unwrap_or_default());
-            *c += k;
+    let buckets = 1usize << bits;
+    // starts[b]..starts[b + 1]: where bucket b's values go.
+    let mut starts = vec![0usize; buckets + 1];
+    for p in &parts {
+        for &v in *p {
+            if let Some(c) = starts.get_mut((v >> shift) as usize + 1) {
+                *c += 1;
+            }
         }
-        buf.sort_unstable();
-        buf.dedup();
-        n += buf.len() as u64;
+    }
+    for b in 0..buckets {
+        let prev = starts.get(b).copied().unwrap_or(0);
+        if let Some(c) = starts.get_mut(b + 1) {
+            *c += prev;
+        }
+    }
+    let mut next = starts.clone();
+    let mut all = vec![0u64; total];
+    for p in &parts {
+        for &v in *p {
+            if let Some(at) = next.get_mut((v >> shift) as usize) {
+                if let Some(slot) = all.get_mut(*at) {
+                    *slot = v;
+                }
+                *at += 1;
+            }
+        }
+    }
+    let mut n = 0u64;
+    for w in starts.windows(2) {
+        if let Some(bucket) = all.get_mut(w[0]..w[1]) {
+            bucket.sort_unstable();
+            n += distinct_sorted(bucket);
+        }
     }
     n
 }
@@ -101,18 +117,13 @@ pub(crate) fn union_len(parts: &[&[u64]]) -> u64 {
 pub(crate) struct Visitors<'a> {
     /// Values from scanned rows, unsorted, with repeats.
     pub raw: Vec<u64>,
-    /// Sorted arrays from aggregates.
+    /// Arrays from aggregates (sorted, so that one alone counts fast).
     pub lists: Vec<&'a [u64]>,
 }
 
 impl Visitors<'_> {
-    pub fn len(mut self) -> u64 {
-        if self.raw.is_empty() {
-            return union_len(&self.lists);
-        }
-        self.raw.sort_unstable();
-        self.raw.dedup();
-        let mut lists = std::mem::take(&mut self.lists);
+    pub fn len(self) -> u64 {
+        let mut lists = self.lists;
         lists.push(&self.raw);
         union_len(&lists)
     }
@@ -120,11 +131,22 @@ impl Visitors<'_> {
 
 // ------------------------------------------------------ pageview aggregate
 
-/// Non-bot pageviews of one partition: per hour of the day and per page.
+/// The pageviews of one partition by cohort (device class and channel of
+/// their session, the session attributes whose filters the aggregate
+/// answers): per hour of the day and per page.
 pub(crate) struct PvAgg {
     /// Every row's time is on the partition's day (always, unless the
     /// stored data says otherwise; then the aggregate is not used).
     pub exact: bool,
+    pub cohorts: Vec<PvCohort>,
+}
+
+/// The pageviews of one cohort of one partition.
+pub(crate) struct PvCohort {
+    /// Device class code of the rows (`NO_DEVICE`: in no device index).
+    pub device: u8,
+    /// Channel as the per-session attribute codes hold it (code + 1).
+    pub channel: u64,
     /// Per hour of the day: pageviews and sorted distinct visitors.
     pub hours: Vec<(u64, Vec<u64>)>,
     /// Sorted distinct visitors of the day.
@@ -133,7 +155,23 @@ pub(crate) struct PvAgg {
     pub pages: Vec<PageAgg>,
 }
 
-/// Non-bot pageviews of one page in one partition.
+const NO_DEVICE: u8 = u8::MAX;
+
+impl PvCohort {
+    /// Whether the rows pass the device, bot and channel filters, as the
+    /// scan's bitmap algebra decides for each of them.
+    pub fn passes(&self, f: &Filters) -> bool {
+        let device_ok = match f.device {
+            Some(d) => self.device == d.code(),
+            None => f.include_bots || self.device != DeviceClass::Bot.code(),
+        };
+        device_ok
+            && f.channel
+                .is_none_or(|c| u64::from(c.code()) + 1 == self.channel)
+    }
+}
+
+/// The pageviews of one page in one cohort of one partition.
 pub(crate) struct PageAgg {
     pub name: String,
     pub pageviews: u64,
@@ -150,12 +188,9 @@ pub(crate) fn pv_agg_usable(site: &SiteRef, f: &Filters, page: bool) -> bool {
         && (page || f.page.is_none())
         && f.kind.is_none()
         && f.selector.is_none()
-        && f.device.is_none()
-        && !f.include_bots
         && f.browser.is_none()
         && f.os.is_none()
         && f.referrer.is_none()
-        && f.channel.is_none()
 }
 
 /// How a time range covers one day.
@@ -188,6 +223,15 @@ pub(crate) fn cover(f: &Filters, day: i32) -> Cover {
     Cover::Hours(hours)
 }
 
+/// One cohort being summed.
+#[derive(Default)]
+struct CohortAcc {
+    hours: Vec<(u64, Vec<u64>)>,
+    visitors: Vec<u64>,
+    // page id → (pageviews, load sum, load n, visitors)
+    pages: HashMap<u32, (u64, u64, u64, Vec<u64>)>,
+}
+
 /// The pageview aggregate of a partition, computed on first use.
 pub(crate) fn pv_agg(snap: &Snapshot, part: &PartitionView) -> Result<Arc<PvAgg>> {
     let key = (
@@ -200,11 +244,11 @@ pub(crate) fn pv_agg(snap: &Snapshot, part: &PartitionView) -> Result<Arc<PvAgg>
     snap.cache.get_or_try(key, || {
         let start = day_start(part.day);
         let mut exact = true;
-        let mut hours: Vec<(u64, Vec<u64>)> = vec![(0, Vec::new()); 24];
-        let mut day_visitors = Vec::new();
-        // page id → (pageviews, load sum, load n, visitors)
-        let mut pages: HashMap<u32, (u64, u64, u64, Vec<u64>)> = HashMap::new();
-        let base = Filters::default();
+        let mut acc: HashMap<(u8, u64), CohortAcc> = HashMap::new();
+        let base = Filters {
+            include_bots: true,
+            ..Filters::default()
+        };
         for seg in &part.segments {
             let ctx = SegCtx::new(snap, part, seg);
             let rows = filter_rows(&ctx, &base, Some(&[EventKind::Pageview]))?;
@@ -212,29 +256,43 @@ pub(crate) fn pv_agg(snap: &Snapshot, part: &PartitionView) -> Result<Arc<PvAgg>
                 continue;
             }
             let runs = ctx.runs()?;
+            let codes = ctx.session_attrs()?;
             let ts = ctx.ts()?;
             let ids = ctx.page_ids()?;
             let loads = ctx.opt(col::LOAD_MS)?;
+            let mut device = vec![NO_DEVICE; seg.rows as usize];
+            for (d, bm) in ctx.bitmaps(col::BM_DEVICE)?.iter() {
+                let code = u8::try_from(*d).unwrap_or(NO_DEVICE - 1);
+                for r in bm {
+                    if let Some(slot) = device.get_mut(r as usize) {
+                        *slot = code;
+                    }
+                }
+            }
             let mut si = 0usize;
             for r in &rows {
                 while runs.starts.get(si + 1).is_some_and(|&s| s <= r) {
                     si += 1;
                 }
                 let v = runs.visitors.get(si).copied().unwrap_or_default();
+                let channel = codes.get(si).map_or(0, |c| c[3]);
+                let d = device.get(r as usize).copied().unwrap_or(NO_DEVICE);
                 let off = ts.get(r as usize).copied().unwrap_or_default() - start;
-                let Some(hour) = (0..DAY_MS)
-                    .contains(&off)
-                    .then(|| hours.get_mut((off / HOUR_MS) as usize))
-                    .flatten()
-                else {
+                if !(0..DAY_MS).contains(&off) {
                     exact = false;
                     continue;
-                };
-                hour.0 += 1;
-                hour.1.push(v);
-                day_visitors.push(v);
+                }
+                let c = acc.entry((d, channel)).or_insert_with(|| CohortAcc {
+                    hours: vec![(0, Vec::new()); 24],
+                    ..CohortAcc::default()
+                });
+                if let Some(hour) = c.hours.get_mut((off / HOUR_MS) as usize) {
+                    hour.0 += 1;
+                    hour.1.push(v);
+                }
+                c.visitors.push(v);
                 let p = ids.get(r as usize).copied().unwrap_or(u32::MAX);
-                let a = pages.entry(p).or_default();
+                let a = c.pages.entry(p).or_default();
                 a.0 += 1;
                 if let Some(l) = loads.get(r) {
                     a.1 = a.1.saturating_add(l);
@@ -244,38 +302,41 @@ pub(crate) fn pv_agg(snap: &Snapshot, part: &PartitionView) -> Result<Arc<PvAgg>
             }
         }
         let mut size = 256;
-        let hours: Vec<(u64, Vec<u64>)> = hours
-            .into_iter()
-            .map(|(n, v)| {
-                let v = sort_dedup(v);
-                size += v.len() * 8 + 32;
-                (n, v)
-            })
-            .collect();
-        let visitors = sort_dedup(day_visitors);
-        size += visitors.len() * 8;
-        let mut out = Vec::with_capacity(pages.len());
-        for (id, (pageviews, load_sum, load_n, v)) in pages {
-            let name = part.dicts.resolve(Dim::Page, u64::from(id))?.to_owned();
-            let visitors = sort_dedup(v);
-            size += visitors.len() * 8 + name.len() + 96;
-            out.push(PageAgg {
-                name,
-                pageviews,
-                load_sum,
-                load_n,
-                visitors,
-            });
-        }
-        Ok((
-            PvAgg {
-                exact,
+        let mut cohorts = Vec::with_capacity(acc.len());
+        for ((device, channel), c) in acc {
+            let hours: Vec<(u64, Vec<u64>)> = c
+                .hours
+                .into_iter()
+                .map(|(n, v)| {
+                    let v = sort_dedup(v);
+                    size += v.len() * 8 + 32;
+                    (n, v)
+                })
+                .collect();
+            let visitors = sort_dedup(c.visitors);
+            size += visitors.len() * 8 + 128;
+            let mut pages = Vec::with_capacity(c.pages.len());
+            for (id, (pageviews, load_sum, load_n, v)) in c.pages {
+                let name = part.dicts.resolve(Dim::Page, u64::from(id))?.to_owned();
+                let visitors = sort_dedup(v);
+                size += visitors.len() * 8 + name.len() + 96;
+                pages.push(PageAgg {
+                    name,
+                    pageviews,
+                    load_sum,
+                    load_n,
+                    visitors,
+                });
+            }
+            cohorts.push(PvCohort {
+                device,
+                channel,
                 hours,
                 visitors,
-                pages: out,
-            },
-            size,
-        ))
+                pages,
+            });
+        }
+        Ok((PvAgg { exact, cohorts }, size))
     })
 }
 

@@ -686,7 +686,12 @@ impl Snapshot {
             if use_agg && matches!(cover(filters, day), Cover::Day) {
                 let agg = pv_agg(self, &part)?;
                 if agg.exact {
-                    for p in &agg.pages {
+                    let pages = agg
+                        .cohorts
+                        .iter()
+                        .filter(|c| c.passes(filters))
+                        .flat_map(|c| &c.pages);
+                    for p in pages {
                         if filters.page.as_deref().is_some_and(|w| w != p.name) {
                             continue;
                         }
@@ -771,8 +776,11 @@ impl Snapshot {
             if let Some(a) = acc.get_mut(&row.page) {
                 v.raw = std::mem::take(&mut a.3);
             }
-            for agg in &aggs {
-                if let Some(p) = agg.pages.iter().find(|p| p.name == row.page) {
+            for c in aggs.iter().flat_map(|a| &a.cohorts) {
+                if !c.passes(filters) {
+                    continue;
+                }
+                if let Some(p) = c.pages.iter().find(|p| p.name == row.page) {
                     v.lists.push(&p.visitors);
                 }
             }
@@ -782,11 +790,14 @@ impl Snapshot {
             raw: all_raw,
             lists: Vec::new(),
         };
-        for agg in &aggs {
+        for c in aggs.iter().flat_map(|a| &a.cohorts) {
+            if !c.passes(filters) {
+                continue;
+            }
             match &filters.page {
-                None => all.lists.push(&agg.visitors),
+                None => all.lists.push(&c.visitors),
                 Some(w) => {
-                    if let Some(p) = agg.pages.iter().find(|p| &p.name == w) {
+                    if let Some(p) = c.pages.iter().find(|p| &p.name == w) {
                         all.lists.push(&p.visitors);
                     }
                 }
@@ -812,8 +823,14 @@ impl Snapshot {
             self.series_sessions(&site_ref, filters, &bucket, &mut acc)?;
         }
         // Visitor arrays of the aggregated partitions, per bucket.
-        for (day, agg, c) in &aggs {
-            let start = day_start(*day);
+        let cohorts = aggs.iter().flat_map(|(day, agg, c)| {
+            agg.cohorts
+                .iter()
+                .filter(|co| co.passes(filters))
+                .map(move |co| (*day, co, c))
+        });
+        for (day, agg, c) in cohorts {
+            let start = day_start(day);
             match c {
                 // Only buckets with pageviews: a bucket made here would
                 // widen an open-ended series.
@@ -884,7 +901,12 @@ impl Snapshot {
                     let agg = pv_agg(self, &part)?;
                     if agg.exact {
                         let start = day_start(day);
-                        for (h, (n, _)) in agg.hours.iter().enumerate() {
+                        let hours = agg
+                            .cohorts
+                            .iter()
+                            .filter(|co| co.passes(filters))
+                            .flat_map(|co| co.hours.iter().enumerate());
+                        for (h, (n, _)) in hours {
                             if let Cover::Hours(hs) = &c {
                                 if !hs.get(h).copied().unwrap_or(false) {
                                     continue;
