@@ -139,6 +139,62 @@ pub(crate) struct PvAgg {
     /// stored data says otherwise; then the aggregate is not used).
     pub exact: bool,
     pub cohorts: Vec<PvCohort>,
+    /// Every cohort but bots merged: what reports without a device or
+    /// channel filter read (one array per page and day, not dozens).
+    pub nonbot: PvCohort,
+}
+
+/// Whether the filters leave only bots out (no device or channel filter).
+fn default_cohorts(f: &Filters) -> bool {
+    f.device.is_none() && f.channel.is_none() && !f.include_bots
+}
+
+impl PvAgg {
+    /// The cohorts that pass the filters.
+    pub fn select<'a>(&'a self, f: &'a Filters) -> Box<dyn Iterator<Item = &'a PvCohort> + 'a> {
+        if default_cohorts(f) {
+            Box::new(std::iter::once(&self.nonbot))
+        } else {
+            Box::new(self.cohorts.iter().filter(move |c| c.passes(f)))
+        }
+    }
+}
+
+/// Merges cohorts into one.
+fn merge(cohorts: &[&PvCohort]) -> PvCohort {
+    let mut hours: Vec<(u64, Vec<u64>)> = vec![(0, Vec::new()); 24];
+    let mut visitors = Vec::new();
+    let mut pages: HashMap<&str, (u64, u64, u64, Vec<u64>)> = HashMap::new();
+    for c in cohorts {
+        for (slot, (n, v)) in hours.iter_mut().zip(&c.hours) {
+            slot.0 += n;
+            slot.1.extend_from_slice(v);
+        }
+        visitors.extend_from_slice(&c.visitors);
+        for p in &c.pages {
+            let a = pages.entry(&p.name).or_default();
+            a.0 += p.pageviews;
+            a.1 = a.1.saturating_add(p.load_sum);
+            a.2 = a.2.saturating_add(p.load_n);
+            a.3.extend_from_slice(&p.visitors);
+        }
+    }
+    PvCohort {
+        device: NO_DEVICE,
+        channel: u64::MAX,
+        hours: hours.into_iter().map(|(n, v)| (n, sort_dedup(v))).collect(),
+        visitors: sort_dedup(visitors),
+        pages: pages
+            .into_iter()
+            .map(|(name, (pageviews, load_sum, load_n, v))| PageAgg {
+                name: name.to_owned(),
+                pageviews,
+                load_sum,
+                load_n,
+                visitors: sort_dedup(v),
+            })
+            .collect(),
+    }
 }
 
 /// The pageviews of one cohort of one partition.
@@ -336,7 +392,21 @@ pub(crate) fn pv_agg(snap: &Snapshot, part: &PartitionView) -> Result<Arc<PvAgg>
                 pages,
             });
         }
-        Ok((PvAgg { exact, cohorts }, size))
+        let nonbot = merge(
+            &cohorts
+                .iter()
+                .filter(|c| c.device != DeviceClass::Bot.code())
+                .collect::<Vec<_>>(),
+        );
+        size += nonbot.visitors.len() * 40 + nonbot.pages.len() * 96;
+        Ok((
+            PvAgg {
+                exact,
+                cohorts,
+                nonbot,
+            },
+            size,
+        ))
     })
 }
 
@@ -348,6 +418,22 @@ pub(crate) struct Cohorts {
     /// Every session's first pageview is on the block's day.
     pub exact: bool,
     pub list: Vec<Cohort>,
+    /// Sorted distinct visitors of every cohort but bots.
+    pub nonbot_visitors: Vec<u64>,
+}
+
+impl Cohorts {
+    /// Sorted visitor arrays of the sessions passing the filters.
+    pub fn visitors<'a>(&'a self, f: &Filters) -> Vec<&'a [u64]> {
+        if default_cohorts(f) {
+            return vec![&self.nonbot_visitors];
+        }
+        self.list
+            .iter()
+            .filter(|c| cohort_passes(f, c.device, c.channel))
+            .map(|c| c.visitors.as_slice())
+            .collect()
+    }
 }
 
 pub(crate) struct Cohort {
@@ -361,6 +447,8 @@ pub(crate) struct Cohort {
 
 /// One group of a breakdown within one cohort of one block.
 pub(crate) struct GroupEntry {
+    /// Every cohort but bots merged (device and channel then unused).
+    pub merged: bool,
     pub device: u8,
     pub channel: u8,
     pub name: String,
@@ -376,6 +464,15 @@ pub(crate) fn block_agg_usable(site: &SiteRef, f: &Filters) -> bool {
         && f.browser.is_none()
         && f.os.is_none()
         && f.referrer.is_none()
+}
+
+/// Whether a group entry is the one to read under these filters.
+pub(crate) fn entry_passes(f: &Filters, e: &GroupEntry) -> bool {
+    if default_cohorts(f) {
+        e.merged
+    } else {
+        !e.merged && cohort_passes(f, e.device, e.channel)
+    }
 }
 
 /// Whether a cohort passes the device, bot and channel filters, as
@@ -422,6 +519,13 @@ pub(crate) fn cohorts(
                 e.1.push(b.visitors.get(i).copied().unwrap_or_default());
             }
             let mut size = 64;
+            let nonbot_visitors = sort_dedup(
+                map.iter()
+                    .filter(|((d, _), _)| *d != DeviceClass::Bot.code())
+                    .flat_map(|(_, (_, v))| v.iter().copied())
+                    .collect(),
+            );
+            size += nonbot_visitors.len() * 8;
             let list = map
                 .into_iter()
                 .map(|((device, channel), (hours, v))| {
@@ -435,7 +539,14 @@ pub(crate) fn cohorts(
                     }
                 })
                 .collect();
-            Ok((Cohorts { exact, list }, size))
+            Ok((
+                Cohorts {
+                    exact,
+                    list,
+                    nonbot_visitors,
+                },
+                size,
+            ))
         })
 }
 
@@ -468,13 +579,25 @@ pub(crate) fn groups(
                 e.1.push(b.visitors.get(i).copied().unwrap_or_default());
             }
             let mut size = 64;
+            let mut merged: HashMap<u32, (u64, Vec<u64>)> = HashMap::new();
+            for ((device, _, gid), (n, v)) in &map {
+                if *device != DeviceClass::Bot.code() {
+                    let e = merged.entry(*gid).or_default();
+                    e.0 += n;
+                    e.1.extend_from_slice(v);
+                }
+            }
+            let merged = merged.into_iter().map(|(gid, e)| ((true, 0, 0, gid), e));
             let list: Vec<GroupEntry> = map
                 .into_iter()
-                .map(|((device, channel, gid), (sessions, v))| {
+                .map(|((device, channel, gid), e)| ((false, device, channel, gid), e))
+                .chain(merged)
+                .map(|((merged, device, channel, gid), (sessions, v))| {
                     let visitors = sort_dedup(v);
                     let name = name(b, gid);
                     size += visitors.len() * 8 + name.len() + 96;
                     GroupEntry {
+                        merged,
                         device,
                         channel,
                         name,

@@ -686,11 +686,7 @@ impl Snapshot {
             if use_agg && matches!(cover(filters, day), Cover::Day) {
                 let agg = pv_agg(self, &part)?;
                 if agg.exact {
-                    let pages = agg
-                        .cohorts
-                        .iter()
-                        .filter(|c| c.passes(filters))
-                        .flat_map(|c| &c.pages);
+                    let pages = agg.select(filters).flat_map(|c| &c.pages);
                     for p in pages {
                         if filters.page.as_deref().is_some_and(|w| w != p.name) {
                             continue;
@@ -776,10 +772,7 @@ impl Snapshot {
             if let Some(a) = acc.get_mut(&row.page) {
                 v.raw = std::mem::take(&mut a.3);
             }
-            for c in aggs.iter().flat_map(|a| &a.cohorts) {
-                if !c.passes(filters) {
-                    continue;
-                }
+            for c in aggs.iter().flat_map(|a| a.select(filters)) {
                 if let Some(p) = c.pages.iter().find(|p| p.name == row.page) {
                     v.lists.push(&p.visitors);
                 }
@@ -790,10 +783,7 @@ impl Snapshot {
             raw: all_raw,
             lists: Vec::new(),
         };
-        for c in aggs.iter().flat_map(|a| &a.cohorts) {
-            if !c.passes(filters) {
-                continue;
-            }
+        for c in aggs.iter().flat_map(|a| a.select(filters)) {
             match &filters.page {
                 None => all.lists.push(&c.visitors),
                 Some(w) => {
@@ -823,12 +813,9 @@ impl Snapshot {
             self.series_sessions(&site_ref, filters, &bucket, &mut acc)?;
         }
         // Visitor arrays of the aggregated partitions, per bucket.
-        let cohorts = aggs.iter().flat_map(|(day, agg, c)| {
-            agg.cohorts
-                .iter()
-                .filter(|co| co.passes(filters))
-                .map(move |co| (*day, co, c))
-        });
+        let cohorts = aggs
+            .iter()
+            .flat_map(|(day, agg, c)| agg.select(filters).map(move |co| (*day, co, c)));
         for (day, agg, c) in cohorts {
             let start = day_start(day);
             match c {
@@ -902,9 +889,7 @@ impl Snapshot {
                     if agg.exact {
                         let start = day_start(day);
                         let hours = agg
-                            .cohorts
-                            .iter()
-                            .filter(|co| co.passes(filters))
+                            .select(filters)
                             .flat_map(|co| co.hours.iter().enumerate());
                         for (h, (n, _)) in hours {
                             if let Cover::Hours(hs) = &c {

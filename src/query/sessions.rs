@@ -7,8 +7,8 @@ use std::sync::Arc;
 use serde::Serialize;
 
 use super::agg::{
-    block_agg_usable, block_key, cohort_passes, cohorts, cover, field_code, groups, Cohorts, Cover,
-    GroupEntry, Visitors,
+    block_agg_usable, block_key, cohort_passes, cohorts, cover, entry_passes, field_code, groups,
+    Cohorts, Cover, GroupEntry, Visitors,
 };
 use super::scan::{day_span, scan};
 use super::{top, DeviceBy, Filters, ReferrerBy};
@@ -345,7 +345,7 @@ impl Snapshot {
         let mut all_raw: Vec<u64> = Vec::new();
         for (gi, g) in groups_of.iter().enumerate() {
             for (ei, e) in g.iter().enumerate() {
-                if !cohort_passes(f, e.device, e.channel) {
+                if !entry_passes(f, e) {
                     continue;
                 }
                 let a = match acc.get_mut(&e.name) {
@@ -408,11 +408,7 @@ impl Snapshot {
                 lists: Vec::new(),
             };
             for c in &cohorts_of {
-                for co in &c.list {
-                    if cohort_passes(f, co.device, co.channel) {
-                        all.lists.push(&co.visitors);
-                    }
-                }
+                all.lists.extend(c.visitors(f));
             }
             out.visitors = all.len();
         }
