@@ -432,7 +432,7 @@ impl Snapshot {
         if s.hidden.session_hidden(hash, row.visitor) {
             return Ok(Vec::new());
         }
-        let mut out: Vec<(i64, usize, Row)> = Vec::new();
+        let mut out: Vec<(i64, usize, StoredEvent)> = Vec::new();
         let mut order = 0usize;
         for day in row.days {
             let Some(meta) = self
@@ -446,31 +446,24 @@ impl Snapshot {
             let meta = PartMeta::decode(&meta)?;
             let view = self.partition_view(site, day, &meta)?;
             for seg in &view.segments {
-                let runs = segment::SessionRuns::decode(
-                    &self.need_column(&view, seg, col::SESSIONS)?,
-                    seg.rows,
-                )?;
+                // Only the session's run of each segment is decoded.
+                let ctx = crate::query::scan::SegCtx::new(self, &view, seg);
+                let runs = ctx.runs()?;
                 let Ok(i) = runs.hashes.binary_search(&hash) else {
                     continue;
                 };
                 let range = runs.range(i);
-                let cols = self.all_columns(&view, seg)?;
-                let rows = segment::decode_rows(&cols, seg.rows, day, &view.dicts)?;
-                for r in rows
-                    .into_iter()
-                    .skip(range.start as usize)
-                    .take(range.len())
-                {
-                    if s.hidden.row_hidden(&r) {
+                for (_, e) in ctx.events_of(range)? {
+                    if s.hidden.ts_hidden(e.ts) {
                         continue;
                     }
-                    out.push((r.ts, order, r));
+                    out.push((e.ts, order, e));
                     order += 1;
                 }
             }
         }
         out.sort_by_key(|(ts, o, _)| (*ts, *o));
-        Ok(out.into_iter().map(|(_, _, r)| r.into()).collect())
+        Ok(out.into_iter().map(|(_, _, e)| e).collect())
     }
 
     /// Counts of one site (zeros for an unknown site).

@@ -18,8 +18,11 @@ pub fn filters(rng: &mut StdRng) -> Filters {
     if rng.random_range(0..3) > 0 {
         let a = base + rng.random_range(-86_400_000..3 * 86_400_000i64);
         let b = a + rng.random_range(0..3 * 86_400_000i64);
-        f.from = Some(a);
-        f.to = Some(b);
+        // Ranges on whole hours and days too: reports answer those from
+        // per-partition aggregates, the others by scanning.
+        let unit = [1, 3_600_000, 86_400_000][rng.random_range(0..3)];
+        f.from = Some(a.div_euclid(unit) * unit);
+        f.to = Some(b.div_euclid(unit) * unit);
     }
     if rng.random_range(0..2) == 0 {
         f.page = Some(PAGES[rng.random_range(0..PAGES.len())].to_owned());

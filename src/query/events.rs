@@ -8,7 +8,10 @@ use foldhash::{HashMap, HashMapExt, HashSet, HashSetExt};
 
 use serde::Serialize;
 
-use super::scan::{scan, SegCtx};
+use std::sync::Arc;
+
+use super::agg::{cover, pv_agg, pv_agg_usable, Cover, PvAgg, Visitors};
+use super::scan::{day_span, scan, scan_partition, SegCtx};
 use super::{top, Filters, HeatmapOptions, Interval};
 use crate::error::{Error, Result};
 use crate::read::{SiteRef, Snapshot};
@@ -670,63 +673,127 @@ impl Snapshot {
         let Some(site_ref) = site_or_empty(self, site)? else {
             return Ok(out);
         };
-        // page → (pageviews, visitors, load sum, load n)
-        let mut acc: HashMap<String, (u64, HashSet<u64>, u64, u64)> = HashMap::new();
-        let mut all_visitors = HashSet::new();
-        scan(
-            self,
-            &site_ref,
-            filters,
-            Some(&[EventKind::Pageview]),
-            &mut |ctx| {
-                let rows: Vec<u32> = ctx.rows.iter().collect();
-                let loads = ctx.opt(col::LOAD_MS)?.values_of(rows.iter().copied());
-                let pages = ctx.page_ids()?;
-                let mut local: HashMap<u64, (u64, HashSet<u64>, u64, u64)> = HashMap::new();
-                for (i, &r) in rows.iter().enumerate() {
-                    let p = pages.get(r as usize).map_or(u64::MAX, |&p| u64::from(p));
-                    let (_, v) = ctx.session_of(r)?;
-                    let a = local.entry(p).or_default();
-                    a.0 += 1;
-                    a.1.insert(v);
-                    if let Some(l) = loads[i] {
-                        a.2 = a.2.saturating_add(l);
-                        a.3 += 1;
+        // Whole days come from the partitions' pageview aggregates when the
+        // filters allow; the other partitions are scanned.
+        let use_agg = pv_agg_usable(&site_ref, filters, true);
+        let mut aggs: Vec<Arc<PvAgg>> = Vec::new();
+        // page → (pageviews, load sum, load n, scanned visitors)
+        let mut acc: HashMap<String, (u64, u64, u64, Vec<u64>)> = HashMap::new();
+        let mut all_raw: Vec<u64> = Vec::new();
+        let (lo, hi) = day_span(filters.from, filters.to);
+        for (day, meta) in self.partitions(site_ref.id, lo, hi)? {
+            let part = self.partition_view(site_ref.id, day, &meta)?;
+            if use_agg && matches!(cover(filters, day), Cover::Day) {
+                let agg = pv_agg(self, &part)?;
+                if agg.exact {
+                    let pages = agg.select(filters).flat_map(|c| &c.pages);
+                    for p in pages {
+                        if filters.page.as_deref().is_some_and(|w| w != p.name) {
+                            continue;
+                        }
+                        let t = match acc.get_mut(&p.name) {
+                            Some(t) => t,
+                            None => acc.entry(p.name.clone()).or_default(),
+                        };
+                        t.0 += p.pageviews;
+                        t.1 = t.1.saturating_add(p.load_sum);
+                        t.2 = t.2.saturating_add(p.load_n);
                     }
+                    aggs.push(agg);
+                    continue;
                 }
-                for (p, a) in local {
-                    let name = ctx.string(Dim::Page, p)?;
-                    let t = acc.entry(name.to_owned()).or_default();
-                    t.0 += a.0;
-                    all_visitors.extend(a.1.iter().copied());
-                    t.1.extend(a.1);
-                    t.2 = t.2.saturating_add(a.2);
-                    t.3 = t.3.saturating_add(a.3);
-                }
-                Ok(())
-            },
-        )?;
+            }
+            scan_partition(
+                self,
+                &site_ref,
+                &part,
+                filters,
+                Some(&[EventKind::Pageview]),
+                &mut |ctx| {
+                    let loads = ctx.opt(col::LOAD_MS)?;
+                    let pages = ctx.page_ids()?;
+                    let runs = ctx.runs()?;
+                    // page id → (pageviews, load sum, load n, visitors)
+                    let mut local: HashMap<u32, (u64, u64, u64, Vec<u64>)> = HashMap::new();
+                    let mut si = 0usize;
+                    for r in &ctx.rows {
+                        while runs.starts.get(si + 1).is_some_and(|&s| s <= r) {
+                            si += 1;
+                        }
+                        let v = runs.visitors.get(si).copied().unwrap_or_default();
+                        let p = pages.get(r as usize).copied().unwrap_or(u32::MAX);
+                        let a = local.entry(p).or_default();
+                        a.0 += 1;
+                        a.3.push(v);
+                        if let Some(l) = loads.get(r) {
+                            a.1 = a.1.saturating_add(l);
+                            a.2 += 1;
+                        }
+                    }
+                    for (p, a) in local {
+                        let name = ctx.string(Dim::Page, u64::from(p))?;
+                        let t = match acc.get_mut(name) {
+                            Some(t) => t,
+                            None => acc.entry(name.to_owned()).or_default(),
+                        };
+                        t.0 += a.0;
+                        t.1 = t.1.saturating_add(a.1);
+                        t.2 = t.2.saturating_add(a.2);
+                        all_raw.extend_from_slice(&a.3);
+                        t.3.extend(a.3);
+                    }
+                    Ok(())
+                },
+            )?;
+        }
         let entries = self.entry_counts(site, filters)?;
         let mut names: HashSet<String> = acc.keys().cloned().collect();
         names.extend(entries.keys().cloned());
         out.rows = names
             .into_iter()
             .map(|page| {
-                let a = acc.remove(&page).unwrap_or_default();
+                let a = acc.get(&page);
                 PageRow {
                     entries: entries.get(&page).copied().unwrap_or(0),
-                    pageviews: a.0,
-                    visitors: a.1.len() as u64,
-                    mean_load_ms: (a.3 > 0).then(|| a.2 as f64 / a.3 as f64),
+                    pageviews: a.map_or(0, |a| a.0),
+                    visitors: 0,
+                    mean_load_ms: a.and_then(|a| (a.2 > 0).then(|| a.1 as f64 / a.2 as f64)),
                     page,
                 }
             })
             .collect();
         out.pageviews = out.rows.iter().map(|r| r.pageviews).sum();
-        out.visitors = all_visitors.len() as u64;
         top(&mut out.rows, limit, |r| {
             (Reverse(r.pageviews), r.page.clone())
         });
+        // Distinct visitors only of the pages kept.
+        for row in &mut out.rows {
+            let mut v = Visitors::default();
+            if let Some(a) = acc.get_mut(&row.page) {
+                v.raw = std::mem::take(&mut a.3);
+            }
+            for c in aggs.iter().flat_map(|a| a.select(filters)) {
+                if let Some(p) = c.pages.iter().find(|p| p.name == row.page) {
+                    v.lists.push(&p.visitors);
+                }
+            }
+            row.visitors = v.len();
+        }
+        let mut all = Visitors {
+            raw: all_raw,
+            lists: Vec::new(),
+        };
+        for c in aggs.iter().flat_map(|a| a.select(filters)) {
+            match &filters.page {
+                None => all.lists.push(&c.visitors),
+                Some(w) => {
+                    if let Some(p) = c.pages.iter().find(|p| &p.name == w) {
+                        all.lists.push(&p.visitors);
+                    }
+                }
+            }
+        }
+        out.visitors = all.len();
         Ok(out)
     }
 
@@ -739,9 +806,45 @@ impl Snapshot {
         };
         let ms = interval.ms();
         let bucket = |t: i64| t.div_euclid(ms) * ms;
-        let mut acc: BTreeMap<i64, (u64, u64, HashSet<u64>)> = BTreeMap::new();
+        let mut aggs: Vec<(i32, Arc<PvAgg>, Cover)> = Vec::new();
+        let mut acc: BTreeMap<i64, Bucket<'_>> = BTreeMap::new();
         if let Some(site_ref) = site_or_empty(self, site)? {
-            self.series_acc(&site_ref, filters, &bucket, &mut acc)?;
+            self.series_acc(&site_ref, filters, &bucket, &mut acc, &mut aggs)?;
+            self.series_sessions(&site_ref, filters, &bucket, &mut acc)?;
+        }
+        // Visitor arrays of the aggregated partitions, per bucket.
+        let cohorts = aggs
+            .iter()
+            .flat_map(|(day, agg, c)| agg.select(filters).map(move |co| (*day, co, c)));
+        for (day, agg, c) in cohorts {
+            let start = day_start(day);
+            match c {
+                // Only buckets with pageviews: a bucket made here would
+                // widen an open-ended series.
+                Cover::Day if interval == Interval::Day => {
+                    if !agg.visitors.is_empty() {
+                        acc.entry(start)
+                            .or_default()
+                            .visitors
+                            .lists
+                            .push(&agg.visitors);
+                    }
+                }
+                _ => {
+                    for (h, (_, v)) in agg.hours.iter().enumerate() {
+                        if v.is_empty() {
+                            continue;
+                        }
+                        if let Cover::Hours(hs) = c {
+                            if !hs.get(h).copied().unwrap_or(false) {
+                                continue;
+                            }
+                        }
+                        let b = bucket(start + h as i64 * crate::storage::HOUR_MS);
+                        acc.entry(b).or_default().visitors.lists.push(v);
+                    }
+                }
+            }
         }
         let lo = filters
             .from
@@ -757,9 +860,9 @@ impl Snapshot {
                 let a = acc.remove(&t).unwrap_or_default();
                 out.rows.push(SeriesRow {
                     ts: t,
-                    pageviews: a.0,
-                    sessions: a.1,
-                    visitors: a.2.len() as u64,
+                    pageviews: a.pageviews,
+                    sessions: a.sessions,
+                    visitors: a.visitors.len(),
                 });
                 t += ms;
             }
@@ -772,28 +875,70 @@ impl Snapshot {
         site: &SiteRef,
         filters: &Filters,
         bucket: &dyn Fn(i64) -> i64,
-        acc: &mut BTreeMap<i64, (u64, u64, HashSet<u64>)>,
+        acc: &mut BTreeMap<i64, Bucket<'_>>,
+        aggs: &mut Vec<(i32, Arc<PvAgg>, Cover)>,
     ) -> Result<()> {
-        scan(
-            self,
-            site,
-            filters,
-            Some(&[EventKind::Pageview]),
-            &mut |ctx| {
-                let ts = ctx.ts()?;
-                for r in &ctx.rows {
-                    let t = ts.get(r as usize).copied().unwrap_or_default();
-                    let (_, v) = ctx.session_of(r)?;
-                    let a = acc.entry(bucket(t)).or_default();
-                    a.0 += 1;
-                    a.2.insert(v);
+        let use_agg = pv_agg_usable(site, filters, false);
+        let (lo, hi) = day_span(filters.from, filters.to);
+        for (day, meta) in self.partitions(site.id, lo, hi)? {
+            let part = self.partition_view(site.id, day, &meta)?;
+            if use_agg {
+                let c = cover(filters, day);
+                if !matches!(c, Cover::Partial) {
+                    let agg = pv_agg(self, &part)?;
+                    if agg.exact {
+                        let start = day_start(day);
+                        let hours = agg
+                            .select(filters)
+                            .flat_map(|co| co.hours.iter().enumerate());
+                        for (h, (n, _)) in hours {
+                            if let Cover::Hours(hs) = &c {
+                                if !hs.get(h).copied().unwrap_or(false) {
+                                    continue;
+                                }
+                            }
+                            if *n > 0 {
+                                let b = bucket(start + h as i64 * crate::storage::HOUR_MS);
+                                acc.entry(b).or_default().pageviews += n;
+                            }
+                        }
+                        aggs.push((day, agg, c));
+                        continue;
+                    }
                 }
-                Ok(())
-            },
-        )?;
-        for s in self.matching_sessions(site, filters)? {
-            acc.entry(bucket(s.first_ts)).or_default().1 += 1;
+            }
+            scan_partition(
+                self,
+                site,
+                &part,
+                filters,
+                Some(&[EventKind::Pageview]),
+                &mut |ctx| {
+                    let ts = ctx.ts()?;
+                    let runs = ctx.runs()?;
+                    let mut si = 0usize;
+                    for r in &ctx.rows {
+                        while runs.starts.get(si + 1).is_some_and(|&s| s <= r) {
+                            si += 1;
+                        }
+                        let v = runs.visitors.get(si).copied().unwrap_or_default();
+                        let t = ts.get(r as usize).copied().unwrap_or_default();
+                        let a = acc.entry(bucket(t)).or_default();
+                        a.pageviews += 1;
+                        a.visitors.raw.push(v);
+                    }
+                    Ok(())
+                },
+            )?;
         }
         Ok(())
     }
+}
+
+/// One bucket of a series being summed.
+#[derive(Default)]
+pub(crate) struct Bucket<'a> {
+    pub pageviews: u64,
+    pub sessions: u64,
+    pub visitors: Visitors<'a>,
 }

@@ -15,6 +15,7 @@
 //! over the segment's indexes, and only the columns of the surviving rows'
 //! segments are decoded.
 
+mod agg;
 mod events;
 pub(crate) mod scan;
 mod sessions;

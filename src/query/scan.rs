@@ -66,7 +66,11 @@ fn bitmaps_size(b: &Bitmaps) -> usize {
 }
 
 impl<'a> SegCtx<'a> {
-    fn new(snap: &'a Snapshot, part: &'a PartitionView, seg: &'a SegmentView) -> SegCtx<'a> {
+    pub(crate) fn new(
+        snap: &'a Snapshot,
+        part: &'a PartitionView,
+        seg: &'a SegmentView,
+    ) -> SegCtx<'a> {
         SegCtx {
             snap,
             part,
@@ -271,6 +275,118 @@ impl<'a> SegCtx<'a> {
     }
 }
 
+impl SegCtx<'_> {
+    /// The events of the rows `range` (one session's run), in row order,
+    /// for replay. Shared columns (sessions, time, page, kinds) come from
+    /// the cache; the optional columns are read by random access rather
+    /// than decoded whole, so a replay does not fill the cache with dense
+    /// columns of segments no other report reads.
+    pub fn events_of(
+        &self,
+        range: std::ops::Range<u32>,
+    ) -> Result<Vec<(u32, crate::read::StoredEvent)>> {
+        use crate::read::StoredEvent;
+        let ts = self.ts()?;
+        let pages = self.page_ids()?;
+        let kinds = self.kinds()?;
+        let kind_rows = |mask: u8| -> Vec<RoaringBitmap> {
+            kinds
+                .iter()
+                .filter(|(k, _)| *k < 8 && mask & (1 << *k) != 0)
+                .map(|(_, b)| b.clone())
+                .collect()
+        };
+        let opt = |id: u8| -> Result<Option<OptColumn>> {
+            match self.column(id)? {
+                Some(bytes) => Ok(Some(OptColumn::decode(&bytes, &kind_rows)?)),
+                None => Ok(None),
+            }
+        };
+        let u32_of = |c: &Option<OptColumn>, r: u32| -> Result<Option<u32>> {
+            match c.as_ref().and_then(|c| c.get(r)) {
+                Some(v) => Ok(Some(u32::try_from(v).map_err(|_| {
+                    Corrupt::new("segment optional column", "value out of range")
+                })?)),
+                None => Ok(None),
+            }
+        };
+        let pos_of = |c: &Option<OptColumn>, r: u32| -> Result<Option<u16>> {
+            match c.as_ref().and_then(|c| c.get(r)) {
+                Some(v) => Ok(Some(
+                    u16::try_from(v)
+                        .ok()
+                        .filter(|&v| v <= crate::event::MAX_ELEMENT_POS)
+                        .ok_or_else(|| Corrupt::new("segment", "in-element position over 10000"))?,
+                )),
+                None => Ok(None),
+            }
+        };
+        let [x, y, vw, vh, dh, load_ms, ex, ey, len, duration_ms, selector, name] = [
+            col::X,
+            col::Y,
+            col::VW,
+            col::VH,
+            col::DH,
+            col::LOAD_MS,
+            col::EX,
+            col::EY,
+            col::LEN,
+            col::DURATION_MS,
+            col::SELECTOR,
+            col::NAME,
+        ]
+        .map(opt);
+        let (x, y, vw, vh, dh, load_ms) = (x?, y?, vw?, vh?, dh?, load_ms?);
+        let (ex, ey, len, duration_ms, selector, name) =
+            (ex?, ey?, len?, duration_ms?, selector?, name?);
+        let string = |c: &Option<OptColumn>, dim: Dim, r: u32| -> Result<Option<String>> {
+            match c.as_ref().and_then(|c| c.get(r)) {
+                Some(id) => Ok(Some(self.part.dicts.resolve(dim, id)?.to_owned())),
+                None => Ok(None),
+            }
+        };
+        let mut out = Vec::with_capacity(range.len());
+        for r in range {
+            let kind = kinds
+                .iter()
+                .find(|(_, b)| b.contains(r))
+                .and_then(|(k, _)| u8::try_from(*k).ok())
+                .and_then(EventKind::from_code)
+                .ok_or_else(|| Corrupt::new("segment", "kind bitmaps do not cover the rows"))?;
+            let page = pages
+                .get(r as usize)
+                .ok_or_else(|| Corrupt::new("segment page column", "row past the column"))?;
+            out.push((
+                r,
+                StoredEvent {
+                    ts: ts.get(r as usize).copied().ok_or_else(|| {
+                        Corrupt::new("segment time column", "row past the column")
+                    })?,
+                    kind,
+                    page: self
+                        .part
+                        .dicts
+                        .resolve(Dim::Page, u64::from(*page))?
+                        .to_owned(),
+                    x: u32_of(&x, r)?,
+                    y: u32_of(&y, r)?,
+                    vw: u32_of(&vw, r)?,
+                    vh: u32_of(&vh, r)?,
+                    dh: u32_of(&dh, r)?,
+                    load_ms: u32_of(&load_ms, r)?,
+                    selector: string(&selector, Dim::Selector, r)?,
+                    ex: pos_of(&ex, r)?,
+                    ey: pos_of(&ey, r)?,
+                    len: u32_of(&len, r)?,
+                    duration_ms: u32_of(&duration_ms, r)?,
+                    name: string(&name, Dim::Name, r)?,
+                },
+            ));
+        }
+        Ok(out)
+    }
+}
+
 /// Runs `visit` on every segment of the site's partitions in the filter's
 /// range, with `rows` set to the rows that pass every filter. `kinds`
 /// restricts to those kinds (on top of the filter's kind).
@@ -284,16 +400,29 @@ pub(crate) fn scan(
     let (lo, hi) = day_span(f.from, f.to);
     for (day, meta) in snap.partitions(site.id, lo, hi)? {
         let part = snap.partition_view(site.id, day, &meta)?;
-        for seg in &part.segments {
-            let mut ctx = SegCtx::new(snap, &part, seg);
-            ctx.rows = filter_rows(&ctx, f, kinds)?;
-            if !site.hidden.is_empty() && !ctx.rows.is_empty() {
-                let rows = std::mem::take(&mut ctx.rows);
-                ctx.rows = hide(&ctx, &site.hidden, rows)?;
-            }
-            if !ctx.rows.is_empty() {
-                visit(&ctx)?;
-            }
+        scan_partition(snap, site, &part, f, kinds, visit)?;
+    }
+    Ok(())
+}
+
+/// [`scan`] over one partition.
+pub(crate) fn scan_partition(
+    snap: &Snapshot,
+    site: &SiteRef,
+    part: &PartitionView,
+    f: &Filters,
+    kinds: Option<&[EventKind]>,
+    visit: &mut dyn FnMut(&SegCtx<'_>) -> Result<()>,
+) -> Result<()> {
+    for seg in &part.segments {
+        let mut ctx = SegCtx::new(snap, part, seg);
+        ctx.rows = filter_rows(&ctx, f, kinds)?;
+        if !site.hidden.is_empty() && !ctx.rows.is_empty() {
+            let rows = std::mem::take(&mut ctx.rows);
+            ctx.rows = hide(&ctx, &site.hidden, rows)?;
+        }
+        if !ctx.rows.is_empty() {
+            visit(&ctx)?;
         }
     }
     Ok(())
@@ -329,7 +458,7 @@ fn hide(ctx: &SegCtx<'_>, hidden: &Hidden, mut rows: RoaringBitmap) -> Result<Ro
 }
 
 /// The bitmap algebra of the filters over one segment.
-fn filter_rows(
+pub(crate) fn filter_rows(
     ctx: &SegCtx<'_>,
     f: &Filters,
     kinds: Option<&[EventKind]>,

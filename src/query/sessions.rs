@@ -2,9 +2,14 @@
 
 use foldhash::{HashMap, HashMapExt, HashSet, HashSetExt};
 use std::cmp::Reverse;
+use std::sync::Arc;
 
 use serde::Serialize;
 
+use super::agg::{
+    block_agg_usable, block_key, cohort_passes, cohorts, cover, entry_passes, field_code, groups,
+    Cohorts, Cover, GroupEntry, Visitors,
+};
 use super::scan::{day_span, scan};
 use super::{top, DeviceBy, Filters, ReferrerBy};
 use crate::error::{Error, Result};
@@ -79,6 +84,15 @@ enum Group {
 }
 
 impl Group {
+    /// A code per grouping, for the cache.
+    fn code(self) -> u8 {
+        match self {
+            Group::Field(f, _) => field_code(f),
+            Group::Channel => 100,
+            Group::Device => 101,
+        }
+    }
+
     /// The block-local id of session `i`'s group.
     fn id(self, b: &SessionBlock, i: usize) -> u32 {
         match self {
@@ -208,7 +222,7 @@ impl Snapshot {
         &self,
         site: &SiteRef,
         f: &Filters,
-        visit: &mut dyn FnMut(&SessionBlock, &[usize]),
+        visit: &mut dyn FnMut(&Arc<SessionBlock>, &[usize]),
     ) -> Result<()> {
         let events = self.event_filtered_sessions(site, f)?;
         let (lo, hi) = day_span(f.from, f.to);
@@ -267,44 +281,200 @@ impl Snapshot {
         limit: Option<usize>,
         group: Group,
     ) -> Result<Breakdown> {
+        self.breakdown_with(site, f, limit, group, true)
+    }
+
+    /// A breakdown; distinct visitors are counted only when `visitors`.
+    fn breakdown_with(
+        &self,
+        site: &str,
+        f: &Filters,
+        limit: Option<usize>,
+        group: Group,
+        visitors: bool,
+    ) -> Result<Breakdown> {
         f.check()?;
         let mut out = Breakdown::default();
         let Some(site) = self.site(site)? else {
             return Ok(out);
         };
-        let mut acc: HashMap<String, (u64, HashSet<u64>)> = HashMap::new();
-        let mut visitors = HashSet::new();
+        // Whole days come from the blocks' aggregates when the filters
+        // allow; the other days (range edges) are read session by session.
+        let use_agg = block_agg_usable(&site, f);
+        let mut groups_of: Vec<Arc<Vec<GroupEntry>>> = Vec::new();
+        let mut cohorts_of: Vec<Arc<Cohorts>> = Vec::new();
+        let mut edge_blocks: Vec<(Arc<SessionBlock>, Vec<usize>)> = Vec::new();
+        if use_agg {
+            let (lo, hi) = day_span(f.from, f.to);
+            if lo <= hi {
+                for e in self.t.blocks.range((site.id, lo)..=(site.id, hi))? {
+                    let (k, v) = e?;
+                    let day = k.value().1;
+                    let bytes = v.value();
+                    let key = block_key(bytes);
+                    let b = self.session_block_cached(site.id, day, bytes)?;
+                    let c = cohorts(self, site.id, day, key, &b)?;
+                    if c.exact && matches!(cover(f, day), Cover::Day) {
+                        let g = groups(
+                            self,
+                            site.id,
+                            day,
+                            (key, group.code()),
+                            &b,
+                            &|b, i| group.id(b, i),
+                            &|b, id| group.name(b, id),
+                        )?;
+                        groups_of.push(g);
+                        cohorts_of.push(c);
+                    } else {
+                        let matched = (0..b.len())
+                            .filter(|&i| session_filter_ok(f, &b, i))
+                            .collect();
+                        edge_blocks.push((b, matched));
+                    }
+                }
+            }
+        } else {
+            self.for_blocks(&site, f, &mut |b, matched| {
+                edge_blocks.push((Arc::clone(b), matched.to_vec()));
+            })?;
+        }
+        // key → (sessions, visitors of read sessions, (aggregate, entry))
+        type Acc = (u64, Vec<u64>, Vec<(usize, usize)>);
+        let mut acc: HashMap<String, Acc> = HashMap::new();
+        let mut all_raw: Vec<u64> = Vec::new();
+        for (gi, g) in groups_of.iter().enumerate() {
+            for (ei, e) in g.iter().enumerate() {
+                if !entry_passes(f, e) {
+                    continue;
+                }
+                let a = match acc.get_mut(&e.name) {
+                    Some(a) => a,
+                    None => acc.entry(e.name.clone()).or_default(),
+                };
+                a.0 += e.sessions;
+                a.2.push((gi, ei));
+            }
+        }
         // Per block: group by the block's own ids, then name each group once.
         let mut local: HashMap<u32, (u64, Vec<u64>)> = HashMap::new();
-        self.for_blocks(&site, f, &mut |b, matched| {
+        for (b, matched) in &edge_blocks {
             local.clear();
             for &i in matched {
                 let visitor = b.visitors.get(i).copied().unwrap_or_default();
                 let a = local.entry(group.id(b, i)).or_default();
                 a.0 += 1;
                 a.1.push(visitor);
-                visitors.insert(visitor);
+                all_raw.push(visitor);
             }
             for (id, (n, vs)) in local.drain() {
                 let a = acc.entry(group.name(b, id)).or_default();
                 a.0 += n;
                 a.1.extend(vs);
             }
-        })?;
-        out.rows = acc
+        }
+        let mut rows: Vec<(BreakdownRow, Acc)> = acc
             .into_iter()
-            .map(|(key, (sessions, v))| BreakdownRow {
-                key,
-                sessions,
-                visitors: v.len() as u64,
+            .map(|(key, a)| {
+                (
+                    BreakdownRow {
+                        key,
+                        sessions: a.0,
+                        visitors: 0,
+                    },
+                    a,
+                )
             })
             .collect();
-        out.sessions = out.rows.iter().map(|r| r.sessions).sum();
-        out.visitors = visitors.len() as u64;
-        top(&mut out.rows, limit, |r| {
-            (Reverse(r.sessions), r.key.clone())
+        out.sessions = rows.iter().map(|r| r.0.sessions).sum();
+        top(&mut rows, limit, |r| {
+            (Reverse(r.0.sessions), r.0.key.clone())
         });
+        if visitors {
+            for (row, a) in &mut rows {
+                let mut v = Visitors {
+                    raw: std::mem::take(&mut a.1),
+                    lists: Vec::new(),
+                };
+                for &(gi, ei) in &a.2 {
+                    if let Some(e) = groups_of.get(gi).and_then(|g| g.get(ei)) {
+                        v.lists.push(&e.visitors);
+                    }
+                }
+                row.visitors = v.len();
+            }
+            let mut all = Visitors {
+                raw: all_raw,
+                lists: Vec::new(),
+            };
+            for c in &cohorts_of {
+                all.lists.extend(c.visitors(f));
+            }
+            out.visitors = all.len();
+        }
+        out.rows = rows.into_iter().map(|(r, _)| r).collect();
         Ok(out)
+    }
+
+    /// Sessions per bucket of a series (by their first pageview).
+    pub(crate) fn series_sessions(
+        &self,
+        site: &SiteRef,
+        f: &Filters,
+        bucket: &dyn Fn(i64) -> i64,
+        acc: &mut std::collections::BTreeMap<i64, super::events::Bucket<'_>>,
+    ) -> Result<()> {
+        if !block_agg_usable(site, f) {
+            for s in self.matching_sessions(site, f)? {
+                acc.entry(bucket(s.first_ts)).or_default().sessions += 1;
+            }
+            return Ok(());
+        }
+        let (lo, hi) = day_span(f.from, f.to);
+        if lo > hi {
+            return Ok(());
+        }
+        for e in self.t.blocks.range((site.id, lo)..=(site.id, hi))? {
+            let (k, v) = e?;
+            let day = k.value().1;
+            let bytes = v.value();
+            let b = self.session_block_cached(site.id, day, bytes)?;
+            let c = cohorts(self, site.id, day, block_key(bytes), &b)?;
+            let hours = match cover(f, day) {
+                Cover::Day => Some([true; 24]),
+                Cover::Hours(h) => Some(h),
+                Cover::Partial => None,
+            };
+            match hours {
+                Some(hours) if c.exact => {
+                    let start = crate::storage::day_start(day);
+                    for (h, &on) in hours.iter().enumerate() {
+                        if !on {
+                            continue;
+                        }
+                        let n: u64 = c
+                            .list
+                            .iter()
+                            .filter(|co| cohort_passes(f, co.device, co.channel))
+                            .map(|co| co.hours.get(h).copied().unwrap_or(0))
+                            .sum();
+                        if n > 0 {
+                            let t = start + h as i64 * crate::storage::HOUR_MS;
+                            acc.entry(bucket(t)).or_default().sessions += n;
+                        }
+                    }
+                }
+                _ => {
+                    for i in 0..b.len() {
+                        if session_filter_ok(f, &b, i) {
+                            let t = b.first_ts.get(i).copied().unwrap_or_default();
+                            acc.entry(bucket(t)).or_default().sessions += 1;
+                        }
+                    }
+                }
+            }
+        }
+        Ok(())
     }
 
     /// Sessions per referrer host, domain, channel or campaign field.
@@ -347,7 +517,7 @@ impl Snapshot {
 
     /// Sessions per entry page (pages report).
     pub(crate) fn entry_counts(&self, site: &str, f: &Filters) -> Result<HashMap<String, u64>> {
-        let b = self.breakdown(site, f, None, Group::Field(SField::EntryPage, "/"))?;
+        let b = self.breakdown_with(site, f, None, Group::Field(SField::EntryPage, "/"), false)?;
         Ok(b.rows
             .into_iter()
             .filter(|r| f.page.as_deref().is_none_or(|p| p == r.key))

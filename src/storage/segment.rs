@@ -640,6 +640,26 @@ impl OptColumn {
         }
     }
 
+    /// The value of one row, `None` when the row has none: random access
+    /// by the row's rank among the present rows.
+    pub fn get(&self, row: u32) -> Option<u64> {
+        let rank = match &self.presence {
+            Presence::Kinds(ks) => {
+                if !ks.iter().any(|k| k.contains(row)) {
+                    return None;
+                }
+                ks.iter().map(|k| k.rank(row)).sum::<u64>()
+            }
+            Presence::Bitmap(b) => {
+                if !b.contains(row) {
+                    return None;
+                }
+                b.rank(row)
+            }
+        };
+        self.values.get(usize::try_from(rank.checked_sub(1)?).ok()?)
+    }
+
     /// Every (row, value), in row order.
     pub fn iter(&self) -> impl Iterator<Item = (u32, u64)> + '_ {
         let present = match &self.presence {

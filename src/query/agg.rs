@@ -1,0 +1,662 @@
+//! Mergeable intermediate aggregates, computed lazily per partition (or per
+//! day's session block) and kept in the store's cache of decoded data.
+//!
+//! An aggregate is keyed like the data it is computed from (partition
+//! version, or the session block's content hash), so it can never be stale.
+//! It is computed with fixed filters (bots left out or kept apart, no
+//! deletion request pending) and a report uses it only when its own filters
+//! select exactly what the aggregate holds over a partition its range
+//! covers whole (or whole hours of it); otherwise the report scans that
+//! partition. Distinct visitors are kept as sorted arrays, so that a report
+//! over many partitions counts a union of sorted arrays rather than hashing
+//! every row. Nothing here is persistent.
+
+use std::sync::Arc;
+
+use foldhash::{HashMap, HashMapExt};
+
+use super::scan::{filter_rows, SegCtx};
+use super::Filters;
+use crate::error::Result;
+use crate::normalize::DeviceClass;
+use crate::read::{PartitionView, SiteRef, Snapshot};
+use crate::storage::dict::Dim;
+use crate::storage::segment::col;
+use crate::storage::sessions::{SField, SessionBlock};
+use crate::storage::{day_start, DAY_MS, HOUR_MS};
+use crate::EventKind;
+
+/// Cache item of [`PvAgg`] (partition-wide slot).
+const PV_ITEM: u8 = 240;
+/// Cache slot of the session-block aggregates.
+const BLOCK_SLOT: u32 = crate::cache::PARTITION - 2;
+/// Cache item of [`Cohorts`]; group aggregates use `GROUP_ITEM_BASE + code`.
+const COHORTS_ITEM: u8 = 0;
+const GROUP_ITEM_BASE: u8 = 16;
+
+/// Sorts and deduplicates.
+pub(crate) fn sort_dedup(mut v: Vec<u64>) -> Vec<u64> {
+    v.sort_unstable();
+    v.dedup();
+    v
+}
+
+/// Distinct values of a sorted slice (a slice with repeats adjacent).
+fn distinct_sorted(v: &[u64]) -> u64 {
+    if v.is_empty() {
+        return 0;
+    }
+    1 + v.windows(2).filter(|w| w[0] != w[1]).count() as u64
+}
+
+/// The number of distinct values in the union of slices.
+///
+/// The values are keyed hashes, spread evenly over `u64`: they are scattered
+/// into buckets by their top bits (a counting sort: one pass to count, one
+/// to place), and each bucket of a few dozen values is sorted and
+/// deduplicated on its own. The cost follows the number of values, not of
+/// slices, and beats a hash set over 100,000s of values. Uneven values are
+/// still counted exactly, only slower.
+pub(crate) fn union_len(parts: &[&[u64]]) -> u64 {
+    let parts: Vec<&[u64]> = parts.iter().copied().filter(|p| !p.is_empty()).collect();
+    match parts.as_slice() {
+        [] => return 0,
+        [one] if one.windows(2).all(|w| w[0] <= w[1]) => return distinct_sorted(one),
+        _ => {}
+    }
+    let total: usize = parts.iter().map(|p| p.len()).sum();
+    let per = total / 16;
+    if per < 2 {
+        let mut all: Vec<u64> = parts.concat();
+        all.sort_unstable();
+        all.dedup();
+        return all.len() as u64;
+    }
+    let bits = (usize::BITS - 1 - per.leading_zeros()).min(20);
+    let shift = 64 - bits;
+    let buckets = 1usize << bits;
+    // starts[b]..starts[b + 1]: where bucket b's values go.
+    let mut starts = vec![0usize; buckets + 1];
+    for p in &parts {
+        for &v in *p {
+            if let Some(c) = starts.get_mut((v >> shift) as usize + 1) {
+                *c += 1;
+            }
+        }
+    }
+    for b in 0..buckets {
+        let prev = starts.get(b).copied().unwrap_or(0);
+        if let Some(c) = starts.get_mut(b + 1) {
+            *c += prev;
+        }
+    }
+    let mut next = starts.clone();
+    let mut all = vec![0u64; total];
+    for p in &parts {
+        for &v in *p {
+            if let Some(at) = next.get_mut((v >> shift) as usize) {
+                if let Some(slot) = all.get_mut(*at) {
+                    *slot = v;
+                }
+                *at += 1;
+            }
+        }
+    }
+    let mut n = 0u64;
+    for w in starts.windows(2) {
+        if let Some(bucket) = all.get_mut(w[0]..w[1]) {
+            bucket.sort_unstable();
+            n += distinct_sorted(bucket);
+        }
+    }
+    n
+}
+
+/// Sorted visitor arrays and loose values, counted as one union.
+#[derive(Default)]
+pub(crate) struct Visitors<'a> {
+    /// Values from scanned rows, unsorted, with repeats.
+    pub raw: Vec<u64>,
+    /// Arrays from aggregates (sorted, so that one alone counts fast).
+    pub lists: Vec<&'a [u64]>,
+}
+
+impl Visitors<'_> {
+    pub fn len(self) -> u64 {
+        let mut lists = self.lists;
+        lists.push(&self.raw);
+        union_len(&lists)
+    }
+}
+
+// ------------------------------------------------------ pageview aggregate
+
+/// The pageviews of one partition by cohort (device class and channel of
+/// their session, the session attributes whose filters the aggregate
+/// answers): per hour of the day and per page.
+pub(crate) struct PvAgg {
+    /// Every row's time is on the partition's day (always, unless the
+    /// stored data says otherwise; then the aggregate is not used).
+    pub exact: bool,
+    pub cohorts: Vec<PvCohort>,
+    /// Every cohort but bots merged: what reports without a device or
+    /// channel filter read (one array per page and day, not dozens).
+    pub nonbot: PvCohort,
+}
+
+/// Whether the filters leave only bots out (no device or channel filter).
+fn default_cohorts(f: &Filters) -> bool {
+    f.device.is_none() && f.channel.is_none() && !f.include_bots
+}
+
+impl PvAgg {
+    /// The cohorts that pass the filters.
+    pub fn select<'a>(&'a self, f: &'a Filters) -> Box<dyn Iterator<Item = &'a PvCohort> + 'a> {
+        if default_cohorts(f) {
+            Box::new(std::iter::once(&self.nonbot))
+        } else {
+            Box::new(self.cohorts.iter().filter(move |c| c.passes(f)))
+        }
+    }
+}
+
+/// Merges cohorts into one.
+fn merge(cohorts: &[&PvCohort]) -> PvCohort {
+    let mut hours: Vec<(u64, Vec<u64>)> = vec![(0, Vec::new()); 24];
+    let mut visitors = Vec::new();
+    let mut pages: HashMap<&str, (u64, u64, u64, Vec<u64>)> = HashMap::new();
+    for c in cohorts {
+        for (slot, (n, v)) in hours.iter_mut().zip(&c.hours) {
+            slot.0 += n;
+            slot.1.extend_from_slice(v);
+        }
+        visitors.extend_from_slice(&c.visitors);
+        for p in &c.pages {
+            let a = pages.entry(&p.name).or_default();
+            a.0 += p.pageviews;
+            a.1 = a.1.saturating_add(p.load_sum);
+            a.2 = a.2.saturating_add(p.load_n);
+            a.3.extend_from_slice(&p.visitors);
+        }
+    }
+    PvCohort {
+        device: NO_DEVICE,
+        channel: u64::MAX,
+        hours: hours.into_iter().map(|(n, v)| (n, sort_dedup(v))).collect(),
+        visitors: sort_dedup(visitors),
+        pages: pages
+            .into_iter()
+            .map(|(name, (pageviews, load_sum, load_n, v))| PageAgg {
+                name: name.to_owned(),
+                pageviews,
+                load_sum,
+                load_n,
+                visitors: sort_dedup(v),
+            })
+            .collect(),
+    }
+}
+
+/// The pageviews of one cohort of one partition.
+pub(crate) struct PvCohort {
+    /// Device class code of the rows (`NO_DEVICE`: in no device index).
+    pub device: u8,
+    /// Channel as the per-session attribute codes hold it (code + 1).
+    pub channel: u64,
+    /// Per hour of the day: pageviews and sorted distinct visitors.
+    pub hours: Vec<(u64, Vec<u64>)>,
+    /// Sorted distinct visitors of the day.
+    pub visitors: Vec<u64>,
+    /// Per page.
+    pub pages: Vec<PageAgg>,
+}
+
+const NO_DEVICE: u8 = u8::MAX;
+
+impl PvCohort {
+    /// Whether the rows pass the device, bot and channel filters, as the
+    /// scan's bitmap algebra decides for each of them.
+    pub fn passes(&self, f: &Filters) -> bool {
+        let device_ok = match f.device {
+            Some(d) => self.device == d.code(),
+            None => f.include_bots || self.device != DeviceClass::Bot.code(),
+        };
+        device_ok
+            && f.channel
+                .is_none_or(|c| u64::from(c.code()) + 1 == self.channel)
+    }
+}
+
+/// The pageviews of one page in one cohort of one partition.
+pub(crate) struct PageAgg {
+    pub name: String,
+    pub pageviews: u64,
+    pub load_sum: u64,
+    pub load_n: u64,
+    /// Sorted distinct visitors.
+    pub visitors: Vec<u64>,
+}
+
+/// Whether the pageview aggregate answers these filters exactly (on
+/// partitions their range covers). `page`: whether a page filter is fine.
+pub(crate) fn pv_agg_usable(site: &SiteRef, f: &Filters, page: bool) -> bool {
+    site.hidden.is_empty()
+        && (page || f.page.is_none())
+        && f.kind.is_none()
+        && f.selector.is_none()
+        && f.browser.is_none()
+        && f.os.is_none()
+        && f.referrer.is_none()
+}
+
+/// How a time range covers one day.
+pub(crate) enum Cover {
+    /// The whole day.
+    Day,
+    /// Whole hours (those set), the others not at all.
+    Hours([bool; 24]),
+    /// Part of an hour.
+    Partial,
+}
+
+pub(crate) fn cover(f: &Filters, day: i32) -> Cover {
+    let start = day_start(day);
+    let from = f.from.unwrap_or(i64::MIN);
+    let to = f.to.unwrap_or(i64::MAX);
+    if from <= start && to >= start.saturating_add(DAY_MS) {
+        return Cover::Day;
+    }
+    let mut hours = [false; 24];
+    for (h, slot) in hours.iter_mut().enumerate() {
+        let h0 = start + h as i64 * HOUR_MS;
+        let h1 = h0 + HOUR_MS;
+        if from <= h0 && h1 <= to {
+            *slot = true;
+        } else if h1 > from && h0 < to {
+            return Cover::Partial;
+        }
+    }
+    Cover::Hours(hours)
+}
+
+/// One cohort being summed.
+#[derive(Default)]
+struct CohortAcc {
+    hours: Vec<(u64, Vec<u64>)>,
+    visitors: Vec<u64>,
+    // page id → (pageviews, load sum, load n, visitors)
+    pages: HashMap<u32, (u64, u64, u64, Vec<u64>)>,
+}
+
+/// The pageview aggregate of a partition, computed on first use.
+pub(crate) fn pv_agg(snap: &Snapshot, part: &PartitionView) -> Result<Arc<PvAgg>> {
+    let key = (
+        part.site,
+        part.day,
+        part.version,
+        crate::cache::PARTITION,
+        PV_ITEM,
+    );
+    snap.cache.get_or_try(key, || {
+        let start = day_start(part.day);
+        let mut exact = true;
+        let mut acc: HashMap<(u8, u64), CohortAcc> = HashMap::new();
+        let base = Filters {
+            include_bots: true,
+            ..Filters::default()
+        };
+        for seg in &part.segments {
+            let ctx = SegCtx::new(snap, part, seg);
+            let rows = filter_rows(&ctx, &base, Some(&[EventKind::Pageview]))?;
+            if rows.is_empty() {
+                continue;
+            }
+            let runs = ctx.runs()?;
+            let codes = ctx.session_attrs()?;
+            let ts = ctx.ts()?;
+            let ids = ctx.page_ids()?;
+            let loads = ctx.opt(col::LOAD_MS)?;
+            let mut device = vec![NO_DEVICE; seg.rows as usize];
+            for (d, bm) in ctx.bitmaps(col::BM_DEVICE)?.iter() {
+                let code = u8::try_from(*d).unwrap_or(NO_DEVICE - 1);
+                for r in bm {
+                    if let Some(slot) = device.get_mut(r as usize) {
+                        *slot = code;
+                    }
+                }
+            }
+            let mut si = 0usize;
+            for r in &rows {
+                while runs.starts.get(si + 1).is_some_and(|&s| s <= r) {
+                    si += 1;
+                }
+                let v = runs.visitors.get(si).copied().unwrap_or_default();
+                let channel = codes.get(si).map_or(0, |c| c[3]);
+                let d = device.get(r as usize).copied().unwrap_or(NO_DEVICE);
+                let off = ts.get(r as usize).copied().unwrap_or_default() - start;
+                if !(0..DAY_MS).contains(&off) {
+                    exact = false;
+                    continue;
+                }
+                let c = acc.entry((d, channel)).or_insert_with(|| CohortAcc {
+                    hours: vec![(0, Vec::new()); 24],
+                    ..CohortAcc::default()
+                });
+                if let Some(hour) = c.hours.get_mut((off / HOUR_MS) as usize) {
+                    hour.0 += 1;
+                    hour.1.push(v);
+                }
+                c.visitors.push(v);
+                let p = ids.get(r as usize).copied().unwrap_or(u32::MAX);
+                let a = c.pages.entry(p).or_default();
+                a.0 += 1;
+                if let Some(l) = loads.get(r) {
+                    a.1 = a.1.saturating_add(l);
+                    a.2 += 1;
+                }
+                a.3.push(v);
+            }
+        }
+        let mut size = 256;
+        let mut cohorts = Vec::with_capacity(acc.len());
+        for ((device, channel), c) in acc {
+            let hours: Vec<(u64, Vec<u64>)> = c
+                .hours
+                .into_iter()
+                .map(|(n, v)| {
+                    let v = sort_dedup(v);
+                    size += v.len() * 8 + 32;
+                    (n, v)
+                })
+                .collect();
+            let visitors = sort_dedup(c.visitors);
+            size += visitors.len() * 8 + 128;
+            let mut pages = Vec::with_capacity(c.pages.len());
+            for (id, (pageviews, load_sum, load_n, v)) in c.pages {
+                let name = part.dicts.resolve(Dim::Page, u64::from(id))?.to_owned();
+                let visitors = sort_dedup(v);
+                size += visitors.len() * 8 + name.len() + 96;
+                pages.push(PageAgg {
+                    name,
+                    pageviews,
+                    load_sum,
+                    load_n,
+                    visitors,
+                });
+            }
+            cohorts.push(PvCohort {
+                device,
+                channel,
+                hours,
+                visitors,
+                pages,
+            });
+        }
+        let nonbot = merge(
+            &cohorts
+                .iter()
+                .filter(|c| c.device != DeviceClass::Bot.code())
+                .collect::<Vec<_>>(),
+        );
+        size += nonbot.visitors.len() * 40 + nonbot.pages.len() * 96;
+        Ok((
+            PvAgg {
+                exact,
+                cohorts,
+                nonbot,
+            },
+            size,
+        ))
+    })
+}
+
+// ------------------------------------------------- session-block aggregates
+
+/// The sessions of one day's block by (device class, channel), the only
+/// session attributes with a filter the aggregates answer.
+pub(crate) struct Cohorts {
+    /// Every session's first pageview is on the block's day.
+    pub exact: bool,
+    pub list: Vec<Cohort>,
+    /// Sorted distinct visitors of every cohort but bots.
+    pub nonbot_visitors: Vec<u64>,
+}
+
+impl Cohorts {
+    /// Sorted visitor arrays of the sessions passing the filters.
+    pub fn visitors<'a>(&'a self, f: &Filters) -> Vec<&'a [u64]> {
+        if default_cohorts(f) {
+            return vec![&self.nonbot_visitors];
+        }
+        self.list
+            .iter()
+            .filter(|c| cohort_passes(f, c.device, c.channel))
+            .map(|c| c.visitors.as_slice())
+            .collect()
+    }
+}
+
+pub(crate) struct Cohort {
+    pub device: u8,
+    pub channel: u8,
+    /// Sessions per hour of the day (of their first pageview).
+    pub hours: [u64; 24],
+    /// Sorted distinct visitors.
+    pub visitors: Vec<u64>,
+}
+
+/// One group of a breakdown within one cohort of one block.
+pub(crate) struct GroupEntry {
+    /// Every cohort but bots merged (device and channel then unused).
+    pub merged: bool,
+    pub device: u8,
+    pub channel: u8,
+    pub name: String,
+    pub sessions: u64,
+    /// Sorted distinct visitors.
+    pub visitors: Vec<u64>,
+}
+
+/// Whether the block aggregates answer these filters exactly.
+pub(crate) fn block_agg_usable(site: &SiteRef, f: &Filters) -> bool {
+    site.hidden.is_empty()
+        && !f.has_event_filters()
+        && f.browser.is_none()
+        && f.os.is_none()
+        && f.referrer.is_none()
+}
+
+/// Whether a group entry is the one to read under these filters.
+pub(crate) fn entry_passes(f: &Filters, e: &GroupEntry) -> bool {
+    if default_cohorts(f) {
+        e.merged
+    } else {
+        !e.merged && cohort_passes(f, e.device, e.channel)
+    }
+}
+
+/// Whether a cohort passes the device, bot and channel filters, as
+/// `session_filter_ok` decides for each of its sessions.
+pub(crate) fn cohort_passes(f: &Filters, device: u8, channel: u8) -> bool {
+    let d = DeviceClass::from_code(device).unwrap_or_default();
+    let device_ok = match f.device {
+        Some(want) => want == d,
+        None => f.include_bots || d != DeviceClass::Bot,
+    };
+    device_ok && f.channel.is_none_or(|c| c.code() == channel)
+}
+
+/// The content key of a stored session block.
+pub(crate) fn block_key(bytes: &[u8]) -> u64 {
+    use std::hash::BuildHasher;
+    foldhash::fast::FixedState::with_seed(0x5e55).hash_one(bytes)
+}
+
+pub(crate) fn cohorts(
+    snap: &Snapshot,
+    site: u32,
+    day: i32,
+    key: u64,
+    b: &SessionBlock,
+) -> Result<Arc<Cohorts>> {
+    snap.cache
+        .get_or_try((site, day, key, BLOCK_SLOT, COHORTS_ITEM), || {
+            let start = day_start(day);
+            let mut exact = true;
+            let mut map: HashMap<(u8, u8), ([u64; 24], Vec<u64>)> = HashMap::new();
+            for i in 0..b.len() {
+                let device = b.device.get(i).copied().unwrap_or_default();
+                let channel = b.channel.get(i).copied().unwrap_or_default();
+                let off = b.first_ts.get(i).copied().unwrap_or_default() - start;
+                if !(0..DAY_MS).contains(&off) {
+                    exact = false;
+                    continue;
+                }
+                let e = map.entry((device, channel)).or_default();
+                if let Some(h) = e.0.get_mut((off / HOUR_MS) as usize) {
+                    *h += 1;
+                }
+                e.1.push(b.visitors.get(i).copied().unwrap_or_default());
+            }
+            let mut size = 64;
+            let nonbot_visitors = sort_dedup(
+                map.iter()
+                    .filter(|((d, _), _)| *d != DeviceClass::Bot.code())
+                    .flat_map(|(_, (_, v))| v.iter().copied())
+                    .collect(),
+            );
+            size += nonbot_visitors.len() * 8;
+            let list = map
+                .into_iter()
+                .map(|((device, channel), (hours, v))| {
+                    let visitors = sort_dedup(v);
+                    size += visitors.len() * 8 + 256;
+                    Cohort {
+                        device,
+                        channel,
+                        hours,
+                        visitors,
+                    }
+                })
+                .collect();
+            Ok((
+                Cohorts {
+                    exact,
+                    list,
+                    nonbot_visitors,
+                },
+                size,
+            ))
+        })
+}
+
+/// The per-cohort groups of one block. `code` tells groupings apart in the
+/// cache; `id` and `name` are the grouping's.
+pub(crate) fn groups(
+    snap: &Snapshot,
+    site: u32,
+    day: i32,
+    key: (u64, u8),
+    b: &SessionBlock,
+    id: &dyn Fn(&SessionBlock, usize) -> u32,
+    name: &dyn Fn(&SessionBlock, u32) -> String,
+) -> Result<Arc<Vec<GroupEntry>>> {
+    snap.cache.get_or_try(
+        (site, day, key.0, BLOCK_SLOT, GROUP_ITEM_BASE + key.1),
+        || {
+            let start = day_start(day);
+            let mut map: HashMap<(u8, u8, u32), (u64, Vec<u64>)> = HashMap::new();
+            for i in 0..b.len() {
+                let off = b.first_ts.get(i).copied().unwrap_or_default() - start;
+                if !(0..DAY_MS).contains(&off) {
+                    // Not used: `cohorts` marks such a block inexact.
+                    continue;
+                }
+                let device = b.device.get(i).copied().unwrap_or_default();
+                let channel = b.channel.get(i).copied().unwrap_or_default();
+                let e = map.entry((device, channel, id(b, i))).or_default();
+                e.0 += 1;
+                e.1.push(b.visitors.get(i).copied().unwrap_or_default());
+            }
+            let mut size = 64;
+            let mut merged: HashMap<u32, (u64, Vec<u64>)> = HashMap::new();
+            for ((device, _, gid), (n, v)) in &map {
+                if *device != DeviceClass::Bot.code() {
+                    let e = merged.entry(*gid).or_default();
+                    e.0 += n;
+                    e.1.extend_from_slice(v);
+                }
+            }
+            let merged = merged.into_iter().map(|(gid, e)| ((true, 0, 0, gid), e));
+            let list: Vec<GroupEntry> = map
+                .into_iter()
+                .map(|((device, channel, gid), e)| ((false, device, channel, gid), e))
+                .chain(merged)
+                .map(|((merged, device, channel, gid), (sessions, v))| {
+                    let visitors = sort_dedup(v);
+                    let name = name(b, gid);
+                    size += visitors.len() * 8 + name.len() + 96;
+                    GroupEntry {
+                        merged,
+                        device,
+                        channel,
+                        name,
+                        sessions,
+                        visitors,
+                    }
+                })
+                .collect();
+            Ok((list, size))
+        },
+    )
+}
+
+/// The string field a grouping code stands for (for cache items).
+pub(crate) fn field_code(f: SField) -> u8 {
+    f as u8
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn naive(parts: &[Vec<u64>]) -> u64 {
+        let mut all: Vec<u64> = parts.concat();
+        all.sort_unstable();
+        all.dedup();
+        all.len() as u64
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn union_len_equals_sort_dedup(
+            parts in proptest::collection::vec(
+                proptest::collection::vec(proptest::prelude::any::<u64>(), 0..400), 0..8),
+            small in proptest::collection::vec(0u64..50, 0..300),
+        ) {
+            let mut parts: Vec<Vec<u64>> = parts.into_iter().map(sort_dedup).collect();
+            // Overlaps and skewed values too.
+            let mut s = small.clone();
+            s.sort_unstable();
+            parts.push(s);
+            if let Some(first) = parts.first().cloned() {
+                parts.push(first);
+            }
+            let slices: Vec<&[u64]> = parts.iter().map(Vec::as_slice).collect();
+            proptest::prop_assert_eq!(union_len(&slices), naive(&parts));
+        }
+    }
+
+    #[test]
+    fn union_len_of_large_overlapping_sets() {
+        let a: Vec<u64> = (0..50_000u64)
+            .map(|i| i.wrapping_mul(0x9E37_79B9_7F4A_7C15))
+            .collect();
+        let b: Vec<u64> = (25_000..90_000u64)
+            .map(|i| i.wrapping_mul(0x9E37_79B9_7F4A_7C15))
+            .collect();
+        let (a, b) = (sort_dedup(a), sort_dedup(b));
+        assert_eq!(union_len(&[&a, &b]), 90_000);
+        assert_eq!(union_len(&[&a, &a]), 50_000);
+    }
+}
