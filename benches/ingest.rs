@@ -184,7 +184,8 @@ fn main() {
     for i in 0..reps {
         for mode in [IngestMode::Normalize, IngestMode::Raw] {
             let t0 = Instant::now();
-            let store = import(dir.path(), &format!("import-{i}.redb"), &ndjson, n, mode);
+            let name = format!("import-{mode:?}-{i}.redb");
+            let store = import(dir.path(), &name, &ndjson, n, mode);
             let d = t0.elapsed();
             if mode == IngestMode::Normalize {
                 imp_runs.push(d);
