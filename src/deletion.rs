@@ -472,12 +472,9 @@ impl Store {
         let mut days = BTreeSet::new();
         if !hidden.sessions.is_empty() || !hidden.visitors.is_empty() {
             let sessions = txn.open_table(SESSIONS)?;
-            for e in sessions.range((site_id, 0)..=(site_id, u64::MAX))? {
-                let (k, v) = e?;
-                let row = SessionRow::decode(v.value())?;
-                if hidden.session_hidden(k.value().1, row.visitor) {
-                    days.extend(row.days);
-                }
+            let index = txn.open_table(VISITOR_SESSIONS)?;
+            for (_, row) in hidden_sessions(&sessions, &index, site_id, &hidden)? {
+                days.extend(row.days);
             }
         }
         {
@@ -514,16 +511,10 @@ impl Store {
         // Session rows, blocks and cookieless state of deleted sessions.
         {
             let mut sessions = txn.open_table(SESSIONS)?;
-            let mut doomed = Vec::new();
-            for e in sessions.range((site_id, 0)..=(site_id, u64::MAX))? {
-                let (k, v) = e?;
-                let row = SessionRow::decode(v.value())?;
-                if hidden.session_hidden(k.value().1, row.visitor) {
-                    doomed.push(k.value());
-                }
-            }
-            for k in doomed {
-                sessions.remove(k)?;
+            let mut index = txn.open_table(VISITOR_SESSIONS)?;
+            for (hash, row) in hidden_sessions(&sessions, &index, site_id, &hidden)? {
+                sessions.remove((site_id, hash))?;
+                index.remove((site_id, row.visitor, hash))?;
             }
             let mut cookieless = txn.open_table(COOKIELESS)?;
             let mut doomed = Vec::new();
@@ -673,16 +664,13 @@ fn hide_sessions(txn: &WriteTransaction, site: u32, target: &StoredTarget) -> Re
             }
             Some(days)
         }
-        StoredTarget::Visitor { hash } => {
+        StoredTarget::Visitor { .. } => {
             let sessions = txn.open_table(SESSIONS)?;
+            let index = txn.open_table(VISITOR_SESSIONS)?;
             let mut days = BTreeSet::new();
-            for e in sessions.range((site, 0)..=(site, u64::MAX))? {
-                let (k, v) = e?;
-                let row = SessionRow::decode(v.value())?;
-                if row.visitor == hash || k.value().1 == hash {
-                    if let Some(fp) = row.first_pv {
-                        days.insert(day_of(fp.ts));
-                    }
+            for (_, row) in hidden_sessions(&sessions, &index, site, &hidden)? {
+                if let Some(fp) = row.first_pv {
+                    days.insert(day_of(fp.ts));
                 }
             }
             Some(days)
@@ -750,6 +738,41 @@ fn hide_sessions(txn: &WriteTransaction, site: u32, target: &StoredTarget) -> Re
     Ok(())
 }
 
+/// The session rows the tombstones hide, by session hash: found by key and
+/// through the visitor index, not by a scan (unless the whole site is
+/// hidden).
+fn hidden_sessions(
+    sessions: &impl ReadableTable<(u32, u64), &'static [u8]>,
+    index: &impl ReadableTable<(u32, u64, u64), ()>,
+    site: u32,
+    hidden: &Hidden,
+) -> Result<Vec<(u64, SessionRow)>> {
+    let mut out = Vec::new();
+    if hidden.all {
+        for e in sessions.range((site, 0)..=(site, u64::MAX))? {
+            let (k, v) = e?;
+            out.push((k.value().1, SessionRow::decode(v.value())?));
+        }
+        return Ok(out);
+    }
+    let mut hashes: BTreeSet<u64> = hidden.sessions.iter().copied().collect();
+    for &v in &hidden.visitors {
+        for e in index.range((site, v, 0)..=(site, v, u64::MAX))? {
+            hashes.insert(e?.0.value().2);
+        }
+    }
+    for hash in hashes {
+        let Some(bytes) = sessions.get((site, hash))?.map(|g| g.value().to_vec()) else {
+            continue;
+        };
+        let row = SessionRow::decode(&bytes)?;
+        if hidden.session_hidden(hash, row.visitor) {
+            out.push((hash, row));
+        }
+    }
+    Ok(out)
+}
+
 fn mark_purged(txn: &WriteTransaction, id: u64, rows: u64, now: i64) -> Result<()> {
     let mut t = txn.open_table(DELETIONS)?;
     let Some(bytes) = t.get(id)?.map(|g| g.value().to_vec()) else {
@@ -780,13 +803,15 @@ fn remove_sessions_before(txn: &WriteTransaction, site: u32, before: i64) -> Res
             row.first_pv = None;
         }
         if row.days.is_empty() {
-            doomed.push(k.value());
+            doomed.push((k.value(), row.visitor));
         } else if row.days.len() != n {
             update.push((k.value(), row));
         }
     }
-    for k in doomed {
-        sessions.remove(k)?;
+    let mut index = txn.open_table(VISITOR_SESSIONS)?;
+    for ((site, hash), visitor) in doomed {
+        sessions.remove((site, hash))?;
+        index.remove((site, visitor, hash))?;
     }
     for (k, row) in update {
         sessions.insert(k, row.encode().as_slice())?;
@@ -889,6 +914,7 @@ fn copy_all(from: &Database, to: &Database) -> Result<()> {
     copy_table(&r, &w, DICTIONARIES)?;
     copy_table(&r, &w, PENDING)?;
     copy_table(&r, &w, SESSIONS)?;
+    copy_table(&r, &w, VISITOR_SESSIONS)?;
     copy_table(&r, &w, SESSION_BLOCKS)?;
     copy_table(&r, &w, SALTS)?;
     copy_table(&r, &w, COOKIELESS)?;

@@ -259,6 +259,7 @@ fn work(
     book: &SiteBook,
 ) {
     let mut sites: HashMap<String, (Arc<str>, Arc<SiteRecord>)> = HashMap::new();
+    let mut last: Option<(Arc<str>, Arc<SiteRecord>)> = None;
     for block in blocks {
         let block = match block {
             Ok(b) => b,
@@ -282,7 +283,17 @@ fn work(
             let line = line.trim_ascii();
             if !line.is_empty() {
                 let item = with_json_line(line, |e| {
-                    let (name, record) = site_record(&mut sites, book, e.site);
+                    // Most lines name the site of the line before.
+                    let (name, record) = match &last {
+                        Some((name, record)) if **name == *e.site => {
+                            (Arc::clone(name), Arc::clone(record))
+                        }
+                        _ => {
+                            let found = site_record(&mut sites, book, e.site);
+                            last = Some(found.clone());
+                            found
+                        }
+                    };
                     match prepare(&e, &record, &mut normalizer) {
                         Ok(Ok(prepared)) => Item::Ready {
                             site: name,

@@ -120,6 +120,7 @@ pub(crate) struct Tables {
     pub dicts: ReadOnlyTable<(u32, i32, u8), &'static [u8]>,
     pub pending: ReadOnlyTable<(u32, i32, u64), &'static [u8]>,
     pub sessions: ReadOnlyTable<(u32, u64), &'static [u8]>,
+    pub visitors: ReadOnlyTable<(u32, u64, u64), ()>,
     pub blocks: ReadOnlyTable<(u32, i32), &'static [u8]>,
     pub deletions: ReadOnlyTable<u64, &'static [u8]>,
 }
@@ -193,6 +194,7 @@ impl Snapshot {
             dicts: txn.open_table(DICTIONARIES)?,
             pending: txn.open_table(PENDING)?,
             sessions: txn.open_table(SESSIONS)?,
+            visitors: txn.open_table(VISITOR_SESSIONS)?,
             blocks: txn.open_table(SESSION_BLOCKS)?,
             deletions: txn.open_table(DELETIONS)?,
         };
@@ -529,8 +531,32 @@ impl Snapshot {
                 }
                 self.session_block(s.id, day)?;
             }
+            // Every session row has its visitor index entry, and no entry
+            // outlives its row.
+            let mut rows = 0u64;
             for e in self.t.sessions.range((s.id, 0)..=(s.id, u64::MAX))? {
-                SessionRow::decode(e?.1.value())?;
+                let (k, v) = e?;
+                let row = SessionRow::decode(v.value())?;
+                if self.t.visitors.get((s.id, row.visitor, k.value().1))?.is_none() {
+                    return Err(Corrupt::new(
+                        "visitor index",
+                        format!("session {:016x} of site {} is missing", k.value().1, s.id),
+                    )
+                    .into());
+                }
+                rows += 1;
+            }
+            let entries = self
+                .t
+                .visitors
+                .range((s.id, 0, 0)..=(s.id, u64::MAX, u64::MAX))?
+                .count() as u64;
+            if entries != rows {
+                return Err(Corrupt::new(
+                    "visitor index",
+                    format!("{entries} entries for {rows} sessions of site {}", s.id),
+                )
+                .into());
             }
         }
         Ok(events)
@@ -557,6 +583,11 @@ impl Snapshot {
         }
         for e in self.t.blocks.iter()? {
             *out.entry("session blocks".into()).or_default() += e?.1.value().len() as u64;
+        }
+        for e in self.t.visitors.iter()? {
+            e?;
+            // The key: site, visitor hash, session hash.
+            *out.entry("visitor index".into()).or_default() += 20;
         }
         Ok(out)
     }

@@ -254,7 +254,15 @@ impl Store {
                 }
             }
         }
+        let had_index = {
+            let names: Vec<String> = txn.list_tables()?.map(|t| t.name().to_owned()).collect();
+            names.iter().any(|n| n == VISITOR_SESSIONS.name())
+        };
         create_tables(&txn)?;
+        if !had_index {
+            // A store written before the visitor index existed: build it.
+            index_visitors(&txn)?;
+        }
         txn.commit()?;
         Ok(())
     }
@@ -401,7 +409,20 @@ pub(crate) fn next_site_id(sites: &impl ReadableTable<&'static str, u32>) -> Res
 }
 
 /// How many tables a current store has (META and those below).
-const TABLES: usize = 13;
+const TABLES: usize = 14;
+
+/// Fills the visitor index from the session rows.
+fn index_visitors(txn: &redb::WriteTransaction) -> Result<()> {
+    let sessions = txn.open_table(SESSIONS)?;
+    let mut index = txn.open_table(VISITOR_SESSIONS)?;
+    for e in sessions.iter()? {
+        let (k, v) = e?;
+        let (site, hash) = k.value();
+        let row = crate::storage::sessions::SessionRow::decode(v.value())?;
+        index.insert((site, row.visitor, hash), ())?;
+    }
+    Ok(())
+}
 
 fn create_tables(txn: &redb::WriteTransaction) -> Result<()> {
     txn.open_table(SITES)?;
@@ -411,6 +432,7 @@ fn create_tables(txn: &redb::WriteTransaction) -> Result<()> {
     txn.open_table(DICTIONARIES)?;
     txn.open_table(PENDING)?;
     txn.open_table(SESSIONS)?;
+    txn.open_table(VISITOR_SESSIONS)?;
     txn.open_table(SESSION_BLOCKS)?;
     txn.open_table(SALTS)?;
     txn.open_table(COOKIELESS)?;

@@ -521,6 +521,7 @@ impl<'s> Writer<'s> {
         let mut visitor_fix: HashMap<(u32, u64), u64> = HashMap::new();
         {
             let mut sessions = txn.open_table(SESSIONS)?;
+            let mut visitors = txn.open_table(VISITOR_SESSIONS)?;
             for ((site, hash), delta) in batch.sessions {
                 let old = sessions.get((site, hash))?.map(|g| g.value().to_vec());
                 let known = old.is_some();
@@ -565,6 +566,9 @@ impl<'s> Writer<'s> {
                         }
                     }
                 }
+                if !known {
+                    visitors.insert((site, row.visitor, hash), ())?;
+                }
                 sessions.insert((site, hash), row.encode().as_slice())?;
             }
         }
@@ -574,7 +578,15 @@ impl<'s> Writer<'s> {
         }
         let t_sessions = std::time::Instant::now();
         // Pending rows, one batch per partition.
-        let mut groups: BTreeMap<(u32, i32), Vec<Row>> = BTreeMap::new();
+        // Sized first, so that each row moves once and no vector grows.
+        let mut sizes: BTreeMap<(u32, i32), usize> = BTreeMap::new();
+        for (site, row) in &batch.rows {
+            *sizes.entry((*site, day_of(row.ts))).or_default() += 1;
+        }
+        let mut groups: BTreeMap<(u32, i32), Vec<Row>> = sizes
+            .into_iter()
+            .map(|(k, n)| (k, Vec::with_capacity(n)))
+            .collect();
         for (site, mut row) in batch.rows {
             if let Some(v) = visitor_fix.get(&(site, row.session)) {
                 row.visitor = *v;
@@ -860,7 +872,9 @@ pub(crate) fn seal(txn: &WriteTransaction, site: u32, day: i32, extra: Vec<Row>)
     let mut dicts = load_dicts(&txn.open_table(DICTIONARIES)?, site, day)?;
     let mut cols = txn.open_table(SEGMENT_COLUMNS)?;
     let mut rows = Vec::new();
-    {
+    if meta.pending_rows == 0 {
+        rows = extra;
+    } else {
         let mut pending = txn.open_table(PENDING)?;
         let mut keys = Vec::new();
         for e in pending.range((site, day, 0)..=(site, day, u64::MAX))? {
@@ -871,8 +885,8 @@ pub(crate) fn seal(txn: &WriteTransaction, site: u32, day: i32, extra: Vec<Row>)
         for k in keys {
             pending.remove(k)?;
         }
+        rows.extend(extra);
     }
-    rows.extend(extra);
     if let Some(last) = meta.segments.last().cloned() {
         // The partial last segment is rewritten with the new rows while
         // that costs at most MERGE_COST times their own encoding: segments

@@ -524,3 +524,46 @@ fn maintenance_survives_kills_at_any_point() {
     }
     assert!(finished_runs < 24, "no kill landed inside maintenance");
 }
+
+#[test]
+fn a_store_without_the_visitor_index_gets_one_at_open() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("old.heat");
+    let all = events(7, 60);
+    drop(load(&path, &all, 16));
+    // Take the index away, as in a store written before it existed.
+    {
+        let db = redb::Database::create(&path).unwrap();
+        let txn = db.begin_write().unwrap();
+        assert!(txn
+            .delete_table(redb::TableDefinition::<(u32, u64, u64), ()>::new(
+                "visitor_sessions"
+            ))
+            .unwrap());
+        txn.commit().unwrap();
+    }
+    let mut store = Store::open(&path).unwrap();
+    store.snapshot().unwrap().check().unwrap();
+    // A visitor's request finds its sessions through the rebuilt index.
+    let victim = all.iter().find_map(|e| e.visitor.clone()).unwrap();
+    let site = all
+        .iter()
+        .find(|e| e.visitor.as_ref() == Some(&victim))
+        .unwrap()
+        .site
+        .clone();
+    let theirs = all
+        .iter()
+        .filter(|e| e.site == site && e.visitor.as_ref() == Some(&victim))
+        .count() as u64;
+    let before = store.snapshot().unwrap().counts(&site).unwrap();
+    store
+        .request_deletion(&site, DeletionTarget::Visitor(victim))
+        .unwrap();
+    let report = store.maintenance(BASE + 10 * DAY).unwrap();
+    assert_eq!(report.rows_removed, theirs);
+    let after = store.snapshot().unwrap().counts(&site).unwrap();
+    assert_eq!(after.events, before.events - theirs);
+    assert!(after.sessions < before.sessions);
+    store.snapshot().unwrap().check().unwrap();
+}

@@ -36,6 +36,12 @@ pub(crate) const PENDING: TableDefinition<(u32, i32, u64), &[u8]> = TableDefinit
 /// attributes, the days it has events on.
 pub(crate) const SESSIONS: TableDefinition<(u32, u64), &[u8]> = TableDefinition::new("sessions");
 
+/// (site, visitor hash, session hash) → (): which sessions a visitor has,
+/// so that a visitor's deletion request finds them without a scan. One entry
+/// per session row, with the row's visitor.
+pub(crate) const VISITOR_SESSIONS: TableDefinition<(u32, u64, u64), ()> =
+    TableDefinition::new("visitor_sessions");
+
 /// (site, day) → columnar block of the sessions whose first pageview falls
 /// on that day, with their attributes: what session reports read.
 pub(crate) const SESSION_BLOCKS: TableDefinition<(u32, i32), &[u8]> =
