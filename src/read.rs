@@ -537,7 +537,12 @@ impl Snapshot {
             for e in self.t.sessions.range((s.id, 0)..=(s.id, u64::MAX))? {
                 let (k, v) = e?;
                 let row = SessionRow::decode(v.value())?;
-                if self.t.visitors.get((s.id, row.visitor, k.value().1))?.is_none() {
+                if self
+                    .t
+                    .visitors
+                    .get((s.id, row.visitor, k.value().1))?
+                    .is_none()
+                {
                     return Err(Corrupt::new(
                         "visitor index",
                         format!("session {:016x} of site {} is missing", k.value().1, s.id),
