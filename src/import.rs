@@ -234,7 +234,7 @@ fn read_blocks<R: BufRead>(mut reader: R, workers: Vec<SyncSender<std::io::Resul
         }
         if !eof {
             // Whole lines only: what follows the last newline waits.
-            if let Some(end) = bytes.iter().rposition(|&b| b == b'\n') {
+            if let Some(end) = memchr::memrchr(b'\n', &bytes) {
                 carry.extend_from_slice(&bytes[end + 1..]);
                 bytes.truncate(end + 1);
             }
@@ -242,7 +242,7 @@ fn read_blocks<R: BufRead>(mut reader: R, workers: Vec<SyncSender<std::io::Resul
         if bytes.is_empty() && eof {
             return;
         }
-        let lines = bytes.iter().filter(|&&b| b == b'\n').count() as u64;
+        let lines = memchr::memchr_iter(b'\n', &bytes).count() as u64;
         let first_line = next_line;
         next_line += lines;
         if tx.send(Ok(Block { first_line, bytes })).is_err() || eof {
@@ -275,7 +275,7 @@ fn work(
         let mut line_no = block.first_line;
         let mut rest = block.bytes.as_slice();
         while !rest.is_empty() {
-            let (line, next) = match rest.iter().position(|&b| b == b'\n') {
+            let (line, next) = match memchr::memchr(b'\n', rest) {
                 Some(i) => (&rest[..i], &rest[i + 1..]),
                 None => (rest, &rest[rest.len()..]),
             };
