@@ -352,6 +352,10 @@ impl Snapshot {
             kind: Some(kind),
             ..filters.clone()
         };
+        if super::heat::heat_agg_usable(&site, &f) {
+            super::heat::heatmap(self, &site, &f, &page, kind, opts, &mut out)?;
+            return Ok(out);
+        }
         let mut cells: BTreeMap<(u32, u32), u64> = BTreeMap::new();
         let mut pending: Vec<(u64, i64, Pos, u64, u64)> = Vec::new();
         let mut pvs = InRangePageviews::default();
