@@ -16,6 +16,10 @@ use crate::error::Result;
 /// (site, day, partition version, segment slot, item).
 pub(crate) type Key = (u32, i32, u64, u32, u8);
 
+/// A key and the parameters of an item computed for them (e.g. a page and
+/// a heatmap grid); 0 for items without.
+type FullKey = (Key, u128);
+
 /// The segment slot of partition-wide items (dictionaries, pending rows).
 pub(crate) const PARTITION: u32 = u32::MAX;
 /// Slots of segments built in memory from pending rows start here.
@@ -28,7 +32,7 @@ pub const DEFAULT_CACHE_BYTES: usize = 1 << 30;
 type Entry = (Arc<dyn Any + Send + Sync>, usize);
 
 pub(crate) struct Cache {
-    inner: Mutex<(HashMap<Key, Entry>, usize)>,
+    inner: Mutex<(HashMap<FullKey, Entry>, usize)>,
     budget: std::sync::atomic::AtomicUsize,
 }
 
@@ -58,6 +62,17 @@ impl Cache {
         key: Key,
         build: impl FnOnce() -> Result<(T, usize)>,
     ) -> Result<Arc<T>> {
+        self.get_or_try_with(key, 0, build)
+    }
+
+    /// [`Cache::get_or_try`] for an item that also depends on `param`.
+    pub fn get_or_try_with<T: Any + Send + Sync>(
+        &self,
+        key: Key,
+        param: u128,
+        build: impl FnOnce() -> Result<(T, usize)>,
+    ) -> Result<Arc<T>> {
+        let key = (key, param);
         if let Ok(g) = self.inner.lock() {
             if let Some((v, _)) = g.0.get(&key) {
                 if let Ok(v) = Arc::clone(v).downcast::<T>() {

@@ -143,3 +143,181 @@ fn unknown_site_gives_empty_reports() {
         "a heatmap needs a page"
     );
 }
+
+/// Heatmaps from per-partition aggregates: events without their own
+/// viewport take it from the session's pageview of the page in another
+/// partition (an earlier day, or the earliest pageview on a later day), or
+/// from none (skipped), for bots
+/// and mobile sessions too, sealed and pending, over whole days, whole
+/// hours and partial ranges.
+#[test]
+fn heatmap_viewport_fallback_across_days() {
+    const DAY: i64 = 86_400_000;
+    const HOUR: i64 = 3_600_000;
+    let base = 1_767_225_600_000i64;
+    let site = "shop.example";
+    let mut all = Vec::new();
+    let pv = |ts: i64, session: &str, page: &str, vw: Option<u32>, ua: usize| {
+        let mut e = heatstore::Event::new(site, ts, EventKind::Pageview, session, page);
+        e.vw = vw;
+        (e.vh, e.dh) = (Some(700), Some(3000));
+        e.ua = common::model::UAS[ua].map(str::to_owned);
+        e
+    };
+    let ev = |ts: i64, kind: EventKind, session: &str, page: &str, vw: Option<u32>, x: u32| {
+        let mut e = heatstore::Event::new(site, ts, kind, session, page);
+        e.vw = vw;
+        (e.x, e.y) = (Some(x), Some(x * 3 % 5000));
+        e
+    };
+    for (i, ua) in [0usize, 1, 4, 0].into_iter().enumerate() {
+        let s = format!("s{i}");
+        let off = i as i64 * 61_000;
+        // Pageview just before midnight, events after it: on the next day.
+        all.push(pv(
+            base + DAY - HOUR + off,
+            &s,
+            "/",
+            Some(1000 + i as u32),
+            ua,
+        ));
+        for (k, kind) in [EventKind::Click, EventKind::Move].into_iter().enumerate() {
+            all.push(ev(
+                base + DAY + 10 * 60_000 + off + k as i64,
+                kind,
+                &s,
+                "/",
+                None,
+                900,
+            ));
+            all.push(ev(
+                base + DAY + 2 * HOUR + off + k as i64,
+                kind,
+                &s,
+                "/",
+                None,
+                420,
+            ));
+            all.push(ev(
+                base + DAY + 3 * HOUR + off + k as i64,
+                kind,
+                &s,
+                "/",
+                Some(640),
+                420,
+            ));
+        }
+        // A later pageview on day 1 answers for its day's later events, and
+        // for day 2's.
+        all.push(pv(base + DAY + 5 * HOUR + off, &s, "/", Some(500), ua));
+        all.push(ev(
+            base + DAY + 6 * HOUR + off,
+            EventKind::Click,
+            &s,
+            "/",
+            None,
+            300,
+        ));
+        all.push(ev(
+            base + 2 * DAY + HOUR + off,
+            EventKind::Click,
+            &s,
+            "/",
+            None,
+            300,
+        ));
+        all.push(ev(
+            base + 2 * DAY + HOUR + off,
+            EventKind::Move,
+            &s,
+            "/",
+            None,
+            333,
+        ));
+        // Clicks before any pageview of the page take the earliest one, on a
+        // later day.
+        let t = format!("t{i}");
+        all.push(ev(
+            base + HOUR + off,
+            EventKind::Click,
+            &t,
+            "/pricing",
+            None,
+            77,
+        ));
+        all.push(pv(base + 2 * DAY + off, &t, "/", Some(900), ua));
+        all.push(pv(
+            base + 2 * DAY + 2 * HOUR + off,
+            &t,
+            "/pricing",
+            Some(1300),
+            ua,
+        ));
+        all.push(ev(
+            base + 2 * DAY + 3 * HOUR + off,
+            EventKind::Click,
+            &t,
+            "/pricing",
+            None,
+            1200,
+        ));
+        // A pageview two days earlier; and events with no pageview at all.
+        let u = format!("u{i}");
+        all.push(pv(base + off, &u, "/", Some(1234), ua));
+        all.push(ev(base + DAY + off, EventKind::Click, &u, "/", None, 10));
+        all.push(ev(
+            base + DAY + off,
+            EventKind::Click,
+            &format!("w{i}"),
+            "/",
+            None,
+            10,
+        ));
+    }
+    let m = Model::new(&all);
+    let check = |store: &Store| {
+        for (from, to) in [
+            (None, None),
+            (Some(base + DAY), Some(base + 2 * DAY)),
+            (Some(base + DAY), Some(base + 3 * DAY)),
+            (Some(base), Some(base + 3 * DAY)),
+            (Some(base + DAY + 2 * HOUR), Some(base + 2 * DAY + 2 * HOUR)),
+            (Some(base + DAY + 1), Some(base + 2 * DAY + 2 * HOUR + 5)),
+        ] {
+            for page in ["/", "/pricing"] {
+                for (device, include_bots) in [
+                    (None, false),
+                    (None, true),
+                    (Some(DeviceClass::Mobile), false),
+                    (Some(DeviceClass::Bot), false),
+                ] {
+                    let f = Filters {
+                        from,
+                        to,
+                        page: Some(page.to_owned()),
+                        device,
+                        include_bots,
+                        ..Filters::default()
+                    };
+                    for opts in [
+                        HeatmapOptions::default(),
+                        HeatmapOptions { cols: 7, row_px: 1 },
+                    ] {
+                        check_all(store, &m, &f, opts);
+                    }
+                }
+            }
+        }
+    };
+    let store = Store::in_memory().unwrap();
+    {
+        let mut w = store.writer().unwrap();
+        for e in &all {
+            w.append(e).unwrap();
+        }
+        w.commit().unwrap();
+    }
+    check(&store);
+    store.writer().unwrap().seal_all().unwrap();
+    check(&store);
+}

@@ -145,7 +145,7 @@ pub(crate) struct PvAgg {
 }
 
 /// Whether the filters leave only bots out (no device or channel filter).
-fn default_cohorts(f: &Filters) -> bool {
+pub(crate) fn default_cohorts(f: &Filters) -> bool {
     f.device.is_none() && f.channel.is_none() && !f.include_bots
 }
 
@@ -211,20 +211,41 @@ pub(crate) struct PvCohort {
     pub pages: Vec<PageAgg>,
 }
 
-const NO_DEVICE: u8 = u8::MAX;
+pub(crate) const NO_DEVICE: u8 = u8::MAX;
 
 impl PvCohort {
     /// Whether the rows pass the device, bot and channel filters, as the
     /// scan's bitmap algebra decides for each of them.
     pub fn passes(&self, f: &Filters) -> bool {
-        let device_ok = match f.device {
-            Some(d) => self.device == d.code(),
-            None => f.include_bots || self.device != DeviceClass::Bot.code(),
-        };
-        device_ok
-            && f.channel
-                .is_none_or(|c| u64::from(c.code()) + 1 == self.channel)
+        rows_pass(f, self.device, self.channel)
     }
+}
+
+/// Whether rows of a device class code (`NO_DEVICE`: in no device index)
+/// and channel (as the per-session attribute codes hold it: code + 1) pass
+/// the device, bot and channel filters, as the scan's bitmap algebra
+/// decides for each of them.
+pub(crate) fn rows_pass(f: &Filters, device: u8, channel: u64) -> bool {
+    let device_ok = match f.device {
+        Some(d) => device == d.code(),
+        None => f.include_bots || device != DeviceClass::Bot.code(),
+    };
+    device_ok && f.channel.is_none_or(|c| u64::from(c.code()) + 1 == channel)
+}
+
+/// The device class code of each row of a segment (`NO_DEVICE` for rows
+/// in no device index).
+pub(crate) fn row_devices(ctx: &SegCtx<'_>) -> Result<Vec<u8>> {
+    let mut device = vec![NO_DEVICE; ctx.seg.rows as usize];
+    for (d, bm) in ctx.bitmaps(col::BM_DEVICE)?.iter() {
+        let code = u8::try_from(*d).unwrap_or(NO_DEVICE - 1);
+        for r in bm {
+            if let Some(slot) = device.get_mut(r as usize) {
+                *slot = code;
+            }
+        }
+    }
+    Ok(device)
 }
 
 /// The pageviews of one page in one cohort of one partition.
@@ -316,15 +337,7 @@ pub(crate) fn pv_agg(snap: &Snapshot, part: &PartitionView) -> Result<Arc<PvAgg>
             let ts = ctx.ts()?;
             let ids = ctx.page_ids()?;
             let loads = ctx.opt(col::LOAD_MS)?;
-            let mut device = vec![NO_DEVICE; seg.rows as usize];
-            for (d, bm) in ctx.bitmaps(col::BM_DEVICE)?.iter() {
-                let code = u8::try_from(*d).unwrap_or(NO_DEVICE - 1);
-                for r in bm {
-                    if let Some(slot) = device.get_mut(r as usize) {
-                        *slot = code;
-                    }
-                }
-            }
+            let device = row_devices(&ctx)?;
             let mut si = 0usize;
             for r in &rows {
                 while runs.starts.get(si + 1).is_some_and(|&s| s <= r) {

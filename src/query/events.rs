@@ -158,6 +158,19 @@ pub struct Series {
     pub rows: Vec<SeriesRow>,
 }
 
+/// A click of the rage-click report.
+struct RageClick {
+    session: u64,
+    /// Interned page.
+    page: u32,
+    ts: i64,
+    pos: Pos,
+    x: u64,
+    y: u64,
+    /// Interned selector, `u32::MAX` without one.
+    selector: u32,
+}
+
 /// Position of a row in `(ts, arrival)` order within a site: day, segment,
 /// row. Segments of a partition are in arrival order, rows of one session
 /// in a segment in `(ts, arrival)` order.
@@ -352,6 +365,10 @@ impl Snapshot {
             kind: Some(kind),
             ..filters.clone()
         };
+        if super::heat::heat_agg_usable(&site, &f) {
+            super::heat::heatmap(self, &site, &f, &page, kind, opts, &mut out)?;
+            return Ok(out);
+        }
         let mut cells: BTreeMap<(u32, u32), u64> = BTreeMap::new();
         let mut pending: Vec<(u64, i64, Pos, u64, u64)> = Vec::new();
         let mut pvs = InRangePageviews::default();
@@ -430,20 +447,20 @@ impl Snapshot {
         // selector → (clicks, ex sum, ex n, ey sum, ey n)
         let mut acc: HashMap<String, (u64, u64, u64, u64, u64)> = HashMap::new();
         scan(self, &site, &f, None, &mut |ctx| {
-            let rows: Vec<u32> = ctx.rows.iter().collect();
-            let sel = ctx.opt(col::SELECTOR)?.values_of(rows.iter().copied());
-            let ex = ctx.opt(col::EX)?.values_of(rows.iter().copied());
-            let ey = ctx.opt(col::EY)?.values_of(rows.iter().copied());
+            let sel = ctx.opt(col::SELECTOR)?;
+            let ex = ctx.opt(col::EX)?;
+            let ey = ctx.opt(col::EY)?;
+            // Partition selector id → (clicks, ex sum, ex n, ey sum, ey n).
             let mut local: HashMap<u64, (u64, u64, u64, u64, u64)> = HashMap::new();
-            for i in 0..rows.len() {
-                let Some(s) = sel[i] else { continue };
+            for r in &ctx.rows {
+                let Some(s) = sel.get(r) else { continue };
                 let a = local.entry(s).or_default();
                 a.0 += 1;
-                if let Some(x) = ex[i] {
+                if let Some(x) = ex.get(r) {
                     a.1 = a.1.saturating_add(x);
                     a.2 += 1;
                 }
-                if let Some(y) = ey[i] {
+                if let Some(y) = ey.get(r) {
                     a.3 = a.3.saturating_add(y);
                     a.4 += 1;
                 }
@@ -453,7 +470,10 @@ impl Snapshot {
                 if filters.selector.as_deref().is_some_and(|s| s != name) {
                     continue;
                 }
-                let t = acc.entry(name.to_owned()).or_default();
+                let t = match acc.get_mut(name) {
+                    Some(t) => t,
+                    None => acc.entry(name.to_owned()).or_default(),
+                };
                 t.0 += a.0;
                 t.1 = t.1.saturating_add(a.1);
                 t.2 = t.2.saturating_add(a.2);
@@ -496,65 +516,116 @@ impl Snapshot {
             kind: Some(EventKind::Click),
             ..filters.clone()
         };
-        // (session, page) → clicks (ts, pos, x, y, selector)
-        type Click = (i64, Pos, u64, u64, Option<String>);
-        let mut clicks: HashMap<(u64, String), Vec<Click>> = HashMap::new();
+        // Clicks as flat records sorted once by (session, page, ts, pos):
+        // pages and selectors are interned across partitions (their ids
+        // are per partition), so no row allocates or hashes a string.
+        let mut pages: HashMap<String, u32> = HashMap::new();
+        let mut selectors: Vec<String> = Vec::new();
+        let mut selector_ids: HashMap<String, u32> = HashMap::new();
+        let mut clicks: Vec<RageClick> = Vec::new();
         scan(self, &site, &f, None, &mut |ctx| {
-            let rows: Vec<u32> = ctx.rows.iter().collect();
-            let xs = ctx.opt(col::X)?.values_of(rows.iter().copied());
-            let ys = ctx.opt(col::Y)?.values_of(rows.iter().copied());
-            let sel = ctx.opt(col::SELECTOR)?.values_of(rows.iter().copied());
+            let xs = ctx.opt(col::X)?;
+            let ys = ctx.opt(col::Y)?;
+            let sel = ctx.opt(col::SELECTOR)?;
             let ts = ctx.ts()?;
+            let runs = ctx.runs()?;
+            let page_ids = ctx.page_ids()?;
             let si = seg_index(ctx);
-            for (i, &r) in rows.iter().enumerate() {
-                let (Some(x), Some(y)) = (xs[i], ys[i]) else {
+            // Partition ids → interned ids, for this segment.
+            let mut page_map: HashMap<u32, u32> = HashMap::new();
+            let mut sel_map: HashMap<u64, u32> = HashMap::new();
+            let mut s = 0usize;
+            for r in &ctx.rows {
+                let (Some(x), Some(y)) = (xs.get(r), ys.get(r)) else {
                     continue;
                 };
-                let selector = sel[i]
-                    .map(|id| ctx.string(Dim::Selector, id).map(str::to_owned))
-                    .transpose()?;
-                let (s, _) = ctx.session_of(r)?;
-                clicks
-                    .entry((s, ctx.page(r)?.to_owned()))
-                    .or_default()
-                    .push((
-                        ts.get(r as usize).copied().unwrap_or_default(),
-                        (ctx.part.day, si, r),
-                        x,
-                        y,
-                        selector,
-                    ));
+                while runs.starts.get(s + 1).is_some_and(|&x| x <= r) {
+                    s += 1;
+                }
+                let local = page_ids.get(r as usize).copied().unwrap_or(u32::MAX);
+                let page = match page_map.get(&local) {
+                    Some(&p) => p,
+                    None => {
+                        let name = ctx.string(Dim::Page, u64::from(local))?;
+                        let n = pages.len() as u32;
+                        let p = *pages.entry(name.to_owned()).or_insert(n);
+                        page_map.insert(local, p);
+                        p
+                    }
+                };
+                let selector = match sel.get(r) {
+                    None => u32::MAX,
+                    Some(id) => match sel_map.get(&id) {
+                        Some(&g) => g,
+                        None => {
+                            let name = ctx.string(Dim::Selector, id)?;
+                            let g = match selector_ids.get(name) {
+                                Some(&g) => g,
+                                None => {
+                                    let g = selectors.len() as u32;
+                                    selectors.push(name.to_owned());
+                                    selector_ids.insert(name.to_owned(), g);
+                                    g
+                                }
+                            };
+                            sel_map.insert(id, g);
+                            g
+                        }
+                    },
+                };
+                clicks.push(RageClick {
+                    session: runs.hashes.get(s).copied().unwrap_or_default(),
+                    page,
+                    ts: ts.get(r as usize).copied().unwrap_or_default(),
+                    pos: (ctx.part.day, si, r),
+                    x,
+                    y,
+                    selector,
+                });
             }
             Ok(())
         })?;
+        clicks.sort_unstable_by_key(|c| (c.session, c.page, c.ts, c.pos));
         let mut sessions = HashSet::new();
-        let mut per: HashMap<String, (u64, u64)> = HashMap::new();
-        for ((session, _), mut list) in clicks {
-            list.sort_by_key(|c| (c.0, c.1));
+        // Interned selector (u32::MAX: none) → (bursts, clicks).
+        let mut per: HashMap<u32, (u64, u64)> = HashMap::new();
+        for list in clicks.chunk_by(|a, b| (a.session, a.page) == (b.session, b.page)) {
             let mut i = 0;
-            while i < list.len() {
-                let first = &list[i];
-                let mut j = i + 1;
-                while j < list.len()
-                    && list[j].0 - first.0 <= 1000
-                    && list[j].2.abs_diff(first.2) <= 24
-                    && list[j].3.abs_diff(first.3) <= 24
-                {
-                    j += 1;
-                }
-                if j - i >= 3 {
+            while let Some(first) = list.get(i) {
+                let n = list
+                    .get(i + 1..)
+                    .unwrap_or_default()
+                    .iter()
+                    .take_while(|c| {
+                        c.ts - first.ts <= 1000
+                            && c.x.abs_diff(first.x) <= 24
+                            && c.y.abs_diff(first.y) <= 24
+                    })
+                    .count();
+                if n + 1 >= 3 {
                     out.bursts += 1;
-                    sessions.insert(session);
-                    let key = first.4.clone().unwrap_or_else(|| "(none)".to_owned());
-                    let e = per.entry(key).or_default();
+                    sessions.insert(first.session);
+                    let e = per.entry(first.selector).or_default();
                     e.0 += 1;
-                    e.1 += (j - i) as u64;
-                    i = j;
+                    e.1 += (n + 1) as u64;
+                    i += n + 1;
                 } else {
                     i += 1;
                 }
             }
         }
+        // By name: a selector named `(none)` is one row with no selector.
+        let mut by_name: HashMap<String, (u64, u64)> = HashMap::new();
+        for (g, (b, c)) in per {
+            let name = selectors
+                .get(g as usize)
+                .cloned()
+                .unwrap_or_else(|| "(none)".to_owned());
+            let e = by_name.entry(name).or_default();
+            e.0 += b;
+            e.1 += c;
+        }
+        let per = by_name;
         out.sessions = sessions.len() as u64;
         out.rows = per
             .into_iter()

@@ -17,6 +17,7 @@
 
 mod agg;
 mod events;
+mod heat;
 pub(crate) mod scan;
 mod sessions;
 

@@ -164,14 +164,6 @@ impl<'a> SegCtx<'a> {
         Ok(self.pages.get_or_init(|| p))
     }
 
-    pub fn page(&self, row: u32) -> Result<&str> {
-        let id = self
-            .page_ids()?
-            .get(row as usize)
-            .map_or(u64::MAX, |&p| u64::from(p));
-        Ok(self.part.dicts.resolve(Dim::Page, id)?)
-    }
-
     /// A bitmap set of the segment (`col::BM_*`), decoded once.
     pub fn bitmaps(&self, id: u8) -> Result<Arc<Bitmaps>> {
         self.cached(id, || {
