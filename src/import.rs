@@ -14,7 +14,7 @@ use foldhash::{HashMap, HashMapExt};
 use serde::Serialize;
 
 use crate::error::{Error, Result};
-use crate::event::{with_json_line, EventError};
+use crate::event::{with_json_line, with_json_str, EventError, EventRef};
 use crate::ingest::{Dropped, Normalizer};
 use crate::site::{SiteRecord, SiteSettings};
 use crate::writer::{prepare, Appended, Prepared};
@@ -272,40 +272,50 @@ fn work(
             bytes: block.bytes.len() as u64,
             items: Vec::with_capacity(block.bytes.len() / 128),
         };
-        let mut line_no = block.first_line;
-        let mut rest = block.bytes.as_slice();
-        while !rest.is_empty() {
-            let (line, next) = match memchr::memchr(b'\n', rest) {
-                Some(i) => (&rest[..i], &rest[i + 1..]),
-                None => (rest, &rest[rest.len()..]),
+        let bytes = block.bytes.as_slice();
+        // A block that is valid UTF-8 as a whole (the usual case) is
+        // checked once here rather than string by string by the parser.
+        let text = std::str::from_utf8(bytes).ok();
+        let mut handle = |e: EventRef<'_>| {
+            // Most lines name the site of the line before.
+            let (name, record) = match &last {
+                Some((name, record)) if **name == *e.site => (Arc::clone(name), Arc::clone(record)),
+                _ => {
+                    let found = site_record(&mut sites, book, e.site);
+                    last = Some(found.clone());
+                    found
+                }
             };
-            rest = next;
-            let line = line.trim_ascii();
-            if !line.is_empty() {
-                let item = with_json_line(line, |e| {
-                    // Most lines name the site of the line before.
-                    let (name, record) = match &last {
-                        Some((name, record)) if **name == *e.site => {
-                            (Arc::clone(name), Arc::clone(record))
-                        }
-                        _ => {
-                            let found = site_record(&mut sites, book, e.site);
-                            last = Some(found.clone());
-                            found
-                        }
-                    };
-                    match prepare(&e, &record, &mut normalizer) {
-                        Ok(Ok(prepared)) => Item::Ready {
-                            site: name,
-                            record,
-                            prepared,
-                        },
-                        Ok(Err(d)) => Item::Dropped(d),
-                        Err(err) => Item::Rejected(err),
-                    }
-                })
-                .unwrap_or_else(Item::Rejected);
-                chunk.items.push((line_no, item));
+            match prepare(&e, &record, &mut normalizer) {
+                Ok(Ok(prepared)) => Item::Ready {
+                    site: name,
+                    record,
+                    prepared,
+                },
+                Ok(Err(d)) => Item::Dropped(d),
+                Err(err) => Item::Rejected(err),
+            }
+        };
+        let mut line_no = block.first_line;
+        let mut at = 0;
+        while at < bytes.len() {
+            let end = memchr::memchr(b'\n', &bytes[at..]).map_or(bytes.len(), |i| at + i);
+            let range = at..end;
+            at = end + 1;
+            let decoded = match text.and_then(|t| t.get(range.clone())) {
+                Some(line) => {
+                    let line = line.trim_ascii();
+                    (!line.is_empty()).then(|| with_json_str(line, &mut handle))
+                }
+                None => {
+                    let line = bytes.get(range).unwrap_or_default().trim_ascii();
+                    (!line.is_empty()).then(|| with_json_line(line, &mut handle))
+                }
+            };
+            if let Some(item) = decoded {
+                chunk
+                    .items
+                    .push((line_no, item.unwrap_or_else(Item::Rejected)));
             }
             line_no += 1;
         }

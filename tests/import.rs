@@ -1,0 +1,103 @@
+//! NDJSON import through the library: line numbers stay right across the
+//! reader's blocks and the worker threads, bad lines (bad JSON, invalid
+//! UTF-8, wrong types, typed text, over-long strings...) are rejected one by
+//! one, and every valid line around them is stored in input order.
+
+use heatstore::{Event, EventKind, Store};
+
+const SITE: &str = "a.example";
+const BASE: i64 = 1_767_225_600_000; // 2026-01-01
+
+fn scroll(session: usize, i: usize) -> Event {
+    let mut e = Event::new(
+        SITE,
+        BASE + i as i64,
+        EventKind::Scroll,
+        &format!("s{session}"),
+        &format!("/page/{}", i % 7),
+    );
+    e.y = Some(i as u32);
+    e
+}
+
+#[test]
+fn bad_lines_are_rejected_by_number_across_blocks_and_the_rest_stored() {
+    // About 6 MB: several blocks of 1 MiB, dealt to every worker.
+    let n = 40_000;
+    let bad: Vec<(usize, &[u8], &str)> = vec![
+        (3, b"{not json", "json"),
+        (10_007, b"{\"site\":\"a.example\",\"ts\":1,\"type\":\"scroll\",\"session\":\"s\",\"url\":\"/\",\"y\":-5}", "y"),
+        (17_011, b"{\"site\":\"a.example\",\"ts\":1,\"type\":\"input\",\"session\":\"s\",\"url\":\"/\",\"len\":3,\"value\":\"pw\"}", "value"),
+        (23_003, b"{\"site\":\"a.example\",\"ts\":1,\"type\":\"hover\",\"session\":\"s\",\"url\":\"/\"}", "type"),
+        (29_989, b"{\"site\":\"a.example\",\"ts\":1,\"type\":\"scroll\",\"session\":\"\xff\xfe\",\"url\":\"/\",\"y\":1}", "json"),
+        (35_000, b"{\"ts\":1,\"type\":\"scroll\",\"session\":\"s\",\"url\":\"/\",\"y\":1}", "site"),
+    ];
+    let mut input = Vec::new();
+    let mut good = Vec::new();
+    let mut line = 0;
+    let mut i = 0;
+    while line < n {
+        line += 1;
+        if let Some((_, bytes, _)) = bad.iter().find(|(l, _, _)| *l == line) {
+            input.extend_from_slice(bytes);
+            input.push(b'\n');
+            continue;
+        }
+        match line % 1000 {
+            // Blank lines and CRLF endings are fine.
+            500 => input.extend_from_slice(b"   \n"),
+            501 => {
+                let e = scroll(i % 50, i);
+                input.extend_from_slice(e.to_json_line().as_bytes());
+                input.extend_from_slice(b"\r\n");
+                good.push(e);
+                i += 1;
+            }
+            _ => {
+                let e = scroll(i % 50, i);
+                input.extend_from_slice(e.to_json_line().as_bytes());
+                input.push(b'\n');
+                good.push(e);
+                i += 1;
+            }
+        }
+    }
+    // The last line has no newline.
+    input.pop();
+
+    let store = Store::in_memory().unwrap();
+    let report = store.import_ndjson(input.as_slice()).unwrap();
+    assert_eq!(report.rejected as usize, bad.len());
+    assert_eq!(report.accepted as usize, good.len());
+    let got: Vec<(u64, String)> = report
+        .errors
+        .iter()
+        .map(|e| (e.line, e.reason.clone()))
+        .collect();
+    for ((want_line, _, field), (line, reason)) in bad.iter().zip(&got) {
+        assert_eq!(*line, *want_line as u64, "{reason}");
+        assert!(
+            field == &"json" || reason.contains(&format!("`{field}`")),
+            "line {line}: {reason} does not name {field}"
+        );
+    }
+
+    // Every valid line is stored, each session's events in input order.
+    let snap = store.snapshot().unwrap();
+    assert_eq!(snap.counts(SITE).unwrap().events as usize, good.len());
+    for s in [0, 17, 49] {
+        let session = format!("s{s}");
+        let want: Vec<u32> = good
+            .iter()
+            .filter(|e| e.session.as_deref() == Some(session.as_str()))
+            .map(|e| e.y.unwrap())
+            .collect();
+        let got: Vec<u32> = snap
+            .session_events(SITE, &session)
+            .unwrap()
+            .iter()
+            .map(|e| e.y.unwrap())
+            .collect();
+        assert_eq!(got, want, "session {session}");
+    }
+}
