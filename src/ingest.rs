@@ -8,7 +8,7 @@
 //! opt-outs are the writer's job, as they need the site's secret key.
 
 use foldhash::{HashMap, HashMapExt};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use crate::event::{Event, EventError, EventKind, EventRef};
 use crate::normalize::{
@@ -58,7 +58,9 @@ pub enum IngestMode {
 /// Caches shared by every event a writer normalizes.
 pub(crate) struct Normalizer {
     mode: IngestMode,
-    ua: UaCache,
+    /// Shared by a writer's normalizer and its import workers, so that each
+    /// distinct user agent is parsed once per store, not once per thread.
+    ua: Arc<Mutex<UaCache>>,
     pages: HashMap<String, Arc<Page>>,
     selectors: HashMap<String, Arc<str>>,
     sources: ReferrerSources,
@@ -78,7 +80,7 @@ impl Normalizer {
     pub fn new(sources: ReferrerSources, mode: IngestMode) -> Normalizer {
         Normalizer {
             mode,
-            ua: UaCache::new(),
+            ua: Arc::new(Mutex::new(UaCache::new())),
             pages: HashMap::new(),
             selectors: HashMap::new(),
             sources,
@@ -86,8 +88,13 @@ impl Normalizer {
     }
 
     /// A normalizer with the same referrer table and mode, and empty caches.
+    /// A normalizer with the same referrer table and mode, sharing this
+    /// one's user-agent cache (its other caches start empty).
     pub fn fresh(&self) -> Normalizer {
-        Normalizer::new(self.sources.clone(), self.mode)
+        Normalizer {
+            ua: Arc::clone(&self.ua),
+            ..Normalizer::new(self.sources.clone(), self.mode)
+        }
     }
 
     pub fn sources(&self) -> &ReferrerSources {
@@ -208,7 +215,11 @@ impl Normalizer {
             return raw_attrs(e, page);
         }
         let device = match e.ua {
-            Some(ua) => (*self.ua.get(ua)).clone(),
+            Some(ua) => {
+                // A panic while parsing leaves a usable cache: take it back.
+                let mut cache = self.ua.lock().unwrap_or_else(|p| p.into_inner());
+                (*cache.get(ua)).clone()
+            }
             None => crate::normalize::Device::parse(""),
         };
         attrs_from(e, page, device, &self.sources)
