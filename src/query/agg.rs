@@ -51,12 +51,11 @@ fn distinct_sorted(v: &[u64]) -> u64 {
 
 /// The number of distinct values in the union of slices.
 ///
-/// The values are keyed hashes, spread evenly over `u64`: they are scattered
-/// into buckets by their top bits (a counting sort: one pass to count, one
-/// to place), and each bucket of a few dozen values is sorted and
-/// deduplicated on its own. The cost follows the number of values, not of
-/// slices, and beats a hash set over 100,000s of values. Uneven values are
-/// still counted exactly, only slower.
+/// The values are keyed hashes, spread evenly over `u64`, so they index an
+/// open-addressing table by their own top bits, with no hashing: one pass,
+/// a probe or two per value, in a table of twice as many slots as values.
+/// This beats sorting or a general hash set over 100,000s of values. Uneven
+/// values are still counted exactly, only slower (longer probes).
 pub(crate) fn union_len(parts: &[&[u64]]) -> u64 {
     let parts: Vec<&[u64]> = parts.iter().copied().filter(|p| !p.is_empty()).collect();
     match parts.as_slice() {
@@ -65,51 +64,40 @@ pub(crate) fn union_len(parts: &[&[u64]]) -> u64 {
         _ => {}
     }
     let total: usize = parts.iter().map(|p| p.len()).sum();
-    let per = total / 16;
-    if per < 2 {
+    if total < 64 {
         let mut all: Vec<u64> = parts.concat();
         all.sort_unstable();
         all.dedup();
         return all.len() as u64;
     }
-    let bits = (usize::BITS - 1 - per.leading_zeros()).min(20);
+    let bits = (usize::BITS - total.leading_zeros() + 1).min(40);
+    let mask = (1usize << bits) - 1;
     let shift = 64 - bits;
-    let buckets = 1usize << bits;
-    // starts[b]..starts[b + 1]: where bucket b's values go.
-    let mut starts = vec![0usize; buckets + 1];
-    for p in &parts {
-        for &v in *p {
-            if let Some(c) = starts.get_mut((v >> shift) as usize + 1) {
-                *c += 1;
-            }
-        }
-    }
-    for b in 0..buckets {
-        let prev = starts.get(b).copied().unwrap_or(0);
-        if let Some(c) = starts.get_mut(b + 1) {
-            *c += prev;
-        }
-    }
-    let mut next = starts.clone();
-    let mut all = vec![0u64; total];
-    for p in &parts {
-        for &v in *p {
-            if let Some(at) = next.get_mut((v >> shift) as usize) {
-                if let Some(slot) = all.get_mut(*at) {
-                    *slot = v;
-                }
-                *at += 1;
-            }
-        }
-    }
+    // Slot value 0 means empty; the value 0 itself is counted apart.
+    let mut table = vec![0u64; mask + 1];
+    let mut zero = false;
     let mut n = 0u64;
-    for w in starts.windows(2) {
-        if let Some(bucket) = all.get_mut(w[0]..w[1]) {
-            bucket.sort_unstable();
-            n += distinct_sorted(bucket);
+    for p in &parts {
+        for &v in *p {
+            if v == 0 {
+                zero = true;
+                continue;
+            }
+            let mut at = (v >> shift) as usize;
+            loop {
+                match table.get_mut(at) {
+                    Some(slot) if *slot == 0 => {
+                        *slot = v;
+                        n += 1;
+                        break;
+                    }
+                    Some(slot) if *slot == v => break,
+                    _ => at = (at + 1) & mask,
+                }
+            }
         }
     }
-    n
+    n + u64::from(zero)
 }
 
 /// Sorted visitor arrays and loose values, counted as one union.
