@@ -201,11 +201,9 @@ impl Store {
 /// the workers in turn.
 fn read_blocks<R: BufRead>(mut reader: R, workers: Vec<SyncSender<std::io::Result<Block>>>) {
     let mut next_line = 1u64;
-    let mut carry: Vec<u8> = Vec::new();
     for turn in 0.. {
         let tx = &workers[turn % workers.len()];
-        let mut bytes = std::mem::take(&mut carry);
-        bytes.reserve(BLOCK_BYTES);
+        let mut bytes = Vec::new();
         let mut eof = false;
         // Fill to the block size straight from the reader (a read this
         // large bypasses a `BufReader`'s buffer), then on to a line's end.
@@ -231,13 +229,8 @@ fn read_blocks<R: BufRead>(mut reader: R, workers: Vec<SyncSender<std::io::Resul
                 let _ = tx.send(Err(e));
                 return;
             }
-        }
-        if !eof {
-            // Whole lines only: what follows the last newline waits.
-            if let Some(end) = memchr::memrchr(b'\n', &bytes) {
-                carry.extend_from_slice(&bytes[end + 1..]);
-                bytes.truncate(end + 1);
-            }
+            // A last line without a newline ends the input.
+            eof = bytes.last() != Some(&b'\n');
         }
         if bytes.is_empty() && eof {
             return;

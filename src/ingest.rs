@@ -105,7 +105,7 @@ impl Normalizer {
         self.mode
     }
 
-    fn page(&mut self, url: &str, settings: &SiteSettings) -> Arc<Page> {
+    fn page(&mut self, url: &str) -> Arc<Page> {
         if let Some(p) = self.pages.get(url) {
             return Arc::clone(p);
         }
@@ -116,12 +116,9 @@ impl Normalizer {
             IngestMode::Normalize => parse_page(url),
             IngestMode::Raw => PageInfo {
                 path: url.to_owned(),
-                // Only the allowed-hosts rule needs the host.
-                host: if settings.allowed_hosts.is_empty() {
-                    None
-                } else {
-                    parse_page(url).host
-                },
+                // Kept for the allowed-hosts rule (the cache is shared by
+                // every site, with or without allowed hosts).
+                host: parse_page(url).host,
                 ..PageInfo::default()
             },
         };
@@ -155,7 +152,7 @@ impl Normalizer {
         if settings.honour_dnt && e.dnt == Some(true) {
             return Ok(Err(Dropped::DoNotTrack));
         }
-        let page = self.page(e.url, settings);
+        let page = self.page(e.url);
         if !settings.allowed_hosts.is_empty() {
             if let Some(host) = &page.info.host {
                 let allowed = settings

@@ -338,8 +338,7 @@ impl Store {
     pub fn set_ingest_mode(&self, mode: IngestMode) {
         let mut state = self.lock();
         if state.normalizer.mode() != mode {
-            let fresh = state.normalizer.fresh();
-            state.normalizer = Normalizer::new(fresh.sources().clone(), mode);
+            state.normalizer = Normalizer::new(state.normalizer.sources().clone(), mode);
         }
     }
 

@@ -871,10 +871,10 @@ pub(crate) fn seal(txn: &WriteTransaction, site: u32, day: i32, extra: Vec<Row>)
     };
     let mut dicts = load_dicts(&txn.open_table(DICTIONARIES)?, site, day)?;
     let mut cols = txn.open_table(SEGMENT_COLUMNS)?;
-    let mut rows = Vec::new();
-    if meta.pending_rows == 0 {
-        rows = extra;
+    let mut rows = if meta.pending_rows == 0 {
+        extra
     } else {
+        let mut rows = Vec::new();
         let mut pending = txn.open_table(PENDING)?;
         let mut keys = Vec::new();
         for e in pending.range((site, day, 0)..=(site, day, u64::MAX))? {
@@ -886,7 +886,8 @@ pub(crate) fn seal(txn: &WriteTransaction, site: u32, day: i32, extra: Vec<Row>)
             pending.remove(k)?;
         }
         rows.extend(extra);
-    }
+        rows
+    };
     if let Some(last) = meta.segments.last().cloned() {
         // The partial last segment is rewritten with the new rows while
         // that costs at most MERGE_COST times their own encoding: segments
