@@ -198,3 +198,26 @@ fn cookieless_ids_rotate_by_day_and_sessions_end_after_30_minutes() {
         "a past day's salt was stored"
     );
 }
+
+#[test]
+fn raw_mode_still_checks_allowed_hosts_after_another_site_saw_the_url() {
+    let store = Store::in_memory().unwrap();
+    store.set_ingest_mode(heatstore::IngestMode::Raw);
+    store
+        .set_site_settings(
+            SITE,
+            SiteSettings {
+                allowed_hosts: vec!["shop.example".into()],
+                ..SiteSettings::default()
+            },
+        )
+        .unwrap();
+    let mut open = pageview("o", BASE, "https://evil.example/b");
+    open.site = "open.example".into();
+    let guarded = pageview("g", BASE + 1, "https://evil.example/b");
+    let report = store
+        .import_ndjson(ndjson(&[open, guarded]).as_bytes())
+        .unwrap();
+    assert_eq!((report.accepted, report.rejected), (1, 1));
+    assert_eq!(report.errors[0].line, 2);
+}
