@@ -34,6 +34,8 @@ type Entry = (Arc<dyn Any + Send + Sync>, usize);
 pub(crate) struct Cache {
     inner: Mutex<(HashMap<FullKey, Entry>, usize)>,
     budget: std::sync::atomic::AtomicUsize,
+    /// Every site's in-memory visitor numbering, for cached aggregates.
+    pub(crate) visitors: crate::query::dense::Registry,
 }
 
 impl Cache {
@@ -41,7 +43,14 @@ impl Cache {
         Cache {
             inner: Mutex::new((HashMap::new(), 0)),
             budget: budget.into(),
+            visitors: crate::query::dense::Registry::default(),
         }
+    }
+
+    /// The visitor numbering of `site` (see `query::dense`).
+    pub fn dense_ids(&self, site: u32) -> Arc<crate::query::dense::DenseIds> {
+        let budget = self.budget.load(std::sync::atomic::Ordering::Relaxed);
+        self.visitors.site(site, budget)
     }
 
     pub fn set_budget(&self, bytes: usize) {
@@ -112,5 +121,20 @@ impl Cache {
             }
         }
         Ok(value)
+    }
+}
+
+#[cfg(test)]
+impl Cache {
+    /// Evicts every item of one day, as a full cache might.
+    pub fn evict_day(&self, day: i32) {
+        if let Ok(mut g) = self.inner.lock() {
+            let victims: Vec<FullKey> = g.0.keys().filter(|k| k.0 .1 == day).copied().collect();
+            for k in victims {
+                if let Some((_, size)) = g.0.remove(&k) {
+                    g.1 -= size;
+                }
+            }
+        }
     }
 }

@@ -7,14 +7,18 @@
 //! deletion request pending) and a report uses it only when its own filters
 //! select exactly what the aggregate holds over a partition its range
 //! covers whole (or whole hours of it); otherwise the report scans that
-//! partition. Distinct visitors are kept as sorted arrays, so that a report
-//! over many partitions counts a union of sorted arrays rather than hashing
-//! every row. Nothing here is persistent.
+//! partition. Distinct visitors are kept as roaring bitmaps of their numbers
+//! in the site's in-memory numbering ([`DenseIds`]), so that a report over
+//! many partitions counts a union of bitmaps rather than hashing every
+//! visitor; aggregates are cached under the numbering's generation. Nothing
+//! here is persistent.
 
 use std::sync::Arc;
 
 use foldhash::{HashMap, HashMapExt};
+use roaring::RoaringBitmap;
 
+use super::dense::DenseIds;
 use super::scan::{filter_rows, SegCtx};
 use super::Filters;
 use crate::error::Result;
@@ -33,13 +37,6 @@ const BLOCK_SLOT: u32 = crate::cache::PARTITION - 2;
 /// Cache item of [`Cohorts`]; group aggregates use `GROUP_ITEM_BASE + code`.
 const COHORTS_ITEM: u8 = 0;
 const GROUP_ITEM_BASE: u8 = 16;
-
-/// Sorts and deduplicates.
-pub(crate) fn sort_dedup(mut v: Vec<u64>) -> Vec<u64> {
-    v.sort_unstable();
-    v.dedup();
-    v
-}
 
 /// Distinct values of a sorted slice (a slice with repeats adjacent).
 fn distinct_sorted(v: &[u64]) -> u64 {
@@ -100,20 +97,18 @@ pub(crate) fn union_len(parts: &[&[u64]]) -> u64 {
     n + u64::from(zero)
 }
 
-/// Sorted visitor arrays and loose values, counted as one union.
+/// Visitor bitmaps of aggregates and loose hashes, counted as one union.
 #[derive(Default)]
 pub(crate) struct Visitors<'a> {
-    /// Values from scanned rows, unsorted, with repeats.
+    /// Hashes from scanned rows, unsorted, with repeats.
     pub raw: Vec<u64>,
-    /// Arrays from aggregates (sorted, so that one alone counts fast).
-    pub lists: Vec<&'a [u64]>,
+    /// Bitmaps from aggregates numbered in the report's [`DenseIds`].
+    pub lists: Vec<&'a RoaringBitmap>,
 }
 
 impl Visitors<'_> {
-    pub fn len(self) -> u64 {
-        let mut lists = self.lists;
-        lists.push(&self.raw);
-        union_len(&lists)
+    pub fn len(self, ids: &DenseIds) -> u64 {
+        ids.count(&self.lists, &self.raw)
     }
 }
 
@@ -150,36 +145,36 @@ impl PvAgg {
 
 /// Merges cohorts into one.
 fn merge(cohorts: &[&PvCohort]) -> PvCohort {
-    let mut hours: Vec<(u64, Vec<u64>)> = vec![(0, Vec::new()); 24];
-    let mut visitors = Vec::new();
-    let mut pages: HashMap<&str, (u64, u64, u64, Vec<u64>)> = HashMap::new();
+    let mut hours: Vec<(u64, RoaringBitmap)> = vec![(0, RoaringBitmap::new()); 24];
+    let mut visitors = RoaringBitmap::new();
+    let mut pages: HashMap<&str, (u64, u64, u64, RoaringBitmap)> = HashMap::new();
     for c in cohorts {
         for (slot, (n, v)) in hours.iter_mut().zip(&c.hours) {
             slot.0 += n;
-            slot.1.extend_from_slice(v);
+            slot.1 |= v;
         }
-        visitors.extend_from_slice(&c.visitors);
+        visitors |= &c.visitors;
         for p in &c.pages {
             let a = pages.entry(&p.name).or_default();
             a.0 += p.pageviews;
             a.1 = a.1.saturating_add(p.load_sum);
             a.2 = a.2.saturating_add(p.load_n);
-            a.3.extend_from_slice(&p.visitors);
+            a.3 |= &p.visitors;
         }
     }
     PvCohort {
         device: NO_DEVICE,
         channel: u64::MAX,
-        hours: hours.into_iter().map(|(n, v)| (n, sort_dedup(v))).collect(),
-        visitors: sort_dedup(visitors),
+        hours,
+        visitors,
         pages: pages
             .into_iter()
-            .map(|(name, (pageviews, load_sum, load_n, v))| PageAgg {
+            .map(|(name, (pageviews, load_sum, load_n, visitors))| PageAgg {
                 name: name.to_owned(),
                 pageviews,
                 load_sum,
                 load_n,
-                visitors: sort_dedup(v),
+                visitors,
             })
             .collect(),
     }
@@ -191,10 +186,10 @@ pub(crate) struct PvCohort {
     pub device: u8,
     /// Channel as the per-session attribute codes hold it (code + 1).
     pub channel: u64,
-    /// Per hour of the day: pageviews and sorted distinct visitors.
-    pub hours: Vec<(u64, Vec<u64>)>,
-    /// Sorted distinct visitors of the day.
-    pub visitors: Vec<u64>,
+    /// Per hour of the day: pageviews and distinct visitors.
+    pub hours: Vec<(u64, RoaringBitmap)>,
+    /// Distinct visitors of the day.
+    pub visitors: RoaringBitmap,
     /// Per page.
     pub pages: Vec<PageAgg>,
 }
@@ -242,8 +237,8 @@ pub(crate) struct PageAgg {
     pub pageviews: u64,
     pub load_sum: u64,
     pub load_n: u64,
-    /// Sorted distinct visitors.
-    pub visitors: Vec<u64>,
+    /// Distinct visitors.
+    pub visitors: RoaringBitmap,
 }
 
 /// Whether the pageview aggregate answers these filters exactly (on
@@ -297,8 +292,14 @@ struct CohortAcc {
     pages: HashMap<u32, (u64, u64, u64, Vec<u64>)>,
 }
 
-/// The pageview aggregate of a partition, computed on first use.
-pub(crate) fn pv_agg(snap: &Snapshot, part: &PartitionView) -> Result<Arc<PvAgg>> {
+/// Estimated bytes of a bitmap in memory.
+fn bitmap_bytes(b: &RoaringBitmap) -> usize {
+    b.serialized_size() + 32
+}
+
+/// The pageview aggregate of a partition, computed on first use, its
+/// visitors numbered in `ids`.
+pub(crate) fn pv_agg(snap: &Snapshot, part: &PartitionView, ids: &DenseIds) -> Result<Arc<PvAgg>> {
     let key = (
         part.site,
         part.day,
@@ -306,109 +307,115 @@ pub(crate) fn pv_agg(snap: &Snapshot, part: &PartitionView) -> Result<Arc<PvAgg>
         crate::cache::PARTITION,
         PV_ITEM,
     );
-    snap.cache.get_or_try(key, || {
-        let start = day_start(part.day);
-        let mut exact = true;
-        let mut acc: HashMap<(u8, u64), CohortAcc> = HashMap::new();
-        let base = Filters {
-            include_bots: true,
-            ..Filters::default()
-        };
-        for seg in &part.segments {
-            let ctx = SegCtx::new(snap, part, seg);
-            let rows = filter_rows(&ctx, &base, Some(&[EventKind::Pageview]))?;
-            if rows.is_empty() {
-                continue;
-            }
-            let runs = ctx.runs()?;
-            let codes = ctx.session_attrs()?;
-            let ts = ctx.ts()?;
-            let ids = ctx.page_ids()?;
-            let loads = ctx.opt(col::LOAD_MS)?;
-            let device = row_devices(&ctx)?;
-            let mut si = 0usize;
-            for r in &rows {
-                while runs.starts.get(si + 1).is_some_and(|&s| s <= r) {
-                    si += 1;
-                }
-                let v = runs.visitors.get(si).copied().unwrap_or_default();
-                let channel = codes.get(si).map_or(0, |c| c[3]);
-                let d = device.get(r as usize).copied().unwrap_or(NO_DEVICE);
-                let off = ts.get(r as usize).copied().unwrap_or_default() - start;
-                if !(0..DAY_MS).contains(&off) {
-                    exact = false;
+    snap.cache
+        .get_or_try_with(key, u128::from(ids.generation), || {
+            let start = day_start(part.day);
+            let mut exact = true;
+            let mut acc: HashMap<(u8, u64), CohortAcc> = HashMap::new();
+            let base = Filters {
+                include_bots: true,
+                ..Filters::default()
+            };
+            for seg in &part.segments {
+                let ctx = SegCtx::new(snap, part, seg);
+                let rows = filter_rows(&ctx, &base, Some(&[EventKind::Pageview]))?;
+                if rows.is_empty() {
                     continue;
                 }
-                let c = acc.entry((d, channel)).or_insert_with(|| CohortAcc {
-                    hours: vec![(0, Vec::new()); 24],
-                    ..CohortAcc::default()
-                });
-                if let Some(hour) = c.hours.get_mut((off / HOUR_MS) as usize) {
-                    hour.0 += 1;
-                    hour.1.push(v);
+                let runs = ctx.runs()?;
+                let codes = ctx.session_attrs()?;
+                let ts = ctx.ts()?;
+                let ids = ctx.page_ids()?;
+                let loads = ctx.opt(col::LOAD_MS)?;
+                let device = row_devices(&ctx)?;
+                let mut si = 0usize;
+                for r in &rows {
+                    while runs.starts.get(si + 1).is_some_and(|&s| s <= r) {
+                        si += 1;
+                    }
+                    let v = runs.visitors.get(si).copied().unwrap_or_default();
+                    let channel = codes.get(si).map_or(0, |c| c[3]);
+                    let d = device.get(r as usize).copied().unwrap_or(NO_DEVICE);
+                    let off = ts.get(r as usize).copied().unwrap_or_default() - start;
+                    if !(0..DAY_MS).contains(&off) {
+                        exact = false;
+                        continue;
+                    }
+                    let c = acc.entry((d, channel)).or_insert_with(|| CohortAcc {
+                        hours: vec![(0, Vec::new()); 24],
+                        ..CohortAcc::default()
+                    });
+                    if let Some(hour) = c.hours.get_mut((off / HOUR_MS) as usize) {
+                        hour.0 += 1;
+                        hour.1.push(v);
+                    }
+                    c.visitors.push(v);
+                    let p = ids.get(r as usize).copied().unwrap_or(u32::MAX);
+                    let a = c.pages.entry(p).or_default();
+                    a.0 += 1;
+                    if let Some(l) = loads.get(r) {
+                        a.1 = a.1.saturating_add(l);
+                        a.2 += 1;
+                    }
+                    a.3.push(v);
                 }
-                c.visitors.push(v);
-                let p = ids.get(r as usize).copied().unwrap_or(u32::MAX);
-                let a = c.pages.entry(p).or_default();
-                a.0 += 1;
-                if let Some(l) = loads.get(r) {
-                    a.1 = a.1.saturating_add(l);
-                    a.2 += 1;
-                }
-                a.3.push(v);
             }
-        }
-        let mut size = 256;
-        let mut cohorts = Vec::with_capacity(acc.len());
-        for ((device, channel), c) in acc {
-            let hours: Vec<(u64, Vec<u64>)> = c
-                .hours
-                .into_iter()
-                .map(|(n, v)| {
-                    let v = sort_dedup(v);
-                    size += v.len() * 8 + 32;
-                    (n, v)
-                })
-                .collect();
-            let visitors = sort_dedup(c.visitors);
-            size += visitors.len() * 8 + 128;
-            let mut pages = Vec::with_capacity(c.pages.len());
-            for (id, (pageviews, load_sum, load_n, v)) in c.pages {
-                let name = part.dicts.resolve(Dim::Page, u64::from(id))?.to_owned();
-                let visitors = sort_dedup(v);
-                size += visitors.len() * 8 + name.len() + 96;
-                pages.push(PageAgg {
-                    name,
-                    pageviews,
-                    load_sum,
-                    load_n,
+            let mut size = 256;
+            let mut cohorts = Vec::with_capacity(acc.len());
+            for ((device, channel), c) in acc {
+                let hours: Vec<(u64, RoaringBitmap)> = c
+                    .hours
+                    .into_iter()
+                    .map(|(n, v)| {
+                        let v = ids.bitmap(&v);
+                        size += bitmap_bytes(&v);
+                        (n, v)
+                    })
+                    .collect();
+                let visitors = ids.bitmap(&c.visitors);
+                size += bitmap_bytes(&visitors) + 96;
+                let mut pages = Vec::with_capacity(c.pages.len());
+                for (id, (pageviews, load_sum, load_n, v)) in c.pages {
+                    let name = part.dicts.resolve(Dim::Page, u64::from(id))?.to_owned();
+                    let visitors = ids.bitmap(&v);
+                    size += bitmap_bytes(&visitors) + name.len() + 64;
+                    pages.push(PageAgg {
+                        name,
+                        pageviews,
+                        load_sum,
+                        load_n,
+                        visitors,
+                    });
+                }
+                cohorts.push(PvCohort {
+                    device,
+                    channel,
+                    hours,
                     visitors,
+                    pages,
                 });
             }
-            cohorts.push(PvCohort {
-                device,
-                channel,
-                hours,
-                visitors,
-                pages,
-            });
-        }
-        let nonbot = merge(
-            &cohorts
-                .iter()
-                .filter(|c| c.device != DeviceClass::Bot.code())
-                .collect::<Vec<_>>(),
-        );
-        size += nonbot.visitors.len() * 40 + nonbot.pages.len() * 96;
-        Ok((
-            PvAgg {
-                exact,
-                cohorts,
-                nonbot,
-            },
-            size,
-        ))
-    })
+            let nonbot = merge(
+                &cohorts
+                    .iter()
+                    .filter(|c| c.device != DeviceClass::Bot.code())
+                    .collect::<Vec<_>>(),
+            );
+            size += bitmap_bytes(&nonbot.visitors) * 2
+                + nonbot
+                    .pages
+                    .iter()
+                    .map(|p| bitmap_bytes(&p.visitors) + p.name.len() + 64)
+                    .sum::<usize>();
+            Ok((
+                PvAgg {
+                    exact,
+                    cohorts,
+                    nonbot,
+                },
+                size,
+            ))
+        })
 }
 
 // ------------------------------------------------- session-block aggregates
@@ -419,20 +426,20 @@ pub(crate) struct Cohorts {
     /// Every session's first pageview is on the block's day.
     pub exact: bool,
     pub list: Vec<Cohort>,
-    /// Sorted distinct visitors of every cohort but bots.
-    pub nonbot_visitors: Vec<u64>,
+    /// Distinct visitors of every cohort but bots.
+    pub nonbot_visitors: RoaringBitmap,
 }
 
 impl Cohorts {
-    /// Sorted visitor arrays of the sessions passing the filters.
-    pub fn visitors<'a>(&'a self, f: &Filters) -> Vec<&'a [u64]> {
+    /// Visitor bitmaps of the sessions passing the filters.
+    pub fn visitors<'a>(&'a self, f: &Filters) -> Vec<&'a RoaringBitmap> {
         if default_cohorts(f) {
             return vec![&self.nonbot_visitors];
         }
         self.list
             .iter()
             .filter(|c| cohort_passes(f, c.device, c.channel))
-            .map(|c| c.visitors.as_slice())
+            .map(|c| &c.visitors)
             .collect()
     }
 }
@@ -442,8 +449,8 @@ pub(crate) struct Cohort {
     pub channel: u8,
     /// Sessions per hour of the day (of their first pageview).
     pub hours: [u64; 24],
-    /// Sorted distinct visitors.
-    pub visitors: Vec<u64>,
+    /// Distinct visitors.
+    pub visitors: RoaringBitmap,
 }
 
 /// One group of a breakdown within one cohort of one block.
@@ -454,8 +461,8 @@ pub(crate) struct GroupEntry {
     pub channel: u8,
     pub name: String,
     pub sessions: u64,
-    /// Sorted distinct visitors.
-    pub visitors: Vec<u64>,
+    /// Distinct visitors.
+    pub visitors: RoaringBitmap,
 }
 
 /// Whether the block aggregates answer these filters exactly.
@@ -495,13 +502,16 @@ pub(crate) fn block_key(bytes: &[u8]) -> u64 {
 
 pub(crate) fn cohorts(
     snap: &Snapshot,
+    ids: &DenseIds,
     site: u32,
     day: i32,
     key: u64,
     b: &SessionBlock,
 ) -> Result<Arc<Cohorts>> {
-    snap.cache
-        .get_or_try((site, day, key, BLOCK_SLOT, COHORTS_ITEM), || {
+    snap.cache.get_or_try_with(
+        (site, day, key, BLOCK_SLOT, COHORTS_ITEM),
+        u128::from(ids.generation),
+        || {
             let start = day_start(day);
             let mut exact = true;
             let mut map: HashMap<(u8, u8), ([u64; 24], Vec<u64>)> = HashMap::new();
@@ -520,18 +530,18 @@ pub(crate) fn cohorts(
                 e.1.push(b.visitors.get(i).copied().unwrap_or_default());
             }
             let mut size = 64;
-            let nonbot_visitors = sort_dedup(
-                map.iter()
-                    .filter(|((d, _), _)| *d != DeviceClass::Bot.code())
-                    .flat_map(|(_, (_, v))| v.iter().copied())
-                    .collect(),
-            );
-            size += nonbot_visitors.len() * 8;
+            let nonbot: Vec<u64> = map
+                .iter()
+                .filter(|((d, _), _)| *d != DeviceClass::Bot.code())
+                .flat_map(|(_, (_, v))| v.iter().copied())
+                .collect();
+            let nonbot_visitors = ids.bitmap(&nonbot);
+            size += bitmap_bytes(&nonbot_visitors);
             let list = map
                 .into_iter()
                 .map(|((device, channel), (hours, v))| {
-                    let visitors = sort_dedup(v);
-                    size += visitors.len() * 8 + 256;
+                    let visitors = ids.bitmap(&v);
+                    size += bitmap_bytes(&visitors) + 224;
                     Cohort {
                         device,
                         channel,
@@ -548,22 +558,25 @@ pub(crate) fn cohorts(
                 },
                 size,
             ))
-        })
+        },
+    )
 }
 
-/// The per-cohort groups of one block. `code` tells groupings apart in the
-/// cache; `id` and `name` are the grouping's.
+/// The per-cohort groups of one block, the `day`'s of `site`. `key` is the
+/// block's content key and a code telling groupings apart in the cache;
+/// `id` and `name` are the grouping's.
 pub(crate) fn groups(
     snap: &Snapshot,
-    site: u32,
-    day: i32,
+    ids: &DenseIds,
+    (site, day): (u32, i32),
     key: (u64, u8),
     b: &SessionBlock,
     id: &dyn Fn(&SessionBlock, usize) -> u32,
     name: &dyn Fn(&SessionBlock, u32) -> String,
 ) -> Result<Arc<Vec<GroupEntry>>> {
-    snap.cache.get_or_try(
+    snap.cache.get_or_try_with(
         (site, day, key.0, BLOCK_SLOT, GROUP_ITEM_BASE + key.1),
+        u128::from(ids.generation),
         || {
             let start = day_start(day);
             let mut map: HashMap<(u8, u8, u32), (u64, Vec<u64>)> = HashMap::new();
@@ -594,9 +607,9 @@ pub(crate) fn groups(
                 .map(|((device, channel, gid), e)| ((false, device, channel, gid), e))
                 .chain(merged)
                 .map(|((merged, device, channel, gid), (sessions, v))| {
-                    let visitors = sort_dedup(v);
+                    let visitors = ids.bitmap(&v);
                     let name = name(b, gid);
-                    size += visitors.len() * 8 + name.len() + 96;
+                    size += bitmap_bytes(&visitors) + name.len() + 64;
                     GroupEntry {
                         merged,
                         device,
@@ -620,6 +633,12 @@ pub(crate) fn field_code(f: SField) -> u8 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn sort_dedup(mut v: Vec<u64>) -> Vec<u64> {
+        v.sort_unstable();
+        v.dedup();
+        v
+    }
 
     fn naive(parts: &[Vec<u64>]) -> u64 {
         let mut all: Vec<u64> = parts.concat();

@@ -11,6 +11,7 @@ use serde::Serialize;
 use std::sync::Arc;
 
 use super::agg::{cover, pv_agg, pv_agg_usable, Cover, PvAgg, Visitors};
+use super::dense::DenseIds;
 use super::scan::{day_span, scan, scan_partition, SegCtx};
 use super::{top, Filters, HeatmapOptions, Interval};
 use crate::error::{Error, Result};
@@ -747,6 +748,7 @@ impl Snapshot {
         // Whole days come from the partitions' pageview aggregates when the
         // filters allow; the other partitions are scanned.
         let use_agg = pv_agg_usable(&site_ref, filters, true);
+        let ids = self.cache.dense_ids(site_ref.id);
         let mut aggs: Vec<Arc<PvAgg>> = Vec::new();
         // page → (pageviews, load sum, load n, scanned visitors)
         let mut acc: HashMap<String, (u64, u64, u64, Vec<u64>)> = HashMap::new();
@@ -755,7 +757,7 @@ impl Snapshot {
         for (day, meta) in self.partitions(site_ref.id, lo, hi)? {
             let part = self.partition_view(site_ref.id, day, &meta)?;
             if use_agg && matches!(cover(filters, day), Cover::Day) {
-                let agg = pv_agg(self, &part)?;
+                let agg = pv_agg(self, &part, &ids)?;
                 if agg.exact {
                     let pages = agg.select(filters).flat_map(|c| &c.pages);
                     for p in pages {
@@ -848,7 +850,7 @@ impl Snapshot {
                     v.lists.push(&p.visitors);
                 }
             }
-            row.visitors = v.len();
+            row.visitors = v.len(&ids);
         }
         let mut all = Visitors {
             raw: all_raw,
@@ -864,7 +866,7 @@ impl Snapshot {
                 }
             }
         }
-        out.visitors = all.len();
+        out.visitors = all.len(&ids);
         Ok(out)
     }
 
@@ -877,11 +879,16 @@ impl Snapshot {
         };
         let ms = interval.ms();
         let bucket = |t: i64| t.div_euclid(ms) * ms;
+        let site_ref = site_or_empty(self, site)?;
+        let ids = match &site_ref {
+            Some(s) => self.cache.dense_ids(s.id),
+            None => Arc::new(DenseIds::detached()),
+        };
         let mut aggs: Vec<(i32, Arc<PvAgg>, Cover)> = Vec::new();
         let mut acc: BTreeMap<i64, Bucket<'_>> = BTreeMap::new();
-        if let Some(site_ref) = site_or_empty(self, site)? {
-            self.series_acc(&site_ref, filters, &bucket, &mut acc, &mut aggs)?;
-            self.series_sessions(&site_ref, filters, &bucket, &mut acc)?;
+        if let Some(site_ref) = &site_ref {
+            self.series_acc(site_ref, filters, &ids, &bucket, &mut acc, &mut aggs)?;
+            self.series_sessions(site_ref, filters, &ids, &bucket, &mut acc)?;
         }
         // Visitor arrays of the aggregated partitions, per bucket.
         let cohorts = aggs
@@ -933,7 +940,7 @@ impl Snapshot {
                     ts: t,
                     pageviews: a.pageviews,
                     sessions: a.sessions,
-                    visitors: a.visitors.len(),
+                    visitors: a.visitors.len(&ids),
                 });
                 t += ms;
             }
@@ -945,6 +952,7 @@ impl Snapshot {
         &self,
         site: &SiteRef,
         filters: &Filters,
+        ids: &DenseIds,
         bucket: &dyn Fn(i64) -> i64,
         acc: &mut BTreeMap<i64, Bucket<'_>>,
         aggs: &mut Vec<(i32, Arc<PvAgg>, Cover)>,
@@ -956,7 +964,7 @@ impl Snapshot {
             if use_agg {
                 let c = cover(filters, day);
                 if !matches!(c, Cover::Partial) {
-                    let agg = pv_agg(self, &part)?;
+                    let agg = pv_agg(self, &part, ids)?;
                     if agg.exact {
                         let start = day_start(day);
                         let hours = agg

@@ -16,6 +16,7 @@
 //! segments are decoded.
 
 mod agg;
+pub(crate) mod dense;
 mod events;
 mod heat;
 pub(crate) mod scan;

@@ -10,6 +10,7 @@ use super::agg::{
     block_agg_usable, block_key, cohort_passes, cohorts, cover, entry_passes, field_code, groups,
     Cohorts, Cover, GroupEntry, Visitors,
 };
+use super::dense::DenseIds;
 use super::scan::{day_span, scan};
 use super::{top, DeviceBy, Filters, ReferrerBy};
 use crate::error::{Error, Result};
@@ -301,6 +302,7 @@ impl Snapshot {
         // Whole days come from the blocks' aggregates when the filters
         // allow; the other days (range edges) are read session by session.
         let use_agg = block_agg_usable(&site, f);
+        let ids = self.cache.dense_ids(site.id);
         let mut groups_of: Vec<Arc<Vec<GroupEntry>>> = Vec::new();
         let mut cohorts_of: Vec<Arc<Cohorts>> = Vec::new();
         let mut edge_blocks: Vec<(Arc<SessionBlock>, Vec<usize>)> = Vec::new();
@@ -313,12 +315,12 @@ impl Snapshot {
                     let bytes = v.value();
                     let key = block_key(bytes);
                     let b = self.session_block_cached(site.id, day, bytes)?;
-                    let c = cohorts(self, site.id, day, key, &b)?;
+                    let c = cohorts(self, &ids, site.id, day, key, &b)?;
                     if c.exact && matches!(cover(f, day), Cover::Day) {
                         let g = groups(
                             self,
-                            site.id,
-                            day,
+                            &ids,
+                            (site.id, day),
                             (key, group.code()),
                             &b,
                             &|b, i| group.id(b, i),
@@ -401,7 +403,7 @@ impl Snapshot {
                         v.lists.push(&e.visitors);
                     }
                 }
-                row.visitors = v.len();
+                row.visitors = v.len(&ids);
             }
             let mut all = Visitors {
                 raw: all_raw,
@@ -410,7 +412,7 @@ impl Snapshot {
             for c in &cohorts_of {
                 all.lists.extend(c.visitors(f));
             }
-            out.visitors = all.len();
+            out.visitors = all.len(&ids);
         }
         out.rows = rows.into_iter().map(|(r, _)| r).collect();
         Ok(out)
@@ -421,6 +423,7 @@ impl Snapshot {
         &self,
         site: &SiteRef,
         f: &Filters,
+        ids: &DenseIds,
         bucket: &dyn Fn(i64) -> i64,
         acc: &mut std::collections::BTreeMap<i64, super::events::Bucket<'_>>,
     ) -> Result<()> {
@@ -439,7 +442,7 @@ impl Snapshot {
             let day = k.value().1;
             let bytes = v.value();
             let b = self.session_block_cached(site.id, day, bytes)?;
-            let c = cohorts(self, site.id, day, block_key(bytes), &b)?;
+            let c = cohorts(self, ids, site.id, day, block_key(bytes), &b)?;
             let hours = match cover(f, day) {
                 Cover::Day => Some([true; 24]),
                 Cover::Hours(h) => Some(h),

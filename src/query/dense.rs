@@ -1,0 +1,253 @@
+//! Dense numbers for visitor hashes, so that aggregates keep their distinct
+//! visitors as roaring bitmaps and a report over many days counts a union of
+//! bitmaps instead of hashing every visitor of every day.
+//!
+//! The numbering lives in memory only, one per site, shared by every
+//! snapshot of a store; a number is given to a visitor hash the first time
+//! an aggregate holding it is built, and never changes. When the numbering
+//! grows past its limit it is dropped and a new generation starts: every
+//! aggregate is cached under the generation it was numbered in, so an
+//! aggregate of an older generation is simply not found again. A report
+//! takes one site's numbering once and uses it throughout, so all the
+//! aggregates it unites share one generation.
+
+use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
+use std::sync::{Arc, Mutex};
+
+use roaring::{MultiOps, RoaringBitmap};
+
+use super::agg::union_len;
+
+/// A hasher for keys that are already uniform 64-bit hashes (keyed SipHash
+/// visitor ids): the key is its own hash.
+#[derive(Default)]
+pub(crate) struct IdentityHasher(u64);
+
+impl Hasher for IdentityHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        // Only `write_u64` is used; fold anything else in, correctly if slowly.
+        for &b in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(b);
+        }
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n;
+    }
+}
+
+type IdMap = HashMap<u64, u32, BuildHasherDefault<IdentityHasher>>;
+
+/// Bytes per numbered visitor, estimated (hash table slot and control byte
+/// at a typical load).
+const BYTES_PER_ID: usize = 24;
+/// The numbering of all sites together is dropped past this many visitors
+/// or a quarter of the cache budget, whichever is more.
+const MIN_LIMIT: usize = 1 << 20;
+
+/// One site's numbering of one generation.
+pub(crate) struct DenseIds {
+    pub generation: u64,
+    map: Mutex<IdMap>,
+}
+
+impl DenseIds {
+    /// A numbering of no site, for reports that find no site to read.
+    pub fn detached() -> DenseIds {
+        DenseIds {
+            generation: u64::MAX,
+            map: Mutex::new(IdMap::default()),
+        }
+    }
+
+    /// The bitmap of the numbers of `hashes` (in any order, with repeats),
+    /// numbering the hashes not seen before.
+    pub fn bitmap(&self, hashes: &[u64]) -> RoaringBitmap {
+        let mut ids: Vec<u32> = Vec::with_capacity(hashes.len());
+        if let Ok(mut map) = self.map.lock() {
+            for &h in hashes {
+                let next = u32::try_from(map.len()).unwrap_or(u32::MAX);
+                ids.push(*map.entry(h).or_insert(next));
+            }
+        }
+        ids.sort_unstable();
+        ids.dedup();
+        // Sorted and deduplicated: cannot fail.
+        RoaringBitmap::from_sorted_iter(ids).unwrap_or_default()
+    }
+
+    fn len(&self) -> usize {
+        self.map.lock().map_or(0, |m| m.len())
+    }
+
+    /// The number of distinct visitors in the union of `bitmaps` (numbered
+    /// here) and `raw` hashes.
+    pub fn count(&self, bitmaps: &[&RoaringBitmap], raw: &[u64]) -> u64 {
+        match bitmaps {
+            [] => return union_len(&[raw]),
+            [one] if raw.is_empty() => return one.len(),
+            _ => {}
+        }
+        let union = bitmaps.iter().copied().union();
+        if raw.is_empty() {
+            return union.len();
+        }
+        // A raw hash with a number may be in the union; one without cannot
+        // be in any bitmap, so those are counted apart.
+        let mut unnumbered = Vec::new();
+        let mut extra = RoaringBitmap::new();
+        if let Ok(map) = self.map.lock() {
+            for &h in raw {
+                match map.get(&h) {
+                    Some(&id) if !union.contains(id) => {
+                        extra.insert(id);
+                    }
+                    Some(_) => {}
+                    None => unnumbered.push(h),
+                }
+            }
+        }
+        union.len() + extra.len() + union_len(&[&unnumbered])
+    }
+}
+
+/// Every site's numbering, as the store's cache keeps it.
+#[derive(Default)]
+pub(crate) struct Registry {
+    inner: Mutex<(u64, HashMap<u32, Arc<DenseIds>>)>,
+}
+
+impl Registry {
+    /// The numbering of `site`; first drops every site's if together they
+    /// hold more than the limit for a cache of `budget` bytes.
+    pub fn site(&self, site: u32, budget: usize) -> Arc<DenseIds> {
+        let limit = (budget / 4 / BYTES_PER_ID).max(MIN_LIMIT);
+        let mut g = match self.inner.lock() {
+            Ok(g) => g,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        let (generation, sites) = &mut *g;
+        let held: usize = sites.values().map(|d| d.len()).sum();
+        if held > limit {
+            sites.clear();
+            *generation += 1;
+        }
+        let generation = *generation;
+        Arc::clone(sites.entry(site).or_insert_with(|| {
+            Arc::new(DenseIds {
+                generation,
+                map: Mutex::new(IdMap::default()),
+            })
+        }))
+    }
+}
+
+#[cfg(test)]
+impl Registry {
+    /// Starts a new generation now.
+    fn restart(&self) {
+        if let Ok(mut g) = self.inner.lock() {
+            g.1.clear();
+            g.0 += 1;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::gen::{GenConfig, Generator};
+    use crate::query::{Filters, Interval, ReferrerBy};
+    use crate::Store;
+
+    /// Reports over whole days (so from aggregates), as comparable values.
+    fn reports(store: &Store, site: &str, f: &Filters) -> Vec<String> {
+        let snap = store.snapshot().unwrap();
+        vec![
+            format!("{:?}", snap.pages(site, f, None).unwrap()),
+            format!("{:?}", snap.series(site, f, Interval::Day).unwrap()),
+            format!("{:?}", snap.series(site, f, Interval::Hour).unwrap()),
+            format!(
+                "{:?}",
+                snap.referrers(site, f, ReferrerBy::Host, None).unwrap()
+            ),
+        ]
+    }
+
+    #[test]
+    fn reports_stay_exact_across_a_new_numbering() {
+        let cfg = GenConfig {
+            events: 20_000,
+            days: 6,
+            ..GenConfig::default()
+        };
+        let day = 86_400_000;
+        let store = Store::in_memory().unwrap();
+        let mut w = store.writer().unwrap();
+        for e in Generator::new(cfg.clone()) {
+            w.append(&e).unwrap();
+        }
+        w.commit().unwrap();
+        w.seal_all().unwrap();
+        drop(w);
+        let site = &cfg.sites[0];
+        let all = Filters::range(cfg.start_ms, cfg.start_ms + 6 * day);
+        let before = reports(&store, site, &all);
+        assert!(before[0].contains("visitors: "));
+        store.cache.visitors.restart();
+        // One day evicted and numbered afresh: its numbers now collide with
+        // the old generation's, which the other days' cached aggregates
+        // hold; a report must not unite the two.
+        let two = i32::try_from((cfg.start_ms + 2 * day).div_euclid(day)).unwrap();
+        store.cache.evict_day(two);
+        let one = Filters::range(cfg.start_ms + 2 * day, cfg.start_ms + 3 * day);
+        reports(&store, site, &one);
+        assert_eq!(reports(&store, site, &all), before);
+    }
+
+    fn naive(parts: &[&[u64]]) -> u64 {
+        let mut all: Vec<u64> = parts.concat();
+        all.sort_unstable();
+        all.dedup();
+        all.len() as u64
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn count_equals_naive_union(
+            lists in proptest::collection::vec(
+                proptest::collection::vec(0u64..300, 0..200), 0..6),
+            raw in proptest::collection::vec(0u64..400, 0..200),
+        ) {
+            let reg = Registry::default();
+            let ids = reg.site(1, 0);
+            let bitmaps: Vec<RoaringBitmap> = lists.iter().map(|l| ids.bitmap(l)).collect();
+            let refs: Vec<&RoaringBitmap> = bitmaps.iter().collect();
+            let mut parts: Vec<&[u64]> = lists.iter().map(Vec::as_slice).collect();
+            parts.push(&raw);
+            proptest::prop_assert_eq!(ids.count(&refs, &raw), naive(&parts));
+        }
+    }
+
+    #[test]
+    fn a_new_generation_starts_past_the_limit() {
+        let reg = Registry::default();
+        let a = reg.site(7, 0);
+        let many: Vec<u64> = (0..MIN_LIMIT as u64).collect();
+        a.bitmap(&many);
+        // At the limit the numbering is kept.
+        assert_eq!(reg.site(8, 0).generation, a.generation);
+        assert_eq!(reg.site(7, 0).len(), MIN_LIMIT);
+        a.bitmap(&[u64::MAX]);
+        let b = reg.site(7, 0);
+        assert!(b.generation > a.generation, "numbering was not dropped");
+        assert_eq!(b.len(), 0);
+        // The old numbering stays whole for whoever still holds it.
+        assert_eq!(a.len(), MIN_LIMIT + 1);
+    }
+}
