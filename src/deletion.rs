@@ -29,7 +29,7 @@ use crate::storage::schema::*;
 use crate::storage::segment;
 use crate::storage::sessions::{SessionBlock, SessionRow};
 use crate::storage::{day_of, day_start, Corrupt, DAY_MS};
-use crate::writer::{load_dicts, save_dicts, write_segments, PartMeta};
+use crate::writer::{load_dicts, put_block, save_dicts, write_segments, PartMeta};
 use crate::Store;
 
 /// What a deletion request deletes.
@@ -529,8 +529,11 @@ impl Store {
             }
         }
         if hidden.all {
+            let range = (site_id, i32::MIN)..=(site_id, i32::MAX);
             let mut blocks = txn.open_table(SESSION_BLOCKS)?;
-            blocks.retain_in((site_id, i32::MIN)..=(site_id, i32::MAX), |_, _| false)?;
+            blocks.retain_in(range.clone(), |_, _| false)?;
+            let mut versions = txn.open_table(SESSION_BLOCK_VERSIONS)?;
+            versions.retain_in(range, |_, _| false)?;
         }
         for (r, n) in batch.iter().zip(counts.into_inner()) {
             mark_purged(&txn, r.id, n, now)?;
@@ -678,6 +681,7 @@ fn hide_sessions(txn: &WriteTransaction, site: u32, target: &StoredTarget) -> Re
         _ => None,
     };
     let mut blocks = txn.open_table(SESSION_BLOCKS)?;
+    let mut versions = txn.open_table(SESSION_BLOCK_VERSIONS)?;
     let days: Vec<i32> = match only_days {
         Some(d) => d.into_iter().collect(),
         None => blocks
@@ -707,16 +711,11 @@ fn hide_sessions(txn: &WriteTransaction, site: u32, target: &StoredTarget) -> Re
         if kept.len() == before {
             continue;
         }
-        if kept.is_empty() {
-            blocks.remove((site, day))?;
-        } else {
-            blocks.insert(
-                (site, day),
-                SessionBlock::build(kept).encode(start).as_slice(),
-            )?;
-        }
+        let bytes = (!kept.is_empty()).then(|| SessionBlock::build(kept).encode(start));
+        put_block(&mut blocks, &mut versions, (site, day), bytes.as_deref())?;
     }
     drop(blocks);
+    drop(versions);
     // Sessions whose first pageview is deleted keep no attributes.
     if !lost_attrs.is_empty() {
         let mut sessions = txn.open_table(SESSIONS)?;
@@ -789,8 +788,11 @@ fn mark_purged(txn: &WriteTransaction, id: u64, rows: u64, now: i64) -> Result<(
 /// Retention: sessions whose first pageview is before `before` leave the
 /// blocks; session rows with no day left go.
 fn remove_sessions_before(txn: &WriteTransaction, site: u32, before: i64) -> Result<()> {
+    let range = (site, i32::MIN)..(site, day_of(before));
     let mut blocks = txn.open_table(SESSION_BLOCKS)?;
-    blocks.retain_in((site, i32::MIN)..(site, day_of(before)), |_, _| false)?;
+    blocks.retain_in(range.clone(), |_, _| false)?;
+    let mut versions = txn.open_table(SESSION_BLOCK_VERSIONS)?;
+    versions.retain_in(range, |_, _| false)?;
     let mut sessions = txn.open_table(SESSIONS)?;
     let mut doomed = Vec::new();
     let mut update = Vec::new();
@@ -916,6 +918,7 @@ fn copy_all(from: &Database, to: &Database) -> Result<()> {
     copy_table(&r, &w, SESSIONS)?;
     copy_table(&r, &w, VISITOR_SESSIONS)?;
     copy_table(&r, &w, SESSION_BLOCKS)?;
+    copy_table(&r, &w, SESSION_BLOCK_VERSIONS)?;
     copy_table(&r, &w, SALTS)?;
     copy_table(&r, &w, COOKIELESS)?;
     copy_table(&r, &w, OPT_OUTS)?;

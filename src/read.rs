@@ -122,6 +122,7 @@ pub(crate) struct Tables {
     pub sessions: ReadOnlyTable<(u32, u64), &'static [u8]>,
     pub visitors: ReadOnlyTable<(u32, u64, u64), ()>,
     pub blocks: ReadOnlyTable<(u32, i32), &'static [u8]>,
+    pub block_versions: ReadOnlyTable<(u32, i32), u64>,
     pub deletions: ReadOnlyTable<u64, &'static [u8]>,
 }
 
@@ -196,6 +197,7 @@ impl Snapshot {
             sessions: txn.open_table(SESSIONS)?,
             visitors: txn.open_table(VISITOR_SESSIONS)?,
             blocks: txn.open_table(SESSION_BLOCKS)?,
+            block_versions: txn.open_table(SESSION_BLOCK_VERSIONS)?,
             deletions: txn.open_table(DELETIONS)?,
         };
         Ok(Snapshot {
@@ -390,19 +392,27 @@ impl Snapshot {
 
     /// A day's session block from its stored bytes, decoded once per
     /// distinct content (the cache key hashes the bytes).
+    /// The decoded session block of `bytes` (the `day`'s of `site`), from
+    /// the cache, and the key it is cached under (what the block's
+    /// aggregates are cached under too): the block's version, or a hash of
+    /// its bytes when it has none.
     pub(crate) fn session_block_cached(
         &self,
         site: u32,
         day: i32,
         bytes: &[u8],
-    ) -> Result<Arc<SessionBlock>> {
-        use std::hash::BuildHasher;
-        let h = foldhash::fast::FixedState::with_seed(0x5e55).hash_one(bytes);
-        self.cache
-            .get_or_try((site, day, h, crate::cache::PARTITION - 1, 252), || {
-                let b = SessionBlock::decode(bytes, day_start(day))?;
-                Ok((b, bytes.len() * 4 + 64))
-            })
+    ) -> Result<(Arc<SessionBlock>, u64)> {
+        let key = match self.t.block_versions.get((site, day))? {
+            Some(v) => v.value(),
+            None => crate::query::block_key(bytes),
+        };
+        let b =
+            self.cache
+                .get_or_try((site, day, key, crate::cache::PARTITION - 1, 252), || {
+                    let b = SessionBlock::decode(bytes, day_start(day))?;
+                    Ok((b, bytes.len() * 4 + 64))
+                })?;
+        Ok((b, key))
     }
 
     /// The session block of a day (sessions whose first pageview is on it).
@@ -563,6 +573,21 @@ impl Snapshot {
                 )
                 .into());
             }
+            // A block version never outlives its block.
+            for e in self
+                .t
+                .block_versions
+                .range((s.id, i32::MIN)..=(s.id, i32::MAX))?
+            {
+                let day = e?.0.value().1;
+                if self.t.blocks.get((s.id, day))?.is_none() {
+                    return Err(Corrupt::new(
+                        "session block versions",
+                        format!("day {day} of site {} has a version but no block", s.id),
+                    )
+                    .into());
+                }
+            }
         }
         Ok(events)
     }
@@ -588,6 +613,10 @@ impl Snapshot {
         }
         for e in self.t.blocks.iter()? {
             *out.entry("session blocks".into()).or_default() += e?.1.value().len() as u64;
+        }
+        for e in self.t.block_versions.iter()? {
+            e?;
+            *out.entry("session blocks".into()).or_default() += 8;
         }
         for e in self.t.visitors.iter()? {
             e?;

@@ -408,7 +408,7 @@ pub(crate) fn next_site_id(sites: &impl ReadableTable<&'static str, u32>) -> Res
 }
 
 /// How many tables a current store has (META and those below).
-const TABLES: usize = 14;
+const TABLES: usize = 15;
 
 /// Fills the visitor index from the session rows.
 fn index_visitors(txn: &redb::WriteTransaction) -> Result<()> {
@@ -433,6 +433,7 @@ fn create_tables(txn: &redb::WriteTransaction) -> Result<()> {
     txn.open_table(SESSIONS)?;
     txn.open_table(VISITOR_SESSIONS)?;
     txn.open_table(SESSION_BLOCKS)?;
+    txn.open_table(SESSION_BLOCK_VERSIONS)?;
     txn.open_table(SALTS)?;
     txn.open_table(COOKIELESS)?;
     txn.open_table(OPT_OUTS)?;

@@ -639,6 +639,7 @@ impl<'s> Writer<'s> {
 
 fn apply_block_changes(txn: &WriteTransaction, changes: BlockChanges) -> Result<()> {
     let mut blocks = txn.open_table(SESSION_BLOCKS)?;
+    let mut versions = txn.open_table(SESSION_BLOCK_VERSIONS)?;
     for ((site, day), list) in changes {
         let start = day_start(day);
         let old = blocks.get((site, day))?.map(|g| g.value().to_vec());
@@ -656,11 +657,29 @@ fn apply_block_changes(txn: &WriteTransaction, changes: BlockChanges) -> Result<
                 None => entries.remove(&hash),
             };
         }
-        if entries.is_empty() {
-            blocks.remove((site, day))?;
-        } else {
-            let block = SessionBlock::build(entries.into_values().collect());
-            blocks.insert((site, day), block.encode(start).as_slice())?;
+        let bytes = (!entries.is_empty())
+            .then(|| SessionBlock::build(entries.into_values().collect()).encode(start));
+        put_block(&mut blocks, &mut versions, (site, day), bytes.as_deref())?;
+    }
+    Ok(())
+}
+
+/// Writes a day's session block (`None`: removes it) with a fresh version,
+/// as every write of a block must (`SESSION_BLOCK_VERSIONS`).
+pub(crate) fn put_block(
+    blocks: &mut redb::Table<'_, (u32, i32), &'static [u8]>,
+    versions: &mut redb::Table<'_, (u32, i32), u64>,
+    key: (u32, i32),
+    bytes: Option<&[u8]>,
+) -> Result<()> {
+    match bytes {
+        Some(b) => {
+            blocks.insert(key, b)?;
+            versions.insert(key, rand::random::<u64>())?;
+        }
+        None => {
+            blocks.remove(key)?;
+            versions.remove(key)?;
         }
     }
     Ok(())

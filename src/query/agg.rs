@@ -97,18 +97,21 @@ pub(crate) fn union_len(parts: &[&[u64]]) -> u64 {
     n + u64::from(zero)
 }
 
-/// Visitor bitmaps of aggregates and loose hashes, counted as one union.
+/// Visitor bitmaps and numbers of aggregates and loose hashes, counted as
+/// one union.
 #[derive(Default)]
 pub(crate) struct Visitors<'a> {
     /// Hashes from scanned rows, unsorted, with repeats.
     pub raw: Vec<u64>,
     /// Bitmaps from aggregates numbered in the report's [`DenseIds`].
     pub lists: Vec<&'a RoaringBitmap>,
+    /// Numbers from aggregates' small cells, unsorted, with repeats.
+    pub ids: Vec<u32>,
 }
 
 impl Visitors<'_> {
     pub fn len(self, ids: &DenseIds) -> u64 {
-        ids.count(&self.lists, &self.raw)
+        ids.count(&self.lists, &self.ids, &self.raw)
     }
 }
 
@@ -147,7 +150,8 @@ impl PvAgg {
 fn merge(cohorts: &[&PvCohort]) -> PvCohort {
     let mut hours: Vec<(u64, RoaringBitmap)> = vec![(0, RoaringBitmap::new()); 24];
     let mut visitors = RoaringBitmap::new();
-    let mut pages: HashMap<&str, (u64, u64, u64, RoaringBitmap)> = HashMap::new();
+    type PageMerge = (u64, u64, u64, RoaringBitmap, Vec<PageHour>);
+    let mut pages: HashMap<&str, PageMerge> = HashMap::new();
     for c in cohorts {
         for (slot, (n, v)) in hours.iter_mut().zip(&c.hours) {
             slot.0 += n;
@@ -160,6 +164,7 @@ fn merge(cohorts: &[&PvCohort]) -> PvCohort {
             a.1 = a.1.saturating_add(p.load_sum);
             a.2 = a.2.saturating_add(p.load_n);
             a.3 |= &p.visitors;
+            a.4.extend(p.hours.iter().cloned());
         }
     }
     PvCohort {
@@ -169,13 +174,16 @@ fn merge(cohorts: &[&PvCohort]) -> PvCohort {
         visitors,
         pages: pages
             .into_iter()
-            .map(|(name, (pageviews, load_sum, load_n, visitors))| PageAgg {
-                name: name.to_owned(),
-                pageviews,
-                load_sum,
-                load_n,
-                visitors,
-            })
+            .map(
+                |(name, (pageviews, load_sum, load_n, visitors, hours))| PageAgg {
+                    name: name.to_owned(),
+                    pageviews,
+                    load_sum,
+                    load_n,
+                    visitors,
+                    hours: merge_hours(hours),
+                },
+            )
             .collect(),
     }
 }
@@ -239,6 +247,55 @@ pub(crate) struct PageAgg {
     pub load_n: u64,
     /// Distinct visitors.
     pub visitors: RoaringBitmap,
+    /// The same per hour of the day (hours with pageviews only, in order),
+    /// for days a range covers by whole hours.
+    pub hours: Vec<PageHour>,
+}
+
+/// The pageviews of one page in one hour of one cohort of one partition.
+#[derive(Clone, Default)]
+pub(crate) struct PageHour {
+    pub hour: u8,
+    pub pageviews: u64,
+    pub load_sum: u64,
+    pub load_n: u64,
+    /// Sorted distinct visitor numbers (a few per cell: a plain array).
+    pub visitors: Vec<u32>,
+}
+
+impl PageHour {
+    fn add(&mut self, o: &PageHour) {
+        self.pageviews += o.pageviews;
+        self.load_sum = self.load_sum.saturating_add(o.load_sum);
+        self.load_n = self.load_n.saturating_add(o.load_n);
+        self.visitors.extend_from_slice(&o.visitors);
+    }
+}
+
+impl PageAgg {
+    /// The page's cells of the hours set in `hours`.
+    pub fn cells<'a>(&'a self, hours: &'a [bool; 24]) -> impl Iterator<Item = &'a PageHour> {
+        self.hours
+            .iter()
+            .filter(|c| hours.get(usize::from(c.hour)).copied().unwrap_or(false))
+    }
+}
+
+/// Cells of several cohorts merged per hour, in hour order.
+fn merge_hours(mut cells: Vec<PageHour>) -> Vec<PageHour> {
+    cells.sort_by_key(|c| c.hour);
+    let mut out: Vec<PageHour> = Vec::new();
+    for c in cells {
+        match out.last_mut() {
+            Some(last) if last.hour == c.hour => last.add(&c),
+            _ => out.push(c),
+        }
+    }
+    for c in &mut out {
+        c.visitors.sort_unstable();
+        c.visitors.dedup();
+    }
+    out
 }
 
 /// Whether the pageview aggregate answers these filters exactly (on
@@ -288,8 +345,17 @@ pub(crate) fn cover(f: &Filters, day: i32) -> Cover {
 struct CohortAcc {
     hours: Vec<(u64, Vec<u64>)>,
     visitors: Vec<u64>,
-    // page id → (pageviews, load sum, load n, visitors)
-    pages: HashMap<u32, (u64, u64, u64, Vec<u64>)>,
+    // (page id, hour) → (pageviews, load sum, load n, visitors)
+    pages: HashMap<(u32, u8), PageAcc>,
+}
+
+/// Pageviews, load sum, load count and visitor hashes being summed.
+type PageAcc = (u64, u64, u64, Vec<u64>);
+
+/// Estimated bytes of a page's aggregate in memory.
+fn page_bytes(p: &PageAgg) -> usize {
+    let cells: usize = p.hours.iter().map(|c| c.visitors.len() * 4 + 64).sum();
+    bitmap_bytes(&p.visitors) + p.name.len() + 64 + cells
 }
 
 /// Estimated bytes of a bitmap in memory.
@@ -325,7 +391,7 @@ pub(crate) fn pv_agg(snap: &Snapshot, part: &PartitionView, ids: &DenseIds) -> R
                 let runs = ctx.runs()?;
                 let codes = ctx.session_attrs()?;
                 let ts = ctx.ts()?;
-                let ids = ctx.page_ids()?;
+                let page_ids = ctx.page_ids()?;
                 let loads = ctx.opt(col::LOAD_MS)?;
                 let device = row_devices(&ctx)?;
                 let mut si = 0usize;
@@ -345,13 +411,14 @@ pub(crate) fn pv_agg(snap: &Snapshot, part: &PartitionView, ids: &DenseIds) -> R
                         hours: vec![(0, Vec::new()); 24],
                         ..CohortAcc::default()
                     });
-                    if let Some(hour) = c.hours.get_mut((off / HOUR_MS) as usize) {
+                    let h = (off / HOUR_MS) as u8;
+                    if let Some(hour) = c.hours.get_mut(usize::from(h)) {
                         hour.0 += 1;
                         hour.1.push(v);
                     }
                     c.visitors.push(v);
-                    let p = ids.get(r as usize).copied().unwrap_or(u32::MAX);
-                    let a = c.pages.entry(p).or_default();
+                    let p = page_ids.get(r as usize).copied().unwrap_or(u32::MAX);
+                    let a = c.pages.entry((p, h)).or_default();
                     a.0 += 1;
                     if let Some(l) = loads.get(r) {
                         a.1 = a.1.saturating_add(l);
@@ -374,19 +441,42 @@ pub(crate) fn pv_agg(snap: &Snapshot, part: &PartitionView, ids: &DenseIds) -> R
                     .collect();
                 let visitors = ids.bitmap(&c.visitors);
                 size += bitmap_bytes(&visitors) + 96;
-                let mut pages = Vec::with_capacity(c.pages.len());
-                for (id, (pageviews, load_sum, load_n, v)) in c.pages {
-                    let name = part.dicts.resolve(Dim::Page, u64::from(id))?.to_owned();
-                    let visitors = ids.bitmap(&v);
-                    size += bitmap_bytes(&visitors) + name.len() + 64;
-                    pages.push(PageAgg {
-                        name,
+                // Per page: its hours' cells, then the whole day.
+                let mut by_page: HashMap<u32, Vec<(PageHour, Vec<u64>)>> = HashMap::new();
+                for ((id, hour), (pageviews, load_sum, load_n, v)) in c.pages {
+                    let cell = PageHour {
+                        hour,
                         pageviews,
                         load_sum,
                         load_n,
-                        visitors,
-                    });
+                        visitors: Vec::new(),
+                    };
+                    by_page.entry(id).or_default().push((cell, v));
                 }
+                let mut pages = Vec::with_capacity(by_page.len());
+                for (id, mut cells) in by_page {
+                    cells.sort_by_key(|c| c.0.hour);
+                    let name = part.dicts.resolve(Dim::Page, u64::from(id))?.to_owned();
+                    let all: Vec<u64> = cells.iter().flat_map(|c| c.1.iter().copied()).collect();
+                    let mut day = PageHour::default();
+                    let mut hours = Vec::with_capacity(cells.len());
+                    for (mut cell, v) in cells {
+                        cell.visitors = ids.numbers(&v);
+                        day.add(&cell);
+                        hours.push(cell);
+                    }
+                    let page = PageAgg {
+                        name,
+                        pageviews: day.pageviews,
+                        load_sum: day.load_sum,
+                        load_n: day.load_n,
+                        visitors: ids.bitmap(&all),
+                        hours,
+                    };
+                    size += page_bytes(&page);
+                    pages.push(page);
+                }
+
                 cohorts.push(PvCohort {
                     device,
                     channel,
@@ -402,11 +492,7 @@ pub(crate) fn pv_agg(snap: &Snapshot, part: &PartitionView, ids: &DenseIds) -> R
                     .collect::<Vec<_>>(),
             );
             size += bitmap_bytes(&nonbot.visitors) * 2
-                + nonbot
-                    .pages
-                    .iter()
-                    .map(|p| bitmap_bytes(&p.visitors) + p.name.len() + 64)
-                    .sum::<usize>();
+                + nonbot.pages.iter().map(page_bytes).sum::<usize>();
             Ok((
                 PvAgg {
                     exact,

@@ -65,9 +65,9 @@ impl DenseIds {
         }
     }
 
-    /// The bitmap of the numbers of `hashes` (in any order, with repeats),
-    /// numbering the hashes not seen before.
-    pub fn bitmap(&self, hashes: &[u64]) -> RoaringBitmap {
+    /// The sorted distinct numbers of `hashes` (in any order, with
+    /// repeats), numbering the hashes not seen before.
+    pub fn numbers(&self, hashes: &[u64]) -> Vec<u32> {
         let mut ids: Vec<u32> = Vec::with_capacity(hashes.len());
         if let Ok(mut map) = self.map.lock() {
             for &h in hashes {
@@ -77,23 +77,29 @@ impl DenseIds {
         }
         ids.sort_unstable();
         ids.dedup();
+        ids
+    }
+
+    /// The bitmap of the numbers of `hashes` (see [`DenseIds::numbers`]).
+    pub fn bitmap(&self, hashes: &[u64]) -> RoaringBitmap {
         // Sorted and deduplicated: cannot fail.
-        RoaringBitmap::from_sorted_iter(ids).unwrap_or_default()
+        RoaringBitmap::from_sorted_iter(self.numbers(hashes)).unwrap_or_default()
     }
 
     fn len(&self) -> usize {
         self.map.lock().map_or(0, |m| m.len())
     }
 
-    /// The number of distinct visitors in the union of `bitmaps` (numbered
-    /// here) and `raw` hashes.
-    pub fn count(&self, bitmaps: &[&RoaringBitmap], raw: &[u64]) -> u64 {
+    /// The number of distinct visitors in the union of `bitmaps` and
+    /// `numbers` (numbered here) and `raw` hashes.
+    pub fn count(&self, bitmaps: &[&RoaringBitmap], numbers: &[u32], raw: &[u64]) -> u64 {
         match bitmaps {
-            [] => return union_len(&[raw]),
-            [one] if raw.is_empty() => return one.len(),
+            [] if numbers.is_empty() => return union_len(&[raw]),
+            [one] if numbers.is_empty() && raw.is_empty() => return one.len(),
             _ => {}
         }
-        let union = bitmaps.iter().copied().union();
+        let mut union = bitmaps.iter().copied().union();
+        union.extend(numbers.iter().copied());
         if raw.is_empty() {
             return union.len();
         }
@@ -222,15 +228,18 @@ mod tests {
         fn count_equals_naive_union(
             lists in proptest::collection::vec(
                 proptest::collection::vec(0u64..300, 0..200), 0..6),
+            cells in proptest::collection::vec(0u64..350, 0..100),
             raw in proptest::collection::vec(0u64..400, 0..200),
         ) {
             let reg = Registry::default();
             let ids = reg.site(1, 0);
             let bitmaps: Vec<RoaringBitmap> = lists.iter().map(|l| ids.bitmap(l)).collect();
             let refs: Vec<&RoaringBitmap> = bitmaps.iter().collect();
+            let numbers = ids.numbers(&cells);
             let mut parts: Vec<&[u64]> = lists.iter().map(Vec::as_slice).collect();
+            parts.push(&cells);
             parts.push(&raw);
-            proptest::prop_assert_eq!(ids.count(&refs, &raw), naive(&parts));
+            proptest::prop_assert_eq!(ids.count(&refs, &numbers, &raw), naive(&parts));
         }
     }
 

@@ -749,30 +749,44 @@ impl Snapshot {
         // filters allow; the other partitions are scanned.
         let use_agg = pv_agg_usable(&site_ref, filters, true);
         let ids = self.cache.dense_ids(site_ref.id);
-        let mut aggs: Vec<Arc<PvAgg>> = Vec::new();
+        let mut aggs: Vec<(Arc<PvAgg>, Cover)> = Vec::new();
         // page → (pageviews, load sum, load n, scanned visitors)
         let mut acc: HashMap<String, (u64, u64, u64, Vec<u64>)> = HashMap::new();
         let mut all_raw: Vec<u64> = Vec::new();
         let (lo, hi) = day_span(filters.from, filters.to);
         for (day, meta) in self.partitions(site_ref.id, lo, hi)? {
             let part = self.partition_view(site_ref.id, day, &meta)?;
-            if use_agg && matches!(cover(filters, day), Cover::Day) {
+            let c = cover(filters, day);
+            if use_agg && !matches!(c, Cover::Partial) {
                 let agg = pv_agg(self, &part, &ids)?;
                 if agg.exact {
-                    let pages = agg.select(filters).flat_map(|c| &c.pages);
+                    let pages = agg.select(filters).flat_map(|co| &co.pages);
                     for p in pages {
                         if filters.page.as_deref().is_some_and(|w| w != p.name) {
+                            continue;
+                        }
+                        let (n, load_sum, load_n) = match &c {
+                            Cover::Hours(hs) => p.cells(hs).fold((0, 0u64, 0u64), |a, h| {
+                                (
+                                    a.0 + h.pageviews,
+                                    a.1.saturating_add(h.load_sum),
+                                    a.2.saturating_add(h.load_n),
+                                )
+                            }),
+                            _ => (p.pageviews, p.load_sum, p.load_n),
+                        };
+                        if n == 0 {
                             continue;
                         }
                         let t = match acc.get_mut(&p.name) {
                             Some(t) => t,
                             None => acc.entry(p.name.clone()).or_default(),
                         };
-                        t.0 += p.pageviews;
-                        t.1 = t.1.saturating_add(p.load_sum);
-                        t.2 = t.2.saturating_add(p.load_n);
+                        t.0 += n;
+                        t.1 = t.1.saturating_add(load_sum);
+                        t.2 = t.2.saturating_add(load_n);
                     }
-                    aggs.push(agg);
+                    aggs.push((agg, c));
                     continue;
                 }
             }
@@ -845,23 +859,25 @@ impl Snapshot {
             if let Some(a) = acc.get_mut(&row.page) {
                 v.raw = std::mem::take(&mut a.3);
             }
-            for c in aggs.iter().flat_map(|a| a.select(filters)) {
-                if let Some(p) = c.pages.iter().find(|p| p.name == row.page) {
-                    v.lists.push(&p.visitors);
-                }
-            }
+            page_visitors(&aggs, filters, &mut v, &row.page);
             row.visitors = v.len(&ids);
         }
         let mut all = Visitors {
             raw: all_raw,
-            lists: Vec::new(),
+            ..Visitors::default()
         };
-        for c in aggs.iter().flat_map(|a| a.select(filters)) {
-            match &filters.page {
-                None => all.lists.push(&c.visitors),
-                Some(w) => {
-                    if let Some(p) = c.pages.iter().find(|p| &p.name == w) {
-                        all.lists.push(&p.visitors);
+        match &filters.page {
+            Some(w) => page_visitors(&aggs, filters, &mut all, w),
+            None => {
+                for (agg, c) in &aggs {
+                    for co in agg.select(filters) {
+                        match c {
+                            Cover::Hours(hs) => {
+                                let hours = co.hours.iter().zip(hs).filter(|(_, on)| **on);
+                                all.lists.extend(hours.map(|((_, bm), _)| bm));
+                            }
+                            _ => all.lists.push(&co.visitors),
+                        }
                     }
                 }
             }
@@ -1011,6 +1027,31 @@ impl Snapshot {
             )?;
         }
         Ok(())
+    }
+}
+
+/// Adds a page's visitors on the aggregated days: a bitmap per whole day,
+/// the hours' cells' numbers on days covered by whole hours.
+fn page_visitors<'a>(
+    aggs: &'a [(Arc<PvAgg>, Cover)],
+    filters: &'a Filters,
+    v: &mut Visitors<'a>,
+    page: &str,
+) {
+    for (agg, c) in aggs {
+        for co in agg.select(filters) {
+            let Some(p) = co.pages.iter().find(|p| p.name == page) else {
+                continue;
+            };
+            match c {
+                Cover::Hours(hs) => {
+                    for cell in p.cells(hs) {
+                        v.ids.extend_from_slice(&cell.visitors);
+                    }
+                }
+                _ => v.lists.push(&p.visitors),
+            }
+        }
     }
 }
 

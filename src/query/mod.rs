@@ -16,6 +16,7 @@
 //! segments are decoded.
 
 mod agg;
+pub(crate) use agg::block_key;
 pub(crate) mod dense;
 mod events;
 mod heat;

@@ -7,8 +7,8 @@ use std::sync::Arc;
 use serde::Serialize;
 
 use super::agg::{
-    block_agg_usable, block_key, cohort_passes, cohorts, cover, entry_passes, field_code, groups,
-    Cohorts, Cover, GroupEntry, Visitors,
+    block_agg_usable, cohort_passes, cohorts, cover, entry_passes, field_code, groups, Cohorts,
+    Cover, GroupEntry, Visitors,
 };
 use super::dense::DenseIds;
 use super::scan::{day_span, scan};
@@ -234,7 +234,7 @@ impl Snapshot {
         for e in self.t.blocks.range((site.id, lo)..=(site.id, hi))? {
             let (k, v) = e?;
             let day = k.value().1;
-            let b = self.session_block_cached(site.id, day, v.value())?;
+            let (b, _) = self.session_block_cached(site.id, day, v.value())?;
             matched.clear();
             for i in 0..b.len() {
                 if !session_filter_ok(f, &b, i) {
@@ -313,8 +313,7 @@ impl Snapshot {
                     let (k, v) = e?;
                     let day = k.value().1;
                     let bytes = v.value();
-                    let key = block_key(bytes);
-                    let b = self.session_block_cached(site.id, day, bytes)?;
+                    let (b, key) = self.session_block_cached(site.id, day, bytes)?;
                     let c = cohorts(self, &ids, site.id, day, key, &b)?;
                     if c.exact && matches!(cover(f, day), Cover::Day) {
                         let g = groups(
@@ -396,7 +395,7 @@ impl Snapshot {
             for (row, a) in &mut rows {
                 let mut v = Visitors {
                     raw: std::mem::take(&mut a.1),
-                    lists: Vec::new(),
+                    ..Visitors::default()
                 };
                 for &(gi, ei) in &a.2 {
                     if let Some(e) = groups_of.get(gi).and_then(|g| g.get(ei)) {
@@ -407,7 +406,7 @@ impl Snapshot {
             }
             let mut all = Visitors {
                 raw: all_raw,
-                lists: Vec::new(),
+                ..Visitors::default()
             };
             for c in &cohorts_of {
                 all.lists.extend(c.visitors(f));
@@ -441,8 +440,8 @@ impl Snapshot {
             let (k, v) = e?;
             let day = k.value().1;
             let bytes = v.value();
-            let b = self.session_block_cached(site.id, day, bytes)?;
-            let c = cohorts(self, ids, site.id, day, block_key(bytes), &b)?;
+            let (b, key) = self.session_block_cached(site.id, day, bytes)?;
+            let c = cohorts(self, ids, site.id, day, key, &b)?;
             let hours = match cover(f, day) {
                 Cover::Day => Some([true; 24]),
                 Cover::Hours(h) => Some(h),

@@ -47,6 +47,13 @@ pub(crate) const VISITOR_SESSIONS: TableDefinition<(u32, u64, u64), ()> =
 pub(crate) const SESSION_BLOCKS: TableDefinition<(u32, i32), &[u8]> =
     TableDefinition::new("session_blocks");
 
+/// (site, day) → a random value written with the day's session block each
+/// time the block is written (removed with it): the key readers cache the
+/// decoded block and its aggregates under. A block without one (written
+/// before this table existed) is keyed by a hash of its bytes.
+pub(crate) const SESSION_BLOCK_VERSIONS: TableDefinition<(u32, i32), u64> =
+    TableDefinition::new("session_block_versions");
+
 /// Day → that day's cookieless salt. Destroyed after the next day.
 pub(crate) const SALTS: TableDefinition<i32, &[u8]> = TableDefinition::new("cookieless_salts");
 
