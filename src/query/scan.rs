@@ -288,22 +288,26 @@ impl SegCtx<'_> {
                 .map(|(_, b)| b.clone())
                 .collect()
         };
-        let opt = |id: u8| -> Result<Option<OptColumn>> {
+        // Each optional column's values of the range's rows.
+        let opt = |id: u8| -> Result<Vec<Option<u64>>> {
             match self.column(id)? {
-                Some(bytes) => Ok(Some(OptColumn::decode(&bytes, &kind_rows)?)),
-                None => Ok(None),
+                Some(bytes) => Ok(OptColumn::decode(&bytes, &kind_rows)?.get_range(range.clone())),
+                None => Ok(vec![None; range.len()]),
             }
         };
-        let u32_of = |c: &Option<OptColumn>, r: u32| -> Result<Option<u32>> {
-            match c.as_ref().and_then(|c| c.get(r)) {
+        let at = |c: &[Option<u64>], r: u32| -> Option<u64> {
+            c.get((r - range.start) as usize).copied().flatten()
+        };
+        let u32_of = |c: &[Option<u64>], r: u32| -> Result<Option<u32>> {
+            match at(c, r) {
                 Some(v) => Ok(Some(u32::try_from(v).map_err(|_| {
                     Corrupt::new("segment optional column", "value out of range")
                 })?)),
                 None => Ok(None),
             }
         };
-        let pos_of = |c: &Option<OptColumn>, r: u32| -> Result<Option<u16>> {
-            match c.as_ref().and_then(|c| c.get(r)) {
+        let pos_of = |c: &[Option<u64>], r: u32| -> Result<Option<u16>> {
+            match at(c, r) {
                 Some(v) => Ok(Some(
                     u16::try_from(v)
                         .ok()
@@ -331,14 +335,14 @@ impl SegCtx<'_> {
         let (x, y, vw, vh, dh, load_ms) = (x?, y?, vw?, vh?, dh?, load_ms?);
         let (ex, ey, len, duration_ms, selector, name) =
             (ex?, ey?, len?, duration_ms?, selector?, name?);
-        let string = |c: &Option<OptColumn>, dim: Dim, r: u32| -> Result<Option<String>> {
-            match c.as_ref().and_then(|c| c.get(r)) {
+        let string = |c: &[Option<u64>], dim: Dim, r: u32| -> Result<Option<String>> {
+            match at(c, r) {
                 Some(id) => Ok(Some(self.part.dicts.resolve(dim, id)?.to_owned())),
                 None => Ok(None),
             }
         };
         let mut out = Vec::with_capacity(range.len());
-        for r in range {
+        for r in range.clone() {
             let kind = kinds
                 .iter()
                 .find(|(_, b)| b.contains(r))

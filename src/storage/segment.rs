@@ -640,24 +640,30 @@ impl OptColumn {
         }
     }
 
-    /// The value of one row, `None` when the row has none: random access
-    /// by the row's rank among the present rows.
-    pub fn get(&self, row: u32) -> Option<u64> {
-        let rank = match &self.presence {
-            Presence::Kinds(ks) => {
-                if !ks.iter().any(|k| k.contains(row)) {
-                    return None;
-                }
-                ks.iter().map(|k| k.rank(row)).sum::<u64>()
-            }
-            Presence::Bitmap(b) => {
-                if !b.contains(row) {
-                    return None;
-                }
-                b.rank(row)
-            }
+    /// The value of every row of `rows`, in row order: one rank query per
+    /// presence bitmap for the whole range, not one per row (a rank is
+    /// linear in the runs of a run container, and kind bitmaps of a segment
+    /// sorted by session have many).
+    pub fn get_range(&self, rows: std::ops::Range<u32>) -> Vec<Option<u64>> {
+        let present = |r: u32| match &self.presence {
+            Presence::Kinds(ks) => ks.iter().any(|k| k.contains(r)),
+            Presence::Bitmap(b) => b.contains(r),
         };
-        self.values.get(usize::try_from(rank.checked_sub(1)?).ok()?)
+        // Values of the rows before the range.
+        let mut next = match (rows.start.checked_sub(1), &self.presence) {
+            (None, _) => 0,
+            (Some(r), Presence::Kinds(ks)) => ks.iter().map(|k| k.rank(r)).sum::<u64>(),
+            (Some(r), Presence::Bitmap(b)) => b.rank(r),
+        };
+        rows.map(|r| {
+            if !present(r) {
+                return None;
+            }
+            let v = usize::try_from(next).ok().and_then(|i| self.values.get(i));
+            next += 1;
+            v
+        })
+        .collect()
     }
 
     /// Every (row, value), in row order.
@@ -844,6 +850,41 @@ pub(crate) fn decode_rows(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    proptest::proptest! {
+        #[test]
+        fn opt_column_range_equals_row_by_row(
+            kinds in proptest::collection::vec(0u8..4, 1..3000),
+            by_kind in proptest::prelude::any::<bool>(),
+            a in 0usize..3000,
+            len in 0usize..400,
+        ) {
+            let n = kinds.len();
+            // Kinds 0 and 2 have values (or a bitmap of the same rows).
+            let of = |k: u8| -> RoaringBitmap {
+                (0..n as u32).filter(|&r| kinds[r as usize] == k).collect()
+            };
+            let present: Vec<u32> = (0..n as u32).filter(|&r| kinds[r as usize] % 2 == 0).collect();
+            let values: Vec<u64> = present.iter().map(|&r| u64::from(r) * 7 + 1).collect();
+            let mut bytes = Vec::new();
+            encode_uints(&values, &mut bytes);
+            let presence = if by_kind {
+                Presence::Kinds(vec![of(0), of(2)])
+            } else {
+                Presence::Bitmap(present.iter().copied().collect())
+            };
+            let c = OptColumn {
+                presence,
+                values: UintCol::parse(&mut Reader::new(&bytes, "test")).unwrap(),
+            };
+            let start = a.min(n) as u32;
+            let end = (a + len).min(n) as u32;
+            let want: Vec<Option<u64>> = (start..end)
+                .map(|r| (kinds[r as usize] % 2 == 0).then(|| u64::from(r) * 7 + 1))
+                .collect();
+            proptest::prop_assert_eq!(c.get_range(start..end), want);
+        }
+    }
 
     pub(crate) fn sample_rows(n: usize, day: i32) -> Vec<Row> {
         let start = day_start(day);
