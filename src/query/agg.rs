@@ -150,8 +150,7 @@ impl PvAgg {
 fn merge(cohorts: &[&PvCohort]) -> PvCohort {
     let mut hours: Vec<(u64, RoaringBitmap)> = vec![(0, RoaringBitmap::new()); 24];
     let mut visitors = RoaringBitmap::new();
-    type PageMerge = (u64, u64, u64, RoaringBitmap, Vec<PageHour>);
-    let mut pages: HashMap<&str, PageMerge> = HashMap::new();
+    let mut pages: HashMap<u32, PageAgg> = HashMap::new();
     for c in cohorts {
         for (slot, (n, v)) in hours.iter_mut().zip(&c.hours) {
             slot.0 += n;
@@ -159,33 +158,37 @@ fn merge(cohorts: &[&PvCohort]) -> PvCohort {
         }
         visitors |= &c.visitors;
         for p in &c.pages {
-            let a = pages.entry(&p.name).or_default();
-            a.0 += p.pageviews;
-            a.1 = a.1.saturating_add(p.load_sum);
-            a.2 = a.2.saturating_add(p.load_n);
-            a.3 |= &p.visitors;
-            a.4.extend(p.hours.iter().cloned());
+            let a = pages.entry(p.id).or_insert_with(|| PageAgg {
+                id: p.id,
+                name: p.name.clone(),
+                pageviews: 0,
+                load_sum: 0,
+                load_n: 0,
+                visitors: RoaringBitmap::new(),
+                hours: Vec::new(),
+            });
+            a.pageviews += p.pageviews;
+            a.load_sum = a.load_sum.saturating_add(p.load_sum);
+            a.load_n = a.load_n.saturating_add(p.load_n);
+            a.visitors |= &p.visitors;
+            a.hours.extend(p.hours.iter().cloned());
         }
     }
+    let pages = pages
+        .into_values()
+        .map(|mut p| {
+            p.hours = merge_hours(std::mem::take(&mut p.hours));
+            p
+        })
+        .collect();
     PvCohort {
         device: NO_DEVICE,
         channel: u64::MAX,
         hours,
         visitors,
-        pages: pages
-            .into_iter()
-            .map(
-                |(name, (pageviews, load_sum, load_n, visitors, hours))| PageAgg {
-                    name: name.to_owned(),
-                    pageviews,
-                    load_sum,
-                    load_n,
-                    visitors,
-                    hours: merge_hours(hours),
-                },
-            )
-            .collect(),
+        pages,
     }
+    .sorted()
 }
 
 /// The pageviews of one cohort of one partition.
@@ -205,6 +208,18 @@ pub(crate) struct PvCohort {
 pub(crate) const NO_DEVICE: u8 = u8::MAX;
 
 impl PvCohort {
+    /// With its pages in number order, as [`PvCohort::page`] needs.
+    fn sorted(mut self) -> PvCohort {
+        self.pages.sort_unstable_by_key(|p| p.id);
+        self
+    }
+
+    /// The page numbered `id`, if it has pageviews.
+    pub fn page(&self, id: u32) -> Option<&PageAgg> {
+        let i = self.pages.binary_search_by_key(&id, |p| p.id).ok()?;
+        self.pages.get(i)
+    }
+
     /// Whether the rows pass the device, bot and channel filters, as the
     /// scan's bitmap algebra decides for each of them.
     pub fn passes(&self, f: &Filters) -> bool {
@@ -241,6 +256,8 @@ pub(crate) fn row_devices(ctx: &SegCtx<'_>) -> Result<Vec<u8>> {
 
 /// The pageviews of one page in one cohort of one partition.
 pub(crate) struct PageAgg {
+    /// The name's number in the report's [`DenseIds`].
+    pub id: u32,
     pub name: String,
     pub pageviews: u64,
     pub load_sum: u64,
@@ -466,6 +483,7 @@ pub(crate) fn pv_agg(snap: &Snapshot, part: &PartitionView, ids: &DenseIds) -> R
                         hours.push(cell);
                     }
                     let page = PageAgg {
+                        id: ids.name_id(&name),
                         name,
                         pageviews: day.pageviews,
                         load_sum: day.load_sum,
@@ -477,13 +495,16 @@ pub(crate) fn pv_agg(snap: &Snapshot, part: &PartitionView, ids: &DenseIds) -> R
                     pages.push(page);
                 }
 
-                cohorts.push(PvCohort {
-                    device,
-                    channel,
-                    hours,
-                    visitors,
-                    pages,
-                });
+                cohorts.push(
+                    PvCohort {
+                        device,
+                        channel,
+                        hours,
+                        visitors,
+                        pages,
+                    }
+                    .sorted(),
+                );
             }
             let nonbot = merge(
                 &cohorts
@@ -545,7 +566,8 @@ pub(crate) struct GroupEntry {
     pub merged: bool,
     pub device: u8,
     pub channel: u8,
-    pub name: String,
+    /// The name's number in the report's [`DenseIds`].
+    pub id: u32,
     pub sessions: u64,
     /// Distinct visitors.
     pub visitors: RoaringBitmap,
@@ -695,12 +717,12 @@ pub(crate) fn groups(
                 .map(|((merged, device, channel, gid), (sessions, v))| {
                     let visitors = ids.bitmap(&v);
                     let name = name(b, gid);
-                    size += bitmap_bytes(&visitors) + name.len() + 64;
+                    size += bitmap_bytes(&visitors) + 48;
                     GroupEntry {
                         merged,
                         device,
                         channel,
-                        name,
+                        id: ids.name_id(&name),
                         sessions,
                         visitors,
                     }

@@ -1,6 +1,8 @@
 //! Dense numbers for visitor hashes, so that aggregates keep their distinct
 //! visitors as roaring bitmaps and a report over many days counts a union of
-//! bitmaps instead of hashing every visitor of every day.
+//! bitmaps instead of hashing every visitor of every day; and for group names
+//! (pages, referrer hosts, browsers...), so that a report merging many days'
+//! groups keys them by number instead of hashing every name of every day.
 //!
 //! The numbering lives in memory only, one per site, shared by every
 //! snapshot of a store; a number is given to a visitor hash the first time
@@ -54,15 +56,52 @@ const MIN_LIMIT: usize = 1 << 20;
 pub(crate) struct DenseIds {
     pub generation: u64,
     map: Mutex<IdMap>,
+    names: Mutex<Names>,
+}
+
+/// Group names and their numbers, both ways.
+#[derive(Default)]
+struct Names {
+    ids: foldhash::HashMap<Arc<str>, u32>,
+    names: Vec<Arc<str>>,
 }
 
 impl DenseIds {
     /// A numbering of no site, for reports that find no site to read.
     pub fn detached() -> DenseIds {
+        DenseIds::new(u64::MAX)
+    }
+
+    fn new(generation: u64) -> DenseIds {
         DenseIds {
-            generation: u64::MAX,
+            generation,
             map: Mutex::new(IdMap::default()),
+            names: Mutex::new(Names::default()),
         }
+    }
+
+    /// The number of a group name, numbering it if new.
+    pub fn name_id(&self, name: &str) -> u32 {
+        let Ok(mut g) = self.names.lock() else {
+            return u32::MAX;
+        };
+        if let Some(&id) = g.ids.get(name) {
+            return id;
+        }
+        let id = u32::try_from(g.names.len()).unwrap_or(u32::MAX);
+        let name: Arc<str> = Arc::from(name);
+        g.names.push(Arc::clone(&name));
+        g.ids.insert(name, id);
+        id
+    }
+
+    /// The name of a number [`DenseIds::name_id`] gave (empty if none).
+    pub fn name(&self, id: u32) -> Arc<str> {
+        self.names
+            .lock()
+            .ok()
+            .and_then(|g| g.names.get(id as usize).cloned())
+            .unwrap_or_else(|| Arc::from(""))
     }
 
     /// The sorted distinct numbers of `hashes` (in any order, with
@@ -86,8 +125,9 @@ impl DenseIds {
         RoaringBitmap::from_sorted_iter(self.numbers(hashes)).unwrap_or_default()
     }
 
+    /// Visitors and names numbered.
     fn len(&self) -> usize {
-        self.map.lock().map_or(0, |m| m.len())
+        self.map.lock().map_or(0, |m| m.len()) + self.names.lock().map_or(0, |n| n.names.len())
     }
 
     /// The number of distinct visitors in the union of `bitmaps` and
@@ -144,12 +184,11 @@ impl Registry {
             *generation += 1;
         }
         let generation = *generation;
-        Arc::clone(sites.entry(site).or_insert_with(|| {
-            Arc::new(DenseIds {
-                generation,
-                map: Mutex::new(IdMap::default()),
-            })
-        }))
+        Arc::clone(
+            sites
+                .entry(site)
+                .or_insert_with(|| Arc::new(DenseIds::new(generation))),
+        )
     }
 }
 

@@ -750,8 +750,9 @@ impl Snapshot {
         let use_agg = pv_agg_usable(&site_ref, filters, true);
         let ids = self.cache.dense_ids(site_ref.id);
         let mut aggs: Vec<(Arc<PvAgg>, Cover)> = Vec::new();
-        // page → (pageviews, load sum, load n, scanned visitors)
-        let mut acc: HashMap<String, (u64, u64, u64, Vec<u64>)> = HashMap::new();
+        // page's number → (pageviews, load sum, load n, scanned visitors)
+        let mut acc: HashMap<u32, (u64, u64, u64, Vec<u64>)> = HashMap::new();
+        let want = filters.page.as_deref().map(|w| ids.name_id(w));
         let mut all_raw: Vec<u64> = Vec::new();
         let (lo, hi) = day_span(filters.from, filters.to);
         for (day, meta) in self.partitions(site_ref.id, lo, hi)? {
@@ -762,7 +763,7 @@ impl Snapshot {
                 if agg.exact {
                     let pages = agg.select(filters).flat_map(|co| &co.pages);
                     for p in pages {
-                        if filters.page.as_deref().is_some_and(|w| w != p.name) {
+                        if want.is_some_and(|w| w != p.id) {
                             continue;
                         }
                         let (n, load_sum, load_n) = match &c {
@@ -778,10 +779,7 @@ impl Snapshot {
                         if n == 0 {
                             continue;
                         }
-                        let t = match acc.get_mut(&p.name) {
-                            Some(t) => t,
-                            None => acc.entry(p.name.clone()).or_default(),
-                        };
+                        let t = acc.entry(p.id).or_default();
                         t.0 += n;
                         t.1 = t.1.saturating_add(load_sum);
                         t.2 = t.2.saturating_add(load_n);
@@ -819,10 +817,7 @@ impl Snapshot {
                     }
                     for (p, a) in local {
                         let name = ctx.string(Dim::Page, u64::from(p))?;
-                        let t = match acc.get_mut(name) {
-                            Some(t) => t,
-                            None => acc.entry(name.to_owned()).or_default(),
-                        };
+                        let t = acc.entry(ids.name_id(name)).or_default();
                         t.0 += a.0;
                         t.1 = t.1.saturating_add(a.1);
                         t.2 = t.2.saturating_add(a.2);
@@ -833,40 +828,52 @@ impl Snapshot {
                 },
             )?;
         }
-        let entries = self.entry_counts(site, filters)?;
-        let mut names: HashSet<String> = acc.keys().cloned().collect();
-        names.extend(entries.keys().cloned());
-        out.rows = names
-            .into_iter()
-            .map(|page| {
-                let a = acc.get(&page);
-                PageRow {
-                    entries: entries.get(&page).copied().unwrap_or(0),
-                    pageviews: a.map_or(0, |a| a.0),
+        let mut entries = self.entry_counts(site, filters)?;
+        // Rows, with their page's number when it has pageviews.
+        let mut rows: Vec<(PageRow, Option<u32>)> = acc
+            .iter()
+            .map(|(&id, a)| {
+                let page = ids.name(id).to_string();
+                let row = PageRow {
+                    entries: entries.remove(&page).unwrap_or(0),
+                    pageviews: a.0,
                     visitors: 0,
-                    mean_load_ms: a.and_then(|a| (a.2 > 0).then(|| a.1 as f64 / a.2 as f64)),
+                    mean_load_ms: (a.2 > 0).then(|| a.1 as f64 / a.2 as f64),
                     page,
-                }
+                };
+                (row, Some(id))
             })
             .collect();
-        out.pageviews = out.rows.iter().map(|r| r.pageviews).sum();
-        top(&mut out.rows, limit, |r| {
-            (Reverse(r.pageviews), r.page.clone())
+        rows.extend(entries.into_iter().map(|(page, n)| {
+            let row = PageRow {
+                entries: n,
+                pageviews: 0,
+                visitors: 0,
+                mean_load_ms: None,
+                page,
+            };
+            (row, None)
+        }));
+        out.pageviews = rows.iter().map(|r| r.0.pageviews).sum();
+        top(&mut rows, limit, |r| {
+            (Reverse(r.0.pageviews), r.0.page.clone())
         });
         // Distinct visitors only of the pages kept.
-        for row in &mut out.rows {
+        for (row, id) in &mut rows {
+            let Some(id) = *id else { continue };
             let mut v = Visitors::default();
-            if let Some(a) = acc.get_mut(&row.page) {
+            if let Some(a) = acc.get_mut(&id) {
                 v.raw = std::mem::take(&mut a.3);
             }
-            page_visitors(&aggs, filters, &mut v, &row.page);
+            page_visitors(&aggs, filters, &mut v, id);
             row.visitors = v.len(&ids);
         }
+        out.rows = rows.into_iter().map(|r| r.0).collect();
         let mut all = Visitors {
             raw: all_raw,
             ..Visitors::default()
         };
-        match &filters.page {
+        match want {
             Some(w) => page_visitors(&aggs, filters, &mut all, w),
             None => {
                 for (agg, c) in &aggs {
@@ -1036,11 +1043,11 @@ fn page_visitors<'a>(
     aggs: &'a [(Arc<PvAgg>, Cover)],
     filters: &'a Filters,
     v: &mut Visitors<'a>,
-    page: &str,
+    page: u32,
 ) {
     for (agg, c) in aggs {
         for co in agg.select(filters) {
-            let Some(p) = co.pages.iter().find(|p| p.name == page) else {
+            let Some(p) = co.page(page) else {
                 continue;
             };
             match c {

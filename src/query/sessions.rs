@@ -340,19 +340,16 @@ impl Snapshot {
                 edge_blocks.push((Arc::clone(b), matched.to_vec()));
             })?;
         }
-        // key → (sessions, visitors of read sessions, (aggregate, entry))
+        // key's number → (sessions, visitors of read sessions, (aggregate, entry))
         type Acc = (u64, Vec<u64>, Vec<(usize, usize)>);
-        let mut acc: HashMap<String, Acc> = HashMap::new();
+        let mut acc: HashMap<u32, Acc> = HashMap::new();
         let mut all_raw: Vec<u64> = Vec::new();
         for (gi, g) in groups_of.iter().enumerate() {
             for (ei, e) in g.iter().enumerate() {
                 if !entry_passes(f, e) {
                     continue;
                 }
-                let a = match acc.get_mut(&e.name) {
-                    Some(a) => a,
-                    None => acc.entry(e.name.clone()).or_default(),
-                };
+                let a = acc.entry(e.id).or_default();
                 a.0 += e.sessions;
                 a.2.push((gi, ei));
             }
@@ -369,17 +366,17 @@ impl Snapshot {
                 all_raw.push(visitor);
             }
             for (id, (n, vs)) in local.drain() {
-                let a = acc.entry(group.name(b, id)).or_default();
+                let a = acc.entry(ids.name_id(&group.name(b, id))).or_default();
                 a.0 += n;
                 a.1.extend(vs);
             }
         }
         let mut rows: Vec<(BreakdownRow, Acc)> = acc
             .into_iter()
-            .map(|(key, a)| {
+            .map(|(id, a)| {
                 (
                     BreakdownRow {
-                        key,
+                        key: ids.name(id).to_string(),
                         sessions: a.0,
                         visitors: 0,
                     },
