@@ -18,7 +18,7 @@ use std::sync::Arc;
 use foldhash::{HashMap, HashMapExt};
 use roaring::RoaringBitmap;
 
-use super::dense::DenseIds;
+use super::dense::{bitmap_of, sorted_ids, DenseIds};
 use super::scan::{filter_rows, SegCtx};
 use super::Filters;
 use crate::error::Result;
@@ -357,17 +357,17 @@ pub(crate) fn cover(f: &Filters, day: i32) -> Cover {
     Cover::Hours(hours)
 }
 
-/// One cohort being summed.
+/// One cohort being summed (visitors by number).
 #[derive(Default)]
 struct CohortAcc {
-    hours: Vec<(u64, Vec<u64>)>,
-    visitors: Vec<u64>,
+    hours: Vec<(u64, Vec<u32>)>,
+    visitors: Vec<u32>,
     // (page id, hour) → (pageviews, load sum, load n, visitors)
     pages: HashMap<(u32, u8), PageAcc>,
 }
 
-/// Pageviews, load sum, load count and visitor hashes being summed.
-type PageAcc = (u64, u64, u64, Vec<u64>);
+/// Pageviews, load sum, load count and visitor numbers being summed.
+type PageAcc = (u64, u64, u64, Vec<u32>);
 
 /// Estimated bytes of a page's aggregate in memory.
 fn page_bytes(p: &PageAgg) -> usize {
@@ -406,6 +406,8 @@ pub(crate) fn pv_agg(snap: &Snapshot, part: &PartitionView, ids: &DenseIds) -> R
                     continue;
                 }
                 let runs = ctx.runs()?;
+                // Each session's visitor numbered once, not each row's.
+                let visitor = ids.number_each(&runs.visitors);
                 let codes = ctx.session_attrs()?;
                 let ts = ctx.ts()?;
                 let page_ids = ctx.page_ids()?;
@@ -416,7 +418,7 @@ pub(crate) fn pv_agg(snap: &Snapshot, part: &PartitionView, ids: &DenseIds) -> R
                     while runs.starts.get(si + 1).is_some_and(|&s| s <= r) {
                         si += 1;
                     }
-                    let v = runs.visitors.get(si).copied().unwrap_or_default();
+                    let v = visitor.get(si).copied().unwrap_or_default();
                     let channel = codes.get(si).map_or(0, |c| c[3]);
                     let d = device.get(r as usize).copied().unwrap_or(NO_DEVICE);
                     let off = ts.get(r as usize).copied().unwrap_or_default() - start;
@@ -451,15 +453,15 @@ pub(crate) fn pv_agg(snap: &Snapshot, part: &PartitionView, ids: &DenseIds) -> R
                     .hours
                     .into_iter()
                     .map(|(n, v)| {
-                        let v = ids.bitmap(&v);
+                        let v = bitmap_of(v);
                         size += bitmap_bytes(&v);
                         (n, v)
                     })
                     .collect();
-                let visitors = ids.bitmap(&c.visitors);
+                let visitors = bitmap_of(c.visitors);
                 size += bitmap_bytes(&visitors) + 96;
                 // Per page: its hours' cells, then the whole day.
-                let mut by_page: HashMap<u32, Vec<(PageHour, Vec<u64>)>> = HashMap::new();
+                let mut by_page: HashMap<u32, Vec<(PageHour, Vec<u32>)>> = HashMap::new();
                 for ((id, hour), (pageviews, load_sum, load_n, v)) in c.pages {
                     let cell = PageHour {
                         hour,
@@ -474,11 +476,11 @@ pub(crate) fn pv_agg(snap: &Snapshot, part: &PartitionView, ids: &DenseIds) -> R
                 for (id, mut cells) in by_page {
                     cells.sort_by_key(|c| c.0.hour);
                     let name = part.dicts.resolve(Dim::Page, u64::from(id))?.to_owned();
-                    let all: Vec<u64> = cells.iter().flat_map(|c| c.1.iter().copied()).collect();
+                    let all: Vec<u32> = cells.iter().flat_map(|c| c.1.iter().copied()).collect();
                     let mut day = PageHour::default();
                     let mut hours = Vec::with_capacity(cells.len());
                     for (mut cell, v) in cells {
-                        cell.visitors = ids.numbers(&v);
+                        cell.visitors = sorted_ids(v);
                         day.add(&cell);
                         hours.push(cell);
                     }
@@ -488,7 +490,7 @@ pub(crate) fn pv_agg(snap: &Snapshot, part: &PartitionView, ids: &DenseIds) -> R
                         pageviews: day.pageviews,
                         load_sum: day.load_sum,
                         load_n: day.load_n,
-                        visitors: ids.bitmap(&all),
+                        visitors: bitmap_of(all),
                         hours,
                     };
                     size += page_bytes(&page);
@@ -622,7 +624,8 @@ pub(crate) fn cohorts(
         || {
             let start = day_start(day);
             let mut exact = true;
-            let mut map: HashMap<(u8, u8), ([u64; 24], Vec<u64>)> = HashMap::new();
+            let mut map: HashMap<(u8, u8), ([u64; 24], Vec<u32>)> = HashMap::new();
+            let visitor = ids.number_each(&b.visitors);
             for i in 0..b.len() {
                 let device = b.device.get(i).copied().unwrap_or_default();
                 let channel = b.channel.get(i).copied().unwrap_or_default();
@@ -635,20 +638,20 @@ pub(crate) fn cohorts(
                 if let Some(h) = e.0.get_mut((off / HOUR_MS) as usize) {
                     *h += 1;
                 }
-                e.1.push(b.visitors.get(i).copied().unwrap_or_default());
+                e.1.push(visitor.get(i).copied().unwrap_or_default());
             }
             let mut size = 64;
-            let nonbot: Vec<u64> = map
+            let nonbot: Vec<u32> = map
                 .iter()
                 .filter(|((d, _), _)| *d != DeviceClass::Bot.code())
                 .flat_map(|(_, (_, v))| v.iter().copied())
                 .collect();
-            let nonbot_visitors = ids.bitmap(&nonbot);
+            let nonbot_visitors = bitmap_of(nonbot);
             size += bitmap_bytes(&nonbot_visitors);
             let list = map
                 .into_iter()
                 .map(|((device, channel), (hours, v))| {
-                    let visitors = ids.bitmap(&v);
+                    let visitors = bitmap_of(v);
                     size += bitmap_bytes(&visitors) + 224;
                     Cohort {
                         device,
@@ -687,7 +690,8 @@ pub(crate) fn groups(
         u128::from(ids.generation),
         || {
             let start = day_start(day);
-            let mut map: HashMap<(u8, u8, u32), (u64, Vec<u64>)> = HashMap::new();
+            let mut map: HashMap<(u8, u8, u32), (u64, Vec<u32>)> = HashMap::new();
+            let visitor = ids.number_each(&b.visitors);
             for i in 0..b.len() {
                 let off = b.first_ts.get(i).copied().unwrap_or_default() - start;
                 if !(0..DAY_MS).contains(&off) {
@@ -698,10 +702,10 @@ pub(crate) fn groups(
                 let channel = b.channel.get(i).copied().unwrap_or_default();
                 let e = map.entry((device, channel, id(b, i))).or_default();
                 e.0 += 1;
-                e.1.push(b.visitors.get(i).copied().unwrap_or_default());
+                e.1.push(visitor.get(i).copied().unwrap_or_default());
             }
             let mut size = 64;
-            let mut merged: HashMap<u32, (u64, Vec<u64>)> = HashMap::new();
+            let mut merged: HashMap<u32, (u64, Vec<u32>)> = HashMap::new();
             for ((device, _, gid), (n, v)) in &map {
                 if *device != DeviceClass::Bot.code() {
                     let e = merged.entry(*gid).or_default();
@@ -715,7 +719,7 @@ pub(crate) fn groups(
                 .map(|((device, channel, gid), e)| ((false, device, channel, gid), e))
                 .chain(merged)
                 .map(|((merged, device, channel, gid), (sessions, v))| {
-                    let visitors = ids.bitmap(&v);
+                    let visitors = bitmap_of(v);
                     let name = name(b, gid);
                     size += bitmap_bytes(&visitors) + 48;
                     GroupEntry {

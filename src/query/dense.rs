@@ -104,9 +104,9 @@ impl DenseIds {
             .unwrap_or_else(|| Arc::from(""))
     }
 
-    /// The sorted distinct numbers of `hashes` (in any order, with
-    /// repeats), numbering the hashes not seen before.
-    pub fn numbers(&self, hashes: &[u64]) -> Vec<u32> {
+    /// The number of each of `hashes`, in order, numbering the hashes not
+    /// seen before.
+    pub fn number_each(&self, hashes: &[u64]) -> Vec<u32> {
         let mut ids: Vec<u32> = Vec::with_capacity(hashes.len());
         if let Ok(mut map) = self.map.lock() {
             for &h in hashes {
@@ -114,15 +114,7 @@ impl DenseIds {
                 ids.push(*map.entry(h).or_insert(next));
             }
         }
-        ids.sort_unstable();
-        ids.dedup();
         ids
-    }
-
-    /// The bitmap of the numbers of `hashes` (see [`DenseIds::numbers`]).
-    pub fn bitmap(&self, hashes: &[u64]) -> RoaringBitmap {
-        // Sorted and deduplicated: cannot fail.
-        RoaringBitmap::from_sorted_iter(self.numbers(hashes)).unwrap_or_default()
     }
 
     /// Visitors and names numbered.
@@ -160,6 +152,19 @@ impl DenseIds {
         }
         union.len() + extra.len() + union_len(&[&unnumbered])
     }
+}
+
+/// Numbers sorted and deduplicated.
+pub(crate) fn sorted_ids(mut ids: Vec<u32>) -> Vec<u32> {
+    ids.sort_unstable();
+    ids.dedup();
+    ids
+}
+
+/// The bitmap of numbers (in any order, with repeats).
+pub(crate) fn bitmap_of(ids: Vec<u32>) -> RoaringBitmap {
+    // Sorted and deduplicated: cannot fail.
+    RoaringBitmap::from_sorted_iter(sorted_ids(ids)).unwrap_or_default()
 }
 
 /// Every site's numbering, as the store's cache keeps it.
@@ -272,9 +277,12 @@ mod tests {
         ) {
             let reg = Registry::default();
             let ids = reg.site(1, 0);
-            let bitmaps: Vec<RoaringBitmap> = lists.iter().map(|l| ids.bitmap(l)).collect();
+            let bitmaps: Vec<RoaringBitmap> = lists
+                .iter()
+                .map(|l| bitmap_of(ids.number_each(l)))
+                .collect();
             let refs: Vec<&RoaringBitmap> = bitmaps.iter().collect();
-            let numbers = ids.numbers(&cells);
+            let numbers = sorted_ids(ids.number_each(&cells));
             let mut parts: Vec<&[u64]> = lists.iter().map(Vec::as_slice).collect();
             parts.push(&cells);
             parts.push(&raw);
@@ -287,11 +295,11 @@ mod tests {
         let reg = Registry::default();
         let a = reg.site(7, 0);
         let many: Vec<u64> = (0..MIN_LIMIT as u64).collect();
-        a.bitmap(&many);
+        a.number_each(&many);
         // At the limit the numbering is kept.
         assert_eq!(reg.site(8, 0).generation, a.generation);
         assert_eq!(reg.site(7, 0).len(), MIN_LIMIT);
-        a.bitmap(&[u64::MAX]);
+        a.number_each(&[u64::MAX]);
         let b = reg.site(7, 0);
         assert!(b.generation > a.generation, "numbering was not dropped");
         assert_eq!(b.len(), 0);
