@@ -212,6 +212,7 @@ impl Registry {
 mod tests {
     use super::*;
     use crate::gen::{GenConfig, Generator};
+    use crate::query::agg::tests::naive;
     use crate::query::{Filters, Interval, ReferrerBy};
     use crate::Store;
 
@@ -258,13 +259,6 @@ mod tests {
         let one = Filters::range(cfg.start_ms + 2 * day, cfg.start_ms + 3 * day);
         reports(&store, site, &one);
         assert_eq!(reports(&store, site, &all), before);
-    }
-
-    fn naive(parts: &[&[u64]]) -> u64 {
-        let mut all: Vec<u64> = parts.concat();
-        all.sort_unstable();
-        all.dedup();
-        all.len() as u64
     }
 
     proptest::proptest! {
