@@ -159,6 +159,19 @@ pub(crate) struct PartitionView {
     pub segments: Vec<SegmentView>,
 }
 
+impl PartitionView {
+    /// The cache key of a partition-wide item (e.g. an aggregate).
+    pub fn cache_key(&self, item: u8) -> crate::cache::Key {
+        (
+            self.site,
+            self.day,
+            self.version,
+            crate::cache::PARTITION,
+            item,
+        )
+    }
+}
+
 /// Pending rows encoded as in-memory segments, with the dictionaries
 /// extended by their strings.
 struct PendingView {

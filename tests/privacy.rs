@@ -40,6 +40,13 @@ fn ndjson(events: &[Event]) -> String {
     events.iter().map(|e| e.to_json_line() + "\n").collect()
 }
 
+/// An in-memory store whose site has these settings.
+fn store_with(settings: SiteSettings) -> Store {
+    let store = Store::in_memory().unwrap();
+    store.set_site_settings(SITE, settings).unwrap();
+    store
+}
+
 #[test]
 fn do_not_track_drops_events_when_the_site_honours_it() {
     let store = Store::in_memory().unwrap();
@@ -79,16 +86,10 @@ fn do_not_track_drops_events_when_the_site_honours_it() {
 
 #[test]
 fn sensitive_selectors_drop_matching_clicks_and_inputs() {
-    let store = Store::in_memory().unwrap();
-    store
-        .set_site_settings(
-            SITE,
-            SiteSettings {
-                sensitive_selectors: vec!["#card-*".into()],
-                ..SiteSettings::default()
-            },
-        )
-        .unwrap();
+    let store = store_with(SiteSettings {
+        sensitive_selectors: vec!["#card-*".into()],
+        ..SiteSettings::default()
+    });
     let mut input = Event::new(SITE, BASE + 2, EventKind::Input, "s", "/pay");
     input.selector = Some("form > #card-number".into());
     input.len = Some(16);
@@ -107,16 +108,10 @@ fn sensitive_selectors_drop_matching_clicks_and_inputs() {
 
 #[test]
 fn allowed_hosts_reject_other_hosts_with_the_line_and_field() {
-    let store = Store::in_memory().unwrap();
-    store
-        .set_site_settings(
-            SITE,
-            SiteSettings {
-                allowed_hosts: vec!["shop.example".into()],
-                ..SiteSettings::default()
-            },
-        )
-        .unwrap();
+    let store = store_with(SiteSettings {
+        allowed_hosts: vec!["shop.example".into()],
+        ..SiteSettings::default()
+    });
     let events = [
         pageview("s", BASE, "https://shop.example/a"),
         pageview("s", BASE + 1, "https://evil.example/b"),
@@ -201,17 +196,11 @@ fn cookieless_ids_rotate_by_day_and_sessions_end_after_30_minutes() {
 
 #[test]
 fn raw_mode_still_checks_allowed_hosts_after_another_site_saw_the_url() {
-    let store = Store::in_memory().unwrap();
+    let store = store_with(SiteSettings {
+        allowed_hosts: vec!["shop.example".into()],
+        ..SiteSettings::default()
+    });
     store.set_ingest_mode(heatstore::IngestMode::Raw);
-    store
-        .set_site_settings(
-            SITE,
-            SiteSettings {
-                allowed_hosts: vec!["shop.example".into()],
-                ..SiteSettings::default()
-            },
-        )
-        .unwrap();
     let mut open = pageview("o", BASE, "https://evil.example/b");
     open.site = "open.example".into();
     let guarded = pageview("g", BASE + 1, "https://evil.example/b");

@@ -160,7 +160,6 @@ fn merge(cohorts: &[&PvCohort]) -> PvCohort {
         for p in &c.pages {
             let a = pages.entry(p.id).or_insert_with(|| PageAgg {
                 id: p.id,
-                name: p.name.clone(),
                 pageviews: 0,
                 load_sum: 0,
                 load_n: 0,
@@ -258,7 +257,6 @@ pub(crate) fn row_devices(ctx: &SegCtx<'_>) -> Result<Vec<u8>> {
 pub(crate) struct PageAgg {
     /// The name's number in the report's [`DenseIds`].
     pub id: u32,
-    pub name: String,
     pub pageviews: u64,
     pub load_sum: u64,
     pub load_n: u64,
@@ -372,7 +370,7 @@ type PageAcc = (u64, u64, u64, Vec<u32>);
 /// Estimated bytes of a page's aggregate in memory.
 fn page_bytes(p: &PageAgg) -> usize {
     let cells: usize = p.hours.iter().map(|c| c.visitors.len() * 4 + 64).sum();
-    bitmap_bytes(&p.visitors) + p.name.len() + 64 + cells
+    bitmap_bytes(&p.visitors) + 64 + cells
 }
 
 /// Estimated bytes of a bitmap in memory.
@@ -383,15 +381,8 @@ fn bitmap_bytes(b: &RoaringBitmap) -> usize {
 /// The pageview aggregate of a partition, computed on first use, its
 /// visitors numbered in `ids`.
 pub(crate) fn pv_agg(snap: &Snapshot, part: &PartitionView, ids: &DenseIds) -> Result<Arc<PvAgg>> {
-    let key = (
-        part.site,
-        part.day,
-        part.version,
-        crate::cache::PARTITION,
-        PV_ITEM,
-    );
     snap.cache
-        .get_or_try_with(key, u128::from(ids.generation), || {
+        .get_or_try_with(part.cache_key(PV_ITEM), u128::from(ids.generation), || {
             let start = day_start(part.day);
             let mut exact = true;
             let mut acc: HashMap<(u8, u64), CohortAcc> = HashMap::new();
@@ -475,7 +466,7 @@ pub(crate) fn pv_agg(snap: &Snapshot, part: &PartitionView, ids: &DenseIds) -> R
                 let mut pages = Vec::with_capacity(by_page.len());
                 for (id, mut cells) in by_page {
                     cells.sort_by_key(|c| c.0.hour);
-                    let name = part.dicts.resolve(Dim::Page, u64::from(id))?.to_owned();
+                    let name = part.dicts.resolve(Dim::Page, u64::from(id))?;
                     let all: Vec<u32> = cells.iter().flat_map(|c| c.1.iter().copied()).collect();
                     let mut day = PageHour::default();
                     let mut hours = Vec::with_capacity(cells.len());
@@ -485,8 +476,7 @@ pub(crate) fn pv_agg(snap: &Snapshot, part: &PartitionView, ids: &DenseIds) -> R
                         hours.push(cell);
                     }
                     let page = PageAgg {
-                        id: ids.name_id(&name),
-                        name,
+                        id: ids.name_id(name),
                         pageviews: day.pageviews,
                         load_sum: day.load_sum,
                         load_n: day.load_n,

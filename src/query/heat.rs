@@ -103,22 +103,12 @@ pub(crate) fn page_pvs(
     part: &PartitionView,
     page_id: u32,
 ) -> Result<Arc<PagePvs>> {
-    let key = (
-        part.site,
-        part.day,
-        part.version,
-        crate::cache::PARTITION,
-        PAGE_PVS_ITEM,
-    );
+    let key = part.cache_key(PAGE_PVS_ITEM);
     snap.cache.get_or_try_with(key, u128::from(page_id), || {
         let mut list = Vec::new();
         for (si, seg) in part.segments.iter().enumerate() {
             let ctx = SegCtx::new(snap, part, seg);
-            let mut rows = ctx.kind_rows(EventKind::Pageview)?;
-            if rows.is_empty() {
-                continue;
-            }
-            rows &= ctx.bitmap_of(col::BM_PAGE, page_id)?;
+            let rows = ctx.kind_page_rows(EventKind::Pageview, page_id)?;
             if rows.is_empty() {
                 continue;
             }
@@ -264,13 +254,7 @@ fn heat_agg(
     kind: EventKind,
     opts: HeatmapOptions,
 ) -> Result<Arc<HeatAgg>> {
-    let key = (
-        part.site,
-        part.day,
-        part.version,
-        crate::cache::PARTITION,
-        HEAT_ITEM,
-    );
+    let key = part.cache_key(HEAT_ITEM);
     let param = u128::from(page_id)
         | u128::from(kind.code()) << 32
         | u128::from(opts.cols) << 40
@@ -283,11 +267,7 @@ fn heat_agg(
         let mut nonbot = CohortAcc::default();
         for (si, seg) in part.segments.iter().enumerate() {
             let ctx = SegCtx::new(snap, part, seg);
-            let mut rows = ctx.kind_rows(kind)?;
-            if rows.is_empty() {
-                continue;
-            }
-            rows &= ctx.bitmap_of(col::BM_PAGE, page_id)?;
+            let rows = ctx.kind_page_rows(kind, page_id)?;
             if rows.is_empty() {
                 continue;
             }

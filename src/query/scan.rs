@@ -200,6 +200,32 @@ impl<'a> SegCtx<'a> {
             .unwrap_or_default())
     }
 
+    /// The rows of one kind on one page (a page id of the partition).
+    pub fn kind_page_rows(&self, kind: EventKind, page: u32) -> Result<RoaringBitmap> {
+        let mut rows = self.kind_rows(kind)?;
+        if !rows.is_empty() {
+            rows &= self.bitmap_of(col::BM_PAGE, page)?;
+        }
+        Ok(rows)
+    }
+
+    /// An optional column parsed for random access (`None`: the segment
+    /// has no such column).
+    fn opt_column(&self, id: u8) -> Result<Option<OptColumn>> {
+        let Some(bytes) = self.column(id)? else {
+            return Ok(None);
+        };
+        let kinds = self.kinds()?;
+        let kind_rows = |mask: u8| -> Vec<RoaringBitmap> {
+            kinds
+                .iter()
+                .filter(|(k, _)| *k < 8 && mask & (1 << *k) != 0)
+                .map(|(_, b)| b.clone())
+                .collect()
+        };
+        Ok(Some(OptColumn::decode(&bytes, &kind_rows)?))
+    }
+
     fn kind_mask_rows(&self, mask: u8) -> Result<RoaringBitmap> {
         let mut bm = RoaringBitmap::new();
         for (k, b) in self.kinds()? {
@@ -214,16 +240,7 @@ impl<'a> SegCtx<'a> {
     pub fn opt(&self, id: u8) -> Result<Arc<Dense>> {
         self.cached(id, || {
             let mut dense = vec![u32::MAX; self.seg.rows as usize];
-            if let Some(bytes) = self.column(id)? {
-                let kinds = self.kinds()?;
-                let kind_rows = |mask: u8| -> Vec<RoaringBitmap> {
-                    kinds
-                        .iter()
-                        .filter(|(k, _)| *k < 8 && mask & (1 << *k) != 0)
-                        .map(|(_, b)| b.clone())
-                        .collect()
-                };
-                let c = OptColumn::decode(&bytes, &kind_rows)?;
+            if let Some(c) = self.opt_column(id)? {
                 for (row, v) in c.iter() {
                     let slot = dense.get_mut(row as usize).ok_or_else(|| {
                         Corrupt::new("segment optional column", "row past the segment")
@@ -281,17 +298,10 @@ impl SegCtx<'_> {
         let ts = self.ts()?;
         let pages = self.page_ids()?;
         let kinds = self.kinds()?;
-        let kind_rows = |mask: u8| -> Vec<RoaringBitmap> {
-            kinds
-                .iter()
-                .filter(|(k, _)| *k < 8 && mask & (1 << *k) != 0)
-                .map(|(_, b)| b.clone())
-                .collect()
-        };
         // Each optional column's values of the range's rows.
         let opt = |id: u8| -> Result<Vec<Option<u64>>> {
-            match self.column(id)? {
-                Some(bytes) => Ok(OptColumn::decode(&bytes, &kind_rows)?.get_range(range.clone())),
+            match self.opt_column(id)? {
+                Some(c) => Ok(c.get_range(range.clone())),
                 None => Ok(vec![None; range.len()]),
             }
         };
