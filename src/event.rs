@@ -529,24 +529,24 @@ pub fn parse_time(s: &str) -> Option<i64> {
 #[derive(Deserialize)]
 struct RawEvent<'a> {
     #[serde(borrow)]
-    site: Cow<'a, str>,
+    site: Text<'a>,
     ts: RawTs<'a>,
     #[serde(rename = "type", borrow)]
-    kind: Cow<'a, str>,
+    kind: Text<'a>,
     #[serde(default, borrow)]
-    session: Option<Cow<'a, str>>,
+    session: Option<Text<'a>>,
     #[serde(default, borrow)]
-    visitor: Option<Cow<'a, str>>,
+    visitor: Option<Text<'a>>,
     #[serde(borrow)]
-    url: Cow<'a, str>,
+    url: Text<'a>,
     #[serde(default, borrow)]
-    referrer: Option<Cow<'a, str>>,
+    referrer: Option<Text<'a>>,
     #[serde(default, borrow)]
-    ua: Option<Cow<'a, str>>,
+    ua: Option<Text<'a>>,
     #[serde(default, borrow)]
-    lang: Option<Cow<'a, str>>,
+    lang: Option<Text<'a>>,
     #[serde(default, borrow)]
-    tz: Option<Cow<'a, str>>,
+    tz: Option<Text<'a>>,
     #[serde(default)]
     screen_w: Option<u32>,
     #[serde(default)]
@@ -564,7 +564,7 @@ struct RawEvent<'a> {
     #[serde(default)]
     y: Option<u32>,
     #[serde(default, borrow)]
-    selector: Option<Cow<'a, str>>,
+    selector: Option<Text<'a>>,
     #[serde(default)]
     ex: Option<u16>,
     #[serde(default)]
@@ -574,15 +574,50 @@ struct RawEvent<'a> {
     #[serde(default)]
     duration_ms: Option<u32>,
     #[serde(default, borrow)]
-    name: Option<Cow<'a, str>>,
+    name: Option<Text<'a>>,
     #[serde(default, borrow)]
-    ip: Option<Cow<'a, str>>,
+    ip: Option<Text<'a>>,
     #[serde(default)]
     dnt: Option<bool>,
     #[serde(default)]
     value: Option<IgnoredAny>,
     #[serde(default)]
     text: Option<IgnoredAny>,
+}
+
+/// A string field of a line: borrowed from the line unless it has escapes.
+///
+/// `Option<Cow<str>>` would not do: serde borrows only a bare `Cow<str>`,
+/// and through an `Option` it allocates every string.
+struct Text<'a>(Cow<'a, str>);
+
+impl std::ops::Deref for Text<'_> {
+    type Target = str;
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl<'de: 'a, 'a> Deserialize<'de> for Text<'a> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct TextVisitor;
+        impl<'de> Visitor<'de> for TextVisitor {
+            type Value = Text<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a string")
+            }
+            fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Self::Value, E> {
+                Ok(Text(Cow::Borrowed(v)))
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+                Ok(Text(Cow::Owned(v.to_owned())))
+            }
+            fn visit_string<E: de::Error>(self, v: String) -> Result<Self::Value, E> {
+                Ok(Text(Cow::Owned(v)))
+            }
+        }
+        d.deserialize_str(TextVisitor)
+    }
 }
 
 enum RawTs<'a> {
@@ -622,7 +657,7 @@ impl<'de: 'a, 'a> Deserialize<'de> for RawTs<'a> {
 impl RawEvent<'_> {
     /// The event, checked.
     fn view(&self) -> Result<EventRef<'_>, EventError> {
-        fn opt<'b>(s: &'b Option<Cow<'_, str>>) -> Option<&'b str> {
+        fn opt<'b>(s: &'b Option<Text<'_>>) -> Option<&'b str> {
             s.as_deref()
         }
         if self.value.is_some() {
@@ -642,7 +677,7 @@ impl RawEvent<'_> {
                 "type",
                 format!(
                     "unknown type {:?} (expected pageview, click, move, scroll, input, leave or custom)",
-                    self.kind
+                    &*self.kind
                 ),
             )
         })?;
