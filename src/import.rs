@@ -71,12 +71,8 @@ struct Block {
 
 /// What a worker made of one line.
 enum Item {
-    /// Normalized and ready to buffer.
-    Ready {
-        site: Arc<str>,
-        record: Arc<SiteRecord>,
-        prepared: Prepared,
-    },
+    /// Normalized and ready to buffer, for the chunk's site of this index.
+    Ready { site: u32, prepared: Prepared },
     /// Accepted, and dropped by a privacy rule.
     Dropped(Dropped),
     /// Rejected.
@@ -86,6 +82,9 @@ enum Item {
 /// A block's lines, decoded and normalized.
 struct Chunk {
     bytes: u64,
+    /// The sites its lines name: items refer to them by index, so that
+    /// no reference count is touched per line.
+    sites: Vec<(Arc<str>, Arc<SiteRecord>)>,
     /// (1-based line number, outcome), blank lines left out.
     items: Vec<(u64, Item)>,
 }
@@ -152,16 +151,21 @@ impl Store {
                 let Ok(chunk) = chunks_rx[turn % workers].recv() else {
                     break 'chunks;
                 };
-                let chunk = chunk.map_err(Error::Io)?;
-                p.bytes += chunk.bytes;
-                for (line, item) in chunk.items {
+                let Chunk {
+                    bytes,
+                    sites,
+                    items,
+                } = chunk.map_err(Error::Io)?;
+                p.bytes += bytes;
+                for (line, item) in items {
                     p.lines = line;
                     let outcome = match item {
-                        Item::Ready {
-                            site,
-                            record,
-                            prepared,
-                        } => writer.append_prepared(&site, Some(&record), prepared),
+                        Item::Ready { site, prepared } => match sites.get(site as usize) {
+                            Some((name, record)) => {
+                                writer.append_prepared(name, Some(record), prepared)
+                            }
+                            None => Err(Error::InvalidArgument("import lost a site".into())),
+                        },
                         Item::Dropped(d) => Ok(Appended::Dropped(d)),
                         Item::Rejected(e) => Err(Error::InvalidEvent(e)),
                     };
@@ -252,7 +256,6 @@ fn work(
     book: &SiteBook,
 ) {
     let mut sites: HashMap<String, (Arc<str>, Arc<SiteRecord>)> = HashMap::new();
-    let mut last: Option<(Arc<str>, Arc<SiteRecord>)> = None;
     for block in blocks {
         let block = match block {
             Ok(b) => b,
@@ -263,26 +266,40 @@ fn work(
         };
         let mut chunk = Chunk {
             bytes: block.bytes.len() as u64,
+            sites: Vec::new(),
             items: Vec::with_capacity(block.bytes.len() / 128),
         };
+        let chunk_sites = &mut chunk.sites;
+        let mut chunk_index: HashMap<Arc<str>, usize> = HashMap::new();
+        let mut last: Option<usize> = None;
         let bytes = block.bytes.as_slice();
         // A block that is valid UTF-8 as a whole (the usual case) is
         // checked once here rather than string by string by the parser.
         let text = std::str::from_utf8(bytes).ok();
         let mut handle = |e: EventRef<'_>| {
             // Most lines name the site of the line before.
-            let (name, record) = match &last {
-                Some((name, record)) if **name == *e.site => (Arc::clone(name), Arc::clone(record)),
+            let at = match last {
+                Some(i) if chunk_sites.get(i).is_some_and(|(n, _)| **n == *e.site) => i,
                 _ => {
-                    let found = site_record(&mut sites, book, e.site);
-                    last = Some(found.clone());
-                    found
+                    let i = match chunk_index.get(e.site) {
+                        Some(&i) => i,
+                        None => {
+                            let found = site_record(&mut sites, book, e.site);
+                            chunk_index.insert(Arc::clone(&found.0), chunk_sites.len());
+                            chunk_sites.push(found);
+                            chunk_sites.len() - 1
+                        }
+                    };
+                    last = Some(i);
+                    i
                 }
             };
-            match prepare(&e, &record, &mut normalizer) {
+            let Some((_, record)) = chunk_sites.get(at) else {
+                return Item::Rejected(EventError::new("site", "lost by the import"));
+            };
+            match prepare(&e, record, &mut normalizer) {
                 Ok(Ok(prepared)) => Item::Ready {
-                    site: name,
-                    record,
+                    site: at as u32,
                     prepared,
                 },
                 Ok(Err(d)) => Item::Dropped(d),
