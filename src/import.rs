@@ -132,16 +132,20 @@ impl Store {
         std::thread::scope(|scope| {
             let mut blocks_tx = Vec::with_capacity(workers);
             let mut chunks_rx = Vec::with_capacity(workers);
+            // Workers hand their blocks' buffers back to the reader.
+            let (spent_tx, spent_rx) = std::sync::mpsc::channel::<Vec<u8>>();
             for _ in 0..workers {
                 let (btx, brx) = sync_channel::<std::io::Result<Block>>(2);
                 let (ctx, crx) = sync_channel::<std::io::Result<Chunk>>(2);
                 let normalizer = writer.new_normalizer();
                 let book = &book;
-                scope.spawn(move || work(brx, ctx, normalizer, book));
+                let spent = spent_tx.clone();
+                scope.spawn(move || work(brx, ctx, spent, normalizer, book));
                 blocks_tx.push(btx);
                 chunks_rx.push(crx);
             }
-            scope.spawn(move || read_blocks(reader, blocks_tx));
+            drop(spent_tx);
+            scope.spawn(move || read_blocks(reader, blocks_tx, spent_rx));
             let mut report = ImportReport::default();
             let mut p = ImportProgress::default();
             // Blocks went to the workers in turn: taking their chunks in
@@ -202,32 +206,40 @@ impl Store {
 }
 
 /// Reads whole lines in blocks of about [`BLOCK_BYTES`] and deals them to
-/// the workers in turn.
-fn read_blocks<R: BufRead>(mut reader: R, workers: Vec<SyncSender<std::io::Result<Block>>>) {
+/// the workers in turn, reusing the buffers they hand back on `spent`.
+fn read_blocks<R: BufRead>(
+    mut reader: R,
+    workers: Vec<SyncSender<std::io::Result<Block>>>,
+    spent: Receiver<Vec<u8>>,
+) {
     let mut next_line = 1u64;
     for turn in 0.. {
         let tx = &workers[turn % workers.len()];
-        let mut bytes = Vec::new();
+        // A spent buffer keeps its length: growing it back to the block
+        // size zeroes only what was never written.
+        let mut bytes = spent.try_recv().unwrap_or_default();
+        let mut filled = 0;
         let mut eof = false;
         // Fill to the block size straight from the reader (a read this
         // large bypasses a `BufReader`'s buffer), then on to a line's end.
-        while bytes.len() < BLOCK_BYTES {
-            let at = bytes.len();
-            bytes.resize(BLOCK_BYTES, 0);
-            match reader.read(&mut bytes[at..]) {
+        while filled < BLOCK_BYTES {
+            if bytes.len() < BLOCK_BYTES {
+                bytes.resize(BLOCK_BYTES, 0);
+            }
+            match reader.read(&mut bytes[filled..BLOCK_BYTES]) {
                 Ok(0) => {
-                    bytes.truncate(at);
                     eof = true;
                     break;
                 }
-                Ok(n) => bytes.truncate(at + n),
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => bytes.truncate(at),
+                Ok(n) => filled += n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
                 Err(e) => {
                     let _ = tx.send(Err(e));
                     return;
                 }
             }
         }
+        bytes.truncate(filled);
         if !eof && bytes.last() != Some(&b'\n') {
             if let Err(e) = reader.read_until(b'\n', &mut bytes) {
                 let _ = tx.send(Err(e));
@@ -252,6 +264,7 @@ fn read_blocks<R: BufRead>(mut reader: R, workers: Vec<SyncSender<std::io::Resul
 fn work(
     blocks: Receiver<std::io::Result<Block>>,
     chunks: SyncSender<std::io::Result<Chunk>>,
+    spent: std::sync::mpsc::Sender<Vec<u8>>,
     mut normalizer: Normalizer,
     book: &SiteBook,
 ) {
@@ -329,6 +342,8 @@ fn work(
             }
             line_no += 1;
         }
+        // The reader may have finished: then the buffer is just freed.
+        let _ = spent.send(block.bytes);
         if chunks.send(Ok(chunk)).is_err() {
             return;
         }
