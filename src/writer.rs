@@ -465,9 +465,10 @@ impl<'s> Writer<'s> {
             v
         };
         let t0 = std::time::Instant::now();
-        for &(site, day) in &parts {
-            seal(&txn, site, day, Vec::new())?;
-        }
+        seal_many(
+            &txn,
+            parts.iter().map(|&(site, day)| (site, day, Vec::new())).collect(),
+        )?;
         txn.commit()?;
         if std::env::var_os("HEATSTORE_TRACE").is_some() {
             eprintln!("seal_all {} partitions {:?}", parts.len(), t0.elapsed());
@@ -615,10 +616,8 @@ impl<'s> Writer<'s> {
             }
         }
         let t_seal = std::time::Instant::now();
-        for (site, day, rows) in to_seal {
-            seal(&txn, site, day, rows)?;
-            summary.sealed_partitions += 1;
-        }
+        summary.sealed_partitions += to_seal.len() as u64;
+        seal_many(&txn, to_seal)?;
         let t_commit = std::time::Instant::now();
         txn.commit()?;
         if std::env::var_os("HEATSTORE_TRACE").is_some() {
@@ -711,14 +710,45 @@ pub(crate) fn write_segments(
     dicts: &mut PartitionDicts,
     meta: &mut PartMeta,
 ) -> Result<()> {
-    let attrs = {
-        let sessions = txn.open_table(SESSIONS)?;
-        let blocks = txn.open_table(SESSION_BLOCKS)?;
-        AttrsLookup::new(&sessions, &blocks, site).all(rows.iter().map(|r| r.session))?
-    };
+    let attrs = sessions_attrs(txn, site, rows)?;
+    let encoded = encode_segments(rows, day, dicts, &attrs);
+    put_segments(cols, site, day, meta, encoded)
+}
+
+/// The attributes of every session of `rows`.
+fn sessions_attrs(
+    txn: &WriteTransaction,
+    site: u32,
+    rows: &[Row],
+) -> Result<HashMap<u64, Option<SessionAttrs>>> {
+    let sessions = txn.open_table(SESSIONS)?;
+    let blocks = txn.open_table(SESSION_BLOCKS)?;
+    AttrsLookup::new(&sessions, &blocks, site).all(rows.iter().map(|r| r.session))
+}
+
+/// Encodes `rows` (in arrival order) as segments of [`SEGMENT_ROWS`] and
+/// one partial.
+fn encode_segments(
+    rows: &mut [Row],
+    day: i32,
+    dicts: &mut PartitionDicts,
+    attrs: &HashMap<u64, Option<SessionAttrs>>,
+) -> Vec<segment::EncodedSegment> {
     let lookup = |h: u64| attrs.get(&h).cloned().flatten();
-    for chunk in rows.chunks_mut(SEGMENT_ROWS) {
-        let enc = segment::build(chunk, day, dicts, &lookup);
+    rows.chunks_mut(SEGMENT_ROWS)
+        .map(|chunk| segment::build(chunk, day, dicts, &lookup))
+        .collect()
+}
+
+/// Stores encoded segments as the partition's next ones.
+fn put_segments(
+    cols: &mut redb::Table<columns::ColKey, &[u8]>,
+    site: u32,
+    day: i32,
+    meta: &mut PartMeta,
+    encoded: Vec<segment::EncodedSegment>,
+) -> Result<()> {
+    for enc in encoded {
         let id = meta.next_segment;
         meta.next_segment += 1;
         for (c, bytes) in &enc.columns {
@@ -879,16 +909,63 @@ pub(crate) fn patch_session_attrs(
     Ok(())
 }
 
-/// Seals a partition: its partial last segment (if any), its pending rows
-/// and `extra` rows of the committing batch, in that (arrival) order,
-/// become full segments of [`SEGMENT_ROWS`] and one partial.
-pub(crate) fn seal(txn: &WriteTransaction, site: u32, day: i32, extra: Vec<Row>) -> Result<()> {
+/// A partition to seal, with all it needs read from the store: encoding it
+/// touches nothing else, so partitions are encoded in parallel.
+struct SealJob {
+    site: u32,
+    day: i32,
+    meta: PartMeta,
+    dicts: PartitionDicts,
+    rows: Vec<Row>,
+    attrs: HashMap<u64, Option<SessionAttrs>>,
+    encoded: Vec<segment::EncodedSegment>,
+}
+
+impl SealJob {
+    fn encode(&mut self) {
+        self.encoded = encode_segments(&mut self.rows, self.day, &mut self.dicts, &self.attrs);
+    }
+}
+
+/// Seals partitions (each named once): for each, its partial last segment
+/// (if any), its pending rows and `extra` rows of the committing batch, in
+/// that (arrival) order, become full segments of [`SEGMENT_ROWS`] and one
+/// partial. Partitions are encoded on as many threads as there are cores.
+pub(crate) fn seal_many(txn: &WriteTransaction, parts: Vec<(u32, i32, Vec<Row>)>) -> Result<()> {
+    let mut jobs = Vec::with_capacity(parts.len());
+    for (site, day, extra) in parts {
+        jobs.push(seal_job(txn, site, day, extra)?);
+    }
+    encode_in_parallel(&mut jobs);
     let mut parts = txn.open_table(PARTITIONS)?;
-    let mut meta = match parts.get((site, day))?.map(|g| g.value().to_vec()) {
+    let mut cols = txn.open_table(SEGMENT_COLUMNS)?;
+    for mut job in jobs {
+        put_segments(
+            &mut cols,
+            job.site,
+            job.day,
+            &mut job.meta,
+            std::mem::take(&mut job.encoded),
+        )?;
+        job.meta.pending_rows = 0;
+        parts.insert((job.site, job.day), job.meta.encode_new_version().as_slice())?;
+        save_dicts(txn, job.site, job.day, &job.dicts)?;
+    }
+    Ok(())
+}
+
+/// Reads what sealing a partition needs, and takes its pending rows and
+/// (when it is worth rewriting) its partial last segment out of the store.
+fn seal_job(txn: &WriteTransaction, site: u32, day: i32, extra: Vec<Row>) -> Result<SealJob> {
+    let mut meta = match txn
+        .open_table(PARTITIONS)?
+        .get((site, day))?
+        .map(|g| g.value().to_vec())
+    {
         Some(b) => PartMeta::decode(&b)?,
         None => PartMeta::default(),
     };
-    let mut dicts = load_dicts(&txn.open_table(DICTIONARIES)?, site, day)?;
+    let dicts = load_dicts(&txn.open_table(DICTIONARIES)?, site, day)?;
     let mut cols = txn.open_table(SEGMENT_COLUMNS)?;
     let mut rows = if meta.pending_rows == 0 {
         extra
@@ -921,9 +998,46 @@ pub(crate) fn seal(txn: &WriteTransaction, site: u32, day: i32, extra: Vec<Row>)
             meta.segments.pop();
         }
     }
-    write_segments(txn, &mut cols, site, day, &mut rows, &mut dicts, &mut meta)?;
-    meta.pending_rows = 0;
-    parts.insert((site, day), meta.encode_new_version().as_slice())?;
-    save_dicts(txn, site, day, &dicts)?;
-    Ok(())
+    drop(cols);
+    let attrs = sessions_attrs(txn, site, &rows)?;
+    Ok(SealJob {
+        site,
+        day,
+        meta,
+        dicts,
+        rows,
+        attrs,
+        encoded: Vec::new(),
+    })
+}
+
+/// Encodes every job, spread over the machine's cores by row count.
+fn encode_in_parallel(jobs: &mut [SealJob]) {
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(jobs.len());
+    if threads <= 1 {
+        jobs.iter_mut().for_each(SealJob::encode);
+        return;
+    }
+    // Largest first, each to the least loaded thread.
+    let mut order: Vec<&mut SealJob> = jobs.iter_mut().collect();
+    order.sort_by_key(|j| std::cmp::Reverse(j.rows.len()));
+    let mut shares: Vec<(usize, Vec<&mut SealJob>)> = (0..threads).map(|_| (0, Vec::new())).collect();
+    for job in order {
+        if let Some(share) = shares.iter_mut().min_by_key(|(load, _)| *load) {
+            share.0 += job.rows.len();
+            share.1.push(job);
+        }
+    }
+    std::thread::scope(|scope| {
+        let mut shares = shares.into_iter();
+        let mine = shares.next();
+        for (_, share) in shares {
+            scope.spawn(move || share.into_iter().for_each(|j| j.encode()));
+        }
+        if let Some((_, share)) = mine {
+            share.into_iter().for_each(|j| j.encode());
+        }
+    });
 }
