@@ -126,11 +126,22 @@ struct SessionDelta {
 
 #[derive(Default)]
 struct Batch {
-    rows: Vec<(u32, Row)>,
+    /// Rows by (site, day), each in arrival order: a row moves once, into
+    /// its partition's vector, and is sealed or written pending from there.
+    groups: HashMap<(u32, i32), Vec<Row>>,
+    /// Rows in `groups`.
+    len: usize,
     sessions: HashMap<(u32, u64), SessionDelta>,
     cookieless: HashMap<(u32, u64), (i64, u64)>,
     salts: BTreeMap<i32, IdKey>,
     start_seq: u64,
+}
+
+impl Batch {
+    fn push(&mut self, site: u32, day: i32, row: Row) {
+        self.groups.entry((site, day)).or_default().push(row);
+        self.len += 1;
+    }
 }
 
 /// An event normalized for its site and ready to buffer: the part of
@@ -204,7 +215,7 @@ impl<'s> Writer<'s> {
 
     /// Events buffered and not committed yet.
     pub fn buffered(&self) -> usize {
-        self.batch.rows.len()
+        self.batch.len
     }
 
     fn next_seq(&mut self) -> Result<u64> {
@@ -415,23 +426,19 @@ impl<'s> Writer<'s> {
                 delta.first_pv = Some((fp, *attrs));
             }
         }
-        if self.batch.rows.is_empty() {
+        if self.batch.len == 0 {
             self.batch.start_seq = seq;
         }
-        self.batch.rows.push((site_id, row));
+        self.batch.push(site_id, day, row);
         Ok(Appended::Buffered)
     }
 
     /// Makes every buffered event durable, in one transaction.
     pub fn commit(&mut self) -> Result<CommitSummary> {
-        if self.batch.rows.is_empty() && !self.state.sites.values().any(|s| s.is_new) {
+        if self.batch.len == 0 && !self.state.sites.values().any(|s| s.is_new) {
             return Ok(CommitSummary::default());
         }
-        let rows_capacity = self.batch.rows.capacity();
         let batch = std::mem::take(&mut self.batch);
-        // The next batch will likely be as large: allocate it at once
-        // rather than by doubling.
-        self.batch.rows.reserve(rows_capacity);
         let result = self.commit_batch(batch);
         if result.is_err() {
             // Nothing of the batch was written: forget cached state that
@@ -467,7 +474,10 @@ impl<'s> Writer<'s> {
         let t0 = std::time::Instant::now();
         seal_many(
             &txn,
-            parts.iter().map(|&(site, day)| (site, day, Vec::new())).collect(),
+            parts
+                .iter()
+                .map(|&(site, day)| (site, day, Vec::new()))
+                .collect(),
         )?;
         txn.commit()?;
         if std::env::var_os("HEATSTORE_TRACE").is_some() {
@@ -480,7 +490,7 @@ impl<'s> Writer<'s> {
         let t_start = std::time::Instant::now();
         let txn = self.store.db.begin_write()?;
         let mut summary = CommitSummary {
-            events: batch.rows.len() as u64,
+            events: batch.len as u64,
             ..CommitSummary::default()
         };
         // New sites.
@@ -579,20 +589,16 @@ impl<'s> Writer<'s> {
         }
         let t_sessions = std::time::Instant::now();
         // Pending rows, one batch per partition.
-        // Sized first, so that each row moves once and no vector grows.
-        let mut sizes: BTreeMap<(u32, i32), usize> = BTreeMap::new();
-        for (site, row) in &batch.rows {
-            *sizes.entry((*site, day_of(row.ts))).or_default() += 1;
-        }
-        let mut groups: BTreeMap<(u32, i32), Vec<Row>> = sizes
-            .into_iter()
-            .map(|(k, n)| (k, Vec::with_capacity(n)))
-            .collect();
-        for (site, mut row) in batch.rows {
-            if let Some(v) = visitor_fix.get(&(site, row.session)) {
-                row.visitor = *v;
+        let mut groups: Vec<((u32, i32), Vec<Row>)> = batch.groups.into_iter().collect();
+        groups.sort_unstable_by_key(|(k, _)| *k);
+        if !visitor_fix.is_empty() {
+            for ((site, _), rows) in &mut groups {
+                for row in rows.iter_mut() {
+                    if let Some(v) = visitor_fix.get(&(*site, row.session)) {
+                        row.visitor = *v;
+                    }
+                }
             }
-            groups.entry((site, day_of(row.ts))).or_default().push(row);
         }
         // Partitions that reach the seal threshold are sealed straight from
         // memory; the others get a pending batch.
@@ -948,7 +954,10 @@ pub(crate) fn seal_many(txn: &WriteTransaction, parts: Vec<(u32, i32, Vec<Row>)>
             std::mem::take(&mut job.encoded),
         )?;
         job.meta.pending_rows = 0;
-        parts.insert((job.site, job.day), job.meta.encode_new_version().as_slice())?;
+        parts.insert(
+            (job.site, job.day),
+            job.meta.encode_new_version().as_slice(),
+        )?;
         save_dicts(txn, job.site, job.day, &job.dicts)?;
     }
     Ok(())
@@ -1023,7 +1032,8 @@ fn encode_in_parallel(jobs: &mut [SealJob]) {
     // Largest first, each to the least loaded thread.
     let mut order: Vec<&mut SealJob> = jobs.iter_mut().collect();
     order.sort_by_key(|j| std::cmp::Reverse(j.rows.len()));
-    let mut shares: Vec<(usize, Vec<&mut SealJob>)> = (0..threads).map(|_| (0, Vec::new())).collect();
+    let mut shares: Vec<(usize, Vec<&mut SealJob>)> =
+        (0..threads).map(|_| (0, Vec::new())).collect();
     for job in order {
         if let Some(share) = shares.iter_mut().min_by_key(|(load, _)| *load) {
             share.0 += job.rows.len();
