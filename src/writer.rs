@@ -138,8 +138,11 @@ struct Batch {
 }
 
 impl Batch {
-    fn push(&mut self, site: u32, day: i32, row: Row) {
-        self.groups.entry((site, day)).or_default().push(row);
+    fn push(&mut self, site: u32, day: i32, row: Row, spare: &mut Vec<Vec<Row>>) {
+        self.groups
+            .entry((site, day))
+            .or_insert_with(|| spare.pop().unwrap_or_default())
+            .push(row);
         self.len += 1;
     }
 }
@@ -202,7 +205,13 @@ pub struct Writer<'s> {
     store: &'s Store,
     state: MutexGuard<'s, WriterState>,
     batch: Batch,
+    /// Emptied row vectors of committed batches, for the next batch's
+    /// partitions: their memory is reused rather than mapped afresh.
+    spare: Vec<Vec<Row>>,
 }
+
+/// Most rows that the spare vectors of a writer may hold room for.
+const SPARE_ROWS: usize = 1 << 20;
 
 impl<'s> Writer<'s> {
     pub(crate) fn new(store: &'s Store, state: MutexGuard<'s, WriterState>) -> Writer<'s> {
@@ -210,6 +219,7 @@ impl<'s> Writer<'s> {
             store,
             state,
             batch: Batch::default(),
+            spare: Vec::new(),
         }
     }
 
@@ -429,7 +439,7 @@ impl<'s> Writer<'s> {
         if self.batch.len == 0 {
             self.batch.start_seq = seq;
         }
-        self.batch.push(site_id, day, row);
+        self.batch.push(site_id, day, row, &mut self.spare);
         Ok(Appended::Buffered)
     }
 
@@ -603,6 +613,7 @@ impl<'s> Writer<'s> {
         // Partitions that reach the seal threshold are sealed straight from
         // memory; the others get a pending batch.
         let mut to_seal = Vec::new();
+        let mut spent = Vec::new();
         let seal_rows = self.state.seal_rows;
         {
             let mut pending = txn.open_table(PENDING)?;
@@ -617,13 +628,14 @@ impl<'s> Writer<'s> {
                 } else {
                     pending.insert((site, day, batch.start_seq), encode_batch(&rows).as_slice())?;
                     meta.pending_rows += rows.len() as u64;
+                    spent.push(rows);
                 }
                 parts.insert((site, day), meta.encode_new_version().as_slice())?;
             }
         }
         let t_seal = std::time::Instant::now();
         summary.sealed_partitions += to_seal.len() as u64;
-        seal_many(&txn, to_seal)?;
+        spent.extend(seal_many(&txn, to_seal)?);
         let t_commit = std::time::Instant::now();
         txn.commit()?;
         if std::env::var_os("HEATSTORE_TRACE").is_some() {
@@ -637,6 +649,15 @@ impl<'s> Writer<'s> {
         }
         for s in self.state.sites.values_mut() {
             s.is_new = false;
+        }
+        let mut room: usize = self.spare.iter().map(Vec::capacity).sum();
+        for mut rows in spent {
+            if room + rows.capacity() > SPARE_ROWS {
+                break;
+            }
+            rows.clear();
+            room += rows.capacity();
+            self.spare.push(rows);
         }
         Ok(summary)
     }
@@ -923,6 +944,9 @@ struct SealJob {
     meta: PartMeta,
     dicts: PartitionDicts,
     rows: Vec<Row>,
+    /// The emptied vector of the new rows, when they joined the partial
+    /// last segment's.
+    spare: Option<Vec<Row>>,
     attrs: HashMap<u64, Option<SessionAttrs>>,
     encoded: Vec<segment::EncodedSegment>,
 }
@@ -937,7 +961,12 @@ impl SealJob {
 /// (if any), its pending rows and `extra` rows of the committing batch, in
 /// that (arrival) order, become full segments of [`SEGMENT_ROWS`] and one
 /// partial. Partitions are encoded on as many threads as there are cores.
-pub(crate) fn seal_many(txn: &WriteTransaction, parts: Vec<(u32, i32, Vec<Row>)>) -> Result<()> {
+///
+/// Gives back the row vectors it used, for their memory.
+pub(crate) fn seal_many(
+    txn: &WriteTransaction,
+    parts: Vec<(u32, i32, Vec<Row>)>,
+) -> Result<Vec<Vec<Row>>> {
     let mut jobs = Vec::with_capacity(parts.len());
     for (site, day, extra) in parts {
         jobs.push(seal_job(txn, site, day, extra)?);
@@ -945,6 +974,7 @@ pub(crate) fn seal_many(txn: &WriteTransaction, parts: Vec<(u32, i32, Vec<Row>)>
     encode_in_parallel(&mut jobs);
     let mut parts = txn.open_table(PARTITIONS)?;
     let mut cols = txn.open_table(SEGMENT_COLUMNS)?;
+    let mut spent = Vec::with_capacity(jobs.len());
     for mut job in jobs {
         put_segments(
             &mut cols,
@@ -959,8 +989,10 @@ pub(crate) fn seal_many(txn: &WriteTransaction, parts: Vec<(u32, i32, Vec<Row>)>
             job.meta.encode_new_version().as_slice(),
         )?;
         save_dicts(txn, job.site, job.day, &job.dicts)?;
+        spent.push(job.rows);
+        spent.extend(job.spare);
     }
-    Ok(())
+    Ok(spent)
 }
 
 /// Reads what sealing a partition needs, and takes its pending rows and
@@ -993,6 +1025,7 @@ fn seal_job(txn: &WriteTransaction, site: u32, day: i32, extra: Vec<Row>) -> Res
         rows.extend(extra);
         rows
     };
+    let mut spare = None;
     if let Some(last) = meta.segments.last().cloned() {
         // The partial last segment is rewritten with the new rows while
         // that costs at most MERGE_COST times their own encoding: segments
@@ -1002,7 +1035,7 @@ fn seal_job(txn: &WriteTransaction, site: u32, day: i32, extra: Vec<Row>) -> Res
             let tail = columns::get_all(&cols, site, day, last.id)?;
             let mut all = segment::decode_rows(&tail, last.rows, day, &dicts)?;
             all.append(&mut rows);
-            rows = all;
+            spare = Some(std::mem::replace(&mut rows, all));
             columns::remove_segment(&mut cols, site, day, last.id)?;
             meta.segments.pop();
         }
@@ -1015,6 +1048,7 @@ fn seal_job(txn: &WriteTransaction, site: u32, day: i32, extra: Vec<Row>) -> Res
         meta,
         dicts,
         rows,
+        spare,
         attrs,
         encoded: Vec::new(),
     })
