@@ -195,6 +195,17 @@ fn main() {
             }
         }
     }
+    let secs = |runs: &[Duration]| {
+        runs.iter()
+            .map(|d| format!("{:.2}", d.as_secs_f64()))
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    eprintln!(
+        "import runs (s): normalized {}; raw {}",
+        secs(&imp_runs),
+        secs(&raw_runs)
+    );
     let (imp, raw) = (Timing::of(imp_runs), Timing::of(raw_runs));
     let mut imported = imported.expect("at least one run");
 

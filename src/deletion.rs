@@ -870,15 +870,7 @@ pub(crate) fn rewrite_partition(
         next_segment: meta.next_segment,
         ..PartMeta::default()
     };
-    write_segments(
-        txn,
-        &mut cols,
-        site,
-        day,
-        &mut rows,
-        &mut dicts,
-        &mut new_meta,
-    )?;
+    write_segments(txn, &mut cols, site, day, &rows, &mut dicts, &mut new_meta)?;
     parts.insert((site, day), new_meta.encode_new_version().as_slice())?;
     save_dicts(txn, site, day, &dicts)?;
     Ok(removed)

@@ -320,14 +320,14 @@ impl Snapshot {
                 (site, day, version, crate::cache::PARTITION, PENDING_ITEM),
                 || {
                     let mut dicts = load_dicts(&self.t.dicts, site, day)?;
-                    let mut rows = self.pending_rows(site, day)?;
+                    let rows = self.pending_rows(site, day)?;
                     let attrs =
                         crate::writer::AttrsLookup::new(&self.t.sessions, &self.t.blocks, site)
                             .all(rows.iter().map(|r| r.session))?;
                     let lookup = |h: u64| attrs.get(&h).cloned().flatten();
                     let mut segs = Vec::new();
                     let mut size = 0;
-                    for chunk in rows.chunks_mut(segment::SEGMENT_ROWS) {
+                    for chunk in rows.chunks(segment::SEGMENT_ROWS) {
                         let enc = segment::build(chunk, day, &mut dicts, &lookup);
                         size += enc.columns.values().map(Vec::len).sum::<usize>();
                         segs.push((enc.rows, enc.min_ts, enc.max_ts, Arc::new(enc.columns)));

@@ -733,7 +733,7 @@ pub(crate) fn write_segments(
     cols: &mut redb::Table<columns::ColKey, &[u8]>,
     site: u32,
     day: i32,
-    rows: &mut [Row],
+    rows: &[Row],
     dicts: &mut PartitionDicts,
     meta: &mut PartMeta,
 ) -> Result<()> {
@@ -756,13 +756,13 @@ fn sessions_attrs(
 /// Encodes `rows` (in arrival order) as segments of [`SEGMENT_ROWS`] and
 /// one partial.
 fn encode_segments(
-    rows: &mut [Row],
+    rows: &[Row],
     day: i32,
     dicts: &mut PartitionDicts,
     attrs: &HashMap<u64, Option<SessionAttrs>>,
 ) -> Vec<segment::EncodedSegment> {
     let lookup = |h: u64| attrs.get(&h).cloned().flatten();
-    rows.chunks_mut(SEGMENT_ROWS)
+    rows.chunks(SEGMENT_ROWS)
         .map(|chunk| segment::build(chunk, day, dicts, &lookup))
         .collect()
 }
@@ -953,7 +953,7 @@ struct SealJob {
 
 impl SealJob {
     fn encode(&mut self) {
-        self.encoded = encode_segments(&mut self.rows, self.day, &mut self.dicts, &self.attrs);
+        self.encoded = encode_segments(&self.rows, self.day, &mut self.dicts, &self.attrs);
     }
 }
 

@@ -238,28 +238,6 @@ pub(crate) fn encode_device_bitmaps(starts: &[u32], codes: &[[u64; 5]]) -> Vec<u
     out
 }
 
-/// Reorders `rows` so that row `k` is the one that was at `order[k]`
-/// (`order` is a permutation), moving each row about once.
-fn gather(rows: &mut [Row], order: &[u32]) {
-    let mut done = vec![false; rows.len()];
-    for start in 0..rows.len() {
-        if done[start] {
-            continue;
-        }
-        // Follow the cycle through `start`: each swap puts one row in place.
-        let mut j = start;
-        loop {
-            done[j] = true;
-            let next = order[j] as usize;
-            if next == start {
-                break;
-            }
-            rows.swap(j, next);
-            j = next;
-        }
-    }
-}
-
 /// The bitmap of ascending row numbers.
 fn sorted_bitmap(rows: Vec<u32>) -> RoaringBitmap {
     RoaringBitmap::from_sorted_iter(rows.iter().copied())
@@ -269,41 +247,112 @@ fn sorted_bitmap(rows: Vec<u32>) -> RoaringBitmap {
 /// Builds a segment from rows given in arrival order. `attrs` gives each
 /// session's current attributes.
 ///
-/// The rows are put in the segment's order, (session, ts, arrival), in
-/// place: every later pass then reads them in sequence.
+/// The segment's order is (session, ts, arrival). The sort keys are sorted
+/// apart from the rows, and one pass over the rows in that order gathers
+/// every column: rows are neither moved nor read twice.
 pub(crate) fn build(
-    rows: &mut [Row],
+    rows: &[Row],
     day: i32,
     dicts: &mut PartitionDicts,
     attrs: &dyn Fn(u64) -> Option<SessionAttrs>,
 ) -> EncodedSegment {
-    let mut order: Vec<u32> = (0..rows.len() as u32).collect();
-    order.sort_unstable_by_key(|&i| {
-        let r = &rows[i as usize];
-        (r.session, r.ts, i)
-    });
-    gather(rows, &order);
-    let sorted: &[Row] = rows;
+    let mut keys: Vec<(u64, i64, u32)> = rows
+        .iter()
+        .enumerate()
+        .map(|(i, r)| (r.session, r.ts, i as u32))
+        .collect();
+    keys.sort_unstable();
     let start = day_start(day);
+    let n = rows.len();
     let mut seg = EncodedSegment {
-        rows: sorted.len() as u32,
-        min_ts: sorted.iter().map(|r| r.ts).min().unwrap_or(start),
-        max_ts: sorted.iter().map(|r| r.ts).max().unwrap_or(start),
+        rows: n as u32,
+        min_ts: rows.iter().map(|r| r.ts).min().unwrap_or(start),
+        max_ts: rows.iter().map(|r| r.ts).max().unwrap_or(start),
         ..EncodedSegment::default()
     };
 
-    // Sessions: sorted hashes, visitors, run starts.
+    // Sessions (sorted hashes, visitors, run starts) and time (each
+    // session's first ts from the day's start, then deltas).
     let mut hashes = Vec::new();
     let mut visitors = Vec::new();
     let mut starts: Vec<u32> = Vec::new();
-    for (i, r) in sorted.iter().enumerate() {
-        if hashes.last() != Some(&r.session) {
-            hashes.push(r.session);
+    let mut firsts = Vec::new();
+    let mut deltas = Vec::with_capacity(n);
+    // Page ids and the bitmap indexes: the keys are small dense numbers
+    // (kind code, hour, page id), so each key's rows are listed in a
+    // vector, then made into a bitmap at once.
+    let mut pages = Vec::with_capacity(n);
+    let mut kind_rows: Vec<Vec<u32>> = vec![Vec::new(); 8];
+    let mut hour_rows: Vec<Vec<u32>> = vec![Vec::new(); 24];
+    let mut page_rows: Vec<Vec<u32>> = Vec::new();
+    // Rows of one page (or selector) share its string: the dictionary is
+    // skipped when the pointer is the one just seen.
+    let mut last_page: Option<(*const u8, u32)> = None;
+    let mut last_selector: Option<(*const u8, u32)> = None;
+    let mut numeric: Vec<Optional> = NUMERIC.iter().map(|_| Optional::default()).collect();
+    let mut selectors = Optional::default();
+    let mut names = Optional::default();
+    let mut prev_ts = 0;
+    for (i, &(session, ts, at)) in keys.iter().enumerate() {
+        let Some(r) = rows.get(at as usize) else {
+            continue;
+        };
+        let i = i as u32;
+        if hashes.last() != Some(&session) {
+            hashes.push(session);
             visitors.push(r.visitor);
-            starts.push(i as u32);
+            starts.push(i);
+            firsts.push((ts - start).max(0) as u64);
+        } else {
+            deltas.push((ts - prev_ts) as u64);
         }
+        prev_ts = ts;
+
+        let p = match last_page {
+            Some((ptr, id)) if std::ptr::eq(ptr, r.page.as_ptr()) => id,
+            _ => {
+                let id = dicts.intern(Dim::Page, &r.page);
+                last_page = Some((r.page.as_ptr(), id));
+                id
+            }
+        };
+        pages.push(u64::from(p));
+        if let Some(v) = kind_rows.get_mut(usize::from(r.kind)) {
+            v.push(i);
+        }
+        let hour = ((ts - start) / HOUR_MS).clamp(0, 23) as usize;
+        if let Some(v) = hour_rows.get_mut(hour) {
+            v.push(i);
+        }
+        let p = p as usize;
+        if page_rows.len() <= p {
+            page_rows.resize(p + 1, Vec::new());
+        }
+        if let Some(v) = page_rows.get_mut(p) {
+            v.push(i);
+        }
+
+        let kind = 1u8.checked_shl(u32::from(r.kind)).unwrap_or(0);
+        for (f, col) in NUMERIC.iter().zip(&mut numeric) {
+            col.add(i, f.kinds & kind != 0, (f.get)(r));
+        }
+        let selector = r.selector.as_deref().map(|s| match last_selector {
+            Some((ptr, id)) if std::ptr::eq(ptr, s.as_ptr()) => u64::from(id),
+            _ => {
+                let id = dicts.intern(Dim::Selector, s);
+                last_selector = Some((s.as_ptr(), id));
+                u64::from(id)
+            }
+        });
+        selectors.add(i, SELECTOR_KINDS & kind != 0, selector);
+        let name = r
+            .name
+            .as_deref()
+            .map(|s| u64::from(dicts.intern(Dim::Name, s)));
+        names.add(i, NAME_KINDS & kind != 0, name);
     }
-    starts.push(sorted.len() as u32);
+    starts.push(n as u32);
+
     let mut out = Vec::new();
     put_varint(&mut out, hashes.len() as u64);
     for h in &hashes {
@@ -316,59 +365,11 @@ pub(crate) fn build(
     encode_uints(&lens, &mut out);
     seg.columns.insert(col::SESSIONS, out);
 
-    // Time: each session's first ts from the day's start, then deltas.
-    let mut firsts = Vec::with_capacity(hashes.len());
-    let mut deltas = Vec::with_capacity(sorted.len());
-    for w in starts.windows(2) {
-        let (a, b) = (w[0] as usize, w[1] as usize);
-        let mut prev = sorted[a].ts;
-        firsts.push((prev - start).max(0) as u64);
-        for r in &sorted[a + 1..b] {
-            deltas.push((r.ts - prev) as u64);
-            prev = r.ts;
-        }
-    }
     let mut out = Vec::new();
     encode_uints(&firsts, &mut out);
     encode_uints(&deltas, &mut out);
     seg.columns.insert(col::TS, out);
 
-    // Page ids, and the bitmap indexes. Rows are visited in order and the
-    // keys are small dense numbers (kind code, hour, page id): each key's
-    // rows are listed in a vector, then made into a bitmap at once.
-    let mut kind_rows: Vec<Vec<u32>> = vec![Vec::new(); 8];
-    let mut hour_rows: Vec<Vec<u32>> = vec![Vec::new(); 24];
-    let mut page_rows: Vec<Vec<u32>> = Vec::new();
-    let mut pages = Vec::with_capacity(sorted.len());
-    let mut last_page: Option<(*const u8, u32)> = None;
-    for (i, r) in sorted.iter().enumerate() {
-        // Rows of one page share its string: skip the dictionary lookup
-        // when the pointer is the one just seen.
-        let p = match last_page {
-            Some((ptr, id)) if std::ptr::eq(ptr, r.page.as_ptr()) => id,
-            _ => {
-                let id = dicts.intern(Dim::Page, &r.page);
-                last_page = Some((r.page.as_ptr(), id));
-                id
-            }
-        };
-        pages.push(u64::from(p));
-        let i = i as u32;
-        if let Some(v) = kind_rows.get_mut(usize::from(r.kind)) {
-            v.push(i);
-        }
-        let hour = ((r.ts - start) / HOUR_MS).clamp(0, 23) as usize;
-        if let Some(v) = hour_rows.get_mut(hour) {
-            v.push(i);
-        }
-        let p = p as usize;
-        if page_rows.len() <= p {
-            page_rows.resize(p + 1, Vec::new());
-        }
-        if let Some(v) = page_rows.get_mut(p) {
-            v.push(i);
-        }
-    }
     let keyed = |v: Vec<Vec<u32>>| -> BTreeMap<u32, RoaringBitmap> {
         v.into_iter()
             .enumerate()
@@ -390,35 +391,11 @@ pub(crate) fn build(
         seg.columns.insert(id, out);
     }
 
-    // Optional fields: presence, then the present values in row order.
-    for f in &NUMERIC {
-        let values: Vec<Option<u64>> = sorted.iter().map(|r| (f.get)(r)).collect();
-        encode_optional(&mut seg, f.col, f.kinds, sorted, &values);
+    for (f, col) in NUMERIC.iter().zip(numeric) {
+        col.encode(&mut seg, f.col, f.kinds);
     }
-    let sel_ids: Vec<Option<u64>> = sorted
-        .iter()
-        .map(|r| {
-            r.selector
-                .as_deref()
-                .map(|s| u64::from(dicts.intern(Dim::Selector, s)))
-        })
-        .collect();
-    encode_optional(
-        &mut seg,
-        col::SELECTOR,
-        kinds(&[Click, Input]),
-        sorted,
-        &sel_ids,
-    );
-    let name_ids: Vec<Option<u64>> = sorted
-        .iter()
-        .map(|r| {
-            r.name
-                .as_deref()
-                .map(|s| u64::from(dicts.intern(Dim::Name, s)))
-        })
-        .collect();
-    encode_optional(&mut seg, col::NAME, kinds(&[Custom]), sorted, &name_ids);
+    selectors.encode(&mut seg, col::SELECTOR, SELECTOR_KINDS);
+    names.encode(&mut seg, col::NAME, NAME_KINDS);
 
     // Per-session attributes for filters, and device-class bitmaps.
     let codes: Vec<[u64; 5]> = hashes
@@ -432,44 +409,61 @@ pub(crate) fn build(
     seg
 }
 
-/// Writes an optional column: presence (implied by the kinds it applies to
-/// when it is present exactly there, else a bitmap), then the values.
-fn encode_optional(
-    seg: &mut EncodedSegment,
-    col_id: u8,
-    mask: u8,
-    sorted: &[Row],
-    ids: &[Option<u64>],
-) {
-    let mut present = Vec::new();
-    let mut values = Vec::new();
-    let mut by_kind = true;
-    for (i, (r, id)) in sorted.iter().zip(ids).enumerate() {
-        let applies = mask & (1 << r.kind) != 0;
-        match id {
-            Some(v) => {
-                present.push(i as u32);
-                values.push(*v);
-                by_kind &= applies;
-            }
-            None => by_kind &= !applies,
+const SELECTOR_KINDS: u8 = kinds(&[Click, Input]);
+const NAME_KINDS: u8 = kinds(&[Custom]);
+
+/// An optional column being gathered: the rows where it is present, its
+/// values there, and whether it is present exactly on the rows of the
+/// kinds it applies to.
+struct Optional {
+    present: Vec<u32>,
+    values: Vec<u64>,
+    by_kind: bool,
+}
+
+impl Default for Optional {
+    fn default() -> Self {
+        Optional {
+            present: Vec::new(),
+            values: Vec::new(),
+            by_kind: true,
         }
     }
-    if values.is_empty() {
-        return;
+}
+
+impl Optional {
+    /// Row `i`, of a kind the column applies to or not, has `value`.
+    fn add(&mut self, i: u32, applies: bool, value: Option<u64>) {
+        match value {
+            Some(v) => {
+                self.present.push(i);
+                self.values.push(v);
+                self.by_kind &= applies;
+            }
+            None => self.by_kind &= !applies,
+        }
     }
-    let mut out = Vec::new();
-    if by_kind {
-        out.push(PRESENT_BY_KIND);
-        out.push(mask);
-    } else {
-        out.push(PRESENT_BITMAP);
-        let mut present = sorted_bitmap(present);
-        present.optimize();
-        put_bitmap(&mut out, &present);
+
+    /// Writes the column, if any row has a value: presence (implied by the
+    /// kinds `mask` when the column is present exactly there, else a
+    /// bitmap), then the values.
+    fn encode(self, seg: &mut EncodedSegment, col_id: u8, mask: u8) {
+        if self.values.is_empty() {
+            return;
+        }
+        let mut out = Vec::new();
+        if self.by_kind {
+            out.push(PRESENT_BY_KIND);
+            out.push(mask);
+        } else {
+            out.push(PRESENT_BITMAP);
+            let mut present = sorted_bitmap(self.present);
+            present.optimize();
+            put_bitmap(&mut out, &present);
+        }
+        encode_uints(&self.values, &mut out);
+        seg.columns.insert(col_id, out);
     }
-    encode_uints(&values, &mut out);
-    seg.columns.insert(col_id, out);
 }
 
 // ---------------------------------------------------------------- reading
