@@ -928,14 +928,12 @@ mod tests {
     fn rows_roundtrip_in_session_order() {
         let day = 20_000;
         let arrived = sample_rows(500, day);
-        let mut rows = arrived.clone();
         let mut dicts = PartitionDicts::default();
-        let seg = build(&mut rows, day, &mut dicts, &|_| None);
+        let seg = build(&arrived, day, &mut dicts, &|_| None);
         let back = decode_rows(&seg.columns, seg.rows, day, &dicts).unwrap();
         // Stable: rows of a session with equal ts stay in arrival order.
         let mut want = arrived.clone();
         want.sort_by_key(|r| (r.session, r.ts));
-        assert_eq!(rows, want, "build leaves the rows in segment order");
         assert_eq!(back.len(), want.len());
         for (i, (b, w)) in back.iter().zip(&want).enumerate() {
             assert_eq!(b, w, "row {i}");
@@ -945,9 +943,9 @@ mod tests {
     #[test]
     fn truncated_columns_are_corrupt_not_panics() {
         let day = 20_000;
-        let mut rows = sample_rows(300, day);
+        let rows = sample_rows(300, day);
         let mut dicts = PartitionDicts::default();
-        let seg = build(&mut rows, day, &mut dicts, &|_| None);
+        let seg = build(&rows, day, &mut dicts, &|_| None);
         for id in seg.columns.keys().copied().collect::<Vec<_>>() {
             let full = seg.columns[&id].clone();
             for cut in [0, 1, full.len() / 2, full.len().saturating_sub(1)] {
