@@ -344,26 +344,26 @@ impl Event {
 /// of it that borrows the line's strings: nothing is copied.
 pub(crate) fn with_json_line<T>(
     line: &[u8],
-    f: impl FnOnce(EventRef<'_>) -> T,
+    f: impl FnOnce(&EventRef<'_>) -> T,
 ) -> Result<T, EventError> {
     let raw: RawEvent<'_> = match serde_json::from_slice(line) {
         Ok(raw) => raw,
         Err(e) => return Err(diagnose(line, e)),
     };
-    Ok(f(raw.view()?))
+    Ok(f(&raw.view()?))
 }
 
 /// [`with_json_line`] for a line already known to be UTF-8 (an import
 /// checks whole blocks at once), so string fields are not checked again.
 pub(crate) fn with_json_str<T>(
     line: &str,
-    f: impl FnOnce(EventRef<'_>) -> T,
+    f: impl FnOnce(&EventRef<'_>) -> T,
 ) -> Result<T, EventError> {
     let raw: RawEvent<'_> = match serde_json::from_str(line) {
         Ok(raw) => raw,
         Err(e) => return Err(diagnose(line.as_bytes(), e)),
     };
-    Ok(f(raw.view()?))
+    Ok(f(&raw.view()?))
 }
 
 /// A borrowed [`Event`]: what ingest normalizes, so that a decoded NDJSON

@@ -289,7 +289,7 @@ fn work(
         // A block that is valid UTF-8 as a whole (the usual case) is
         // checked once here rather than string by string by the parser.
         let text = std::str::from_utf8(bytes).ok();
-        let mut handle = |e: EventRef<'_>| {
+        let mut handle = |e: &EventRef<'_>| {
             // Most lines name the site of the line before.
             let at = match last {
                 Some(i) if chunk_sites.get(i).is_some_and(|(n, _)| **n == *e.site) => i,
@@ -310,7 +310,7 @@ fn work(
             let Some((_, record)) = chunk_sites.get(at) else {
                 return Item::Rejected(EventError::new("site", "lost by the import"));
             };
-            match prepare(&e, record, &mut normalizer) {
+            match prepare(e, record, &mut normalizer) {
                 Ok(Ok(prepared)) => Item::Ready {
                     site: at as u32,
                     prepared,

@@ -35,7 +35,8 @@ pub(crate) struct Normalized {
     /// The row, with `session` and `visitor` still zero.
     pub row: Row,
     /// Attributes this event gives its session, if it is a pageview.
-    pub attrs: Option<SessionAttrs>,
+    /// (Boxed: most events are not pageviews, and this is moved often.)
+    pub attrs: Option<Box<SessionAttrs>>,
 }
 
 /// What ingest derives from a raw hit.
@@ -203,7 +204,7 @@ impl Normalizer {
             selector: selector.map(|s| self.selector(s)),
             name: e.name.filter(|_| kind == Custom).map(str::to_owned),
         };
-        let attrs = (kind == Pageview).then(|| self.session_attrs(e, &page.info));
+        let attrs = (kind == Pageview).then(|| Box::new(self.session_attrs(e, &page.info)));
         Ok(Ok(Normalized { row, attrs }))
     }
 

@@ -188,7 +188,7 @@ pub(crate) fn prepare(
     }
     Ok(Ok(Prepared {
         row,
-        attrs: normalized.attrs.map(Box::new),
+        attrs: normalized.attrs,
         cookieless,
     }))
 }
