@@ -390,12 +390,18 @@ impl<'s> Writer<'s> {
         record: Option<&SiteRecord>,
         p: Prepared,
     ) -> Result<Appended> {
-        self.site(site_name, record)?;
-        let seq = self.next_seq()?;
-        let Some(site) = self.state.sites.get(site_name) else {
-            return Err(Error::InvalidArgument("site vanished".into()));
+        // One lookup of the site for the common case: known, no opt-outs.
+        let (site_id, has_opt_outs) = match self.state.sites.get(site_name) {
+            Some(s) => (s.id, !s.opt_outs.is_empty()),
+            None => {
+                self.site(site_name, record)?;
+                match self.state.sites.get(site_name) {
+                    Some(s) => (s.id, !s.opt_outs.is_empty()),
+                    None => return Err(Error::InvalidArgument("site vanished".into())),
+                }
+            }
         };
-        let site_id = site.id;
+        let seq = self.next_seq()?;
         let Prepared {
             mut row,
             attrs,
@@ -406,11 +412,12 @@ impl<'s> Writer<'s> {
             row.visitor = cookieless_visitor(&salt, site_name, &c.0, &c.1);
             row.session = self.cookieless_session(site_id, row.visitor, row.ts)?;
         }
-        let opted_out = self
-            .state
-            .sites
-            .get(site_name)
-            .is_some_and(|s| s.opt_outs.contains(&row.visitor));
+        let opted_out = has_opt_outs
+            && self
+                .state
+                .sites
+                .get(site_name)
+                .is_some_and(|s| s.opt_outs.contains(&row.visitor));
         if opted_out {
             return Ok(Appended::Dropped(Dropped::OptedOut));
         }
