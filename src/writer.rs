@@ -549,8 +549,11 @@ impl<'s> Writer<'s> {
         let mut visitor_fix: HashMap<(u32, u64), u64> = HashMap::new();
         {
             let mut sessions = txn.open_table(SESSIONS)?;
-            let mut visitors = txn.open_table(VISITOR_SESSIONS)?;
-            for ((site, hash), delta) in batch.sessions {
+            // In key order, B-tree updates walk the tree's leaves in turn.
+            let mut deltas: Vec<((u32, u64), SessionDelta)> = batch.sessions.into_iter().collect();
+            deltas.sort_unstable_by_key(|(k, _)| *k);
+            let mut new_visitors = Vec::new();
+            for ((site, hash), delta) in deltas {
                 let old = sessions.get((site, hash))?.map(|g| g.value().to_vec());
                 let known = old.is_some();
                 let mut row = match old {
@@ -595,9 +598,14 @@ impl<'s> Writer<'s> {
                     }
                 }
                 if !known {
-                    visitors.insert((site, row.visitor, hash), ())?;
+                    new_visitors.push((site, row.visitor, hash));
                 }
                 sessions.insert((site, hash), row.encode().as_slice())?;
+            }
+            new_visitors.sort_unstable();
+            let mut visitors = txn.open_table(VISITOR_SESSIONS)?;
+            for key in new_visitors {
+                visitors.insert(key, ())?;
             }
         }
         apply_block_changes(&txn, block_changes)?;
@@ -959,8 +967,11 @@ struct SealJob {
 }
 
 impl SealJob {
+    /// Encodes the rows, then drops them (on the encoding thread: the
+    /// emptied vector is kept for its memory).
     fn encode(&mut self) {
         self.encoded = encode_segments(&self.rows, self.day, &mut self.dicts, &self.attrs);
+        self.rows.clear();
     }
 }
 
