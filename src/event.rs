@@ -829,6 +829,24 @@ mod tests {
     }
 
     #[test]
+    fn escaped_strings_decode_in_every_string_field() {
+        // Borrowed when plain, owned when escaped: both paths of `Text`.
+        let line = r#"{"site":"a\u002ecom","ts":1,"type":"click","session":"s\"1","visitor":"v\/1","url":"/x\u00e9","referrer":"https:\/\/r.com\/","ua":"UA\t2","lang":"de","tz":null,"x":1,"y":2,"selector":"a[title=\"b\"]"}"#;
+        let e = Event::from_json_line(line.as_bytes()).unwrap();
+        assert_eq!(e.site, "a.com");
+        assert_eq!(e.session.as_deref(), Some("s\"1"));
+        assert_eq!(e.visitor.as_deref(), Some("v/1"));
+        assert_eq!(e.url, "/x\u{e9}");
+        assert_eq!(e.referrer.as_deref(), Some("https://r.com/"));
+        assert_eq!(e.ua.as_deref(), Some("UA\t2"));
+        assert_eq!(e.lang.as_deref(), Some("de"));
+        assert_eq!(e.tz, None);
+        assert_eq!(e.selector.as_deref(), Some("a[title=\"b\"]"));
+        let e = err(r#"{"site":"a.com","ts":1,"type":"click","session":7,"url":"/"}"#);
+        assert_eq!(e.field, "session");
+    }
+
+    #[test]
     fn decodes_every_field_and_roundtrips() {
         let line = r#"{"site":"a.com","ts":1700000000000,"type":"pageview","session":"s1","visitor":"v1","url":"https://a.com/x?utm_source=n","referrer":"https://www.google.com/","ua":"Mozilla/5.0","lang":"de-DE","tz":"Europe/Berlin","screen_w":1920,"screen_h":1080,"vw":1280,"vh":720,"dh":3000,"load_ms":812,"dnt":false,"extra":{"ignored":[1,2]}}"#;
         let e = Event::from_json_line(line.as_bytes()).unwrap();
