@@ -1,8 +1,9 @@
 //! NDJSON import: streams a file of any size in bounded memory.
 //!
 //! A reader thread cuts the input into blocks of whole lines, worker threads
-//! decode and normalize them, and the calling thread buffers and commits
-//! them in input order, [`IMPORT_BATCH`] events per transaction. A
+//! decode and normalize them, and the calling thread buffers them in input
+//! order, [`IMPORT_BATCH`] events per transaction. A full batch is written
+//! on its own thread while the next one is buffered (one at a time). A
 //! malformed line is reported with its number and reason and never aborts
 //! the import; the valid lines around it are stored.
 
@@ -17,7 +18,7 @@ use crate::error::{Error, Result};
 use crate::event::{with_json_line, with_json_str, EventError, EventRef};
 use crate::ingest::{Dropped, Normalizer};
 use crate::site::{SiteRecord, SiteSettings};
-use crate::writer::{prepare, Appended, Prepared};
+use crate::writer::{prepare, write_batch, Appended, Batch, CommitPlan, Prepared, Written};
 use crate::Store;
 
 /// Events per commit during an import.
@@ -97,7 +98,8 @@ impl Store {
     /// Imports Event NDJSON v1 from `reader`. Blank lines are skipped.
     ///
     /// Lines are decoded and normalized on worker threads (one per core),
-    /// and buffered and committed, in input order, on the calling thread.
+    /// and buffered, in input order, on the calling thread; each full batch
+    /// is committed on a thread of its own while the next is buffered.
     ///
     /// ```
     /// let store = heatstore::Store::in_memory()?;
@@ -146,6 +148,20 @@ impl Store {
             }
             drop(spent_tx);
             scope.spawn(move || read_blocks(reader, blocks_tx, spent_rx));
+            // A full batch is written on its own thread while the next one
+            // is buffered; at most one is being written at a time.
+            let (batches_tx, batches_rx) = sync_channel::<(Batch, CommitPlan)>(0);
+            let (written_tx, written_rx) = sync_channel::<Result<Written>>(1);
+            let store = self;
+            scope.spawn(move || {
+                for (batch, plan) in batches_rx {
+                    if written_tx.send(write_batch(store, batch, plan)).is_err() {
+                        return;
+                    }
+                }
+            });
+            let mut writing = false;
+            let import_batch = writer.import_batch();
             let mut report = ImportReport::default();
             let mut p = ImportProgress::default();
             // Blocks went to the workers in turn: taking their chunks in
@@ -190,11 +206,23 @@ impl Store {
                         }
                         Err(other) => return Err(other),
                     }
-                    if writer.buffered() >= IMPORT_BATCH {
-                        p.committed += writer.commit()?.events;
-                        progress(p);
+                    if writer.buffered() >= import_batch {
+                        if writing {
+                            let written = written_rx.recv().map_err(|_| committer_gone())?;
+                            p.committed += writer.finish(written)?.events;
+                            progress(p);
+                        }
+                        if let Some(job) = writer.take_for_commit() {
+                            batches_tx.send(job).map_err(|_| committer_gone())?;
+                            writing = true;
+                        }
                     }
                 }
+            }
+            drop(batches_tx);
+            if writing {
+                let written = written_rx.recv().map_err(|_| committer_gone())?;
+                p.committed += writer.finish(written)?.events;
             }
             p.committed += writer.commit()?.events;
             // Seal what is left pending, so reports read only segments.
@@ -203,6 +231,11 @@ impl Store {
             Ok(report)
         })
     }
+}
+
+/// The committing thread ended without a word: it panicked.
+fn committer_gone() -> Error {
+    Error::InvalidArgument("the import's committing thread stopped".into())
 }
 
 /// Reads whole lines in blocks of about [`BLOCK_BYTES`] and deals them to

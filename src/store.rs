@@ -51,6 +51,7 @@ pub(crate) struct WriterState {
     pub normalizer: Normalizer,
     pub next_seq: Option<u64>,
     pub seal_rows: u64,
+    pub import_batch: usize,
 }
 
 /// Sizes and counts of a whole store.
@@ -193,6 +194,7 @@ impl Store {
                 normalizer: Normalizer::new(ReferrerSources::builtin(), IngestMode::default()),
                 next_seq: None,
                 seal_rows: crate::writer::SEAL_ROWS,
+                import_batch: crate::IMPORT_BATCH,
             }),
             cache: std::sync::Arc::new(crate::cache::Cache::new(crate::cache::DEFAULT_CACHE_BYTES)),
         })
@@ -297,6 +299,13 @@ impl Store {
     /// rows cheaper at the cost of more segment rewrites.
     pub fn set_seal_rows(&self, rows: u64) {
         self.lock().seal_rows = rows.max(1);
+    }
+
+    /// Sets how many events an import commits at a time (default
+    /// [`crate::IMPORT_BATCH`]). An import holds about two batches of rows
+    /// in memory: one being written while the next is buffered.
+    pub fn set_import_batch(&self, events: usize) {
+        self.lock().import_batch = events.max(1);
     }
 
     /// Sets the budget of the cache of decoded columns shared by snapshots

@@ -125,7 +125,7 @@ struct SessionDelta {
 }
 
 #[derive(Default)]
-struct Batch {
+pub(crate) struct Batch {
     /// Rows by (site, day), each in arrival order: a row moves once, into
     /// its partition's vector, and is sealed or written pending from there.
     groups: HashMap<(u32, i32), Vec<Row>>,
@@ -208,6 +208,16 @@ pub struct Writer<'s> {
     /// Emptied row vectors of committed batches, for the next batch's
     /// partitions: their memory is reused rather than mapped afresh.
     spare: Vec<Vec<Row>>,
+    /// The state of a batch being written on another thread.
+    in_flight: InFlight,
+}
+
+/// What events appended while a batch is written elsewhere must see of it:
+/// the store does not have it yet.
+#[derive(Default)]
+struct InFlight {
+    salts: BTreeMap<i32, IdKey>,
+    cookieless: HashMap<(u32, u64), (i64, u64)>,
 }
 
 /// Most rows that the spare vectors of a writer may hold room for.
@@ -220,7 +230,13 @@ impl<'s> Writer<'s> {
             state,
             batch: Batch::default(),
             spare: Vec::new(),
+            in_flight: InFlight::default(),
         }
+    }
+
+    /// Events an import commits at a time.
+    pub(crate) fn import_batch(&self) -> usize {
+        self.state.import_batch
     }
 
     /// Events buffered and not committed yet.
@@ -326,6 +342,10 @@ impl<'s> Writer<'s> {
         if let Some(s) = self.batch.salts.get(&day) {
             return Ok(*s);
         }
+        if let Some(s) = self.in_flight.salts.get(&day) {
+            self.batch.salts.insert(day, *s);
+            return Ok(*s);
+        }
         let txn = self.store.db.begin_read()?;
         let salts = txn.open_table(SALTS)?;
         let stored = salts.get(day)?.map(|g| g.value().to_vec());
@@ -339,7 +359,12 @@ impl<'s> Writer<'s> {
     }
 
     fn cookieless_session(&mut self, site: u32, visitor: u64, ts: i64) -> Result<u64> {
-        let state = match self.batch.cookieless.get(&(site, visitor)) {
+        let known = self
+            .batch
+            .cookieless
+            .get(&(site, visitor))
+            .or_else(|| self.in_flight.cookieless.get(&(site, visitor)));
+        let state = match known {
             Some(s) => Some(*s),
             None => {
                 let txn = self.store.db.begin_read()?;
@@ -456,14 +481,71 @@ impl<'s> Writer<'s> {
             return Ok(CommitSummary::default());
         }
         let batch = std::mem::take(&mut self.batch);
-        let result = self.commit_batch(batch);
-        if result.is_err() {
-            // Nothing of the batch was written: forget cached state that
-            // may describe it.
-            self.state.sites.clear();
-            self.state.next_seq = None;
+        let plan = self.plan();
+        let written = write_batch(self.store, batch, plan);
+        self.finish(written)
+    }
+
+    /// What a commit of the current batch needs of the writer's state.
+    fn plan(&self) -> CommitPlan {
+        CommitPlan {
+            new_sites: self
+                .state
+                .sites
+                .iter()
+                .filter(|(_, s)| s.is_new)
+                .map(|(name, s)| (name.clone(), s.id, s.record.encode()))
+                .collect(),
+            next_seq: self.state.next_seq,
+            seal_rows: self.state.seal_rows,
         }
-        result
+    }
+
+    /// Takes the buffered events and what their commit needs, for
+    /// [`write_batch`] on another thread; `None` when there is nothing to
+    /// commit. Until [`Writer::finish`] is given the outcome, the batch's
+    /// cookieless state and salts stay visible to the events appended next.
+    pub(crate) fn take_for_commit(&mut self) -> Option<(Batch, CommitPlan)> {
+        if self.batch.len == 0 && !self.state.sites.values().any(|s| s.is_new) {
+            return None;
+        }
+        let batch = std::mem::take(&mut self.batch);
+        self.in_flight = InFlight {
+            salts: batch.salts.clone(),
+            cookieless: batch.cookieless.clone(),
+        };
+        let plan = self.plan();
+        Some((batch, plan))
+    }
+
+    /// Takes in the outcome of [`write_batch`] for the last batch taken.
+    pub(crate) fn finish(&mut self, written: Result<Written>) -> Result<CommitSummary> {
+        self.in_flight = InFlight::default();
+        let written = match written {
+            Ok(w) => w,
+            Err(e) => {
+                // Nothing of the batch was written: forget cached state that
+                // may describe it.
+                self.state.sites.clear();
+                self.state.next_seq = None;
+                return Err(e);
+            }
+        };
+        for name in &written.new_sites {
+            if let Some(s) = self.state.sites.get_mut(name) {
+                s.is_new = false;
+            }
+        }
+        let mut room: usize = self.spare.iter().map(Vec::capacity).sum();
+        for mut rows in written.spent {
+            if room + rows.capacity() > SPARE_ROWS {
+                break;
+            }
+            rows.clear();
+            room += rows.capacity();
+            self.spare.push(rows);
+        }
+        Ok(written.summary)
     }
 
     /// Drops the buffered events.
@@ -502,180 +584,194 @@ impl<'s> Writer<'s> {
         }
         Ok(parts.len() as u64)
     }
+}
 
-    fn commit_batch(&mut self, batch: Batch) -> Result<CommitSummary> {
-        let t_start = std::time::Instant::now();
-        let txn = self.store.db.begin_write()?;
-        let mut summary = CommitSummary {
-            events: batch.len as u64,
-            ..CommitSummary::default()
-        };
-        // New sites.
-        {
-            let mut sites = txn.open_table(SITES)?;
-            let mut conf = txn.open_table(SITE_CONFIG)?;
-            for (name, s) in self.state.sites.iter().filter(|(_, s)| s.is_new) {
-                sites.insert(name.as_str(), s.id)?;
-                conf.insert(s.id, s.record.encode().as_slice())?;
-            }
-            let mut meta = txn.open_table(META)?;
-            if let Some(seq) = self.state.next_seq {
-                meta.insert("next_seq", seq.to_le_bytes().as_slice())?;
-            }
+/// What a commit needs of the writer's state, taken with its batch so that
+/// the batch can be written on another thread ([`write_batch`]).
+pub(crate) struct CommitPlan {
+    /// (name, id, encoded record) of the sites the batch creates.
+    new_sites: Vec<(String, u32, Vec<u8>)>,
+    next_seq: Option<u64>,
+    seal_rows: u64,
+}
+
+/// A written batch: what it stored, and its emptied row vectors.
+pub(crate) struct Written {
+    summary: CommitSummary,
+    spent: Vec<Vec<Row>>,
+    new_sites: Vec<String>,
+}
+
+/// Writes a batch in one transaction: needs nothing of the writer but
+/// `plan`, so an import runs it while the next batch is buffered.
+pub(crate) fn write_batch(store: &Store, batch: Batch, plan: CommitPlan) -> Result<Written> {
+    let t_start = std::time::Instant::now();
+    let txn = store.db.begin_write()?;
+    let mut summary = CommitSummary {
+        events: batch.len as u64,
+        ..CommitSummary::default()
+    };
+    // New sites.
+    {
+        let mut sites = txn.open_table(SITES)?;
+        let mut conf = txn.open_table(SITE_CONFIG)?;
+        for (name, id, record) in &plan.new_sites {
+            sites.insert(name.as_str(), *id)?;
+            conf.insert(*id, record.as_slice())?;
         }
-        // Cookieless state and salts; salts older than yesterday are destroyed.
-        {
-            let mut c = txn.open_table(COOKIELESS)?;
-            for (k, v) in &batch.cookieless {
-                c.insert(*k, *v)?;
-            }
-            // A day's salt lives until the end of the next day (by the
-            // clock, not by event times): older ones are destroyed, and
-            // events of older days get a salt that is never stored.
-            let mut salts = txn.open_table(SALTS)?;
-            let yesterday = day_of(crate::deletion::now_ms()) - 1;
-            for (day, salt) in &batch.salts {
-                if *day >= yesterday {
-                    salts.insert(*day, salt.as_slice())?;
-                }
-            }
-            salts.retain(|day, _| day >= yesterday)?;
+        let mut meta = txn.open_table(META)?;
+        if let Some(seq) = plan.next_seq {
+            meta.insert("next_seq", seq.to_le_bytes().as_slice())?;
         }
-        // Sessions, and the session blocks they derive.
-        let mut block_changes: BlockChanges = BTreeMap::new();
-        let mut changed_sealed: Vec<(u32, u64, Vec<i32>)> = Vec::new();
-        // A session's visitor is the one named by its first event to
-        // arrive: rows naming another are counted for it.
-        let mut visitor_fix: HashMap<(u32, u64), u64> = HashMap::new();
-        {
-            let mut sessions = txn.open_table(SESSIONS)?;
-            // In key order, B-tree updates walk the tree's leaves in turn.
-            let mut deltas: Vec<((u32, u64), SessionDelta)> = batch.sessions.into_iter().collect();
-            deltas.sort_unstable_by_key(|(k, _)| *k);
-            let mut new_visitors = Vec::new();
-            for ((site, hash), delta) in deltas {
-                let old = sessions.get((site, hash))?.map(|g| g.value().to_vec());
-                let known = old.is_some();
-                let mut row = match old {
-                    Some(b) => SessionRow::decode(&b)?,
-                    None => SessionRow {
-                        visitor: delta.visitor,
-                        ..SessionRow::default()
-                    },
-                };
-                if delta.mixed || row.visitor != delta.visitor {
-                    visitor_fix.insert((site, hash), row.visitor);
-                }
-                let old_days = row.days.clone();
-                for d in &delta.days {
-                    row.add_day(*d);
-                }
-                if let Some((fp, attrs)) = delta.first_pv {
-                    if row.first_pv.is_none_or(|old| fp < old) {
-                        if let Some(old) = row.first_pv {
-                            let old_day = day_of(old.ts);
-                            if old_day != day_of(fp.ts) {
-                                block_changes
-                                    .entry((site, old_day))
-                                    .or_default()
-                                    .push((hash, None));
-                            }
-                        }
-                        row.first_pv = Some(fp);
-                        let entry = BlockEntry {
-                            hash,
-                            visitor: row.visitor,
-                            first_ts: fp.ts,
-                            attrs,
-                        };
-                        block_changes
-                            .entry((site, day_of(fp.ts)))
-                            .or_default()
-                            .push((hash, Some(entry)));
-                        if known && !old_days.is_empty() {
-                            changed_sealed.push((site, hash, old_days));
-                        }
-                    }
-                }
-                if !known {
-                    new_visitors.push((site, row.visitor, hash));
-                }
-                sessions.insert((site, hash), row.encode().as_slice())?;
-            }
-            new_visitors.sort_unstable();
-            let mut visitors = txn.open_table(VISITOR_SESSIONS)?;
-            for key in new_visitors {
-                visitors.insert(key, ())?;
-            }
-        }
-        apply_block_changes(&txn, block_changes)?;
-        for (site, hash, days) in changed_sealed {
-            patch_session_attrs(&txn, site, hash, &days)?;
-        }
-        let t_sessions = std::time::Instant::now();
-        // Pending rows, one batch per partition.
-        let mut groups: Vec<((u32, i32), Vec<Row>)> = batch.groups.into_iter().collect();
-        groups.sort_unstable_by_key(|(k, _)| *k);
-        if !visitor_fix.is_empty() {
-            for ((site, _), rows) in &mut groups {
-                for row in rows.iter_mut() {
-                    if let Some(v) = visitor_fix.get(&(*site, row.session)) {
-                        row.visitor = *v;
-                    }
-                }
-            }
-        }
-        // Partitions that reach the seal threshold are sealed straight from
-        // memory; the others get a pending batch.
-        let mut to_seal = Vec::new();
-        let mut spent = Vec::new();
-        let seal_rows = self.state.seal_rows;
-        {
-            let mut pending = txn.open_table(PENDING)?;
-            let mut parts = txn.open_table(PARTITIONS)?;
-            for ((site, day), rows) in groups {
-                let mut meta = match parts.get((site, day))?.map(|g| g.value().to_vec()) {
-                    Some(b) => PartMeta::decode(&b)?,
-                    None => PartMeta::default(),
-                };
-                if meta.pending_rows + rows.len() as u64 >= seal_rows {
-                    to_seal.push((site, day, rows));
-                } else {
-                    pending.insert((site, day, batch.start_seq), encode_batch(&rows).as_slice())?;
-                    meta.pending_rows += rows.len() as u64;
-                    spent.push(rows);
-                }
-                parts.insert((site, day), meta.encode_new_version().as_slice())?;
-            }
-        }
-        let t_seal = std::time::Instant::now();
-        summary.sealed_partitions += to_seal.len() as u64;
-        spent.extend(seal_many(&txn, to_seal)?);
-        let t_commit = std::time::Instant::now();
-        txn.commit()?;
-        if std::env::var_os("HEATSTORE_TRACE").is_some() {
-            eprintln!(
-                "sessions {:?} pending {:?} seal {:?} commit {:?}",
-                t_sessions - t_start,
-                t_seal - t_sessions,
-                t_commit - t_seal,
-                t_commit.elapsed()
-            );
-        }
-        for s in self.state.sites.values_mut() {
-            s.is_new = false;
-        }
-        let mut room: usize = self.spare.iter().map(Vec::capacity).sum();
-        for mut rows in spent {
-            if room + rows.capacity() > SPARE_ROWS {
-                break;
-            }
-            rows.clear();
-            room += rows.capacity();
-            self.spare.push(rows);
-        }
-        Ok(summary)
     }
+    // Cookieless state and salts; salts older than yesterday are destroyed.
+    {
+        let mut c = txn.open_table(COOKIELESS)?;
+        for (k, v) in &batch.cookieless {
+            c.insert(*k, *v)?;
+        }
+        // A day's salt lives until the end of the next day (by the
+        // clock, not by event times): older ones are destroyed, and
+        // events of older days get a salt that is never stored.
+        let mut salts = txn.open_table(SALTS)?;
+        let yesterday = day_of(crate::deletion::now_ms()) - 1;
+        for (day, salt) in &batch.salts {
+            if *day >= yesterday {
+                salts.insert(*day, salt.as_slice())?;
+            }
+        }
+        salts.retain(|day, _| day >= yesterday)?;
+    }
+    // Sessions, and the session blocks they derive.
+    let mut block_changes: BlockChanges = BTreeMap::new();
+    let mut changed_sealed: Vec<(u32, u64, Vec<i32>)> = Vec::new();
+    // A session's visitor is the one named by its first event to
+    // arrive: rows naming another are counted for it.
+    let mut visitor_fix: HashMap<(u32, u64), u64> = HashMap::new();
+    {
+        let mut sessions = txn.open_table(SESSIONS)?;
+        // In key order, B-tree updates walk the tree's leaves in turn.
+        let mut deltas: Vec<((u32, u64), SessionDelta)> = batch.sessions.into_iter().collect();
+        deltas.sort_unstable_by_key(|(k, _)| *k);
+        let mut new_visitors = Vec::new();
+        for ((site, hash), delta) in deltas {
+            let old = sessions.get((site, hash))?.map(|g| g.value().to_vec());
+            let known = old.is_some();
+            let mut row = match old {
+                Some(b) => SessionRow::decode(&b)?,
+                None => SessionRow {
+                    visitor: delta.visitor,
+                    ..SessionRow::default()
+                },
+            };
+            if delta.mixed || row.visitor != delta.visitor {
+                visitor_fix.insert((site, hash), row.visitor);
+            }
+            let old_days = row.days.clone();
+            for d in &delta.days {
+                row.add_day(*d);
+            }
+            if let Some((fp, attrs)) = delta.first_pv {
+                if row.first_pv.is_none_or(|old| fp < old) {
+                    if let Some(old) = row.first_pv {
+                        let old_day = day_of(old.ts);
+                        if old_day != day_of(fp.ts) {
+                            block_changes
+                                .entry((site, old_day))
+                                .or_default()
+                                .push((hash, None));
+                        }
+                    }
+                    row.first_pv = Some(fp);
+                    let entry = BlockEntry {
+                        hash,
+                        visitor: row.visitor,
+                        first_ts: fp.ts,
+                        attrs,
+                    };
+                    block_changes
+                        .entry((site, day_of(fp.ts)))
+                        .or_default()
+                        .push((hash, Some(entry)));
+                    if known && !old_days.is_empty() {
+                        changed_sealed.push((site, hash, old_days));
+                    }
+                }
+            }
+            if !known {
+                new_visitors.push((site, row.visitor, hash));
+            }
+            sessions.insert((site, hash), row.encode().as_slice())?;
+        }
+        new_visitors.sort_unstable();
+        let mut visitors = txn.open_table(VISITOR_SESSIONS)?;
+        for key in new_visitors {
+            visitors.insert(key, ())?;
+        }
+    }
+    apply_block_changes(&txn, block_changes)?;
+    for (site, hash, days) in changed_sealed {
+        patch_session_attrs(&txn, site, hash, &days)?;
+    }
+    let t_sessions = std::time::Instant::now();
+    // Pending rows, one batch per partition.
+    let mut groups: Vec<((u32, i32), Vec<Row>)> = batch.groups.into_iter().collect();
+    groups.sort_unstable_by_key(|(k, _)| *k);
+    if !visitor_fix.is_empty() {
+        for ((site, _), rows) in &mut groups {
+            for row in rows.iter_mut() {
+                if let Some(v) = visitor_fix.get(&(*site, row.session)) {
+                    row.visitor = *v;
+                }
+            }
+        }
+    }
+    // Partitions that reach the seal threshold are sealed straight from
+    // memory; the others get a pending batch.
+    let mut to_seal = Vec::new();
+    let mut spent = Vec::new();
+    let seal_rows = plan.seal_rows;
+    {
+        let mut pending = txn.open_table(PENDING)?;
+        let mut parts = txn.open_table(PARTITIONS)?;
+        for ((site, day), rows) in groups {
+            let mut meta = match parts.get((site, day))?.map(|g| g.value().to_vec()) {
+                Some(b) => PartMeta::decode(&b)?,
+                None => PartMeta::default(),
+            };
+            if meta.pending_rows + rows.len() as u64 >= seal_rows {
+                to_seal.push((site, day, rows));
+            } else {
+                pending.insert((site, day, batch.start_seq), encode_batch(&rows).as_slice())?;
+                meta.pending_rows += rows.len() as u64;
+                spent.push(rows);
+            }
+            parts.insert((site, day), meta.encode_new_version().as_slice())?;
+        }
+    }
+    let t_seal = std::time::Instant::now();
+    summary.sealed_partitions += to_seal.len() as u64;
+    spent.extend(seal_many(&txn, to_seal)?);
+    let t_commit = std::time::Instant::now();
+    txn.commit()?;
+    if std::env::var_os("HEATSTORE_TRACE").is_some() {
+        eprintln!(
+            "sessions {:?} pending {:?} seal {:?} commit {:?}",
+            t_sessions - t_start,
+            t_seal - t_sessions,
+            t_commit - t_seal,
+            t_commit.elapsed()
+        );
+    }
+    Ok(Written {
+        summary,
+        spent,
+        new_sites: plan
+            .new_sites
+            .into_iter()
+            .map(|(name, _, _)| name)
+            .collect(),
+    })
 }
 
 fn apply_block_changes(txn: &WriteTransaction, changes: BlockChanges) -> Result<()> {

@@ -101,3 +101,86 @@ fn bad_lines_are_rejected_by_number_across_blocks_and_the_rest_stored() {
         assert_eq!(got, want, "session {session}");
     }
 }
+
+/// An import writes each full batch on its own thread while it buffers the
+/// next. Small batches make many of them overlap: the store must come out
+/// as one big batch leaves it, cookieless visitors included (their salt and
+/// last activity live in the batch being written until it is committed),
+/// and a site first met in the middle of the import too.
+#[test]
+fn batches_written_while_the_next_is_buffered_store_what_one_batch_does() {
+    // Today, so that cookieless salts are kept in the store.
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64;
+    let start = now - now.rem_euclid(86_400_000) + 60_000;
+    let mut input = Vec::new();
+    for i in 0..6_000usize {
+        let site = if i < 2_500 {
+            SITE
+        } else {
+            ["a.example", "b.example"][i % 2]
+        };
+        let ts = start + i as i64 * 1_000;
+        let mut e = if i % 7 == 0 {
+            // Five cookieless visitors, each active every 35 s.
+            let mut e = Event::new(site, ts, EventKind::Pageview, "x", "/c");
+            e.session = None;
+            e.ip = Some(format!("10.0.0.{}", i % 5));
+            e.ua = Some(format!("Mozilla/5.0 (test {})", i % 5));
+            e
+        } else {
+            let mut e = scroll(i % 60, i);
+            e.site = site.to_owned();
+            e.ts = ts;
+            e
+        };
+        (e.vw, e.vh, e.dh) = (Some(1280), Some(720), Some(2000));
+        input.extend_from_slice(e.to_json_line().as_bytes());
+        input.push(b'\n');
+    }
+
+    let one = Store::in_memory().unwrap();
+    let many = Store::in_memory().unwrap();
+    many.set_import_batch(97);
+    for store in [&one, &many] {
+        let report = store.import_ndjson(input.as_slice()).unwrap();
+        assert_eq!(
+            (report.accepted, report.rejected),
+            (6_000, 0),
+            "{:?}",
+            report.errors.first()
+        );
+    }
+    let (a, b) = (one.snapshot().unwrap(), many.snapshot().unwrap());
+    for site in ["a.example", "b.example"] {
+        assert_eq!(a.counts(site).unwrap(), b.counts(site).unwrap(), "{site}");
+        let filters = heatstore::query::Filters::default();
+        let hour = heatstore::query::Interval::Hour;
+        let (sa, sb) = (
+            a.series(site, &filters, hour).unwrap(),
+            b.series(site, &filters, hour).unwrap(),
+        );
+        assert_eq!(sa, sb, "{site}");
+        assert!(sa.rows.iter().map(|r| r.visitors).sum::<u64>() > 0);
+        for s in [0, 31, 59] {
+            let ys = |snap: &heatstore::Snapshot| -> Vec<Option<u32>> {
+                let events = snap.session_events(site, &format!("s{s}")).unwrap();
+                events.iter().map(|e| e.y).collect()
+            };
+            assert_eq!(ys(&a), ys(&b), "{site} s{s}");
+        }
+    }
+    // Five cookieless visitors, whatever the batches.
+    let visitors = |snap: &heatstore::Snapshot| {
+        let f = heatstore::query::Filters {
+            page: Some("/c".into()),
+            ..Default::default()
+        };
+        let pages = snap.pages(SITE, &f, None).unwrap();
+        pages.rows.iter().map(|r| r.visitors).sum::<u64>()
+    };
+    assert_eq!(visitors(&a), 5);
+    assert_eq!(visitors(&b), 5);
+}
