@@ -101,6 +101,11 @@ impl Store {
     /// and buffered, in input order, on the calling thread; each full batch
     /// is committed on a thread of its own while the next is buffered.
     ///
+    /// Commits rewrite parts of the file (copy on write), so a large import
+    /// leaves free pages in it: [`Store::compact`] gives them back (about
+    /// 18 → 11 bytes per event on the generator's default workload; the
+    /// CLI's `import` does it).
+    ///
     /// ```
     /// let store = heatstore::Store::in_memory()?;
     /// let ndjson = concat!(
