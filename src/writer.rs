@@ -221,7 +221,7 @@ struct InFlight {
 }
 
 /// Most rows that the spare vectors of a writer may hold room for.
-const SPARE_ROWS: usize = 1 << 20;
+const SPARE_ROWS: usize = 1 << 19;
 
 impl<'s> Writer<'s> {
     pub(crate) fn new(store: &'s Store, state: MutexGuard<'s, WriterState>) -> Writer<'s> {
