@@ -22,6 +22,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 use crate::normalize::id_hash;
+use crate::seal::{load_dicts, save_dicts, write_segments};
 use crate::site::MAX_PURGE_WINDOW_DAYS;
 use crate::storage::columns;
 use crate::storage::row::{decode_batch, Row};
@@ -29,7 +30,7 @@ use crate::storage::schema::*;
 use crate::storage::segment;
 use crate::storage::sessions::{SessionBlock, SessionRow};
 use crate::storage::{day_of, day_start, Corrupt, DAY_MS};
-use crate::writer::{load_dicts, put_block, save_dicts, write_segments, PartMeta};
+use crate::writer::{put_block, PartMeta};
 use crate::Store;
 
 /// What a deletion request deletes.
@@ -731,7 +732,7 @@ fn hide_sessions(txn: &WriteTransaction, site: u32, target: &StoredTarget) -> Re
         }
         drop(sessions);
         for (hash, days) in patch {
-            crate::writer::patch_session_attrs(txn, site, hash, &days)?;
+            crate::seal::patch_session_attrs(txn, site, hash, &days)?;
         }
     }
     Ok(())

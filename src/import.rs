@@ -8,7 +8,7 @@
 //! the import; the valid lines around it are stored.
 
 use std::io::BufRead;
-use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
+use std::sync::mpsc::{channel, sync_channel, Receiver, Sender, SyncSender};
 use std::sync::{Arc, Mutex};
 
 use foldhash::{HashMap, HashMapExt};
@@ -140,7 +140,7 @@ impl Store {
             let mut blocks_tx = Vec::with_capacity(workers);
             let mut chunks_rx = Vec::with_capacity(workers);
             // Workers hand their blocks' buffers back to the reader.
-            let (spent_tx, spent_rx) = std::sync::mpsc::channel::<Vec<u8>>();
+            let (spent_tx, spent_rx) = channel::<Vec<u8>>();
             for _ in 0..workers {
                 let (btx, brx) = sync_channel::<std::io::Result<Block>>(2);
                 let (ctx, crx) = sync_channel::<std::io::Result<Chunk>>(2);
@@ -302,7 +302,7 @@ fn read_blocks<R: BufRead>(
 fn work(
     blocks: Receiver<std::io::Result<Block>>,
     chunks: SyncSender<std::io::Result<Chunk>>,
-    spent: std::sync::mpsc::Sender<Vec<u8>>,
+    spent: Sender<Vec<u8>>,
     mut normalizer: Normalizer,
     book: &SiteBook,
 ) {

@@ -16,6 +16,7 @@ mod ingest;
 pub mod normalize;
 pub mod query;
 mod read;
+mod seal;
 mod site;
 mod storage;
 mod store;

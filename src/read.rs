@@ -16,6 +16,7 @@ use crate::cache::Cache;
 use crate::deletion::{hidden_for, Hidden};
 use crate::error::Result;
 use crate::normalize::id_hash;
+use crate::seal::load_dicts;
 use crate::site::SiteRecord;
 use crate::storage::row::{decode_batch, Row};
 use crate::storage::schema::*;
@@ -23,7 +24,7 @@ use crate::storage::segment::{self, col, PartitionDicts};
 use crate::storage::sessions::{SessionBlock, SessionRow};
 use crate::storage::{day_start, Corrupt};
 use crate::store::StoreStats;
-use crate::writer::{load_dicts, PartMeta};
+use crate::writer::PartMeta;
 use crate::EventKind;
 
 /// One stored event, as replay returns it. Ids are not returned: the store
@@ -322,13 +323,11 @@ impl Snapshot {
                     let mut dicts = load_dicts(&self.t.dicts, site, day)?;
                     let rows = self.pending_rows(site, day)?;
                     let attrs =
-                        crate::writer::AttrsLookup::new(&self.t.sessions, &self.t.blocks, site)
+                        crate::seal::AttrsLookup::new(&self.t.sessions, &self.t.blocks, site)
                             .all(rows.iter().map(|r| r.session))?;
-                    let lookup = |h: u64| attrs.get(&h).cloned().flatten();
                     let mut segs = Vec::new();
                     let mut size = 0;
-                    for chunk in rows.chunks(segment::SEGMENT_ROWS) {
-                        let enc = segment::build(chunk, day, &mut dicts, &lookup);
+                    for enc in crate::seal::encode_segments(&rows, day, &mut dicts, &attrs) {
                         size += enc.columns.values().map(Vec::len).sum::<usize>();
                         segs.push((enc.rows, enc.min_ts, enc.max_ts, Arc::new(enc.columns)));
                     }

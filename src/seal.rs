@@ -1,0 +1,399 @@
+//! Sealing: a partition's pending rows (and the committing batch's) become
+//! immutable segments, partitions of one commit encoded in parallel; and the
+//! pieces that read and write segments' dictionaries and session attributes
+//! for the writer, deletion and reads of pending rows.
+
+use foldhash::{HashMap, HashMapExt};
+use redb::{ReadableTable, WriteTransaction};
+
+use crate::error::Result;
+use crate::storage::columns;
+use crate::storage::row::{decode_batch, Row};
+use crate::storage::schema::*;
+use crate::storage::segment::{self, col, PartitionDicts, SEGMENT_ROWS};
+use crate::storage::sessions::{SessionAttrs, SessionBlock, SessionRow};
+use crate::storage::{day_of, day_start};
+use crate::writer::{PartMeta, SegInfo};
+
+/// Sealing rewrites a partition's partial last segment together with the
+/// new rows only while the segment holds at most this many times as many
+/// rows as are added.
+const MERGE_COST: usize = 4;
+
+pub(crate) fn load_dicts(
+    t: &impl ReadableTable<(u32, i32, u8), &'static [u8]>,
+    site: u32,
+    day: i32,
+) -> Result<PartitionDicts> {
+    let mut dicts = PartitionDicts::default();
+    for e in t.range((site, day, 0)..=(site, day, u8::MAX))? {
+        let (k, v) = e?;
+        dicts
+            .dicts
+            .insert(k.value().2, crate::storage::dict::Dict::decode(v.value())?);
+    }
+    Ok(dicts)
+}
+
+/// Encodes `rows` (in arrival order) as new segments of a partition, with
+/// their sessions' current attributes, and adds them to `meta`.
+pub(crate) fn write_segments(
+    txn: &WriteTransaction,
+    cols: &mut redb::Table<columns::ColKey, &[u8]>,
+    site: u32,
+    day: i32,
+    rows: &[Row],
+    dicts: &mut PartitionDicts,
+    meta: &mut PartMeta,
+) -> Result<()> {
+    let attrs = sessions_attrs(txn, site, rows)?;
+    let encoded = encode_segments(rows, day, dicts, &attrs);
+    put_segments(cols, site, day, meta, encoded)
+}
+
+/// The attributes of every session of `rows`.
+fn sessions_attrs(
+    txn: &WriteTransaction,
+    site: u32,
+    rows: &[Row],
+) -> Result<HashMap<u64, Option<SessionAttrs>>> {
+    let sessions = txn.open_table(SESSIONS)?;
+    let blocks = txn.open_table(SESSION_BLOCKS)?;
+    AttrsLookup::new(&sessions, &blocks, site).all(rows.iter().map(|r| r.session))
+}
+
+/// Encodes `rows` (in arrival order) as segments of [`SEGMENT_ROWS`] and
+/// one partial.
+pub(crate) fn encode_segments(
+    rows: &[Row],
+    day: i32,
+    dicts: &mut PartitionDicts,
+    attrs: &HashMap<u64, Option<SessionAttrs>>,
+) -> Vec<segment::EncodedSegment> {
+    let lookup = |h: u64| attrs.get(&h).cloned().flatten();
+    rows.chunks(SEGMENT_ROWS)
+        .map(|chunk| segment::build(chunk, day, dicts, &lookup))
+        .collect()
+}
+
+/// Stores encoded segments as the partition's next ones.
+fn put_segments(
+    cols: &mut redb::Table<columns::ColKey, &[u8]>,
+    site: u32,
+    day: i32,
+    meta: &mut PartMeta,
+    encoded: Vec<segment::EncodedSegment>,
+) -> Result<()> {
+    for enc in encoded {
+        let id = meta.next_segment;
+        meta.next_segment += 1;
+        for (c, bytes) in &enc.columns {
+            columns::put(cols, site, day, id, *c, bytes)?;
+        }
+        meta.segments.push(SegInfo {
+            id,
+            rows: enc.rows,
+            min_ts: enc.min_ts,
+            max_ts: enc.max_ts,
+        });
+    }
+    Ok(())
+}
+
+pub(crate) fn save_dicts(
+    txn: &WriteTransaction,
+    site: u32,
+    day: i32,
+    dicts: &PartitionDicts,
+) -> Result<()> {
+    let mut t = txn.open_table(DICTIONARIES)?;
+    for (dim, d) in &dicts.dicts {
+        t.insert((site, day, *dim), d.encode().as_slice())?;
+    }
+    Ok(())
+}
+
+/// Finds sessions' attributes: the session row gives the day of the first
+/// pageview, that day's block the attributes. Blocks are decoded once.
+pub(crate) struct AttrsLookup<'t, S, B> {
+    sessions: &'t S,
+    blocks: &'t B,
+    site: u32,
+    cache: HashMap<i32, Option<SessionBlock>>,
+}
+
+impl<'t, S, B> AttrsLookup<'t, S, B>
+where
+    S: ReadableTable<(u32, u64), &'static [u8]>,
+    B: ReadableTable<(u32, i32), &'static [u8]>,
+{
+    pub fn new(sessions: &'t S, blocks: &'t B, site: u32) -> Self {
+        AttrsLookup {
+            sessions,
+            blocks,
+            site,
+            cache: HashMap::new(),
+        }
+    }
+
+    /// The attributes of one session (`None` before its first pageview).
+    pub fn get(&mut self, hash: u64) -> Result<Option<SessionAttrs>> {
+        let Some(row) = self
+            .sessions
+            .get((self.site, hash))?
+            .map(|g| g.value().to_vec())
+        else {
+            return Ok(None);
+        };
+        let Some(fp) = SessionRow::decode(&row)?.first_pv else {
+            return Ok(None);
+        };
+        let day = day_of(fp.ts);
+        if !self.cache.contains_key(&day) {
+            let block = match self.blocks.get((self.site, day))? {
+                Some(g) => Some(SessionBlock::decode(g.value(), day_start(day))?),
+                None => None,
+            };
+            self.cache.insert(day, block);
+        }
+        let block = self.cache.get(&day).and_then(Option::as_ref);
+        let entry = block.and_then(|b| b.hashes.binary_search(&hash).ok().and_then(|i| b.entry(i)));
+        // A session hidden by a pending deletion request has left its
+        // block already: it has no attributes to give.
+        Ok(entry.map(|e| e.attrs))
+    }
+
+    /// The attributes of every distinct session among `hashes`.
+    pub fn all(
+        &mut self,
+        hashes: impl Iterator<Item = u64>,
+    ) -> Result<HashMap<u64, Option<SessionAttrs>>> {
+        let mut out = HashMap::new();
+        for h in hashes {
+            if let std::collections::hash_map::Entry::Vacant(v) = out.entry(h) {
+                v.insert(self.get(h)?);
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// When a sealed session's attributes change (an earlier pageview arrived
+/// late), rewrite its attribute codes and device bitmaps in the segments
+/// that hold it.
+pub(crate) fn patch_session_attrs(
+    txn: &WriteTransaction,
+    site: u32,
+    hash: u64,
+    days: &[i32],
+) -> Result<()> {
+    let attrs = {
+        let sessions = txn.open_table(SESSIONS)?;
+        let blocks = txn.open_table(SESSION_BLOCKS)?;
+        let mut lookup = AttrsLookup::new(&sessions, &blocks, site);
+        lookup.get(hash)?
+    };
+    let mut parts = txn.open_table(PARTITIONS)?;
+    let mut cols = txn.open_table(SEGMENT_COLUMNS)?;
+    for &day in days {
+        let Some(meta) = parts.get((site, day))?.map(|g| g.value().to_vec()) else {
+            continue;
+        };
+        let mut meta = PartMeta::decode(&meta)?;
+        let mut dicts = None;
+        for seg in &meta.segments {
+            let Some(sess) = columns::get(&cols, site, day, seg.id, col::SESSIONS)? else {
+                continue;
+            };
+            let runs = segment::SessionRuns::decode(&sess, seg.rows)?;
+            let Ok(i) = runs.hashes.binary_search(&hash) else {
+                continue;
+            };
+            let dicts = match &mut dicts {
+                Some(d) => d,
+                None => dicts.insert(load_dicts(&txn.open_table(DICTIONARIES)?, site, day)?),
+            };
+            let bytes =
+                columns::get(&cols, site, day, seg.id, col::SESSION_ATTRS)?.unwrap_or_default();
+            let mut codes = segment::decode_session_attrs(&bytes, runs.len())?;
+            if let Some(slot) = codes.get_mut(i) {
+                *slot = segment::session_attr_codes(attrs.as_ref(), dicts);
+            }
+            columns::put(
+                &mut cols,
+                site,
+                day,
+                seg.id,
+                col::SESSION_ATTRS,
+                &segment::encode_session_attrs(&codes),
+            )?;
+            columns::put(
+                &mut cols,
+                site,
+                day,
+                seg.id,
+                col::BM_DEVICE,
+                &segment::encode_device_bitmaps(&runs.starts, &codes),
+            )?;
+        }
+        if let Some(d) = dicts {
+            save_dicts(txn, site, day, &d)?;
+            // Columns changed in place: a new version for readers' caches.
+            parts.insert((site, day), meta.encode_new_version().as_slice())?;
+        }
+    }
+    Ok(())
+}
+
+/// A partition to seal, with all it needs read from the store: encoding it
+/// touches nothing else, so partitions are encoded in parallel.
+struct SealJob {
+    site: u32,
+    day: i32,
+    meta: PartMeta,
+    dicts: PartitionDicts,
+    rows: Vec<Row>,
+    /// The emptied vector of the new rows, when they joined the partial
+    /// last segment's.
+    spare: Option<Vec<Row>>,
+    attrs: HashMap<u64, Option<SessionAttrs>>,
+    encoded: Vec<segment::EncodedSegment>,
+}
+
+impl SealJob {
+    /// Encodes the rows, then drops them (on the encoding thread: the
+    /// emptied vector is kept for its memory).
+    fn encode(&mut self) {
+        self.encoded = encode_segments(&self.rows, self.day, &mut self.dicts, &self.attrs);
+        self.rows.clear();
+    }
+}
+
+/// Seals partitions (each named once): for each, its partial last segment
+/// (if any), its pending rows and `extra` rows of the committing batch, in
+/// that (arrival) order, become full segments of [`SEGMENT_ROWS`] and one
+/// partial. Partitions are encoded on as many threads as there are cores.
+///
+/// Gives back the row vectors it used, for their memory.
+pub(crate) fn seal_many(
+    txn: &WriteTransaction,
+    parts: Vec<(u32, i32, Vec<Row>)>,
+) -> Result<Vec<Vec<Row>>> {
+    let mut jobs = Vec::with_capacity(parts.len());
+    for (site, day, extra) in parts {
+        jobs.push(seal_job(txn, site, day, extra)?);
+    }
+    encode_in_parallel(&mut jobs);
+    let mut parts = txn.open_table(PARTITIONS)?;
+    let mut cols = txn.open_table(SEGMENT_COLUMNS)?;
+    let mut spent = Vec::with_capacity(jobs.len());
+    for mut job in jobs {
+        put_segments(
+            &mut cols,
+            job.site,
+            job.day,
+            &mut job.meta,
+            std::mem::take(&mut job.encoded),
+        )?;
+        job.meta.pending_rows = 0;
+        parts.insert(
+            (job.site, job.day),
+            job.meta.encode_new_version().as_slice(),
+        )?;
+        save_dicts(txn, job.site, job.day, &job.dicts)?;
+        spent.push(job.rows);
+        spent.extend(job.spare);
+    }
+    Ok(spent)
+}
+
+/// Reads what sealing a partition needs, and takes its pending rows and
+/// (when it is worth rewriting) its partial last segment out of the store.
+fn seal_job(txn: &WriteTransaction, site: u32, day: i32, extra: Vec<Row>) -> Result<SealJob> {
+    let mut meta = match txn
+        .open_table(PARTITIONS)?
+        .get((site, day))?
+        .map(|g| g.value().to_vec())
+    {
+        Some(b) => PartMeta::decode(&b)?,
+        None => PartMeta::default(),
+    };
+    let dicts = load_dicts(&txn.open_table(DICTIONARIES)?, site, day)?;
+    let mut cols = txn.open_table(SEGMENT_COLUMNS)?;
+    let mut rows = if meta.pending_rows == 0 {
+        extra
+    } else {
+        let mut rows = Vec::new();
+        let mut pending = txn.open_table(PENDING)?;
+        let mut keys = Vec::new();
+        for e in pending.range((site, day, 0)..=(site, day, u64::MAX))? {
+            let (k, v) = e?;
+            rows.extend(decode_batch(v.value())?);
+            keys.push(k.value());
+        }
+        for k in keys {
+            pending.remove(k)?;
+        }
+        rows.extend(extra);
+        rows
+    };
+    let mut spare = None;
+    if let Some(last) = meta.segments.last().cloned() {
+        // The partial last segment is rewritten with the new rows while
+        // that costs at most MERGE_COST times their own encoding: segments
+        // grow towards full in a steady stream, and a few late rows do not
+        // rewrite a large segment (they make a small one).
+        if (last.rows as usize) < SEGMENT_ROWS && rows.len() * MERGE_COST >= last.rows as usize {
+            let tail = columns::get_all(&cols, site, day, last.id)?;
+            let mut all = segment::decode_rows(&tail, last.rows, day, &dicts)?;
+            all.append(&mut rows);
+            spare = Some(std::mem::replace(&mut rows, all));
+            columns::remove_segment(&mut cols, site, day, last.id)?;
+            meta.segments.pop();
+        }
+    }
+    drop(cols);
+    let attrs = sessions_attrs(txn, site, &rows)?;
+    Ok(SealJob {
+        site,
+        day,
+        meta,
+        dicts,
+        rows,
+        spare,
+        attrs,
+        encoded: Vec::new(),
+    })
+}
+
+/// Encodes every job, spread over the machine's cores by row count.
+fn encode_in_parallel(jobs: &mut [SealJob]) {
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(jobs.len());
+    if threads <= 1 {
+        jobs.iter_mut().for_each(SealJob::encode);
+        return;
+    }
+    // Largest first, each to the least loaded thread.
+    let mut order: Vec<&mut SealJob> = jobs.iter_mut().collect();
+    order.sort_by_key(|j| std::cmp::Reverse(j.rows.len()));
+    let mut shares: Vec<(usize, Vec<&mut SealJob>)> =
+        (0..threads).map(|_| (0, Vec::new())).collect();
+    for job in order {
+        if let Some(share) = shares.iter_mut().min_by_key(|(load, _)| *load) {
+            share.0 += job.rows.len();
+            share.1.push(job);
+        }
+    }
+    std::thread::scope(|scope| {
+        let mut shares = shares.into_iter();
+        let mine = shares.next();
+        for (_, share) in shares {
+            scope.spawn(move || share.into_iter().for_each(|j| j.encode()));
+        }
+        if let Some((_, share)) = mine {
+            share.into_iter().for_each(|j| j.encode());
+        }
+    });
+}
