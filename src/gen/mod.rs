@@ -32,7 +32,12 @@
 //! Events come out in *arrival* order, the order a collector would receive
 //! them: sessions overlap, so their events interleave roughly by `ts`; about
 //! [`GenConfig::late_fraction`] of them arrive late, in runs (a tracker batch
-//! sent late), by seconds to hours and a few by more than a day.
+//! sent late), by seconds to hours and a few by more than a day. With
+//! [`GenConfig::arrival_jitter_ms`] every event also arrives at a random
+//! time within that window after its `ts`, so a session's clicks often
+//! arrive before its pageview; with [`GenConfig::visitor_ids`] the visitor
+//! id rides on pageviews only, or on a fraction of events, as real trackers
+//! send it.
 //!
 //! # Memory usage
 //! Sessions are simulated one at a time in start-time order; their events
@@ -116,6 +121,45 @@ pub struct GenConfig {
     /// Share of human visitors (so, on average, of sessions) whose events
     /// carry `dnt: true`. Clamped to 0..=1. Default `0.0`.
     pub dnt_fraction: f64,
+    /// Which events carry the `visitor` id. Default
+    /// [`VisitorIds::Every`].
+    pub visitor_ids: VisitorIds,
+    /// When above 0, every event arrives at a random time up to this many
+    /// ms after its `ts`, so that events within that window arrive in any
+    /// order (a session's clicks before its pageview, say), on top of the
+    /// late runs. Default `0`.
+    pub arrival_jitter_ms: u32,
+}
+
+/// Which events of a session carry its visitor id (sessions of crawlers
+/// and cookieless visitors carry none).
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub enum VisitorIds {
+    /// Every event (the default).
+    #[default]
+    Every,
+    /// Pageviews only, as most trackers send it.
+    Pageviews,
+    /// Each event with this probability (clamped to 0..=1).
+    Fraction(f64),
+}
+
+impl std::str::FromStr for VisitorIds {
+    type Err = String;
+
+    /// `every`, `pageviews`, or a fraction such as `0.3`.
+    fn from_str(s: &str) -> Result<VisitorIds, String> {
+        match s {
+            "every" => Ok(VisitorIds::Every),
+            "pageviews" => Ok(VisitorIds::Pageviews),
+            _ => match s.parse::<f64>() {
+                Ok(f) if (0.0..=1.0).contains(&f) => Ok(VisitorIds::Fraction(f)),
+                _ => Err(format!(
+                    "{s:?} is not `every`, `pageviews` or a fraction in 0..=1"
+                )),
+            },
+        }
+    }
 }
 
 impl Default for GenConfig {
@@ -130,6 +174,8 @@ impl Default for GenConfig {
             late_fraction: 0.02,
             cookieless_fraction: 0.0,
             dnt_fraction: 0.0,
+            visitor_ids: VisitorIds::Every,
+            arrival_jitter_ms: 0,
         }
     }
 }
@@ -162,6 +208,10 @@ pub struct Generator {
     late_start: f64,
     cookieless: f64,
     dnt: f64,
+    visitor_ids: VisitorIds,
+    jitter_ms: i64,
+    /// Salt of the per-event choice of [`VisitorIds::Fraction`].
+    id_salt: u64,
     total: u64,
     /// Events simulated so far (staged, queued or emitted).
     simulated: u64,
@@ -212,6 +262,12 @@ impl Generator {
             late_start: late_start_chance(fraction(cfg.late_fraction)),
             cookieless: fraction(cfg.cookieless_fraction),
             dnt: fraction(cfg.dnt_fraction),
+            visitor_ids: match cfg.visitor_ids {
+                VisitorIds::Fraction(f) => VisitorIds::Fraction(fraction(f)),
+                other => other,
+            },
+            jitter_ms: i64::from(cfg.arrival_jitter_ms),
+            id_salt: cfg.seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ 0x1d5,
             total: cfg.events,
             simulated: 0,
             emitted: 0,
@@ -271,6 +327,7 @@ impl Generator {
             &mut self.rng,
             &mut self.staged,
             self.late_start,
+            self.jitter_ms,
         )
         .session(site as u32, who);
         if (self.staged.len() as u64) > remaining {
@@ -289,12 +346,24 @@ impl Generator {
         let s = &*pv.session;
         let who = &*s.who;
         let ua = &self.world.devices.uas[who.ua as usize].ua;
+        let carries_id = match self.visitor_ids {
+            VisitorIds::Every => true,
+            VisitorIds::Pageviews => p.kind == EventKind::Pageview,
+            VisitorIds::Fraction(f) => {
+                // A fixed choice per event: a mix of its generation order.
+                let mut z = p.seq ^ self.id_salt;
+                z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+                z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+                let u = ((z ^ (z >> 31)) >> 11) as f64 / (1u64 << 53) as f64;
+                u < f
+            }
+        };
         let mut e = Event {
             site: self.world.sites[s.site as usize].name.clone(),
             ts: p.ts,
             kind: p.kind,
             session: s.session.clone(),
-            visitor: s.visitor.clone(),
+            visitor: s.visitor.clone().filter(|_| carries_id),
             url: pv.url.clone(),
             dnt: who.dnt.then_some(true),
             ..Event::default()

@@ -91,6 +91,9 @@ pub(crate) struct Sim<'a> {
     out: &'a mut Vec<Pending>,
     /// Chance that an on-time event starts a late run.
     late_start: f64,
+    /// Every event arrives up to this many ms after its time, at random
+    /// (0: events arrive in order but for the late runs).
+    jitter_ms: i64,
     /// Network and batching delay of this session's on-time events.
     latency: i64,
     late_left: u32,
@@ -137,6 +140,7 @@ impl<'a> Sim<'a> {
         rng: &'a mut Rng,
         out: &'a mut Vec<Pending>,
         late_start: f64,
+        jitter_ms: i64,
     ) -> Sim<'a> {
         let latency = rng.range_i64(20, 400);
         Sim {
@@ -144,6 +148,7 @@ impl<'a> Sim<'a> {
             rng,
             out,
             late_start,
+            jitter_ms,
             latency,
             late_left: 0,
             late_delay: 0,
@@ -183,10 +188,15 @@ impl<'a> Sim<'a> {
             self.late_left = self.rng.range_u32(1, 2 * LATE_RUN as u32 - 1);
             self.late_delay = self.late_delay();
         }
-        let late = self.late_left > 0;
+        let mut late = self.late_left > 0;
         if late {
             self.late_left -= 1;
             arrival += self.late_delay;
+        }
+        if self.jitter_ms > 0 {
+            // Out of order within the window: through the late heap.
+            arrival += self.rng.range_i64(0, self.jitter_ms);
+            late = true;
         }
         self.out.push(Pending {
             arrival,

@@ -180,6 +180,62 @@ fn late_arrivals_exist_and_on_time_is_ordered() {
 }
 
 #[test]
+fn visitor_ids_ride_where_asked() {
+    let every = gen(cfg(20_000));
+    let with_id = |events: &[Event]| events.iter().filter(|e| e.visitor.is_some()).count();
+    let pv = gen(GenConfig {
+        visitor_ids: VisitorIds::Pageviews,
+        ..cfg(20_000)
+    });
+    // The same stream but for the ids.
+    assert!(every
+        .iter()
+        .zip(&pv)
+        .all(|(a, b)| a.ts == b.ts && a.kind == b.kind));
+    assert!(pv
+        .iter()
+        .all(|e| e.visitor.is_none() || e.kind == EventKind::Pageview));
+    assert!(pv.iter().any(|e| e.visitor.is_some()));
+    let some = gen(GenConfig {
+        visitor_ids: VisitorIds::Fraction(0.3),
+        ..cfg(20_000)
+    });
+    let share = with_id(&some) as f64 / with_id(&every) as f64;
+    assert!((share - 0.3).abs() < 0.03, "{share}");
+    assert_eq!("pageviews".parse(), Ok(VisitorIds::Pageviews));
+    assert_eq!("0.5".parse(), Ok(VisitorIds::Fraction(0.5)));
+    assert!("1.5".parse::<VisitorIds>().is_err());
+}
+
+#[test]
+fn jitter_shuffles_arrival_within_its_window() {
+    let window = 120_000;
+    let events = gen(GenConfig {
+        late_fraction: 0.0,
+        arrival_jitter_ms: window,
+        ..cfg(50_000)
+    });
+    // Out of order, but never by more than the window.
+    let mut max_ts = i64::MIN;
+    let mut out_of_order = 0;
+    for e in &events {
+        assert!(
+            e.ts >= max_ts.saturating_sub(i64::from(window) + 400),
+            "beyond the window"
+        );
+        out_of_order += usize::from(e.ts < max_ts);
+        max_ts = max_ts.max(e.ts);
+    }
+    assert!(out_of_order > events.len() / 4, "{out_of_order}");
+    // Some sessions' first event to arrive is not their first pageview.
+    let before_pv = sessions(&events)
+        .values()
+        .filter(|evs| evs[0].kind != EventKind::Pageview)
+        .count();
+    assert!(before_pv > 10, "{before_pv}");
+}
+
+#[test]
 fn late_fraction_is_honoured() {
     for f in [0.0, 0.02, 0.2] {
         let mut g = Generator::new(GenConfig {
@@ -189,7 +245,7 @@ fn late_fraction_is_honoured() {
         let (mut out, mut late, mut n) = (Vec::new(), 0, 0);
         for _ in 0..3_000 {
             let who = g.visitor(0);
-            Sim::new(&g.world, &mut g.rng, &mut out, g.late_start).session(0, who);
+            Sim::new(&g.world, &mut g.rng, &mut out, g.late_start, 0).session(0, who);
             n += out.len();
             late += out.iter().filter(|p| p.late).count();
             out.clear();

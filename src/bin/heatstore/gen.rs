@@ -39,6 +39,14 @@ pub struct Args {
     /// Share of visitors sending Do-Not-Track (0..=1).
     #[arg(long, value_name = "F", value_parser = parse_fraction)]
     dnt_fraction: Option<f64>,
+    /// Which events carry the visitor id: `every`, `pageviews`, or a
+    /// fraction of events such as `0.3`.
+    #[arg(long, value_name = "WHICH")]
+    visitor_ids: Option<heatstore::gen::VisitorIds>,
+    /// Every event arrives up to this many ms after its time, in random
+    /// order within that window (e.g. 120000 for two minutes).
+    #[arg(long, value_name = "MS")]
+    jitter_ms: Option<u32>,
     /// Write to FILE instead of standard output (`-` is standard output).
     #[arg(long, short, value_name = "FILE")]
     out: Option<PathBuf>,
@@ -61,6 +69,8 @@ impl Args {
             late_fraction: self.late_fraction.unwrap_or(d.late_fraction),
             cookieless_fraction: self.cookieless_fraction.unwrap_or(d.cookieless_fraction),
             dnt_fraction: self.dnt_fraction.unwrap_or(d.dnt_fraction),
+            visitor_ids: self.visitor_ids.unwrap_or(d.visitor_ids),
+            arrival_jitter_ms: self.jitter_ms.unwrap_or(d.arrival_jitter_ms),
         }
     }
 }
