@@ -37,7 +37,12 @@ use crate::Store;
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum DeletionTarget {
     /// Every event and session of one visitor (the `visitor` id, or the
-    /// `session` id of a visitor-less session).
+    /// `session` id of a session none of whose events names a visitor).
+    /// It covers every session any of whose events named the visitor, in
+    /// whatever order they arrived: a session whose events name two
+    /// visitors (a login switching ids) is deleted whole by a request for
+    /// either. Events of those sessions that happened before the request
+    /// and arrive after it are dropped at ingest.
     Visitor(String),
     /// Every event of one session.
     Session(String),
@@ -120,6 +125,13 @@ pub struct DeletionRequest {
     pub rows_removed: Option<u64>,
     /// Status.
     pub status: RequestStatus,
+    /// The request this one was derived from: a session that an event
+    /// naming that request's visitor tied to it only after the request was
+    /// made (the event arrived late). Such a request deletes the session's
+    /// events stored before; its deadline is the original's, or the site's
+    /// purge window from when it was derived if that one has passed.
+    #[serde(default)]
+    pub derived_from: Option<u64>,
 }
 
 impl DeletionRequest {
@@ -127,7 +139,7 @@ impl DeletionRequest {
         rmp_serde::to_vec(self).unwrap_or_default()
     }
 
-    fn decode(bytes: &[u8]) -> Result<DeletionRequest, Corrupt> {
+    pub(crate) fn decode(bytes: &[u8]) -> Result<DeletionRequest, Corrupt> {
         rmp_serde::from_slice(bytes).map_err(|e| Corrupt::new("deletion request", e.to_string()))
     }
 
@@ -182,6 +194,21 @@ impl Hidden {
         self.ranges.iter().any(|&(f, t)| ts >= f && ts < t)
     }
 
+    /// Adds the sessions of the hidden visitors, found through the visitor
+    /// index: every session any of whose events named one of them.
+    pub fn resolve(
+        &mut self,
+        index: &impl ReadableTable<(u32, u64, u64), ()>,
+        site: u32,
+    ) -> Result<()> {
+        for &v in &self.visitors {
+            for e in index.range((site, v, 0)..=(site, v, u64::MAX))? {
+                self.sessions.insert(e?.0.value().2);
+            }
+        }
+        Ok(())
+    }
+
     fn add(&mut self, t: &StoredTarget) {
         match *t {
             StoredTarget::Visitor { hash } => {
@@ -197,8 +224,14 @@ impl Hidden {
     }
 }
 
-/// The tombstones of a site: its requests not erased yet.
-pub(crate) fn hidden_for(t: &impl ReadableTable<u64, &'static [u8]>, site: &str) -> Result<Hidden> {
+/// The tombstones of a site (`site`, id `site_id`): its requests not
+/// erased yet, with the sessions of their visitors.
+pub(crate) fn hidden_for(
+    t: &impl ReadableTable<u64, &'static [u8]>,
+    index: &impl ReadableTable<(u32, u64, u64), ()>,
+    site_id: u32,
+    site: &str,
+) -> Result<Hidden> {
     let mut h = Hidden::default();
     for e in t.iter()? {
         let r = DeletionRequest::decode(e?.1.value())?;
@@ -206,6 +239,7 @@ pub(crate) fn hidden_for(t: &impl ReadableTable<u64, &'static [u8]>, site: &str)
             h.add(&r.target);
         }
     }
+    h.resolve(index, site_id)?;
     Ok(h)
 }
 
@@ -436,15 +470,13 @@ impl Store {
         // removed row is counted for (the first that matches).
         let mut hidden = Hidden::default();
         let mut by_session = foldhash::HashMap::default();
-        let mut by_visitor = foldhash::HashMap::default();
+        let mut visitor_requests = Vec::new();
         let mut ranges = Vec::new();
         let mut whole_site = None;
         for (i, r) in batch.iter().enumerate() {
             hidden.add(&r.target);
             match r.target {
-                StoredTarget::Visitor { hash } => {
-                    by_visitor.entry(hash).or_insert(i);
-                }
+                StoredTarget::Visitor { hash } => visitor_requests.push((hash, i)),
                 StoredTarget::Session { hash } => {
                     by_session.entry(hash).or_insert(i);
                 }
@@ -455,11 +487,23 @@ impl Store {
                 }
             }
         }
+        // A visitor's request owns every session any of whose events named
+        // the visitor (unless an earlier request owns it).
+        {
+            let index = txn.open_table(VISITOR_SESSIONS)?;
+            for &(v, i) in &visitor_requests {
+                for e in index.range((site_id, v, 0)..=(site_id, v, u64::MAX))? {
+                    let s = e?.0.value().2;
+                    let slot = by_session.entry(s).or_insert(i);
+                    *slot = (*slot).min(i);
+                }
+            }
+            hidden.resolve(&index, site_id)?;
+        }
         let owner = |row: &Row| -> Option<usize> {
             [
                 whole_site,
                 by_session.get(&row.session).copied(),
-                by_visitor.get(&row.visitor).copied(),
                 ranges
                     .iter()
                     .find(|&&(f, t, _)| row.ts >= f && row.ts < t)
@@ -509,13 +553,28 @@ impl Store {
                 true
             })?;
         }
-        // Session rows, blocks and cookieless state of deleted sessions.
+        // Session rows, blocks and cookieless state of deleted sessions;
+        // the hashes of sessions deleted by id or visitor are kept, so that
+        // their late events are dropped at ingest.
         {
             let mut sessions = txn.open_table(SESSIONS)?;
             let mut index = txn.open_table(VISITOR_SESSIONS)?;
+            let mut deleted = txn.open_table(DELETED_SESSIONS)?;
+            let opt_outs = txn.open_table(OPT_OUTS)?;
             for (hash, row) in hidden_sessions(&sessions, &index, site_id, &hidden)? {
                 sessions.remove((site_id, hash))?;
-                index.remove((site_id, row.visitor, hash))?;
+                let visitors = row.index_visitors(hash);
+                let mut opted_out = false;
+                for v in &visitors {
+                    index.remove((site_id, *v, hash))?;
+                    opted_out |= opt_outs.get((site_id, *v))?.is_some();
+                }
+                let owner = by_session.get(&hash).and_then(|&i| batch.get(i));
+                if let Some(r) = owner {
+                    let cutoff = if opted_out { i64::MAX } else { r.requested_at };
+                    let prev = deleted.get((site_id, hash))?.map(|g| g.value());
+                    deleted.insert((site_id, hash), prev.unwrap_or(i64::MIN).max(cutoff))?;
+                }
             }
             let mut cookieless = txn.open_table(COOKIELESS)?;
             let mut doomed = Vec::new();
@@ -641,6 +700,40 @@ fn record_request(
         erased_at: None,
         rows_removed: None,
         status: RequestStatus::Pending,
+        derived_from: None,
+    };
+    t.insert(id, r.encode().as_slice())?;
+    drop(t);
+    hide_sessions(txn, site_id, &target)?;
+    Ok(id)
+}
+
+/// Records a request derived from request `from` that deletes one session
+/// (see [`DeletionRequest::derived_from`]), hidden at once like any other.
+pub(crate) fn record_derived(
+    txn: &WriteTransaction,
+    site: &str,
+    site_id: u32,
+    session: u64,
+    from: u64,
+    deadline: i64,
+) -> Result<u64> {
+    let now = now_ms();
+    let mut t = txn.open_table(DELETIONS)?;
+    let id = t.last()?.map_or(1, |(k, _)| k.value() + 1);
+    let target = StoredTarget::Session { hash: session };
+    let r = DeletionRequest {
+        id,
+        site: site.to_owned(),
+        target,
+        requested_at: now,
+        deadline,
+        hidden_at: now,
+        purged_at: None,
+        erased_at: None,
+        rows_removed: None,
+        status: RequestStatus::Pending,
+        derived_from: (from != 0).then_some(from),
     };
     t.insert(id, r.encode().as_slice())?;
     drop(t);
@@ -654,6 +747,7 @@ fn record_request(
 fn hide_sessions(txn: &WriteTransaction, site: u32, target: &StoredTarget) -> Result<()> {
     let mut hidden = Hidden::default();
     hidden.add(target);
+    hidden.resolve(&txn.open_table(VISITOR_SESSIONS)?, site)?;
     // The blocks to look at: for a visitor or a session, only the days of
     // their sessions' first pageviews; otherwise every block of the site.
     let only_days: Option<BTreeSet<i32>> = match *target {
@@ -755,6 +849,7 @@ fn hidden_sessions(
         }
         return Ok(out);
     }
+    // Every session any of whose events named a hidden visitor.
     let mut hashes: BTreeSet<u64> = hidden.sessions.iter().copied().collect();
     for &v in &hidden.visitors {
         for e in index.range((site, v, 0)..=(site, v, u64::MAX))? {
@@ -765,10 +860,7 @@ fn hidden_sessions(
         let Some(bytes) = sessions.get((site, hash))?.map(|g| g.value().to_vec()) else {
             continue;
         };
-        let row = SessionRow::decode(&bytes)?;
-        if hidden.session_hidden(hash, row.visitor) {
-            out.push((hash, row));
-        }
+        out.push((hash, SessionRow::decode(&bytes)?));
     }
     Ok(out)
 }
@@ -806,15 +898,17 @@ fn remove_sessions_before(txn: &WriteTransaction, site: u32, before: i64) -> Res
             row.first_pv = None;
         }
         if row.days.is_empty() {
-            doomed.push((k.value(), row.visitor));
+            doomed.push((k.value(), row.index_visitors(k.value().1)));
         } else if row.days.len() != n {
             update.push((k.value(), row));
         }
     }
     let mut index = txn.open_table(VISITOR_SESSIONS)?;
-    for ((site, hash), visitor) in doomed {
+    for ((site, hash), visitors) in doomed {
         sessions.remove((site, hash))?;
-        index.remove((site, visitor, hash))?;
+        for v in visitors {
+            index.remove((site, v, hash))?;
+        }
     }
     for (k, row) in update {
         sessions.insert(k, row.encode().as_slice())?;
@@ -916,6 +1010,7 @@ fn copy_all(from: &Database, to: &Database) -> Result<()> {
     copy_table(&r, &w, COOKIELESS)?;
     copy_table(&r, &w, OPT_OUTS)?;
     copy_table(&r, &w, DELETIONS)?;
+    copy_table(&r, &w, DELETED_SESSIONS)?;
     w.commit()?;
     Ok(())
 }

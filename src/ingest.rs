@@ -28,6 +28,10 @@ pub enum Dropped {
     SensitiveSelector,
     /// The visitor opted out.
     OptedOut,
+    /// A deletion request recorded before the event arrived covers it: it
+    /// happened before the request and belongs to a deleted session or
+    /// visitor, time range or site (see [`crate::Store::request_deletion`]).
+    Deleted,
 }
 
 /// The outcome of normalizing one event.

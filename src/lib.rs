@@ -7,6 +7,7 @@
 #![warn(missing_docs)]
 
 mod cache;
+mod covered;
 mod deletion;
 mod error;
 pub mod event;

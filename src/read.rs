@@ -125,6 +125,7 @@ pub(crate) struct Tables {
     pub blocks: ReadOnlyTable<(u32, i32), &'static [u8]>,
     pub block_versions: ReadOnlyTable<(u32, i32), u64>,
     pub deletions: ReadOnlyTable<u64, &'static [u8]>,
+    pub deleted_sessions: ReadOnlyTable<(u32, u64), i64>,
 }
 
 /// A consistent, read-only view of the store.
@@ -190,6 +191,37 @@ fn dicts_size(d: &PartitionDicts) -> usize {
     d.dicts.values().map(|x| x.len() * 48).sum::<usize>() + 64
 }
 
+/// Visitors and sessions of erased deletion requests, with the time
+/// before which their events must be gone.
+#[derive(Default)]
+struct ErasedIds {
+    visitors: foldhash::HashMap<u64, i64>,
+    sessions: foldhash::HashMap<u64, i64>,
+}
+
+impl ErasedIds {
+    fn add_visitor(&mut self, hash: u64, at: i64) {
+        let e = self.visitors.entry(hash).or_insert(at);
+        *e = (*e).max(at);
+    }
+
+    fn add_session(&mut self, hash: u64, at: i64) {
+        let e = self.sessions.entry(hash).or_insert(at);
+        *e = (*e).max(at);
+    }
+
+    /// Whether an event at `ts` of `session`, whose visitor was named by an
+    /// event at `named.1`, should have been erased.
+    fn covers(&self, session: u64, named: Option<(u64, i64)>, ts: i64) -> bool {
+        self.sessions.get(&session).is_some_and(|&at| ts < at)
+            || named.is_some_and(|(v, named_ts)| {
+                self.visitors
+                    .get(&v)
+                    .is_some_and(|&at| ts < at && named_ts < at)
+            })
+    }
+}
+
 /// A resolved site: its id and secret key.
 #[derive(Clone)]
 pub(crate) struct SiteRef {
@@ -213,6 +245,7 @@ impl Snapshot {
             blocks: txn.open_table(SESSION_BLOCKS)?,
             block_versions: txn.open_table(SESSION_BLOCK_VERSIONS)?,
             deletions: txn.open_table(DELETIONS)?,
+            deleted_sessions: txn.open_table(DELETED_SESSIONS)?,
         };
         Ok(Snapshot {
             t,
@@ -247,7 +280,8 @@ impl Snapshot {
         let Some((id, record)) = self.site_record(site)? else {
             return Ok(None);
         };
-        let hidden = std::sync::Arc::new(hidden_for(&self.t.deletions, site)?);
+        let hidden =
+            std::sync::Arc::new(hidden_for(&self.t.deletions, &self.t.visitors, id, site)?);
         Ok(Some(SiteRef { id, record, hidden }))
     }
 
@@ -322,12 +356,12 @@ impl Snapshot {
                 || {
                     let mut dicts = load_dicts(&self.t.dicts, site, day)?;
                     let rows = self.pending_rows(site, day)?;
-                    let attrs =
+                    let infos =
                         crate::seal::AttrsLookup::new(&self.t.sessions, &self.t.blocks, site)
                             .all(rows.iter().map(|r| r.session))?;
                     let mut segs = Vec::new();
                     let mut size = 0;
-                    for enc in crate::seal::encode_segments(&rows, day, &mut dicts, &attrs) {
+                    for enc in crate::seal::encode_segments(&rows, day, &mut dicts, &infos) {
                         size += enc.columns.values().map(Vec::len).sum::<usize>();
                         segs.push((enc.rows, enc.min_ts, enc.max_ts, Arc::new(enc.columns)));
                     }
@@ -529,12 +563,23 @@ impl Snapshot {
     }
 
     /// Decodes every structure of the store: every segment column, bitmap,
-    /// dictionary, pending batch, session row and session block. Returns the
-    /// number of events checked, or the first corruption found.
+    /// dictionary, pending batch, session row and session block, and checks
+    /// what ties them together: each segment files its sessions under the
+    /// visitor their session rows name, the visitor index holds exactly the
+    /// visitors each session's events named, and no stored event belongs
+    /// to a visitor or session whose deletion request is erased (other than
+    /// events that happened after the request). Returns the number of
+    /// events checked, or the first inconsistency found.
     pub fn check(&self) -> Result<u64> {
         let mut events = 0u64;
         for site in self.sites()? {
             let Some(s) = self.site(&site)? else { continue };
+            let erased = self.erased_ids(&s, &site)?;
+            let mut session_rows: foldhash::HashMap<u64, SessionRow> = Default::default();
+            for e in self.t.sessions.range((s.id, 0)..=(s.id, u64::MAX))? {
+                let (k, v) = e?;
+                session_rows.insert(k.value().1, SessionRow::decode(v.value())?);
+            }
             for (day, meta) in self.partitions(s.id, i32::MIN, i32::MAX)? {
                 let view = self.partition_view(s.id, day, &meta)?;
                 for seg in &view.segments {
@@ -549,39 +594,72 @@ impl Snapshot {
                     segment::decode_bitmaps(&self.need_column(&view, seg, col::BM_DEVICE)?)?;
                     segment::decode_bitmaps(&self.need_column(&view, seg, col::BM_HOUR)?)?;
                     segment::decode_bitmaps(&self.need_column(&view, seg, col::BM_PAGE)?)?;
+                    for (hash, visitor) in runs.hashes.iter().zip(&runs.visitors) {
+                        let filed = session_rows.get(hash).map(|r| r.visitor);
+                        if filed != Some(*visitor) {
+                            return Err(Corrupt::new(
+                                "segment session column",
+                                format!(
+                                    "day {day} of site {}: session {hash:016x} is filed under \
+                                     visitor {visitor:016x}, its session row names {}",
+                                    s.id,
+                                    filed.map_or("none".to_owned(), |v| format!("{v:016x}"))
+                                ),
+                            )
+                            .into());
+                        }
+                    }
+                    for r in &rows {
+                        // The visitor that named the session before the
+                        // event, if any: a visitor deleted before it was
+                        // named covers nothing earlier of the session.
+                        let named = session_rows.get(&r.session).and_then(|row| {
+                            let at = row.named_at(r.session)?;
+                            Some((row.visitor, at.ts))
+                        });
+                        if erased.covers(r.session, named, r.ts) {
+                            return Err(Corrupt::new(
+                                "erasure",
+                                format!(
+                                    "day {day} of site {site}: an event of session {:016x} at \
+                                     {} belongs to an erased deletion request",
+                                    r.session, r.ts
+                                ),
+                            )
+                            .into());
+                        }
+                    }
                     events += rows.len() as u64;
                 }
                 self.session_block(s.id, day)?;
             }
-            // Every session row has its visitor index entry, and no entry
-            // outlives its row.
-            let mut rows = 0u64;
-            for e in self.t.sessions.range((s.id, 0)..=(s.id, u64::MAX))? {
-                let (k, v) = e?;
-                let row = SessionRow::decode(v.value())?;
-                if self
-                    .t
-                    .visitors
-                    .get((s.id, row.visitor, k.value().1))?
-                    .is_none()
-                {
-                    return Err(Corrupt::new(
-                        "visitor index",
-                        format!("session {:016x} of site {} is missing", k.value().1, s.id),
-                    )
-                    .into());
+            // The visitor index holds exactly what the session rows name.
+            let mut want = 0u64;
+            for (hash, row) in &session_rows {
+                for v in row.index_visitors(*hash) {
+                    if self.t.visitors.get((s.id, v, *hash))?.is_none() {
+                        return Err(Corrupt::new(
+                            "visitor index",
+                            format!("session {hash:016x} of site {} is missing", s.id),
+                        )
+                        .into());
+                    }
+                    want += 1;
                 }
-                rows += 1;
             }
             let entries = self
                 .t
                 .visitors
                 .range((s.id, 0, 0)..=(s.id, u64::MAX, u64::MAX))?
                 .count() as u64;
-            if entries != rows {
+            if entries != want {
                 return Err(Corrupt::new(
                     "visitor index",
-                    format!("{entries} entries for {rows} sessions of site {}", s.id),
+                    format!(
+                        "{entries} entries where the {} sessions of site {} name {want}",
+                        session_rows.len(),
+                        s.id
+                    ),
                 )
                 .into());
             }
@@ -602,6 +680,33 @@ impl Snapshot {
             }
         }
         Ok(events)
+    }
+
+    /// The visitors and sessions of a site's erased deletion requests,
+    /// with the time of each request.
+    fn erased_ids(&self, s: &SiteRef, site: &str) -> Result<ErasedIds> {
+        use crate::deletion::{DeletionRequest, RequestStatus, StoredTarget};
+        let mut out = ErasedIds::default();
+        for e in self.t.deletions.iter()? {
+            let r = DeletionRequest::decode(e?.1.value())?;
+            if r.site != site || r.status != RequestStatus::Erased {
+                continue;
+            }
+            match r.target {
+                StoredTarget::Visitor { hash } => out.add_visitor(hash, r.requested_at),
+                StoredTarget::Session { hash } => out.add_session(hash, r.requested_at),
+                _ => {}
+            }
+        }
+        for e in self
+            .t
+            .deleted_sessions
+            .range((s.id, 0)..=(s.id, u64::MAX))?
+        {
+            let (k, v) = e?;
+            out.add_session(k.value().1, v.value());
+        }
+        Ok(out)
     }
 
     /// Bytes stored per structure (segment columns by name, bitmap indexes,

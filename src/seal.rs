@@ -10,7 +10,7 @@ use crate::error::Result;
 use crate::storage::columns;
 use crate::storage::row::{decode_batch, Row};
 use crate::storage::schema::*;
-use crate::storage::segment::{self, col, PartitionDicts, SEGMENT_ROWS};
+use crate::storage::segment::{self, col, PartitionDicts, SessionInfo, SEGMENT_ROWS};
 use crate::storage::sessions::{SessionAttrs, SessionBlock, SessionRow};
 use crate::storage::{day_of, day_start};
 use crate::writer::{PartMeta, SegInfo};
@@ -46,31 +46,31 @@ pub(crate) fn write_segments(
     dicts: &mut PartitionDicts,
     meta: &mut PartMeta,
 ) -> Result<()> {
-    let attrs = sessions_attrs(txn, site, rows)?;
-    let encoded = encode_segments(rows, day, dicts, &attrs);
+    let infos = sessions_info(txn, site, rows)?;
+    let encoded = encode_segments(rows, day, dicts, &infos);
     put_segments(cols, site, day, meta, encoded)
 }
 
-/// The attributes of every session of `rows`.
-fn sessions_attrs(
+/// The attributes and visitor of every session of `rows`.
+fn sessions_info(
     txn: &WriteTransaction,
     site: u32,
     rows: &[Row],
-) -> Result<HashMap<u64, Option<SessionAttrs>>> {
+) -> Result<HashMap<u64, SessionInfo>> {
     let sessions = txn.open_table(SESSIONS)?;
     let blocks = txn.open_table(SESSION_BLOCKS)?;
     AttrsLookup::new(&sessions, &blocks, site).all(rows.iter().map(|r| r.session))
 }
 
 /// Encodes `rows` (in arrival order) as segments of [`SEGMENT_ROWS`] and
-/// one partial.
+/// one partial, with each session's attributes and visitor from `infos`.
 pub(crate) fn encode_segments(
     rows: &[Row],
     day: i32,
     dicts: &mut PartitionDicts,
-    attrs: &HashMap<u64, Option<SessionAttrs>>,
+    infos: &HashMap<u64, SessionInfo>,
 ) -> Vec<segment::EncodedSegment> {
-    let lookup = |h: u64| attrs.get(&h).cloned().flatten();
+    let lookup = |h: u64| infos.get(&h).cloned().unwrap_or_default();
     rows.chunks(SEGMENT_ROWS)
         .map(|chunk| segment::build(chunk, day, dicts, &lookup))
         .collect()
@@ -138,15 +138,25 @@ where
 
     /// The attributes of one session (`None` before its first pageview).
     pub fn get(&mut self, hash: u64) -> Result<Option<SessionAttrs>> {
+        Ok(self.info(hash)?.attrs)
+    }
+
+    /// The attributes and visitor of one session.
+    pub fn info(&mut self, hash: u64) -> Result<SessionInfo> {
         let Some(row) = self
             .sessions
             .get((self.site, hash))?
             .map(|g| g.value().to_vec())
         else {
-            return Ok(None);
+            return Ok(SessionInfo::default());
         };
-        let Some(fp) = SessionRow::decode(&row)?.first_pv else {
-            return Ok(None);
+        let row = SessionRow::decode(&row)?;
+        let visitor = Some(row.visitor);
+        let Some(fp) = row.first_pv else {
+            return Ok(SessionInfo {
+                attrs: None,
+                visitor,
+            });
         };
         let day = day_of(fp.ts);
         if !self.cache.contains_key(&day) {
@@ -160,18 +170,18 @@ where
         let entry = block.and_then(|b| b.hashes.binary_search(&hash).ok().and_then(|i| b.entry(i)));
         // A session hidden by a pending deletion request has left its
         // block already: it has no attributes to give.
-        Ok(entry.map(|e| e.attrs))
+        Ok(SessionInfo {
+            attrs: entry.map(|e| e.attrs),
+            visitor,
+        })
     }
 
-    /// The attributes of every distinct session among `hashes`.
-    pub fn all(
-        &mut self,
-        hashes: impl Iterator<Item = u64>,
-    ) -> Result<HashMap<u64, Option<SessionAttrs>>> {
+    /// The attributes and visitor of every distinct session among `hashes`.
+    pub fn all(&mut self, hashes: impl Iterator<Item = u64>) -> Result<HashMap<u64, SessionInfo>> {
         let mut out = HashMap::new();
         for h in hashes {
             if let std::collections::hash_map::Entry::Vacant(v) = out.entry(h) {
-                v.insert(self.get(h)?);
+                v.insert(self.info(h)?);
             }
         }
         Ok(out)
@@ -245,6 +255,54 @@ pub(crate) fn patch_session_attrs(
     Ok(())
 }
 
+/// Re-files sessions whose visitor changed (`changes`: session hash → new
+/// visitor) in the sealed segments of one partition, and gives the
+/// partition a new version, so that readers rebuild what they derived from
+/// its segments and pending rows (pending rows take their session's visitor
+/// when they are encoded, for reads and at sealing).
+pub(crate) fn refile_visitors(
+    txn: &WriteTransaction,
+    site: u32,
+    day: i32,
+    changes: &HashMap<u64, u64>,
+) -> Result<()> {
+    let mut parts = txn.open_table(PARTITIONS)?;
+    let Some(meta) = parts.get((site, day))?.map(|g| g.value().to_vec()) else {
+        return Ok(());
+    };
+    let mut meta = PartMeta::decode(&meta)?;
+    let mut cols = txn.open_table(SEGMENT_COLUMNS)?;
+    for seg in &meta.segments {
+        let Some(bytes) = columns::get(&cols, site, day, seg.id, col::SESSIONS)? else {
+            continue;
+        };
+        let mut runs = segment::SessionRuns::decode(&bytes, seg.rows)?;
+        let mut changed = false;
+        if changes.len() < runs.len() / 8 {
+            for (hash, visitor) in changes {
+                if let Ok(i) = runs.hashes.binary_search(hash) {
+                    if let Some(slot) = runs.visitors.get_mut(i) {
+                        changed |= *slot != *visitor;
+                        *slot = *visitor;
+                    }
+                }
+            }
+        } else {
+            for (hash, slot) in runs.hashes.iter().zip(runs.visitors.iter_mut()) {
+                if let Some(v) = changes.get(hash) {
+                    changed |= *slot != *v;
+                    *slot = *v;
+                }
+            }
+        }
+        if changed {
+            columns::put(&mut cols, site, day, seg.id, col::SESSIONS, &runs.encode())?;
+        }
+    }
+    parts.insert((site, day), meta.encode_new_version().as_slice())?;
+    Ok(())
+}
+
 /// A partition to seal, with all it needs read from the store: encoding it
 /// touches nothing else, so partitions are encoded in parallel.
 struct SealJob {
@@ -256,7 +314,7 @@ struct SealJob {
     /// The emptied vector of the new rows, when they joined the partial
     /// last segment's.
     spare: Option<Vec<Row>>,
-    attrs: HashMap<u64, Option<SessionAttrs>>,
+    infos: HashMap<u64, SessionInfo>,
     encoded: Vec<segment::EncodedSegment>,
 }
 
@@ -264,7 +322,7 @@ impl SealJob {
     /// Encodes the rows, then drops them (on the encoding thread: the
     /// emptied vector is kept for its memory).
     fn encode(&mut self) {
-        self.encoded = encode_segments(&self.rows, self.day, &mut self.dicts, &self.attrs);
+        self.encoded = encode_segments(&self.rows, self.day, &mut self.dicts, &self.infos);
         self.rows.clear();
     }
 }
@@ -353,7 +411,7 @@ fn seal_job(txn: &WriteTransaction, site: u32, day: i32, extra: Vec<Row>) -> Res
         }
     }
     drop(cols);
-    let attrs = sessions_attrs(txn, site, &rows)?;
+    let infos = sessions_info(txn, site, &rows)?;
     Ok(SealJob {
         site,
         day,
@@ -361,7 +419,7 @@ fn seal_job(txn: &WriteTransaction, site: u32, day: i32, extra: Vec<Row>) -> Res
         dicts,
         rows,
         spare,
-        attrs,
+        infos,
         encoded: Vec::new(),
     })
 }

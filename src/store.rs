@@ -17,8 +17,11 @@ use crate::site::{SiteRecord, SiteSettings};
 use crate::storage::schema::*;
 use crate::writer::{SiteState, Writer};
 
-/// The on-disk format version this build reads and writes.
-pub const FORMAT_VERSION: u32 = 1;
+/// The on-disk format version this build writes. It also opens files of
+/// version 1, migrating them at open (`docs/format.md`, §7).
+pub const FORMAT_VERSION: u32 = 2;
+/// The oldest format version this build migrates.
+const OLDEST_MIGRATED: u32 = 1;
 const MAGIC: &[u8] = b"heatstore";
 const REDB_MAGIC: &[u8] = b"redb";
 
@@ -233,11 +236,18 @@ impl Store {
                         .map_err(|_| {
                             crate::Corrupt::new("store header", "format version is not 4 bytes")
                         })?;
-                    if found != FORMAT_VERSION {
+                    if !(OLDEST_MIGRATED..=FORMAT_VERSION).contains(&found) {
                         return Err(Error::UnsupportedVersion {
                             found,
                             supported: FORMAT_VERSION,
                         });
+                    }
+                    if found != FORMAT_VERSION {
+                        // Version 1 → 2: session rows gain `named` and
+                        // `others` (read with defaults: a version-1 row's
+                        // visitor counts as named first), and the
+                        // `deleted_sessions` table is created below.
+                        meta.insert("format_version", FORMAT_VERSION.to_le_bytes().as_slice())?;
                     }
                 }
                 Some(_) => {
@@ -417,7 +427,7 @@ pub(crate) fn next_site_id(sites: &impl ReadableTable<&'static str, u32>) -> Res
 }
 
 /// How many tables a current store has (META and those below).
-const TABLES: usize = 15;
+const TABLES: usize = 16;
 
 /// Fills the visitor index from the session rows.
 fn index_visitors(txn: &redb::WriteTransaction) -> Result<()> {
@@ -427,7 +437,9 @@ fn index_visitors(txn: &redb::WriteTransaction) -> Result<()> {
         let (k, v) = e?;
         let (site, hash) = k.value();
         let row = crate::storage::sessions::SessionRow::decode(v.value())?;
-        index.insert((site, row.visitor, hash), ())?;
+        for visitor in row.index_visitors(hash) {
+            index.insert((site, visitor, hash), ())?;
+        }
     }
     Ok(())
 }
@@ -447,5 +459,6 @@ fn create_tables(txn: &redb::WriteTransaction) -> Result<()> {
     txn.open_table(COOKIELESS)?;
     txn.open_table(OPT_OUTS)?;
     txn.open_table(DELETIONS)?;
+    txn.open_table(DELETED_SESSIONS)?;
     Ok(())
 }

@@ -8,23 +8,24 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use foldhash::{HashMap, HashMapExt, HashSet, HashSetExt};
+use foldhash::HashMap;
 use std::sync::MutexGuard;
 
 use redb::{ReadableDatabase, ReadableTable, WriteTransaction};
 use serde::{Deserialize, Serialize};
 
+use crate::covered::{Cover, Covered, Hit};
 use crate::error::{Error, Result};
 use crate::event::{Event, EventError, EventRef};
 use crate::ingest::{Dropped, Normalizer};
 use crate::normalize::{cookieless_visitor, id_hash, IdKey};
-use crate::seal::{patch_session_attrs, seal_many};
+use crate::seal::{patch_session_attrs, refile_visitors, seal_many};
 use crate::site::{SiteRecord, SiteSettings};
 use crate::storage::row::{encode_batch, Row};
 use crate::storage::schema::*;
 use crate::storage::segment::SEGMENT_ROWS;
 use crate::storage::sessions::{BlockEntry, FirstPv, SessionAttrs, SessionBlock, SessionRow};
-use crate::storage::{day_of, day_start, Corrupt};
+use crate::storage::{day_of, day_start, Corrupt, DAY_MS};
 use crate::store::{next_site_id, Store, WriterState};
 
 /// A partition is sealed when this many of its rows are pending.
@@ -37,7 +38,8 @@ pub const COOKIELESS_SESSION_GAP_MS: i64 = 30 * 60 * 1000;
 pub(crate) struct SiteState {
     pub id: u32,
     pub record: SiteRecord,
-    pub opt_outs: HashSet<u64>,
+    /// What deletion requests and opt-outs cover of incoming events.
+    pub covered: Covered,
     /// Created by this writer and not committed yet.
     pub is_new: bool,
 }
@@ -110,9 +112,9 @@ pub struct CommitSummary {
 
 #[derive(Default)]
 struct SessionDelta {
-    visitor: u64,
-    /// Some event of the batch named another visitor for this session.
-    mixed: bool,
+    /// Each visitor the batch's events named for the session, with the
+    /// `(ts, arrival)` of the first event that named it (few: usually one).
+    named: Vec<(FirstPv, u64)>,
     first_pv: Option<(FirstPv, SessionAttrs)>,
     days: BTreeSet<i32>,
     /// The day last added to `days`, to skip the set for the common case.
@@ -129,7 +131,21 @@ pub(crate) struct Batch {
     sessions: HashMap<(u32, u64), SessionDelta>,
     cookieless: HashMap<(u32, u64), (i64, u64)>,
     salts: BTreeMap<i32, IdKey>,
+    /// Sessions an event naming a deleted visitor covered.
+    covered: Vec<CoveredSession>,
     start_seq: u64,
+}
+
+/// A session that an event naming a deleted (or opted-out) visitor
+/// covered: recorded as deleted, and its stored events deleted by a
+/// request derived from the visitor's.
+struct CoveredSession {
+    site: u32,
+    site_name: String,
+    session: u64,
+    cover: Cover,
+    /// The derived request's deadline.
+    deadline: i64,
 }
 
 impl Batch {
@@ -151,6 +167,9 @@ pub(crate) struct Prepared {
     /// The attributes a pageview gives its session (boxed: most events
     /// are not pageviews, and prepared events are moved between threads).
     pub attrs: Option<Box<SessionAttrs>>,
+    /// Whether the event names its visitor (`row.visitor` is then that
+    /// visitor's hash; otherwise the session's).
+    pub names_visitor: bool,
     /// (ip, ua) of a cookieless event: its ids depend on the day's salt and
     /// the visitor's last activity, which only the writer knows.
     pub cookieless: Option<Box<(String, String)>>,
@@ -169,10 +188,12 @@ pub(crate) fn prepare(
     };
     let mut row = normalized.row;
     let mut cookieless = None;
+    let mut names_visitor = true;
     match e.session {
         Some(s) => {
             row.session = id_hash(&record.key, s);
             row.visitor = e.visitor.map_or(row.session, |v| id_hash(&record.key, v));
+            names_visitor = e.visitor.is_some();
         }
         None => {
             let (Some(ip), Some(ua)) = (e.ip, e.ua) else {
@@ -184,13 +205,23 @@ pub(crate) fn prepare(
     Ok(Ok(Prepared {
         row,
         attrs: normalized.attrs,
+        names_visitor,
         cookieless,
     }))
 }
 
-/// Per (site, day): sessions to put into (`Some`) or take out of (`None`)
-/// that day's session block.
-type BlockChanges = BTreeMap<(u32, i32), Vec<(u64, Option<BlockEntry>)>>;
+/// What a commit changes of one session in a day's session block.
+enum BlockChange {
+    /// Put in (or replace) its entry.
+    Put(Box<BlockEntry>),
+    /// Take it out.
+    Remove,
+    /// Its visitor changed.
+    Visitor(u64),
+}
+
+/// Per (site, day): the changes to that day's session block.
+type BlockChanges = BTreeMap<(u32, i32), Vec<(u64, BlockChange)>>;
 
 /// Appends events and commits them. Get one from [`Store::writer`].
 ///
@@ -271,15 +302,10 @@ impl<'s> Writer<'s> {
                     .get(id)?
                     .map(|g| g.value().to_vec())
                     .ok_or_else(|| Corrupt::new("site settings", format!("site {id} has none")))?;
-                let opt = txn.open_table(OPT_OUTS)?;
-                let mut opt_outs = HashSet::new();
-                for e in opt.range((id, 0)..=(id, u64::MAX))? {
-                    opt_outs.insert(e?.0.value().1);
-                }
                 SiteState {
                     id,
                     record: SiteRecord::decode(&bytes)?,
-                    opt_outs,
+                    covered: crate::covered::load(&txn, site, id)?,
                     is_new: false,
                 }
             }
@@ -297,7 +323,7 @@ impl<'s> Writer<'s> {
                     record: new_record
                         .cloned()
                         .unwrap_or_else(|| SiteRecord::new(SiteSettings::default())),
-                    opt_outs: HashSet::new(),
+                    covered: Covered::default(),
                     is_new: true,
                 }
             }
@@ -410,9 +436,10 @@ impl<'s> Writer<'s> {
         record: Option<&SiteRecord>,
         p: Prepared,
     ) -> Result<Appended> {
-        // One lookup of the site for the common case: known, no opt-outs.
-        let key = |s: &SiteState| (s.id, !s.opt_outs.is_empty());
-        let (site_id, has_opt_outs) = match self.state.sites.get(site_name).map(key) {
+        // One lookup of the site for the common case: known, nothing
+        // covered by deletion requests or opt-outs.
+        let key = |s: &SiteState| (s.id, !s.covered.is_empty());
+        let (site_id, has_covers) = match self.state.sites.get(site_name).map(key) {
             Some(k) => k,
             None => {
                 self.site(site_name, record)?;
@@ -427,6 +454,7 @@ impl<'s> Writer<'s> {
         let Prepared {
             mut row,
             attrs,
+            names_visitor,
             cookieless,
         } = p;
         if let Some(c) = cookieless {
@@ -434,26 +462,21 @@ impl<'s> Writer<'s> {
             row.visitor = cookieless_visitor(&salt, site_name, &c.0, &c.1);
             row.session = self.cookieless_session(site_id, row.visitor, row.ts)?;
         }
-        let opted_out = has_opt_outs
-            && self
-                .state
-                .sites
-                .get(site_name)
-                .is_some_and(|s| s.opt_outs.contains(&row.visitor));
-        if opted_out {
-            return Ok(Appended::Dropped(Dropped::OptedOut));
+        if has_covers {
+            if let Some(dropped) = self.covered(site_name, &row, names_visitor) {
+                return Ok(Appended::Dropped(dropped));
+            }
         }
         self.state.next_seq = Some(seq + 1);
         let (session, visitor) = (row.session, row.visitor);
-        let delta = self
-            .batch
-            .sessions
-            .entry((site_id, session))
-            .or_insert_with(|| SessionDelta {
-                visitor,
-                ..SessionDelta::default()
-            });
-        delta.mixed |= delta.visitor != visitor;
+        let delta = self.batch.sessions.entry((site_id, session)).or_default();
+        if names_visitor {
+            let at = FirstPv { ts: row.ts, seq };
+            match delta.named.iter_mut().find(|(_, v)| *v == visitor) {
+                Some(slot) => slot.0 = slot.0.min(at),
+                None => delta.named.push((at, visitor)),
+            }
+        }
         let day = day_of(row.ts);
         if delta.last_day != Some(day) {
             delta.days.insert(day);
@@ -472,6 +495,38 @@ impl<'s> Writer<'s> {
         Ok(Appended::Buffered)
     }
 
+    /// Whether a deletion request or opt-out covers the row (see
+    /// [`crate::covered`]); an event naming a deleted visitor covers its
+    /// session from now on.
+    fn covered(&mut self, site_name: &str, row: &Row, names_visitor: bool) -> Option<Dropped> {
+        let site = self.state.sites.get_mut(site_name)?;
+        let named = names_visitor.then_some(row.visitor);
+        let hit = site.covered.check(row.session, named, row.ts)?;
+        let dropped = match hit {
+            Hit::Visitor(c) if c.cutoff == i64::MAX => Dropped::OptedOut,
+            _ => Dropped::Deleted,
+        };
+        if let Hit::Visitor(cover) = hit {
+            if !site.covered.session(row.session, row.ts) {
+                site.covered.add_session(row.session, cover);
+                let now = crate::deletion::now_ms();
+                let window = i64::from(site.record.settings.purge_window_days) * DAY_MS;
+                self.batch.covered.push(CoveredSession {
+                    site: site.id,
+                    site_name: site_name.to_owned(),
+                    session: row.session,
+                    cover,
+                    deadline: if cover.deadline > now {
+                        cover.deadline
+                    } else {
+                        now.saturating_add(window)
+                    },
+                });
+            }
+        }
+        Some(dropped)
+    }
+
     /// Makes every buffered event durable, in one transaction.
     pub fn commit(&mut self) -> Result<CommitSummary> {
         let Some((batch, plan)) = self.take_batch() else {
@@ -484,7 +539,10 @@ impl<'s> Writer<'s> {
     /// Takes the buffered events and what their commit needs of the
     /// writer's state; `None` when there is nothing to commit.
     fn take_batch(&mut self) -> Option<(Batch, CommitPlan)> {
-        if self.batch.len == 0 && !self.state.sites.values().any(|s| s.is_new) {
+        if self.batch.len == 0
+            && self.batch.covered.is_empty()
+            && !self.state.sites.values().any(|s| s.is_new)
+        {
             return None;
         }
         let plan = CommitPlan {
@@ -640,32 +698,38 @@ pub(crate) fn write_batch(store: &Store, batch: Batch, plan: CommitPlan) -> Resu
     // Sessions, and the session blocks they derive.
     let mut block_changes: BlockChanges = BTreeMap::new();
     let mut changed_sealed: Vec<(u32, u64, Vec<i32>)> = Vec::new();
-    // A session's visitor is the one named by its first event to
-    // arrive: rows naming another are counted for it.
-    let mut visitor_fix: HashMap<(u32, u64), u64> = HashMap::new();
+    // Sessions whose visitor changed, per (site, day) they have rows on:
+    // session → its visitor now.
+    let mut refile: BTreeMap<(u32, i32), HashMap<u64, u64>> = BTreeMap::new();
     {
         let mut sessions = txn.open_table(SESSIONS)?;
         // In key order, B-tree updates walk the tree's leaves in turn.
         let mut deltas: Vec<((u32, u64), SessionDelta)> = batch.sessions.into_iter().collect();
         deltas.sort_unstable_by_key(|(k, _)| *k);
-        let mut new_visitors = Vec::new();
+        let mut index_add = Vec::new();
+        let mut index_remove = Vec::new();
         for ((site, hash), delta) in deltas {
             let old = sessions.get((site, hash))?.map(|g| g.value().to_vec());
             let known = old.is_some();
             let mut row = match old {
                 Some(b) => SessionRow::decode(&b)?,
-                None => SessionRow {
-                    visitor: delta.visitor,
-                    ..SessionRow::default()
-                },
+                None => SessionRow::new(hash),
             };
-            if delta.mixed || row.visitor != delta.visitor {
-                visitor_fix.insert((site, hash), row.visitor);
+            let old_index = if known {
+                row.index_visitors(hash)
+            } else {
+                Vec::new()
+            };
+            let old_visitor = row.visitor;
+            for &(at, visitor) in &delta.named {
+                row.name(hash, at, visitor);
             }
+            let refiled = known && row.visitor != old_visitor;
             let old_days = row.days.clone();
             for d in &delta.days {
                 row.add_day(*d);
             }
+            let mut entry_written = false;
             if let Some((fp, attrs)) = delta.first_pv {
                 if row.first_pv.is_none_or(|old| fp < old) {
                     if let Some(old) = row.first_pv {
@@ -674,7 +738,7 @@ pub(crate) fn write_batch(store: &Store, batch: Batch, plan: CommitPlan) -> Resu
                             block_changes
                                 .entry((site, old_day))
                                 .or_default()
-                                .push((hash, None));
+                                .push((hash, BlockChange::Remove));
                         }
                     }
                     row.first_pv = Some(fp);
@@ -687,20 +751,46 @@ pub(crate) fn write_batch(store: &Store, batch: Batch, plan: CommitPlan) -> Resu
                     block_changes
                         .entry((site, day_of(fp.ts)))
                         .or_default()
-                        .push((hash, Some(entry)));
+                        .push((hash, BlockChange::Put(Box::new(entry))));
+                    entry_written = true;
                     if known && !old_days.is_empty() {
-                        changed_sealed.push((site, hash, old_days));
+                        changed_sealed.push((site, hash, old_days.clone()));
                     }
                 }
             }
-            if !known {
-                new_visitors.push((site, row.visitor, hash));
+            if refiled {
+                if let (Some(fp), false) = (row.first_pv, entry_written) {
+                    block_changes
+                        .entry((site, day_of(fp.ts)))
+                        .or_default()
+                        .push((hash, BlockChange::Visitor(row.visitor)));
+                }
+                for &d in &old_days {
+                    refile
+                        .entry((site, d))
+                        .or_default()
+                        .insert(hash, row.visitor);
+                }
+            }
+            let new_index = row.index_visitors(hash);
+            for v in &old_index {
+                if new_index.binary_search(v).is_err() {
+                    index_remove.push((site, *v, hash));
+                }
+            }
+            for v in &new_index {
+                if old_index.binary_search(v).is_err() {
+                    index_add.push((site, *v, hash));
+                }
             }
             sessions.insert((site, hash), row.encode().as_slice())?;
         }
-        new_visitors.sort_unstable();
+        index_add.sort_unstable();
         let mut visitors = txn.open_table(VISITOR_SESSIONS)?;
-        for key in new_visitors {
+        for key in index_remove {
+            visitors.remove(key)?;
+        }
+        for key in index_add {
             visitors.insert(key, ())?;
         }
     }
@@ -708,19 +798,43 @@ pub(crate) fn write_batch(store: &Store, batch: Batch, plan: CommitPlan) -> Resu
     for (site, hash, days) in changed_sealed {
         patch_session_attrs(&txn, site, hash, &days)?;
     }
-    let t_sessions = std::time::Instant::now();
-    // Pending rows, one batch per partition.
-    let mut groups: Vec<((u32, i32), Vec<Row>)> = batch.groups.into_iter().collect();
-    groups.sort_unstable_by_key(|(k, _)| *k);
-    if !visitor_fix.is_empty() {
-        for ((site, _), rows) in &mut groups {
-            for row in rows.iter_mut() {
-                if let Some(v) = visitor_fix.get(&(*site, row.session)) {
-                    row.visitor = *v;
+    for ((site, day), changes) in &refile {
+        refile_visitors(&txn, *site, *day, changes)?;
+    }
+    // Sessions covered by a deleted visitor's request: remembered, and
+    // their stored events (which did not name the visitor) deleted.
+    if !batch.covered.is_empty() {
+        let mut known = Vec::new();
+        {
+            let sessions = txn.open_table(SESSIONS)?;
+            let mut deleted = txn.open_table(DELETED_SESSIONS)?;
+            for c in &batch.covered {
+                let prev = deleted.get((c.site, c.session))?.map(|g| g.value());
+                deleted.insert(
+                    (c.site, c.session),
+                    prev.unwrap_or(i64::MIN).max(c.cover.cutoff),
+                )?;
+                if sessions.get((c.site, c.session))?.is_some() {
+                    known.push(c);
                 }
             }
         }
+        for c in known {
+            crate::deletion::record_derived(
+                &txn,
+                &c.site_name,
+                c.site,
+                c.session,
+                c.cover.request,
+                c.deadline,
+            )?;
+        }
     }
+    let t_sessions = std::time::Instant::now();
+    // Pending rows, one batch per partition. Rows keep the visitor their
+    // event named; segments take each session's visitor from its row.
+    let mut groups: Vec<((u32, i32), Vec<Row>)> = batch.groups.into_iter().collect();
+    groups.sort_unstable_by_key(|(k, _)| *k);
     // Partitions that reach the seal threshold are sealed straight from
     // memory; the others get a pending batch.
     let mut to_seal = Vec::new();
@@ -783,11 +897,20 @@ fn apply_block_changes(txn: &WriteTransaction, changes: BlockChanges) -> Result<
                 .collect(),
             None => BTreeMap::new(),
         };
-        for (hash, entry) in list {
-            match entry {
-                Some(e) => entries.insert(hash, e),
-                None => entries.remove(&hash),
-            };
+        for (hash, change) in list {
+            match change {
+                BlockChange::Put(e) => {
+                    entries.insert(hash, *e);
+                }
+                BlockChange::Remove => {
+                    entries.remove(&hash);
+                }
+                BlockChange::Visitor(v) => {
+                    if let Some(e) = entries.get_mut(&hash) {
+                        e.visitor = v;
+                    }
+                }
+            }
         }
         let bytes = (!entries.is_empty())
             .then(|| SessionBlock::build(entries.into_values().collect()).encode(start));

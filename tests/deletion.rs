@@ -9,7 +9,7 @@ use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Command, Stdio};
 
-use common::model::{check_all, events, Model, PAGES};
+use common::model::{check_all, events, events_shaped, Model, Shape, VisitorOn, PAGES};
 use heatstore::query::{Filters, HeatmapOptions};
 use heatstore::{DeletionTarget, Event, EventKind, RequestStatus, SiteSettings, Store};
 use rand::rngs::StdRng;
@@ -35,15 +35,15 @@ fn load(path: &Path, all: &[Event], seal_rows: u64) -> Store {
 /// pageview fell in a deleted range keep no attributes.
 fn model_after(
     all: &[Event],
-    visitors: &[String],
-    sessions: &[String],
+    visitors: &[(String, String)],
+    sessions: &[(String, String)],
     ranges: &[(i64, i64)],
 ) -> Model {
     let full = Model::new(all);
     let gone_session = |e: &Event| {
         let sid = e.session.clone().unwrap();
-        let s = &full.sessions[&(e.site.clone(), sid.clone())];
-        visitors.contains(&s.visitor) || sessions.contains(&sid)
+        let s = &full.sessions[&(e.site.clone(), sid)];
+        Model::deleted(s, visitors, sessions)
     };
     let in_range = |t: i64| ranges.iter().any(|&(f, to)| t >= f && t < to);
     let left: Vec<Event> = all
@@ -92,8 +92,9 @@ fn check_reports(store: &Store, m: &Model, seed: u64) {
 
 #[test]
 fn deletions_are_hidden_at_once_and_erased_by_maintenance() {
-    for seed in [3u64, 11, 29] {
-        let all = events(seed, 60);
+    for seed in [3u64, 11, 29, 41, 53] {
+        let shape = Shape::random(&mut StdRng::seed_from_u64(seed));
+        let all = events_shaped(seed, 60, shape);
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("d.heat");
         let mut store = load(&path, &all, [5, 50, 1 << 20][seed as usize % 3]);
@@ -121,19 +122,19 @@ fn deletions_are_hidden_at_once_and_erased_by_maintenance() {
             store
                 .request_deletion(site, DeletionTarget::Visitor(v.clone()))
                 .unwrap();
-            visitors.push(v.clone());
+            visitors.push((site.clone(), v.clone()));
         }
         if let Some((site, v)) = &without {
             store
                 .request_deletion(site, DeletionTarget::Visitor(v.clone()))
                 .unwrap();
-            visitors.push(v.clone());
+            visitors.push((site.clone(), v.clone()));
         }
         if let Some((site, s)) = &one_session {
             store
                 .request_deletion(site, DeletionTarget::Session(s.clone()))
                 .unwrap();
-            sessions.push(s.clone());
+            sessions.push((site.clone(), s.clone()));
         }
         // The range is deleted on both sites.
         for site in ["shop.example", "blog.example"] {
@@ -273,7 +274,12 @@ fn erasure_leaves_no_byte_of_the_deleted_visitor() {
         assert!(!files_contain(dir.path(), s), "{s} survived erasure");
     }
     let store = Store::open(&path).unwrap();
-    let m = model_after(&all, &["secret-visitor".to_owned()], &[], &[]);
+    let m = model_after(
+        &all,
+        &[("shop.example".to_owned(), "secret-visitor".to_owned())],
+        &[],
+        &[],
+    );
     check_reports(&store, &m, 5);
 }
 
@@ -445,13 +451,8 @@ fn maintenance_survives_kills_at_any_point() {
                 .unwrap();
         }
     }
-    let v = full
-        .sessions
-        .values()
-        .find(|s| s.visitor != s.id)
-        .unwrap()
-        .visitor
-        .clone();
+    let v = full.sessions.values().find(|s| s.visitor != s.id).unwrap();
+    let v = (v.site.clone(), v.visitor.clone());
     let m = model_after(&all, &[v], &[], &[(BASE + DAY, BASE + 2 * DAY)]);
     let mut rng = StdRng::seed_from_u64(99);
     let exe = std::env::current_exe().unwrap();
@@ -566,4 +567,380 @@ fn a_store_without_the_visitor_index_gets_one_at_open() {
     assert_eq!(after.events, before.events - theirs);
     assert!(after.sessions < before.sessions);
     store.snapshot().unwrap().check().unwrap();
+}
+
+// ------------------------------------------- visitors and arrival order
+
+/// The issue's three lines: a click arrives before the pageview that names
+/// its session's visitor. Deleting that visitor must delete the click and
+/// the pageview, and erase the referrer and selector from the file.
+#[test]
+fn deleting_a_visitor_named_after_the_first_event_arrived() {
+    let lines = concat!(
+        r##"{"site":"a.example","ts":1759300001000,"type":"click","session":"S1","url":"/p","x":10,"y":10,"vw":800,"selector":"#secret-btn"}"##,
+        "\n",
+        r##"{"site":"a.example","ts":1759300000000,"type":"pageview","session":"S1","visitor":"V1","url":"/p","vw":800,"vh":600,"dh":1000,"referrer":"https://secret-ref.example/"}"##,
+        "\n",
+        r##"{"site":"a.example","ts":1759300005000,"type":"pageview","session":"S2","visitor":"V2","url":"/q","vw":800,"vh":600,"dh":1000}"##,
+        "\n",
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("three.heat");
+    let mut store = Store::open(&path).unwrap();
+    let report = store.import_ndjson(lines.as_bytes()).unwrap();
+    assert_eq!(report.accepted, 3);
+    let f = Filters::default();
+    let pages = store
+        .snapshot()
+        .unwrap()
+        .pages("a.example", &f, None)
+        .unwrap();
+    assert_eq!(pages.visitors, 2, "V1 and V2");
+    store
+        .request_deletion("a.example", DeletionTarget::Visitor("V1".into()))
+        .unwrap();
+    let report = store.maintenance(BASE).unwrap();
+    assert_eq!(report.rows_removed, 2);
+    let r = &store.deletion_requests().unwrap()[0];
+    assert_eq!((r.status, r.rows_removed), (RequestStatus::Erased, Some(2)));
+    let snap = store.snapshot().unwrap();
+    let pages = snap.pages("a.example", &f, None).unwrap();
+    let names: Vec<&str> = pages.rows.iter().map(|r| r.page.as_str()).collect();
+    assert_eq!(names, ["/q"]);
+    assert!(snap
+        .elements("a.example", &f, None)
+        .unwrap()
+        .rows
+        .is_empty());
+    assert_eq!(snap.check().unwrap(), 1);
+    drop(snap);
+    drop(store);
+    for s in ["secret-ref.example", "#secret-btn"] {
+        assert!(!files_contain(dir.path(), s), "{s} survived erasure");
+    }
+}
+
+/// Events with unique strings per session (a custom event name and a
+/// referrer host), so that a byte scan can tell whose data is left.
+fn marked(all: Vec<Event>) -> Vec<Event> {
+    all.into_iter()
+        .map(|mut e| {
+            let sid = e.session.clone().unwrap();
+            match e.kind {
+                EventKind::Custom => e.name = Some(format!("name-{sid}-q9")),
+                EventKind::Pageview if e.ts % 2 == 0 => {
+                    e.referrer = Some(format!("https://ref-{sid}-q9.example/"))
+                }
+                _ => {}
+            }
+            e
+        })
+        .collect()
+}
+
+fn marks(all: &[Event], site: &str, session: &str) -> Vec<String> {
+    all.iter()
+        .filter(|e| e.site == site && e.session.as_deref() == Some(session))
+        .filter_map(|e| match e.kind {
+            EventKind::Custom => e.name.clone(),
+            EventKind::Pageview => e
+                .referrer
+                .as_deref()
+                .filter(|r| r.contains("-q9."))
+                .map(|r| r["https://".len()..r.len() - 1].to_owned()),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Random visitors deleted from workloads whose visitor ids ride on
+/// pageviews only or on some events, sessions naming two visitors, arrival
+/// shuffled: every report equals the model before and after maintenance
+/// and reopen, and no byte of a deleted session is left in the folder.
+#[test]
+fn random_visitors_deleted_under_shuffled_arrival() {
+    let shapes = [
+        Shape {
+            visitor_on: VisitorOn::Pageviews,
+            two_visitors: 0.0,
+            late: 1.0,
+        },
+        Shape {
+            visitor_on: VisitorOn::Some(0.3),
+            two_visitors: 0.3,
+            late: 0.6,
+        },
+        Shape {
+            visitor_on: VisitorOn::Pageviews,
+            two_visitors: 0.4,
+            late: 0.25,
+        },
+    ];
+    for (i, shape) in shapes.into_iter().enumerate() {
+        let seed = 100 + i as u64;
+        let all = marked(events_shaped(seed, 80, shape));
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("v.heat");
+        let mut store = load(&path, &all, [7, 60, 1 << 20][i % 3]);
+        let full = Model::new(&all);
+        let mut rng = StdRng::seed_from_u64(seed);
+        // Visitors named by some event (first or second), and the
+        // session-as-visitor of sessions naming none.
+        let mut visitors = Vec::new();
+        for s in full.sessions.values() {
+            if rng.random_range(0..6) == 0 {
+                let named: Vec<&String> = s.named.iter().collect();
+                let v = if named.is_empty() {
+                    s.id.clone()
+                } else {
+                    named[rng.random_range(0..named.len())].clone()
+                };
+                visitors.push((s.site.clone(), v));
+            }
+        }
+        for (site, v) in &visitors {
+            store
+                .request_deletion(site, DeletionTarget::Visitor(v.clone()))
+                .unwrap();
+        }
+        let m = model_after(&all, &visitors, &[], &[]);
+        let gone: Vec<&common::model::SessionModel> = full
+            .sessions
+            .values()
+            .filter(|s| Model::deleted(s, &visitors, &[]))
+            .collect();
+        assert!(!gone.is_empty(), "shape {shape:?} deletes something");
+        check_reports(&store, &m, seed);
+        let report = store.maintenance(BASE + DAY).unwrap();
+        assert_eq!(
+            report.rows_removed,
+            (all.len() - m.events.len()) as u64,
+            "rows removed, shape {shape:?}"
+        );
+        let counted: u64 = store
+            .deletion_requests()
+            .unwrap()
+            .iter()
+            .map(|r| r.rows_removed.unwrap())
+            .sum();
+        assert_eq!(counted, report.rows_removed, "audit rows, shape {shape:?}");
+        check_reports(&store, &m, seed);
+        assert_eq!(
+            store.snapshot().unwrap().check().unwrap(),
+            m.events.len() as u64
+        );
+        drop(store);
+        let store = Store::open(&path).unwrap();
+        check_reports(&store, &m, seed);
+        drop(store);
+        // The test can fail: kept sessions' strings are still there.
+        let kept = full
+            .sessions
+            .values()
+            .find(|s| !Model::deleted(s, &visitors, &[]) && !marks(&all, &s.site, &s.id).is_empty())
+            .unwrap();
+        for mark in marks(&all, &kept.site, &kept.id) {
+            assert!(
+                files_contain(dir.path(), &mark),
+                "{mark} of a kept session is gone"
+            );
+        }
+        for s in gone {
+            for mark in marks(&all, &s.site, &s.id) {
+                assert!(!files_contain(dir.path(), &mark), "{mark} survived erasure");
+            }
+        }
+    }
+}
+
+/// Events that happened before a deletion request but arrive after it are
+/// dropped at ingest, counted as dropped, and never stored: those naming
+/// the deleted visitor, those of its sessions, and (when its naming
+/// pageview is what arrives late) the session's events stored before.
+#[test]
+fn late_events_of_a_deleted_visitor_are_dropped_at_ingest() {
+    let mk = |ts: i64, kind: EventKind, session: &str, visitor: Option<&str>| {
+        let mut e = Event::new("a.example", BASE + ts, kind, session, "/late");
+        e.visitor = visitor.map(str::to_owned);
+        match kind {
+            EventKind::Pageview => {
+                (e.vw, e.vh, e.dh) = (Some(800), Some(600), Some(2000));
+                e.referrer = Some(format!("https://ref-{session}-q8.example/"));
+            }
+            _ => {
+                (e.x, e.y, e.vw) = (Some(5), Some(5), Some(800));
+                e.selector = Some(format!("#sel-{session}-q8"));
+            }
+        }
+        e
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("late.heat");
+    let mut store = Store::open(&path).unwrap();
+    let ndjson = |events: &[Event]| {
+        events
+            .iter()
+            .map(|e| e.to_json_line() + "\n")
+            .collect::<String>()
+    };
+    // First import: V's session A (pageview names V), session B's click
+    // (its pageview naming V comes later), and W's session C.
+    let first = [
+        mk(0, EventKind::Pageview, "A", Some("V")),
+        mk(10, EventKind::Click, "A", None),
+        mk(20, EventKind::Click, "B", None),
+        mk(30, EventKind::Pageview, "C", Some("W")),
+    ];
+    let report = store.import_ndjson(ndjson(&first).as_bytes()).unwrap();
+    assert_eq!((report.accepted, report.dropped), (4, 0));
+    store
+        .request_deletion("a.example", DeletionTarget::Visitor("V".into()))
+        .unwrap();
+    // Late: A's events, B's pageview naming V, then B's events, and an
+    // event of V's new session D; C's late event is kept.
+    let late = [
+        mk(11, EventKind::Click, "A", None),
+        mk(15, EventKind::Pageview, "B", Some("V")),
+        mk(25, EventKind::Click, "B", None),
+        mk(40, EventKind::Pageview, "D", Some("V")),
+        mk(41, EventKind::Click, "D", None),
+        mk(31, EventKind::Click, "C", None),
+    ];
+    let report = store.import_ndjson(ndjson(&late).as_bytes()).unwrap();
+    assert_eq!((report.accepted, report.dropped), (6, 5), "{report:?}");
+    // Only C's events are visible: B's early click is hidden at once by a
+    // request derived from V's.
+    let snap = store.snapshot().unwrap();
+    assert_eq!(snap.counts("a.example").unwrap().events, 2);
+    let requests = store.deletion_requests().unwrap();
+    assert_eq!(requests.len(), 2);
+    assert_eq!(requests[1].derived_from, Some(requests[0].id));
+    drop(snap);
+    store.maintenance(BASE + DAY).unwrap();
+    let snap = store.snapshot().unwrap();
+    assert_eq!(snap.check().unwrap(), 2);
+    let removed: u64 = store
+        .deletion_requests()
+        .unwrap()
+        .iter()
+        .map(|r| r.rows_removed.unwrap())
+        .sum();
+    assert_eq!(removed, 3, "A's pageview and click, B's click");
+    drop(snap);
+    // Later still: more late events of A and B are dropped after erasure.
+    let report = store
+        .import_ndjson(
+            ndjson(&[
+                mk(12, EventKind::Click, "A", None),
+                mk(26, EventKind::Click, "B", None),
+            ])
+            .as_bytes(),
+        )
+        .unwrap();
+    assert_eq!((report.accepted, report.dropped), (2, 2));
+    // An event after the request is new data: V came back.
+    let mut after = mk(0, EventKind::Pageview, "E", Some("V"));
+    after.ts = heatstore_now() + DAY;
+    let report = store.import_ndjson(ndjson(&[after]).as_bytes()).unwrap();
+    assert_eq!(report.dropped, 0);
+    store.maintenance(BASE + 2 * DAY).unwrap();
+    drop(store);
+    for s in ["A", "B", "D"] {
+        for mark in [format!("ref-{s}-q8.example"), format!("#sel-{s}-q8")] {
+            assert!(!files_contain(dir.path(), &mark), "{mark} is stored");
+        }
+    }
+    assert!(files_contain(dir.path(), "#sel-C-q8"));
+}
+
+fn heatstore_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64
+}
+
+/// A store of format version 1 (session rows of three fields, no
+/// `deleted_sessions` table) is migrated at open: its reports are unchanged,
+/// `check` passes, and a late pageview naming a visitor re-files a session
+/// of the old store.
+#[test]
+fn a_version_1_store_is_migrated_at_open() {
+    use redb::{ReadableDatabase, ReadableTable};
+    let all = events(9, 40);
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("v1.heat");
+    drop(load(&path, &all, 30));
+    {
+        // Rewrite it as version 1 wrote it.
+        let db = redb::Database::open(&path).unwrap();
+        let txn = db.begin_write().unwrap();
+        {
+            let sessions = redb::TableDefinition::<(u32, u64), &[u8]>::new("sessions");
+            let mut t = txn.open_table(sessions).unwrap();
+            let rows: Vec<((u32, u64), Vec<u8>)> = t
+                .iter()
+                .unwrap()
+                .map(|e| {
+                    let (k, v) = e.unwrap();
+                    (k.value(), v.value().to_vec())
+                })
+                .collect();
+            for (k, v) in rows {
+                let full: serde_json::Value = rmp_serde::from_slice(&v).unwrap();
+                let fields = full.as_array().unwrap();
+                assert_eq!(fields.len(), 5, "a version 2 row");
+                let legacy = fields[..3].to_vec();
+                t.insert(k, rmp_serde::to_vec(&legacy).unwrap().as_slice())
+                    .unwrap();
+            }
+            let meta = redb::TableDefinition::<&str, &[u8]>::new("meta");
+            txn.open_table(meta)
+                .unwrap()
+                .insert("format_version", 1u32.to_le_bytes().as_slice())
+                .unwrap();
+        }
+        assert!(txn
+            .delete_table(redb::TableDefinition::<(u32, u64), i64>::new(
+                "deleted_sessions"
+            ))
+            .unwrap());
+        txn.commit().unwrap();
+    }
+    let store = Store::open(&path).unwrap();
+    let m = Model::new(&all);
+    check_reports(&store, &m, 9);
+    store.snapshot().unwrap().check().unwrap();
+    // A late pageview names a visitor for a session that named none.
+    let lone = m.sessions.values().find(|s| s.named.is_empty()).unwrap();
+    let first = all
+        .iter()
+        .filter(|e| e.site == lone.site && e.session.as_deref() == Some(&lone.id))
+        .map(|e| e.ts)
+        .min()
+        .unwrap();
+    let mut pv = Event::new(&lone.site, first - 1, EventKind::Pageview, &lone.id, "/");
+    pv.visitor = Some("late-visitor".into());
+    (pv.vw, pv.vh, pv.dh) = (Some(900), Some(700), Some(2000));
+    let mut w = store.writer().unwrap();
+    w.append(&pv).unwrap();
+    w.commit().unwrap();
+    drop(w);
+    let mut more = all.clone();
+    more.push(pv);
+    check_reports(&store, &Model::new(&more), 9);
+    store.snapshot().unwrap().check().unwrap();
+    drop(store);
+    let db = redb::Database::open(&path).unwrap();
+    let txn = db.begin_read().unwrap();
+    let meta = txn
+        .open_table(redb::TableDefinition::<&str, &[u8]>::new("meta"))
+        .unwrap();
+    let v = meta
+        .get("format_version")
+        .unwrap()
+        .unwrap()
+        .value()
+        .to_vec();
+    assert_eq!(v, heatstore::FORMAT_VERSION.to_le_bytes());
 }

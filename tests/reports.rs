@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::model::{check_all, events, Model, PAGES};
+use common::model::{check_all, events_shaped, Model, Shape, VisitorOn, PAGES};
 use heatstore::normalize::{Channel, DeviceClass};
 use heatstore::query::{Filters, HeatmapOptions, ReferrerBy};
 use heatstore::{EventKind, Store};
@@ -49,10 +49,17 @@ pub fn filters(rng: &mut StdRng) -> Filters {
 }
 
 fn run(seed: u64, n_sessions: usize, reopen: bool) {
-    let all = events(seed, n_sessions);
+    let mut rng = StdRng::seed_from_u64(seed ^ 0x5eed);
+    // Visitor ids on every event, on pageviews only or on some; sessions
+    // naming two visitors; arrival from mostly in order to shuffled.
+    let shape = Shape::random(&mut rng);
+    run_shaped(seed, n_sessions, reopen, shape, &mut rng);
+}
+
+fn run_shaped(seed: u64, n_sessions: usize, reopen: bool, shape: Shape, rng: &mut StdRng) {
+    let all = events_shaped(seed, n_sessions, shape);
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("r.heat");
-    let mut rng = StdRng::seed_from_u64(seed ^ 0x5eed);
     let seal_rows = [5, 40, 1 << 20][rng.random_range(0..3)];
     let mut store = Store::open(&path).unwrap();
     store.set_seal_rows(seal_rows);
@@ -89,7 +96,7 @@ fn run(seed: u64, n_sessions: usize, reopen: bool) {
     }
     let m = Model::new(&all);
     for _ in 0..6 {
-        let f = filters(&mut rng);
+        let f = filters(rng);
         let opts = HeatmapOptions {
             cols: [64, 7, 1][rng.random_range(0..3)],
             row_px: [16, 100, 1][rng.random_range(0..3)],
@@ -119,6 +126,37 @@ proptest! {
 #[test]
 fn reports_equal_the_model_with_many_sessions() {
     run(7, 150, true);
+}
+
+/// Trackers that send the visitor id on pageviews only, with every event
+/// arriving in random order: a session's visitor is the one its first
+/// naming event gives, not its first event to arrive.
+#[test]
+fn reports_equal_the_model_when_ids_ride_on_pageviews_only() {
+    for seed in [1u64, 2, 3] {
+        let mut rng = StdRng::seed_from_u64(seed);
+        let shape = Shape {
+            visitor_on: VisitorOn::Pageviews,
+            two_visitors: 0.0,
+            late: 1.0,
+        };
+        run_shaped(seed, 120, seed == 2, shape, &mut rng);
+    }
+}
+
+/// Ids on some events only, sessions that name a second visitor, and
+/// half the events out of order.
+#[test]
+fn reports_equal_the_model_with_ids_on_some_events_and_second_visitors() {
+    for (seed, p) in [(4u64, 0.1), (5, 0.5)] {
+        let mut rng = StdRng::seed_from_u64(seed);
+        let shape = Shape {
+            visitor_on: VisitorOn::Some(p),
+            two_visitors: 0.3,
+            late: 0.6,
+        };
+        run_shaped(seed, 120, true, shape, &mut rng);
+    }
 }
 
 #[test]

@@ -69,3 +69,10 @@ pub(crate) const OPT_OUTS: TableDefinition<(u32, u64), ()> = TableDefinition::ne
 /// Request id → deletion request audit record (MessagePack
 /// [`crate::deletion::DeletionRequest`]); holds no personal data.
 pub(crate) const DELETIONS: TableDefinition<u64, &[u8]> = TableDefinition::new("deletion_requests");
+
+/// (site, session hash) → cutoff (ms): sessions that deletion requests
+/// erased, by keyed hash, so that their late events (those before the
+/// cutoff) are dropped at ingest after the session rows are gone.
+/// `i64::MAX` for sessions of opted-out visitors. Holds no raw id.
+pub(crate) const DELETED_SESSIONS: TableDefinition<(u32, u64), i64> =
+    TableDefinition::new("deleted_sessions");

@@ -244,8 +244,17 @@ fn sorted_bitmap(rows: Vec<u32>) -> RoaringBitmap {
         .unwrap_or_else(|_| rows.into_iter().collect())
 }
 
-/// Builds a segment from rows given in arrival order. `attrs` gives each
-/// session's current attributes.
+/// What a segment records of a session besides its rows: its attributes
+/// (`None` before its first pageview) and its visitor (`None`: unknown, the
+/// rows' own is kept), both from the session's row.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct SessionInfo {
+    pub attrs: Option<SessionAttrs>,
+    pub visitor: Option<u64>,
+}
+
+/// Builds a segment from rows given in arrival order. `info` gives each
+/// session's current attributes and visitor.
 ///
 /// The segment's order is (session, ts, arrival). The sort keys are sorted
 /// apart from the rows, and one pass over the rows in that order gathers
@@ -254,7 +263,7 @@ pub(crate) fn build(
     rows: &[Row],
     day: i32,
     dicts: &mut PartitionDicts,
-    attrs: &dyn Fn(u64) -> Option<SessionAttrs>,
+    info: &dyn Fn(u64) -> SessionInfo,
 ) -> EncodedSegment {
     let mut keys: Vec<(u64, i64, u32)> = rows
         .iter()
@@ -275,6 +284,7 @@ pub(crate) fn build(
     // session's first ts from the day's start, then deltas).
     let mut hashes = Vec::new();
     let mut visitors = Vec::new();
+    let mut attrs: Vec<Option<SessionAttrs>> = Vec::new();
     let mut starts: Vec<u32> = Vec::new();
     let mut firsts = Vec::new();
     let mut deltas = Vec::with_capacity(n);
@@ -299,8 +309,10 @@ pub(crate) fn build(
         };
         let i = i as u32;
         if hashes.last() != Some(&session) {
+            let SessionInfo { attrs: a, visitor } = info(session);
             hashes.push(session);
-            visitors.push(r.visitor);
+            visitors.push(visitor.unwrap_or(r.visitor));
+            attrs.push(a);
             starts.push(i);
             firsts.push((ts - start).max(0) as u64);
         } else {
@@ -353,17 +365,13 @@ pub(crate) fn build(
     }
     starts.push(n as u32);
 
-    let mut out = Vec::new();
-    put_varint(&mut out, hashes.len() as u64);
-    for h in &hashes {
-        out.extend_from_slice(&h.to_le_bytes());
-    }
-    for v in &visitors {
-        out.extend_from_slice(&v.to_le_bytes());
-    }
-    let lens: Vec<u64> = starts.windows(2).map(|w| u64::from(w[1] - w[0])).collect();
-    encode_uints(&lens, &mut out);
-    seg.columns.insert(col::SESSIONS, out);
+    let runs = SessionRuns {
+        hashes,
+        visitors,
+        starts,
+    };
+    seg.columns.insert(col::SESSIONS, runs.encode());
+    let SessionRuns { hashes, starts, .. } = runs;
 
     let mut out = Vec::new();
     encode_uints(&firsts, &mut out);
@@ -398,9 +406,10 @@ pub(crate) fn build(
     names.encode(&mut seg, col::NAME, NAME_KINDS);
 
     // Per-session attributes for filters, and device-class bitmaps.
-    let codes: Vec<[u64; 5]> = hashes
+    debug_assert_eq!(hashes.len(), attrs.len());
+    let codes: Vec<[u64; 5]> = attrs
         .iter()
-        .map(|&h| session_attr_codes(attrs(h).as_ref(), dicts))
+        .map(|a| session_attr_codes(a.as_ref(), dicts))
         .collect();
     seg.columns
         .insert(col::SESSION_ATTRS, encode_session_attrs(&codes));
@@ -509,6 +518,25 @@ impl SessionRuns {
             return Err(r.corrupt("session hashes not sorted"));
         }
         Ok(s)
+    }
+
+    /// Encodes the session column (the inverse of [`SessionRuns::decode`]).
+    pub fn encode(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(self.hashes.len() * 17 + 8);
+        put_varint(&mut out, self.hashes.len() as u64);
+        for h in &self.hashes {
+            out.extend_from_slice(&h.to_le_bytes());
+        }
+        for v in &self.visitors {
+            out.extend_from_slice(&v.to_le_bytes());
+        }
+        let lens: Vec<u64> = self
+            .starts
+            .windows(2)
+            .map(|w| u64::from(w[1].saturating_sub(w[0])))
+            .collect();
+        encode_uints(&lens, &mut out);
+        out
     }
 
     pub fn len(&self) -> usize {
@@ -929,7 +957,7 @@ mod tests {
         let day = 20_000;
         let arrived = sample_rows(500, day);
         let mut dicts = PartitionDicts::default();
-        let seg = build(&arrived, day, &mut dicts, &|_| None);
+        let seg = build(&arrived, day, &mut dicts, &|_| SessionInfo::default());
         let back = decode_rows(&seg.columns, seg.rows, day, &dicts).unwrap();
         // Stable: rows of a session with equal ts stay in arrival order.
         let mut want = arrived.clone();
@@ -945,7 +973,7 @@ mod tests {
         let day = 20_000;
         let rows = sample_rows(300, day);
         let mut dicts = PartitionDicts::default();
-        let seg = build(&rows, day, &mut dicts, &|_| None);
+        let seg = build(&rows, day, &mut dicts, &|_| SessionInfo::default());
         for id in seg.columns.keys().copied().collect::<Vec<_>>() {
             let full = seg.columns[&id].clone();
             for cut in [0, 1, full.len() / 2, full.len().saturating_sub(1)] {

@@ -104,14 +104,36 @@ pub(crate) struct FirstPv {
 }
 
 /// The master row of a session (table `sessions`).
+///
+/// A session's visitor is the one named by its first event in
+/// `(ts, arrival)` order that names one (`named`), whatever order its
+/// events arrive in; a session none of whose events names a visitor stands
+/// for itself (`visitor` is then the session's own hash). Every visitor its
+/// events named is kept (`visitor` and `others`): a deletion request for any
+/// of them deletes the whole session.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub(crate) struct SessionRow {
+    /// The session's visitor (its own hash when no event named one).
     pub visitor: u64,
     /// The first pageview; its day's session block holds the attributes.
     pub first_pv: Option<FirstPv>,
     /// Days this session has events on, sorted.
     pub days: Vec<i32>,
+    /// `(ts, arrival)` of the first event that named `visitor`; `None`
+    /// when no event named one. (Absent in rows written before it existed:
+    /// their visitor is taken as named before every event.)
+    #[serde(default)]
+    pub named: Option<FirstPv>,
+    /// The other visitors its events named, sorted, without `visitor`.
+    #[serde(default)]
+    pub others: Vec<u64>,
 }
+
+/// The order key a legacy row's visitor is taken as named at.
+const NAMED_FIRST: FirstPv = FirstPv {
+    ts: i64::MIN,
+    seq: 0,
+};
 
 impl SessionRow {
     pub fn encode(&self) -> Vec<u8> {
@@ -120,6 +142,63 @@ impl SessionRow {
 
     pub fn decode(bytes: &[u8]) -> Result<SessionRow, Corrupt> {
         rmp_serde::from_slice(bytes).map_err(|e| Corrupt::new("session row", e.to_string()))
+    }
+
+    /// A new row for session `hash`, no event seen yet.
+    pub fn new(hash: u64) -> SessionRow {
+        SessionRow {
+            visitor: hash,
+            ..SessionRow::default()
+        }
+    }
+
+    /// `(ts, arrival)` of the event that named the visitor, `None` when no
+    /// event did (rows of the first format version: a visitor other than
+    /// the session counts as named first).
+    pub fn named_at(&self, hash: u64) -> Option<FirstPv> {
+        self.named.or((self.visitor != hash).then_some(NAMED_FIRST))
+    }
+
+    /// Takes in an event of the session at `at` that names `visitor`.
+    /// Returns whether the session's visitor changed.
+    pub fn name(&mut self, hash: u64, at: FirstPv, visitor: u64) -> bool {
+        let before = self.visitor;
+        match self.named_at(hash) {
+            Some(old) if old <= at => {
+                if visitor != self.visitor {
+                    self.add_other(visitor);
+                }
+            }
+            old => {
+                if old.is_some() && self.visitor != visitor {
+                    let prev = self.visitor;
+                    self.add_other(prev);
+                }
+                self.others.retain(|&v| v != visitor);
+                self.visitor = visitor;
+                self.named = Some(at);
+            }
+        }
+        self.visitor != before
+    }
+
+    fn add_other(&mut self, v: u64) {
+        if let Err(i) = self.others.binary_search(&v) {
+            self.others.insert(i, v);
+        }
+    }
+
+    /// Every visitor the session is filed under in the visitor index: the
+    /// visitors its events named, or the session itself when none did.
+    pub fn index_visitors(&self, hash: u64) -> Vec<u64> {
+        let mut v = Vec::with_capacity(1 + self.others.len());
+        v.push(self.visitor);
+        if self.named_at(hash).is_some() {
+            v.extend_from_slice(&self.others);
+        }
+        v.sort_unstable();
+        v.dedup();
+        v
     }
 
     pub fn add_day(&mut self, day: i32) -> bool {

@@ -30,8 +30,58 @@ pub const REFERRERS: [Option<&str>; 6] = [
 ];
 pub const SELECTORS: [&str; 3] = ["#buy", "nav > a", ".card button"];
 
+/// Which events of a session carry its visitor id.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum VisitorOn {
+    /// Every event (today's trackers that send it on every hit).
+    All,
+    /// Pageviews only (most trackers).
+    Pageviews,
+    /// Each event with this probability.
+    Some(f64),
+}
+
+/// The shape of a random event set: where visitor ids ride, how many
+/// sessions name a second visitor (a login switching ids), and how much
+/// of the arrival order is shuffled (1.0: a random permutation).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Shape {
+    pub visitor_on: VisitorOn,
+    pub two_visitors: f64,
+    pub late: f64,
+}
+
+impl Shape {
+    /// What the model tests used before: ids on every event, a quarter of
+    /// the events swapped.
+    pub const CLASSIC: Shape = Shape {
+        visitor_on: VisitorOn::All,
+        two_visitors: 0.0,
+        late: 0.25,
+    };
+
+    /// A shape drawn at random: classic, ids on pageviews only, ids on
+    /// some events, second visitors, and late fractions up to 1.0.
+    pub fn random(rng: &mut StdRng) -> Shape {
+        Shape {
+            visitor_on: match rng.random_range(0..4) {
+                0 => VisitorOn::All,
+                1 | 2 => VisitorOn::Pageviews,
+                _ => VisitorOn::Some([0.1, 0.5][rng.random_range(0..2)]),
+            },
+            two_visitors: [0.0, 0.2][rng.random_range(0..2)],
+            late: [0.0, 0.25, 0.6, 1.0][rng.random_range(0..4)],
+        }
+    }
+}
+
 /// Random events: a few sessions per site over three days, out of order.
 pub fn events(seed: u64, n_sessions: usize) -> Vec<Event> {
+    events_shaped(seed, n_sessions, Shape::CLASSIC)
+}
+
+/// [`events`] of a given shape.
+pub fn events_shaped(seed: u64, n_sessions: usize, shape: Shape) -> Vec<Event> {
     let mut rng = StdRng::seed_from_u64(seed);
     let base = 1_767_225_600_000i64; // 2026-01-01T00:00Z
     let mut out = Vec::new();
@@ -39,7 +89,11 @@ pub fn events(seed: u64, n_sessions: usize) -> Vec<Event> {
         let site = SITES[rng.random_range(0..2)];
         let session = format!("s{s}");
         let visitor = (rng.random_range(0..3) > 0).then(|| format!("v{}", s / 2));
+        // A session that switches to another visitor id part-way.
+        let second = (visitor.is_some() && rng.random_bool(shape.two_visitors))
+            .then(|| format!("w{}", s / 3));
         let mut t = base + rng.random_range(0..3 * 86_400_000i64);
+        let session_start = out.len();
         let ua = UAS[rng.random_range(0..UAS.len())];
         let n_pv = rng.random_range(0..4);
         let push = |e: Event, out: &mut Vec<Event>| out.push(e);
@@ -121,12 +175,27 @@ pub fn events(seed: u64, n_sessions: usize) -> Vec<Event> {
             }
             t += rng.random_range(0..4 * 3_600_000i64);
         }
+        // Where the visitor id rides.
+        let n = out.len() - session_start;
+        for (k, e) in out[session_start..].iter_mut().enumerate() {
+            let keep = match shape.visitor_on {
+                VisitorOn::All => true,
+                VisitorOn::Pageviews => e.kind == EventKind::Pageview,
+                VisitorOn::Some(p) => rng.random_bool(p),
+            };
+            if !keep {
+                e.visitor = None;
+            } else if second.is_some() && k >= n / 2 {
+                e.visitor = second.clone();
+            }
+        }
     }
-    // Out-of-order arrival: shuffle by swapping neighbours and far moves.
+    // Out-of-order arrival: a `late` share of the events swapped with
+    // random others (1.0: about a random permutation).
     for _ in 0..out.len() {
         let i = rng.random_range(0..out.len());
         let j = rng.random_range(0..out.len());
-        if rng.random_range(0..4) == 0 {
+        if rng.random_bool(shape.late) {
             out.swap(i, j);
         }
     }
@@ -145,7 +214,13 @@ pub struct ME {
 pub struct SessionModel {
     pub site: String,
     pub id: String,
+    /// Named by the session's first event in (ts, arrival) order that
+    /// names one; the session id when none does.
     pub visitor: String,
+    /// (ts, arrival) of that event.
+    pub named_at: Option<(i64, usize)>,
+    /// Every visitor its events name.
+    pub named: BTreeSet<String>,
     pub first: Option<(i64, usize)>,
     pub attrs: Option<heatstore::SessionAttrs>,
 }
@@ -203,10 +278,19 @@ impl Model {
                 .or_insert_with(|| SessionModel {
                     site: e.site.clone(),
                     id: sid.clone(),
-                    visitor: e.visitor.clone().unwrap_or_else(|| sid.clone()),
+                    visitor: sid.clone(),
+                    named_at: None,
+                    named: BTreeSet::new(),
                     first: None,
                     attrs: None,
                 });
+            if let Some(v) = &e.visitor {
+                s.named.insert(v.clone());
+                if s.named_at.is_none_or(|n| (e.ts, arrival) < n) {
+                    s.named_at = Some((e.ts, arrival));
+                    s.visitor = v.clone();
+                }
+            }
             if e.kind == EventKind::Pageview && s.first.is_none_or(|f| (e.ts, arrival) < f) {
                 s.first = Some((e.ts, arrival));
                 s.attrs = Some(attrs_of(e));
@@ -218,6 +302,23 @@ impl Model {
             });
         }
         m
+    }
+
+    /// Whether a deletion of `visitors` and `sessions` (each with its
+    /// site) deletes session `s`: a visitor's deletion covers every session
+    /// any of whose events named it (and a session none of whose events
+    /// names a visitor stands for itself).
+    pub fn deleted(
+        s: &SessionModel,
+        visitors: &[(String, String)],
+        sessions: &[(String, String)],
+    ) -> bool {
+        let hit = |list: &[(String, String)], id: &str| {
+            list.iter().any(|(site, v)| *site == s.site && v == id)
+        };
+        hit(sessions, &s.id)
+            || hit(visitors, &s.visitor)
+            || s.named.iter().any(|v| hit(visitors, v))
     }
 
     fn session(&self, e: &ME) -> &SessionModel {

@@ -1,0 +1,218 @@
+//! What deletion requests and opt-outs cover of the events still to come.
+//!
+//! A deletion request covers the events that happened before it was made,
+//! whenever they arrive: an event of a deleted session, of a deleted
+//! visitor, in a deleted time range or of a deleted site's past is dropped
+//! at ingest if its `ts` is before the request's time. An opted-out
+//! visitor's events are dropped whenever they happened.
+//!
+//! A visitor's deletion covers every session any of whose events named
+//! the visitor. An event that names a deleted visitor therefore also
+//! covers its session: the session's later events are dropped, and its
+//! events stored before (which did not name the visitor, so nothing tied
+//! them to it) are deleted by a request derived from the visitor's, with
+//! the same deadline.
+
+use foldhash::HashMap;
+
+/// Why and until when an id or range is covered.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Cover {
+    /// Events with `ts` before this are covered (`i64::MAX`: every event,
+    /// for opted-out visitors).
+    pub cutoff: i64,
+    /// The request that covers it (0 when none is recorded, e.g. a
+    /// session covered by an erased request, known from `deleted_sessions`).
+    pub request: u64,
+    /// That request's deadline.
+    pub deadline: i64,
+}
+
+impl Cover {
+    fn covers(&self, ts: i64) -> bool {
+        ts < self.cutoff
+    }
+
+    /// The later-reaching of two covers of the same id.
+    fn widest(self, other: Cover) -> Cover {
+        if other.cutoff > self.cutoff {
+            other
+        } else {
+            self
+        }
+    }
+}
+
+/// What covers an event, if anything.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Hit {
+    /// Its session, a time range or the whole site.
+    Session,
+    /// The visitor it names: its session is covered from now on.
+    Visitor(Cover),
+}
+
+/// The covers of one site.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Covered {
+    visitors: HashMap<u64, Cover>,
+    sessions: HashMap<u64, Cover>,
+    ranges: Vec<(i64, i64, Cover)>,
+    site: Option<Cover>,
+}
+
+impl Covered {
+    pub fn is_empty(&self) -> bool {
+        self.visitors.is_empty()
+            && self.sessions.is_empty()
+            && self.ranges.is_empty()
+            && self.site.is_none()
+    }
+
+    pub fn add_visitor(&mut self, hash: u64, c: Cover) {
+        let e = self.visitors.entry(hash).or_insert(c);
+        *e = e.widest(c);
+    }
+
+    pub fn add_session(&mut self, hash: u64, c: Cover) {
+        let e = self.sessions.entry(hash).or_insert(c);
+        *e = e.widest(c);
+    }
+
+    pub fn add_range(&mut self, from: i64, to: i64, c: Cover) {
+        self.ranges.push((from, to, c));
+    }
+
+    pub fn add_site(&mut self, c: Cover) {
+        self.site = Some(self.site.map_or(c, |s| s.widest(c)));
+    }
+
+    /// Whether a session is covered for an event at `ts`.
+    pub fn session(&self, hash: u64, ts: i64) -> bool {
+        self.sessions.get(&hash).is_some_and(|c| c.covers(ts))
+    }
+
+    /// What covers an event of `session` at `ts` that names `visitor`.
+    pub fn check(&self, session: u64, visitor: Option<u64>, ts: i64) -> Option<Hit> {
+        if let Some(c) = visitor.and_then(|v| self.visitors.get(&v)) {
+            if c.covers(ts) {
+                return Some(Hit::Visitor(*c));
+            }
+        }
+        if self.session(session, ts)
+            || self.site.is_some_and(|c| c.covers(ts))
+            || self
+                .ranges
+                .iter()
+                .any(|&(f, t, c)| ts >= f && ts < t && c.covers(ts))
+        {
+            return Some(Hit::Session);
+        }
+        None
+    }
+}
+
+/// The covers of site `id` (named `site`) as the store holds them: its
+/// deletion requests (every status), the sessions its erased requests
+/// deleted, and its opt-outs; sessions of visitors whose request is not
+/// erased yet are found through the visitor index.
+pub(crate) fn load(txn: &redb::ReadTransaction, site: &str, id: u32) -> crate::Result<Covered> {
+    use crate::deletion::{DeletionRequest, RequestStatus, StoredTarget};
+    use crate::storage::schema::{DELETED_SESSIONS, DELETIONS, OPT_OUTS, VISITOR_SESSIONS};
+    use redb::ReadableTable;
+
+    let mut c = Covered::default();
+    let index = txn.open_table(VISITOR_SESSIONS)?;
+    let sessions_of = |v: u64, cover: Cover, c: &mut Covered| -> crate::Result<()> {
+        for e in index.range((id, v, 0)..=(id, v, u64::MAX))? {
+            c.add_session(e?.0.value().2, cover);
+        }
+        Ok(())
+    };
+    let opt_outs = txn.open_table(OPT_OUTS)?;
+    for e in opt_outs.range((id, 0)..=(id, u64::MAX))? {
+        let v = e?.0.value().1;
+        let cover = Cover {
+            cutoff: i64::MAX,
+            request: 0,
+            deadline: i64::MAX,
+        };
+        c.add_visitor(v, cover);
+        sessions_of(v, cover, &mut c)?;
+    }
+    let requests = txn.open_table(DELETIONS)?;
+    for e in requests.iter()? {
+        let r = DeletionRequest::decode(e?.1.value())?;
+        if r.site != site {
+            continue;
+        }
+        let cover = Cover {
+            cutoff: r.requested_at,
+            request: r.id,
+            deadline: r.deadline,
+        };
+        match r.target {
+            StoredTarget::Visitor { hash } => {
+                c.add_visitor(hash, cover);
+                if r.status != RequestStatus::Erased {
+                    sessions_of(hash, cover, &mut c)?;
+                }
+            }
+            StoredTarget::Session { hash } => c.add_session(hash, cover),
+            StoredTarget::TimeRange { from, to } => c.add_range(from, to, cover),
+            StoredTarget::Site => c.add_site(cover),
+            // Retention drops old partitions; what arrives older is dropped
+            // by the next maintenance run.
+            StoredTarget::Retention { .. } => {}
+        }
+    }
+    let deleted = txn.open_table(DELETED_SESSIONS)?;
+    for e in deleted.range((id, 0)..=(id, u64::MAX))? {
+        let (k, v) = e?;
+        c.add_session(
+            k.value().1,
+            Cover {
+                cutoff: v.value(),
+                request: 0,
+                deadline: 0,
+            },
+        );
+    }
+    Ok(c)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const C: Cover = Cover {
+        cutoff: 100,
+        request: 1,
+        deadline: 1_000,
+    };
+
+    #[test]
+    fn only_events_before_the_cutoff_are_covered() {
+        let mut c = Covered::default();
+        assert!(c.is_empty());
+        c.add_visitor(7, C);
+        c.add_session(8, C);
+        c.add_range(10, 20, C);
+        assert_eq!(c.check(1, Some(7), 99), Some(Hit::Visitor(C)));
+        assert_eq!(c.check(1, Some(7), 100), None);
+        assert_eq!(c.check(8, None, 50), Some(Hit::Session));
+        assert_eq!(c.check(8, Some(9), 150), None);
+        assert_eq!(c.check(2, None, 15), Some(Hit::Session));
+        assert_eq!(c.check(2, None, 25), None);
+        // An opt-out covers every event, and wins over an earlier request.
+        let out = Cover {
+            cutoff: i64::MAX,
+            ..C
+        };
+        c.add_visitor(7, out);
+        c.add_visitor(7, C);
+        assert_eq!(c.check(1, Some(7), i64::MAX - 1), Some(Hit::Visitor(out)));
+        c.add_site(C);
+        assert_eq!(c.check(3, None, 5), Some(Hit::Session));
+    }
+}
