@@ -7,7 +7,10 @@
 //! - `HEATSTORE_BENCH_REPS` (default 3): timed repetitions of each case,
 //!   after one warm-up on a tenth of the events.
 //!
-//! The workload is the generator's default (one site, 30 days, 200 pages).
+//! The main workload is the generator's default (one site, 30 days, 200
+//! pages). A second table imports other shapes of traffic beside it, in
+//! alternation (`HEATSTORE_BENCH_SHAPES`, comma-separated names from
+//! [`shapes`]; default all): events/s and bytes per event after compaction.
 //! The events and their NDJSON are built in memory before any timing. Each
 //! timed import or append run opens a fresh store file, so the time
 //! includes `Store::open` and, at the end, sealing every partition.
@@ -19,7 +22,7 @@ use std::hint::black_box;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use heatstore::gen::{write_ndjson, GenConfig, Generator};
+use heatstore::gen::{write_ndjson, GenConfig, Generator, VisitorIds};
 use heatstore::{Event, IngestMode, Store};
 
 /// Events per commit in the append case, as the importer does.
@@ -124,6 +127,77 @@ fn parse_all(ndjson: &[u8]) -> usize {
         n += 1;
     }
     n
+}
+
+/// Named shapes of traffic for the shapes table: the generator's default
+/// and realistic variants of it.
+fn shapes(n: u64) -> Vec<(&'static str, GenConfig)> {
+    let base = GenConfig {
+        events: n,
+        ..GenConfig::default()
+    };
+    vec![
+        ("default", base.clone()),
+        (
+            // What most trackers send: the visitor id on pageviews only,
+            // every event arriving within two minutes in any order, three
+            // sites.
+            "tracker: ids on pageviews, 2-min shuffle, 3 sites",
+            GenConfig {
+                sites: vec!["a.example".into(), "b.example".into(), "c.example".into()],
+                visitor_ids: VisitorIds::Pageviews,
+                arrival_jitter_ms: 120_000,
+                ..base.clone()
+            },
+        ),
+    ]
+}
+
+/// Imports each shape `reps` times, shapes in alternation, and prints
+/// events/s and bytes/event after compaction for each.
+fn shapes_table(dir: &Path, n: usize, reps: usize) {
+    let wanted = std::env::var("HEATSTORE_BENCH_SHAPES").ok();
+    let shapes: Vec<(&str, Vec<u8>)> = shapes(n as u64)
+        .into_iter()
+        .filter(|(name, _)| {
+            wanted
+                .as_deref()
+                .is_none_or(|w| w.split(',').any(|x| name.starts_with(x.trim())))
+        })
+        .map(|(name, cfg)| {
+            let mut ndjson = Vec::with_capacity(n * 256);
+            write_ndjson(cfg, &mut ndjson).expect("write NDJSON");
+            (name, ndjson)
+        })
+        .collect();
+    let mut runs: Vec<Vec<Duration>> = vec![Vec::new(); shapes.len()];
+    let mut bpe = vec![0.0; shapes.len()];
+    for rep in 0..reps {
+        for (i, (name, ndjson)) in shapes.iter().enumerate() {
+            eprintln!("shape {name:?}, run {rep} ...");
+            let t0 = Instant::now();
+            let mut store = import(dir, "shape.redb", ndjson, n, IngestMode::Normalize);
+            runs[i].push(t0.elapsed());
+            store.compact().expect("compact");
+            bpe[i] = store.stats().expect("stats").bytes_per_event();
+        }
+    }
+    println!();
+    println!("import by shape of traffic: {n} events, {reps} runs each in alternation");
+    println!(
+        "{:<52} {:>12} {:>12} {:>9}",
+        "shape", "median ev/s", "best ev/s", "B/event"
+    );
+    println!("{}", "-".repeat(88));
+    for (i, (name, _)) in shapes.iter().enumerate() {
+        let t = Timing::of(runs[i].clone());
+        println!(
+            "{name:<52} {:>12.0} {:>12.0} {:>9.2}",
+            rate(n, t.median),
+            rate(n, t.min),
+            bpe[i]
+        );
+    }
 }
 
 fn main() {
@@ -317,4 +391,7 @@ fn main() {
         st_c.file_bytes,
         st_c.file_bytes as f64 / n as f64
     );
+    drop(imported);
+    drop(appended);
+    shapes_table(dir.path(), n, reps);
 }

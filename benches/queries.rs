@@ -16,6 +16,9 @@
 //! - `HEATSTORE_BENCH_CACHE_BYTES`: budget of the stores' cache of decoded
 //!   columns (`Store::set_cache_bytes`; `0` measures uncached reads).
 //!   Default: the store's default.
+//! - `HEATSTORE_BENCH_SHAPE=tracker`: build the stores from the tracker
+//!   shape of traffic instead of the generator's default (the visitor id on
+//!   pageviews only, every event arriving within two minutes in any order).
 //!
 //! Stores are generated once through the append API (`Generator` →
 //! `Writer::append`, a commit every 131,072 events, `seal_all`, `compact`)
@@ -38,7 +41,7 @@ use std::hint::black_box;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use heatstore::gen::{GenConfig, Generator};
+use heatstore::gen::{GenConfig, Generator, VisitorIds};
 use heatstore::normalize::{Channel, DeviceClass};
 use heatstore::query::{DeviceBy, Filters, HeatmapOptions, Interval, ReferrerBy};
 use heatstore::{EventKind, Snapshot, Store, FORMAT_VERSION};
@@ -189,8 +192,10 @@ fn open_cached(path: &Path, events: u64) -> Option<Store> {
 fn store_for(events: u64, days: u32) -> Store {
     let dir = bench_data_dir();
     std::fs::create_dir_all(&dir).expect("create target/bench-data");
+    let tracker = std::env::var("HEATSTORE_BENCH_SHAPE").is_ok_and(|v| v == "tracker");
+    let shape = if tracker { "-tracker" } else { "" };
     let path = dir.join(format!(
-        "heatstore-{events}ev-{days}d-v{FORMAT_VERSION}.redb"
+        "heatstore-{events}ev-{days}d{shape}-v{FORMAT_VERSION}.redb"
     ));
     let rebuild = std::env::var_os("HEATSTORE_BENCH_REBUILD").is_some_and(|v| v != "0");
     if !rebuild {
@@ -207,11 +212,15 @@ fn store_for(events: u64, days: u32) -> Store {
         let mut store = Store::open(&tmp).expect("open store");
         {
             let mut w = store.writer().expect("writer");
-            let cfg = GenConfig {
+            let mut cfg = GenConfig {
                 events,
                 days,
                 ..GenConfig::default()
             };
+            if tracker {
+                cfg.visitor_ids = VisitorIds::Pageviews;
+                cfg.arrival_jitter_ms = 120_000;
+            }
             for (i, e) in Generator::new(cfg).enumerate() {
                 w.append(&e).expect("append");
                 if (i + 1) % COMMIT_EVERY == 0 {
