@@ -17,11 +17,14 @@
 use std::collections::{BTreeSet, HashSet};
 use std::path::Path;
 
-use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition, WriteTransaction};
+#[cfg(test)]
+use redb::TableDefinition;
+use redb::{Database, ReadableDatabase, ReadableTable, WriteTransaction};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 use crate::normalize::id_hash;
+use crate::open::{Db, Location};
 use crate::seal::{load_dicts, save_dicts, write_segments};
 use crate::site::MAX_PURGE_WINDOW_DAYS;
 use crate::storage::columns;
@@ -249,7 +252,7 @@ pub(crate) fn now_ms() -> i64 {
         .map_or(0, |d| d.as_millis() as i64)
 }
 
-fn all_requests(db: &Database) -> Result<Vec<DeletionRequest>> {
+fn all_requests(db: &Db) -> Result<Vec<DeletionRequest>> {
     let txn = db.begin_read()?;
     let t = txn.open_table(DELETIONS)?;
     let mut v = Vec::new();
@@ -262,142 +265,162 @@ fn all_requests(db: &Database) -> Result<Vec<DeletionRequest>> {
 impl Store {
     /// Records a deletion request, hides its data from every read at once,
     /// and returns the request id. The deadline is now + the site's purge
-    /// window.
+    /// window. A site the store has never seen (no event, no settings) is
+    /// [`Error::UnknownSite`].
     ///
     /// ```
-    /// use heatstore::{DeletionTarget, Store};
+    /// use heatstore::{DeletionTarget, SiteSettings, Store};
     /// let store = Store::in_memory()?;
+    /// store.set_site_settings("example.com", SiteSettings::default())?;
     /// let id = store.request_deletion("example.com", DeletionTarget::Visitor("v-123".into()))?;
     /// assert_eq!(store.deletion_requests()?[0].id, id);
     /// # Ok::<(), heatstore::Error>(())
     /// ```
     pub fn request_deletion(&self, site: &str, target: DeletionTarget) -> Result<u64> {
-        self.request_deletion_at(site, target, now_ms())
+        crate::guard::guarded("using the store (request deletion)", || {
+            self.request_deletion_at(site, target, now_ms())
+        })
     }
 
     /// [`Store::request_deletion`] as if asked at `now` (ms since the epoch).
     pub fn request_deletion_at(&self, site: &str, target: DeletionTarget, now: i64) -> Result<u64> {
-        if let DeletionTarget::TimeRange { from, to } = target {
-            if from >= to {
-                return Err(Error::InvalidArgument(format!(
-                    "deletion time range is empty: from {from} is not before to {to}"
-                )));
+        crate::guard::guarded("using the store (request deletion at)", || {
+            if let DeletionTarget::TimeRange { from, to } = target {
+                if from >= to {
+                    return Err(Error::InvalidArgument(format!(
+                        "deletion time range is empty: from {from} is not before to {to}"
+                    )));
+                }
             }
-        }
-        let settings = self.site_settings(site)?;
-        settings.validate()?;
-        // Make sure the site exists (with its key) before hashing ids.
-        let mut state = self.lock();
-        let txn = self.db.begin_write()?;
-        let (site_id, key) = ensure_site(&txn, site)?;
-        let stored = match &target {
-            DeletionTarget::Visitor(v) => StoredTarget::Visitor {
-                hash: id_hash(&key, v),
-            },
-            DeletionTarget::Session(s) => StoredTarget::Session {
-                hash: id_hash(&key, s),
-            },
-            DeletionTarget::TimeRange { from, to } => StoredTarget::TimeRange {
-                from: *from,
-                to: *to,
-            },
-            DeletionTarget::Site => StoredTarget::Site,
-        };
-        let id = record_request(&txn, site, site_id, stored, settings.purge_window_days, now)?;
-        txn.commit()?;
-        state.sites.remove(site);
-        Ok(id)
+            let settings = self.site_settings(site)?;
+            settings.validate()?;
+            let mut state = self.lock();
+            let txn = self.db.rw()?.begin_write()?;
+            // A request for a site the store never saw is a mistake (a typo in
+            // the name would otherwise record a request that deletes nothing).
+            if txn.open_table(SITES)?.get(site)?.is_none() {
+                return Err(Error::UnknownSite {
+                    site: site.to_owned(),
+                });
+            }
+            let (site_id, key) = ensure_site(&txn, site)?;
+            let stored = match &target {
+                DeletionTarget::Visitor(v) => StoredTarget::Visitor {
+                    hash: id_hash(&key, v),
+                },
+                DeletionTarget::Session(s) => StoredTarget::Session {
+                    hash: id_hash(&key, s),
+                },
+                DeletionTarget::TimeRange { from, to } => StoredTarget::TimeRange {
+                    from: *from,
+                    to: *to,
+                },
+                DeletionTarget::Site => StoredTarget::Site,
+            };
+            let id = record_request(&txn, site, site_id, stored, settings.purge_window_days, now)?;
+            txn.commit()?;
+            state.sites.remove(site);
+            Ok(id)
+        })
     }
 
     /// Opts a visitor out: their future events are dropped at ingest and a
     /// deletion request is filed for their past ones. Returns its id.
     pub fn opt_out(&self, site: &str, visitor: &str) -> Result<u64> {
-        let settings = self.site_settings(site)?;
-        let mut state = self.lock();
-        let txn = self.db.begin_write()?;
-        let (site_id, key) = ensure_site(&txn, site)?;
-        let hash = id_hash(&key, visitor);
-        txn.open_table(OPT_OUTS)?.insert((site_id, hash), ())?;
-        let id = record_request(
-            &txn,
-            site,
-            site_id,
-            StoredTarget::Visitor { hash },
-            settings.purge_window_days,
-            now_ms(),
-        )?;
-        txn.commit()?;
-        state.sites.remove(site);
-        Ok(id)
+        crate::guard::guarded("using the store (opt out)", || {
+            let settings = self.site_settings(site)?;
+            let mut state = self.lock();
+            let txn = self.db.rw()?.begin_write()?;
+            let (site_id, key) = ensure_site(&txn, site)?;
+            let hash = id_hash(&key, visitor);
+            txn.open_table(OPT_OUTS)?.insert((site_id, hash), ())?;
+            let id = record_request(
+                &txn,
+                site,
+                site_id,
+                StoredTarget::Visitor { hash },
+                settings.purge_window_days,
+                now_ms(),
+            )?;
+            txn.commit()?;
+            state.sites.remove(site);
+            Ok(id)
+        })
     }
 
     /// Every deletion request with its status and deadline, oldest first.
     pub fn deletion_requests(&self) -> Result<Vec<DeletionRequest>> {
-        all_requests(&self.db)
+        crate::guard::guarded("using the store (deletion requests)", || {
+            all_requests(&self.db)
+        })
     }
 
     /// Requests past their deadline at `now` and not erased yet.
     pub fn overdue_requests(&self, now: i64) -> Result<Vec<DeletionRequest>> {
-        Ok(all_requests(&self.db)?
-            .into_iter()
-            .filter(|r| r.overdue(now))
-            .collect())
+        crate::guard::guarded("using the store (overdue requests)", || {
+            Ok(all_requests(&self.db)?
+                .into_iter()
+                .filter(|r| r.overdue(now))
+                .collect())
+        })
     }
 
     /// Carries out every pending deletion request and the sites' retention
     /// at `now`, then rewrites the file so no freed page keeps erased bytes.
     /// Idempotent; safe to kill at any point (the next run finishes).
     pub fn maintenance(&mut self, now: i64) -> Result<MaintenanceReport> {
-        let mut report = MaintenanceReport {
-            overdue: self.overdue_requests(now)?.iter().map(|r| r.id).collect(),
-            ..MaintenanceReport::default()
-        };
-        report.partitions_expired = self.expire(now)?;
-        let requests: Vec<DeletionRequest> = self
-            .deletion_requests()?
-            .into_iter()
-            .filter(|r| r.status == RequestStatus::Pending)
-            .collect();
-        // One purge per site for all its pending requests: each affected
-        // partition is rewritten once, however many requests touch it.
-        let mut by_site: std::collections::BTreeMap<&str, Vec<&DeletionRequest>> =
-            std::collections::BTreeMap::new();
-        for r in &requests {
-            by_site.entry(r.site.as_str()).or_default().push(r);
-        }
-        for (site, batch) in by_site {
-            let (rows, parts) = self.purge(site, &batch, now)?;
-            report.rows_removed += rows;
-            report.partitions_rewritten += parts;
-        }
-        let to_erase: Vec<DeletionRequest> = self
-            .deletion_requests()?
-            .into_iter()
-            .filter(|r| r.status == RequestStatus::Purged)
-            .collect();
-        report.file_bytes_before = self
-            .path()
-            .map_or(Ok(0), |p| std::fs::metadata(p).map(|m| m.len()))?;
-        if !to_erase.is_empty() || report.partitions_expired > 0 {
-            self.rewrite_file()?;
-        }
-        report.file_bytes_after = self
-            .path()
-            .map_or(Ok(0), |p| std::fs::metadata(p).map(|m| m.len()))?;
-        if !to_erase.is_empty() {
-            let txn = self.db.begin_write()?;
-            {
-                let mut t = txn.open_table(DELETIONS)?;
-                for mut r in to_erase {
-                    r.status = RequestStatus::Erased;
-                    r.erased_at = Some(now);
-                    t.insert(r.id, r.encode().as_slice())?;
-                    report.erased.push(r.id);
-                }
+        crate::guard::guarded("using the store (maintenance)", || {
+            let mut report = MaintenanceReport {
+                overdue: self.overdue_requests(now)?.iter().map(|r| r.id).collect(),
+                ..MaintenanceReport::default()
+            };
+            report.partitions_expired = self.expire(now)?;
+            let requests: Vec<DeletionRequest> = self
+                .deletion_requests()?
+                .into_iter()
+                .filter(|r| r.status == RequestStatus::Pending)
+                .collect();
+            // One purge per site for all its pending requests: each affected
+            // partition is rewritten once, however many requests touch it.
+            let mut by_site: std::collections::BTreeMap<&str, Vec<&DeletionRequest>> =
+                std::collections::BTreeMap::new();
+            for r in &requests {
+                by_site.entry(r.site.as_str()).or_default().push(r);
             }
-            txn.commit()?;
-        }
-        Ok(report)
+            for (site, batch) in by_site {
+                let (rows, parts) = self.purge(site, &batch, now)?;
+                report.rows_removed += rows;
+                report.partitions_rewritten += parts;
+            }
+            let to_erase: Vec<DeletionRequest> = self
+                .deletion_requests()?
+                .into_iter()
+                .filter(|r| r.status == RequestStatus::Purged)
+                .collect();
+            report.file_bytes_before = self
+                .path()
+                .map_or(Ok(0), |p| std::fs::metadata(p).map(|m| m.len()))?;
+            if !to_erase.is_empty() || report.partitions_expired > 0 {
+                self.rewrite_file()?;
+            }
+            report.file_bytes_after = self
+                .path()
+                .map_or(Ok(0), |p| std::fs::metadata(p).map(|m| m.len()))?;
+            if !to_erase.is_empty() {
+                let txn = self.db.rw()?.begin_write()?;
+                {
+                    let mut t = txn.open_table(DELETIONS)?;
+                    for mut r in to_erase {
+                        r.status = RequestStatus::Erased;
+                        r.erased_at = Some(now);
+                        t.insert(r.id, r.encode().as_slice())?;
+                        report.erased.push(r.id);
+                    }
+                }
+                txn.commit()?;
+            }
+            Ok(report)
+        })
     }
 
     /// Drops partitions older than each site's retention.
@@ -433,7 +456,7 @@ impl Store {
                 continue;
             }
             let _guard = self.lock();
-            let txn = self.db.begin_write()?;
+            let txn = self.db.rw()?.begin_write()?;
             let id = record_request(
                 &txn,
                 &name,
@@ -457,7 +480,7 @@ impl Store {
     /// Removes a request's rows from every table, in one transaction.
     fn purge(&mut self, site: &str, batch: &[&DeletionRequest], now: i64) -> Result<(u64, u64)> {
         let _guard = self.lock();
-        let txn = self.db.begin_write()?;
+        let txn = self.db.rw()?.begin_write()?;
         let found = txn.open_table(SITES)?.get(site)?.map(|g| g.value());
         let Some(site_id) = found else {
             for r in batch {
@@ -605,35 +628,45 @@ impl Store {
     /// Rewrites every table into a fresh file and swaps it in atomically:
     /// the new file holds only live pages, so nothing erased survives in
     /// its bytes.
+    ///
+    /// The fresh file is built as `<name>.rewrite` beside the store and
+    /// renamed over it while this process still holds it open: its lock
+    /// covers the file at the store's path from the rename on, so no other
+    /// process can open the store in between. Only maintenance touches the
+    /// `.rewrite` file (a stale one, left by a run that died, is removed
+    /// here, under the store's lock).
     fn rewrite_file(&mut self) -> Result<()> {
         // `&mut self`: no writer can exist while the file is swapped.
-        match self.path().map(Path::to_path_buf) {
-            Some(path) => {
-                let tmp = rewrite_path(&path);
-                let _ = std::fs::remove_file(&tmp);
-                {
-                    let fresh = Database::create(&tmp)?;
-                    copy_all(&self.db, &fresh)?;
+        let fresh = match &self.location {
+            Location::File(path) => {
+                let tmp = rewrite_path(path);
+                match std::fs::remove_file(&tmp) {
+                    Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e.into()),
+                    _ => {}
                 }
-                std::fs::rename(&tmp, &path)?;
-                if let Some(dir) = path.parent() {
-                    if let Ok(d) = std::fs::File::open(if dir.as_os_str().is_empty() {
-                        Path::new(".")
-                    } else {
-                        dir
-                    }) {
-                        let _ = d.sync_all();
-                    }
-                }
-                self.db = Database::open(&path)?;
+                let fresh = Database::create(&tmp)?;
+                copy_all(self.db.rw()?, &fresh)?;
+                std::fs::rename(&tmp, path)?;
+                crate::open::sync_dir(path.parent().unwrap_or(Path::new(".")));
+                fresh
             }
-            None => {
+            Location::Memory => {
                 let fresh = Database::builder()
                     .create_with_backend(redb::backends::InMemoryBackend::new())?;
-                copy_all(&self.db, &fresh)?;
-                self.db = fresh;
+                copy_all(self.db.rw()?, &fresh)?;
+                fresh
             }
-        }
+            Location::Vfs(vfs, name) => {
+                let tmp = format!("{name}.rewrite");
+                vfs.remove(&tmp)?;
+                let backend = crate::open::Boxed(vfs.open(&tmp, true)?);
+                let fresh = Database::builder().create_with_backend(backend)?;
+                copy_all(self.db.rw()?, &fresh)?;
+                vfs.rename(&tmp, name)?;
+                fresh
+            }
+        };
+        self.db = Db::Rw(fresh);
         Ok(())
     }
 }
@@ -971,46 +1004,107 @@ pub(crate) fn rewrite_partition(
     Ok(removed)
 }
 
-fn copy_table<K, V>(
-    from: &redb::ReadTransaction,
-    to: &WriteTransaction,
-    def: TableDefinition<K, V>,
-) -> Result<()>
-where
-    K: redb::Key + 'static,
-    V: redb::Value + 'static,
-    for<'a> K::SelfType<'a>: std::borrow::Borrow<K::SelfType<'a>>,
-    for<'a> V::SelfType<'a>: std::borrow::Borrow<V::SelfType<'a>>,
-{
-    let src = from.open_table(def)?;
-    let mut dst = to.open_table(def)?;
-    for e in src.iter()? {
-        let (k, v) = e?;
-        dst.insert(k.value(), v.value())?;
-    }
-    Ok(())
-}
-
 /// Copies every heatstore table into a fresh database.
 fn copy_all(from: &Database, to: &Database) -> Result<()> {
     let r = from.begin_read()?;
     let w = to.begin_write()?;
-    copy_table(&r, &w, META)?;
-    copy_table(&r, &w, SITES)?;
-    copy_table(&r, &w, SITE_CONFIG)?;
-    copy_table(&r, &w, PARTITIONS)?;
-    copy_table(&r, &w, SEGMENT_COLUMNS)?;
-    copy_table(&r, &w, DICTIONARIES)?;
-    copy_table(&r, &w, PENDING)?;
-    copy_table(&r, &w, SESSIONS)?;
-    copy_table(&r, &w, VISITOR_SESSIONS)?;
-    copy_table(&r, &w, SESSION_BLOCKS)?;
-    copy_table(&r, &w, SESSION_BLOCK_VERSIONS)?;
-    copy_table(&r, &w, SALTS)?;
-    copy_table(&r, &w, COOKIELESS)?;
-    copy_table(&r, &w, OPT_OUTS)?;
-    copy_table(&r, &w, DELETIONS)?;
-    copy_table(&r, &w, DELETED_SESSIONS)?;
+    crate::storage::schema::copy_tables(&r, &w, false)?;
     w.commit()?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::storage::schema::{for_each_table, table_names, TableVisitor, TABLE_COUNT};
+    use crate::{Event, EventKind};
+
+    /// Entries per table, by name.
+    fn entries(db: &Db) -> std::collections::BTreeMap<String, u64> {
+        struct Count<'t>(
+            &'t redb::ReadTransaction,
+            std::collections::BTreeMap<String, u64>,
+        );
+        impl TableVisitor for Count<'_> {
+            fn visit<K, V>(&mut self, def: TableDefinition<'static, K, V>) -> Result<()>
+            where
+                K: redb::Key + 'static,
+                V: redb::Value + 'static,
+                for<'a> K::SelfType<'a>: std::borrow::Borrow<K::SelfType<'a>>,
+                for<'a> V::SelfType<'a>: std::borrow::Borrow<V::SelfType<'a>>,
+            {
+                use redb::{ReadableTableMetadata, TableHandle};
+                let n = self.0.open_table(def)?.len()?;
+                self.1.insert(def.name().to_owned(), n);
+                Ok(())
+            }
+        }
+        let txn = db.begin_read().unwrap();
+        let mut c = Count(&txn, Default::default());
+        for_each_table(&mut c).unwrap();
+        c.1
+    }
+
+    /// The file rewrite carries every table and every entry: a table
+    /// missing from the one list would fail here, not vanish at the next
+    /// maintenance.
+    #[test]
+    fn the_rewrite_carries_every_table() {
+        let mut store = Store::in_memory().unwrap();
+        let mut w = store.writer().unwrap();
+        let now = now_ms();
+        for (i, session) in ["a", "b", "c"].iter().enumerate() {
+            let mut e = Event::new(
+                "t.example",
+                now - 1000 + i as i64,
+                EventKind::Pageview,
+                session,
+                "/",
+            );
+            e.visitor = Some(format!("v-{session}"));
+            (e.vw, e.vh, e.dh) = (Some(800), Some(600), Some(2000));
+            w.append(&e).unwrap();
+        }
+        // A cookieless visitor (salts, cookieless sessions).
+        let mut e = Event::new("t.example", now, EventKind::Pageview, "x", "/");
+        e.session = None;
+        e.ip = Some("192.0.2.1".into());
+        e.ua = Some("Mozilla/5.0".into());
+        (e.vw, e.vh, e.dh) = (Some(800), Some(600), Some(2000));
+        w.append(&e).unwrap();
+        w.commit().unwrap();
+        w.seal_all().unwrap();
+        drop(w);
+        store
+            .request_deletion("t.example", DeletionTarget::Session("b".into()))
+            .unwrap();
+        store.maintenance(now).unwrap(); // deleted_sessions
+        let mut w = store.writer().unwrap();
+        let mut e = Event::new("t.example", now, EventKind::Click, "a", "/");
+        (e.x, e.y) = (Some(1), Some(2));
+        w.append(&e).unwrap();
+        w.commit().unwrap(); // pending rows
+        drop(w);
+        store.opt_out("t.example", "v-c").unwrap(); // opt_outs, a pending request
+        let before = entries(&store.db);
+        assert_eq!(before.len(), TABLE_COUNT);
+        assert_eq!(before.keys().cloned().collect::<Vec<_>>(), {
+            let mut n = table_names();
+            n.sort();
+            n
+        });
+        for (table, n) in &before {
+            assert!(*n > 0, "the test fills every table: {table} is empty");
+        }
+        store.rewrite_file().unwrap();
+        assert_eq!(entries(&store.db), before);
+        let listed: usize = store
+            .db
+            .begin_read()
+            .unwrap()
+            .list_tables()
+            .unwrap()
+            .count();
+        assert_eq!(listed, TABLE_COUNT);
+    }
 }

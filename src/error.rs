@@ -61,6 +61,48 @@ pub enum Error {
     InvalidArgument(String),
     /// A deletion purge window over the 180-day maximum, or similar policy.
     Policy(String),
+    /// Another process has the store open (for writing, or for reading
+    /// while this one wants to write), and it stayed so for as long as
+    /// opening waited ([`crate::OpenOptions::wait`]).
+    InUse {
+        /// The store's file.
+        path: std::path::PathBuf,
+        /// The process holding it, where the platform tells.
+        holder: Option<u32>,
+    },
+    /// A write on a store opened read-only.
+    ReadOnly,
+    /// The store was not closed cleanly (its process died) and must be
+    /// repaired by a writable open before it can be opened read-only.
+    NeedsRepair {
+        /// The store's file.
+        path: std::path::PathBuf,
+    },
+    /// A report would exceed one of its documented limits (such as
+    /// [`crate::query::MAX_SERIES_BUCKETS`]).
+    LimitExceeded {
+        /// What is limited.
+        what: &'static str,
+        /// The limit.
+        limit: u64,
+        /// What was asked.
+        asked: u64,
+        /// How to stay within it.
+        hint: &'static str,
+    },
+    /// A store of an older format version opened read-only: it must be
+    /// upgraded in place by a writable open first.
+    NeedsUpgrade {
+        /// The store's file (`None` outside the file system).
+        path: Option<std::path::PathBuf>,
+        /// Its format version.
+        found: u32,
+    },
+    /// The site has never been seen by the store.
+    UnknownSite {
+        /// The name given.
+        site: String,
+    },
     /// A storage-engine error from redb.
     Storage(Box<redb::Error>),
     /// An I/O error outside the storage engine (reading an import file).
@@ -82,6 +124,45 @@ impl fmt::Display for Error {
             Error::InvalidEvent(e) => write!(f, "invalid event: {e}"),
             Error::InvalidArgument(s) => write!(f, "invalid argument: {s}"),
             Error::Policy(s) => write!(f, "refused: {s}"),
+            Error::InUse { path, holder } => {
+                write!(f, "store in use: {} is open in another process", path.display())?;
+                if let Some(pid) = holder {
+                    write!(f, " (process {pid})")?;
+                }
+                write!(
+                    f,
+                    "; a store has one writer or many readers at a time (query a running \
+                     server through its API, or wait for the other command to finish)"
+                )
+            }
+            Error::ReadOnly => write!(
+                f,
+                "the store was opened read-only: open it writable to change it"
+            ),
+            Error::NeedsRepair { path } => write!(
+                f,
+                "{} was not closed cleanly (its process died) and cannot be opened read-only \
+                 until a writable open repairs it (any heatstore write, or `heatstore recover`)",
+                path.display()
+            ),
+            Error::LimitExceeded {
+                what,
+                limit,
+                asked,
+                hint,
+            } => write!(f, "too many {what}: {asked} asked, at most {limit} ({hint})"),
+            Error::NeedsUpgrade { path, found } => write!(
+                f,
+                "{} is of format version {found}, which this build upgrades in place when it \
+                 opens it for writing (any heatstore write command); a read-only open cannot",
+                path.as_ref()
+                    .map_or("the store".to_owned(), |p| p.display().to_string())
+            ),
+            Error::UnknownSite { site } => write!(
+                f,
+                "unknown site {site:?}: the store holds no data or settings of it (check the name; \
+                 `heatstore stats` lists the sites)"
+            ),
             Error::Storage(e) => write!(f, "storage error: {e}"),
             Error::Io(e) => write!(f, "I/O error: {e}"),
         }

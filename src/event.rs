@@ -402,7 +402,7 @@ pub(crate) struct EventRef<'a> {
 impl EventRef<'_> {
     /// Checks every rule of Event NDJSON v1 that the types do not.
     pub fn validate(&self) -> Result<(), EventError> {
-        check_len("site", self.site, MAX_SITE_LEN)?;
+        validate_site(self.site)?;
         if !(0..=MAX_TS).contains(&self.ts) {
             return Err(EventError::new(
                 "ts",
@@ -506,9 +506,55 @@ impl EventRef<'_> {
     }
 }
 
-/// Checks a site name: 1..=253 bytes.
+/// Checks a site name. A site is named like the host it runs on:
+/// 1..=253 bytes of ASCII letters, digits, `-`, `_` and `.`, optionally
+/// followed by `:` and a port number; it starts and ends with a letter or
+/// digit and has no two dots in a row. No slashes, spaces, control
+/// characters or other bytes: an internationalized name is given in its
+/// `xn--` form.
+///
+/// ```
+/// use heatstore::event::validate_site;
+/// assert!(validate_site("shop.example.com").is_ok());
+/// assert!(validate_site("localhost:8080").is_ok());
+/// assert!(validate_site("../../etc").is_err());
+/// assert!(validate_site("a/b").is_err());
+/// assert!(validate_site("a\0b").is_err());
+/// ```
 pub fn validate_site(site: &str) -> Result<(), EventError> {
-    check_len("site", site, MAX_SITE_LEN)
+    check_len("site", site, MAX_SITE_LEN)?;
+    let (host, port) = match site.rsplit_once(':') {
+        Some((h, p)) => (h, Some(p)),
+        None => (site, None),
+    };
+    let bad = |why: &str| {
+        let shown: String = site.chars().take(64).collect();
+        Err(EventError::new(
+            "site",
+            format!("{shown:?} is not a host-like site name: {why}"),
+        ))
+    };
+    if let Some(p) = port {
+        if p.is_empty() || p.len() > 5 || !p.bytes().all(|b| b.is_ascii_digit()) {
+            return bad("the part after `:` must be a port number");
+        }
+    }
+    if let Some(c) = host
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.')))
+    {
+        return bad(&format!(
+            "{c:?} is not allowed (letters, digits, `-`, `_` and `.` only)"
+        ));
+    }
+    let edge_ok = |c: Option<char>| c.is_some_and(|c| c.is_ascii_alphanumeric());
+    if !edge_ok(host.chars().next()) || !edge_ok(host.chars().last()) {
+        return bad("it must start and end with a letter or digit");
+    }
+    if host.contains("..") {
+        return bad("two dots in a row");
+    }
+    Ok(())
 }
 
 /// Parses an RFC 3339 timestamp into ms since the Unix epoch.

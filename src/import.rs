@@ -127,113 +127,115 @@ impl Store {
         reader: R,
         progress: &mut dyn FnMut(ImportProgress),
     ) -> Result<ImportReport> {
-        let mut writer = self.writer()?;
-        let book: SiteBook = Mutex::new(
-            writer
-                .site_records()?
-                .into_iter()
-                .map(|(name, r)| (name, Arc::new(r)))
-                .collect(),
-        );
-        let workers = std::thread::available_parallelism().map_or(2, |n| n.get().clamp(1, 4));
-        std::thread::scope(|scope| {
-            let mut blocks_tx = Vec::with_capacity(workers);
-            let mut chunks_rx = Vec::with_capacity(workers);
-            // Workers hand their blocks' buffers back to the reader.
-            let (spent_tx, spent_rx) = channel::<Vec<u8>>();
-            for _ in 0..workers {
-                let (btx, brx) = sync_channel::<std::io::Result<Block>>(2);
-                let (ctx, crx) = sync_channel::<std::io::Result<Chunk>>(2);
-                let normalizer = writer.new_normalizer();
-                let book = &book;
-                let spent = spent_tx.clone();
-                scope.spawn(move || work(brx, ctx, spent, normalizer, book));
-                blocks_tx.push(btx);
-                chunks_rx.push(crx);
-            }
-            drop(spent_tx);
-            scope.spawn(move || read_blocks(reader, blocks_tx, spent_rx));
-            // A full batch is written on its own thread while the next one
-            // is buffered; at most one is being written at a time.
-            let (batches_tx, batches_rx) = sync_channel::<(Batch, CommitPlan)>(0);
-            let (written_tx, written_rx) = sync_channel::<Result<Written>>(1);
-            let store = self;
-            scope.spawn(move || {
-                for (batch, plan) in batches_rx {
-                    if written_tx.send(write_batch(store, batch, plan)).is_err() {
-                        return;
-                    }
+        crate::guard::guarded("importing (import ndjson with progress)", || {
+            let mut writer = self.writer()?;
+            let book: SiteBook = Mutex::new(
+                writer
+                    .site_records()?
+                    .into_iter()
+                    .map(|(name, r)| (name, Arc::new(r)))
+                    .collect(),
+            );
+            let workers = std::thread::available_parallelism().map_or(2, |n| n.get().clamp(1, 4));
+            std::thread::scope(|scope| {
+                let mut blocks_tx = Vec::with_capacity(workers);
+                let mut chunks_rx = Vec::with_capacity(workers);
+                // Workers hand their blocks' buffers back to the reader.
+                let (spent_tx, spent_rx) = channel::<Vec<u8>>();
+                for _ in 0..workers {
+                    let (btx, brx) = sync_channel::<std::io::Result<Block>>(2);
+                    let (ctx, crx) = sync_channel::<std::io::Result<Chunk>>(2);
+                    let normalizer = writer.new_normalizer();
+                    let book = &book;
+                    let spent = spent_tx.clone();
+                    scope.spawn(move || work(brx, ctx, spent, normalizer, book));
+                    blocks_tx.push(btx);
+                    chunks_rx.push(crx);
                 }
-            });
-            let mut writing = false;
-            let import_batch = writer.import_batch();
-            let mut report = ImportReport::default();
-            let mut p = ImportProgress::default();
-            // Blocks went to the workers in turn: taking their chunks in
-            // the same turn keeps the input's order. The first worker with
-            // nothing more to give marks the end.
-            'chunks: for turn in 0.. {
-                let Ok(chunk) = chunks_rx[turn % workers].recv() else {
-                    break 'chunks;
-                };
-                let Chunk {
-                    bytes,
-                    sites,
-                    items,
-                } = chunk.map_err(Error::Io)?;
-                p.bytes += bytes;
-                for (line, item) in items {
-                    p.lines = line;
-                    let outcome = match item {
-                        Item::Ready { site, prepared } => match sites.get(site as usize) {
-                            Some((name, record)) => {
-                                writer.append_prepared(name, Some(record), prepared)
-                            }
-                            None => Err(Error::InvalidArgument("import lost a site".into())),
-                        },
-                        Item::Dropped(d) => Ok(Appended::Dropped(d)),
-                        Item::Rejected(e) => Err(Error::InvalidEvent(e)),
+                drop(spent_tx);
+                scope.spawn(move || read_blocks(reader, blocks_tx, spent_rx));
+                // A full batch is written on its own thread while the next one
+                // is buffered; at most one is being written at a time.
+                let (batches_tx, batches_rx) = sync_channel::<(Batch, CommitPlan)>(0);
+                let (written_tx, written_rx) = sync_channel::<Result<Written>>(1);
+                let store = self;
+                scope.spawn(move || {
+                    for (batch, plan) in batches_rx {
+                        if written_tx.send(write_batch(store, batch, plan)).is_err() {
+                            return;
+                        }
+                    }
+                });
+                let mut writing = false;
+                let import_batch = writer.import_batch();
+                let mut report = ImportReport::default();
+                let mut p = ImportProgress::default();
+                // Blocks went to the workers in turn: taking their chunks in
+                // the same turn keeps the input's order. The first worker with
+                // nothing more to give marks the end.
+                'chunks: for turn in 0.. {
+                    let Ok(chunk) = chunks_rx[turn % workers].recv() else {
+                        break 'chunks;
                     };
-                    match outcome {
-                        Ok(Appended::Buffered) => report.accepted += 1,
-                        Ok(Appended::Dropped(_)) => {
-                            report.accepted += 1;
-                            report.dropped += 1;
-                        }
-                        Err(Error::InvalidEvent(err)) => {
-                            report.rejected += 1;
-                            if report.errors.len() < MAX_REPORTED_ERRORS {
-                                report.errors.push(ImportError {
-                                    line,
-                                    reason: err.to_string(),
-                                });
+                    let Chunk {
+                        bytes,
+                        sites,
+                        items,
+                    } = chunk.map_err(Error::Io)?;
+                    p.bytes += bytes;
+                    for (line, item) in items {
+                        p.lines = line;
+                        let outcome = match item {
+                            Item::Ready { site, prepared } => match sites.get(site as usize) {
+                                Some((name, record)) => {
+                                    writer.append_prepared(name, Some(record), prepared)
+                                }
+                                None => Err(Error::InvalidArgument("import lost a site".into())),
+                            },
+                            Item::Dropped(d) => Ok(Appended::Dropped(d)),
+                            Item::Rejected(e) => Err(Error::InvalidEvent(e)),
+                        };
+                        match outcome {
+                            Ok(Appended::Buffered) => report.accepted += 1,
+                            Ok(Appended::Dropped(_)) => {
+                                report.accepted += 1;
+                                report.dropped += 1;
                             }
+                            Err(Error::InvalidEvent(err)) => {
+                                report.rejected += 1;
+                                if report.errors.len() < MAX_REPORTED_ERRORS {
+                                    report.errors.push(ImportError {
+                                        line,
+                                        reason: err.to_string(),
+                                    });
+                                }
+                            }
+                            Err(other) => return Err(other),
                         }
-                        Err(other) => return Err(other),
-                    }
-                    if writer.buffered() >= import_batch {
-                        if writing {
-                            let written = written_rx.recv().map_err(|_| committer_gone())?;
-                            p.committed += writer.finish(written)?.events;
-                            progress(p);
-                        }
-                        if let Some(job) = writer.take_for_commit() {
-                            batches_tx.send(job).map_err(|_| committer_gone())?;
-                            writing = true;
+                        if writer.buffered() >= import_batch {
+                            if writing {
+                                let written = written_rx.recv().map_err(|_| committer_gone())?;
+                                p.committed += writer.finish(written)?.events;
+                                progress(p);
+                            }
+                            if let Some(job) = writer.take_for_commit() {
+                                batches_tx.send(job).map_err(|_| committer_gone())?;
+                                writing = true;
+                            }
                         }
                     }
                 }
-            }
-            drop(batches_tx);
-            if writing {
-                let written = written_rx.recv().map_err(|_| committer_gone())?;
-                p.committed += writer.finish(written)?.events;
-            }
-            p.committed += writer.commit()?.events;
-            // Seal what is left pending, so reports read only segments.
-            writer.seal_all()?;
-            progress(p);
-            Ok(report)
+                drop(batches_tx);
+                if writing {
+                    let written = written_rx.recv().map_err(|_| committer_gone())?;
+                    p.committed += writer.finish(written)?.events;
+                }
+                p.committed += writer.commit()?.events;
+                // Seal what is left pending, so reports read only segments.
+                writer.seal_all()?;
+                progress(p);
+                Ok(report)
+            })
         })
     }
 }
@@ -245,12 +247,19 @@ fn committer_gone() -> Error {
 
 /// Reads whole lines in blocks of about [`BLOCK_BYTES`] and deals them to
 /// the workers in turn, reusing the buffers they hand back on `spent`.
+///
+/// A UTF-8 byte order mark at the start is skipped. Lines end with `\n`
+/// (a `\r` before it is trimmed with the line's other whitespace); a
+/// file whose first block has `\r` but no `\n` at all is taken to use
+/// classic Mac line endings, `\r` alone, and read as such.
 fn read_blocks<R: BufRead>(
     mut reader: R,
     workers: Vec<SyncSender<std::io::Result<Block>>>,
     spent: Receiver<Vec<u8>>,
 ) {
     let mut next_line = 1u64;
+    // Decided on the first block: whether lines end with `\r` alone.
+    let mut cr_only: Option<bool> = None;
     for turn in 0.. {
         let tx = &workers[turn % workers.len()];
         // A spent buffer keeps its length: growing it back to the block
@@ -278,13 +287,27 @@ fn read_blocks<R: BufRead>(
             }
         }
         bytes.truncate(filled);
-        if !eof && bytes.last() != Some(&b'\n') {
-            if let Err(e) = reader.read_until(b'\n', &mut bytes) {
+        if turn == 0 && bytes.starts_with(&[0xEF, 0xBB, 0xBF]) {
+            bytes.drain(..3);
+        }
+        let cr = *cr_only.get_or_insert_with(|| {
+            memchr::memchr(b'\n', &bytes).is_none() && memchr::memchr(b'\r', &bytes).is_some()
+        });
+        let end = if cr { b'\r' } else { b'\n' };
+        if !eof && bytes.last() != Some(&end) {
+            if let Err(e) = reader.read_until(end, &mut bytes) {
                 let _ = tx.send(Err(e));
                 return;
             }
             // A last line without a newline ends the input.
-            eof = bytes.last() != Some(&b'\n');
+            eof = bytes.last() != Some(&end);
+        }
+        if cr {
+            for b in bytes.iter_mut() {
+                if *b == b'\r' {
+                    *b = b'\n';
+                }
+            }
         }
         if bytes.is_empty() && eof {
             return;

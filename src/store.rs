@@ -1,17 +1,16 @@
 //! The store: one redb file holding every site's events.
 
 use foldhash::{HashMap, HashMapExt};
-use std::fs::File;
-use std::io::Read;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::{Mutex, MutexGuard};
 
-use redb::{Database, ReadableDatabase, ReadableTable, TableHandle};
+use redb::{Database, ReadOnlyDatabase, ReadableDatabase, ReadableTable, TableHandle};
 use serde::Serialize;
 
-use crate::error::{Error, Result};
+use crate::error::{Corrupt, Error, Result};
 use crate::ingest::{IngestMode, Normalizer};
 use crate::normalize::ReferrerSources;
+use crate::open::{Db, Location};
 use crate::read::Snapshot;
 use crate::site::{SiteRecord, SiteSettings};
 use crate::storage::schema::*;
@@ -23,7 +22,6 @@ pub const FORMAT_VERSION: u32 = 2;
 /// The oldest format version this build migrates.
 const OLDEST_MIGRATED: u32 = 1;
 const MAGIC: &[u8] = b"heatstore";
-const REDB_MAGIC: &[u8] = b"redb";
 
 /// A heatstore store: one file (or memory), one writer at a time, any
 /// number of readers on consistent snapshots.
@@ -42,8 +40,8 @@ const REDB_MAGIC: &[u8] = b"redb";
 /// # Ok::<(), heatstore::Error>(())
 /// ```
 pub struct Store {
-    pub(crate) db: Database,
-    path: Option<PathBuf>,
+    pub(crate) db: Db,
+    pub(crate) location: Location,
     pub(crate) state: Mutex<WriterState>,
     pub(crate) cache: std::sync::Arc<crate::cache::Cache>,
 }
@@ -60,8 +58,14 @@ pub(crate) struct WriterState {
 /// Sizes and counts of a whole store.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct StoreStats {
-    /// Events stored (sealed and pending).
+    /// Events stored (sealed and pending) and visible: not hidden by a
+    /// deletion request that is not erased yet.
     pub events: u64,
+    /// Events still stored but hidden by deletion requests not erased yet;
+    /// `heatstore check` verifies `events + hidden_events`.
+    pub hidden_events: u64,
+    /// Deletion requests not erased yet (hidden, waiting for maintenance).
+    pub pending_requests: u64,
     /// Sessions.
     pub sessions: u64,
     /// Sites.
@@ -87,111 +91,71 @@ impl StoreStats {
     }
 }
 
-/// Largest file whose zeroed header marks an interrupted creation.
-const ZEROS_LIMIT: u64 = 1 << 20;
-
-/// redb creates a file by writing its header without the 9-byte magic
-/// number, syncing, and only then writing the magic: a small file whose
-/// magic is still zeros while its header already names redb's page size
-/// (4096, little-endian, at offset 12) is a creation that was cut short and
-/// never held a committed transaction.
-/// A file of only zeros (sized, nothing written yet) counts too.
-fn head_is_zeros(f: &mut File) -> Result<bool> {
-    let mut buf = Vec::new();
-    f.read_to_end(&mut buf)?;
-    let all_zeros = buf.iter().all(|&b| b == 0);
-    let pre_magic = buf.get(..9).is_some_and(|m| m.iter().all(|&b| b == 0))
-        && buf.get(12..16) == Some(4096u32.to_le_bytes().as_slice());
-    Ok(all_zeros || pre_magic)
-}
-
-fn check_file(path: &Path) -> Result<()> {
-    let mut head = [0u8; 4];
-    let mut f = match File::open(path) {
-        Ok(f) => f,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
-        Err(e) => return Err(Error::Io(e)),
-    };
-    let len = f.metadata()?.len();
-    if len == 0 {
-        return Ok(());
-    }
-    if len <= ZEROS_LIMIT && head_is_zeros(&mut f)? {
-        // A store whose creation was killed before redb wrote its magic
-        // holds nothing: it is set aside (never deleted) and recreated.
-        drop(f);
-        let mut aside = path.as_os_str().to_owned();
-        aside.push(".interrupted");
-        std::fs::rename(path, aside)?;
-        return Ok(());
-    }
-    let mut f = File::open(path)?;
-    if len < head.len() as u64 || f.read_exact(&mut head).is_err() || head != REDB_MAGIC {
-        return Err(Error::NotAStore {
-            detail: format!("{} does not start with a redb header", path.display()),
-        });
-    }
-    Ok(())
-}
-
-fn open_error(e: redb::DatabaseError, path: &Path) -> Error {
-    match e {
-        redb::DatabaseError::Storage(redb::StorageError::Corrupted(detail)) => {
-            Error::Corrupt(crate::Corrupt::new("store file", detail))
-        }
-        redb::DatabaseError::UpgradeRequired(v) => Error::NotAStore {
-            detail: format!(
-                "{} is a redb file of an old format ({v}) that heatstore never wrote",
-                path.display()
-            ),
-        },
-        other => other.into(),
-    }
-}
-
 impl Store {
-    /// Opens the store at `path`, creating it when the file does not exist.
+    /// Opens the store at `path` for writing, creating it when the file
+    /// does not exist. Waits up to [`crate::DEFAULT_WAIT`] for a store
+    /// another process has open, then fails with [`Error::InUse`].
     ///
-    /// Fails with [`Error::NotAStore`] when the file is something else, and
-    /// [`Error::UnsupportedVersion`] when a newer heatstore wrote it.
+    /// Fails with [`Error::NotAStore`] when the file is something else,
+    /// [`Error::Corrupt`] when it is damaged, and
+    /// [`Error::UnsupportedVersion`] when a newer heatstore wrote it. An
+    /// existing file is never moved, replaced or truncated
+    /// ([`Store::recover`] is the explicit way to set a damaged one aside).
+    /// For other choices (read-only, no creation, waiting) see
+    /// [`crate::OpenOptions`].
     pub fn open(path: impl AsRef<Path>) -> Result<Store> {
-        Store::open_with(path.as_ref(), true)
+        crate::OpenOptions::new().open(path)
+    }
+
+    /// Opens an existing store read-only: nothing is written to its file,
+    /// which may be on read-only media. Any number of processes may read a
+    /// store at once, but not while one has it open for writing.
+    ///
+    /// ```
+    /// let dir = tempfile::tempdir()?;
+    /// let path = dir.path().join("s.heat");
+    /// drop(heatstore::Store::open(&path)?);
+    /// let store = heatstore::Store::open_read_only(&path)?;
+    /// assert_eq!(store.stats()?.events, 0);
+    /// assert!(matches!(store.writer(), Err(heatstore::Error::ReadOnly)));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn open_read_only(path: impl AsRef<Path>) -> Result<Store> {
+        crate::OpenOptions::new().read_only(true).open(path)
     }
 
     /// [`Store::open`] without verifying the file's page checksums first.
     ///
-    /// Opening then costs no read of the whole file, but bytes altered
-    /// since heatstore wrote them (disk corruption, a truncated copy) are
-    /// trusted, and redb may panic on them instead of returning
-    /// [`Error::Corrupt`]. Use it only for files this process wrote itself.
+    /// Opening then costs no read of the whole file; pages altered since
+    /// heatstore wrote them (disk corruption, a truncated copy) are found
+    /// when they are read.
     pub fn open_unverified(path: impl AsRef<Path>) -> Result<Store> {
-        Store::open_with(path.as_ref(), false)
-    }
-
-    fn open_with(path: &Path, verify: bool) -> Result<Store> {
-        check_file(path)?;
-        // A maintenance rewrite that died before its rename left this.
-        let _ = std::fs::remove_file(crate::deletion::rewrite_path(path));
-        let db = Database::builder()
-            .set_check_integrity_on_open(verify)
-            .create(path)
-            .map_err(|e| open_error(e, path))?;
-        Store::init(db, Some(path.to_owned()))
+        crate::OpenOptions::new().verify(false).open(path)
     }
 
     /// A store in memory, for tests and notebooks.
     pub fn in_memory() -> Result<Store> {
         let db = Database::builder().create_with_backend(redb::backends::InMemoryBackend::new())?;
-        Store::init(db, None)
+        Store::init(Db::Rw(db), Location::Memory)
     }
 
-    fn init(db: Database, path: Option<PathBuf>) -> Result<Store> {
-        if !Store::is_current(&db)? {
-            Store::initialize(&db)?;
+    /// Whether the store was opened read-only.
+    pub fn is_read_only(&self) -> bool {
+        matches!(self.db, Db::Ro(_))
+    }
+
+    pub(crate) fn init(db: Db, location: Location) -> Result<Store> {
+        match &db {
+            Db::Rw(d) => {
+                if !Store::is_current(d)? {
+                    Store::initialize(d)?;
+                }
+            }
+            Db::Ro(d) => Store::check_read_only(d, &location)?,
         }
         Ok(Store {
             db,
-            path,
+            location,
             state: Mutex::new(WriterState {
                 sites: HashMap::new(),
                 normalizer: Normalizer::new(ReferrerSources::builtin(), IngestMode::default()),
@@ -203,9 +167,48 @@ impl Store {
         })
     }
 
+    /// A read-only store must be of this version with every table: it
+    /// cannot be migrated or completed without writing.
+    fn check_read_only(db: &ReadOnlyDatabase, location: &Location) -> Result<()> {
+        if Store::is_current(db)? {
+            return Ok(());
+        }
+        let txn = db.begin_read()?;
+        let name = || {
+            location
+                .path()
+                .map_or("the store".to_owned(), |p| p.display().to_string())
+        };
+        let Ok(meta) = txn.open_table(META) else {
+            return Err(Error::NotAStore {
+                detail: format!("{} holds no heatstore header", name()),
+            });
+        };
+        if meta.get("magic")?.map(|g| g.value().to_vec()).as_deref() != Some(MAGIC) {
+            return Err(Error::NotAStore {
+                detail: format!("the header of {} names another program", name()),
+            });
+        }
+        let found = meta
+            .get("format_version")?
+            .and_then(|g| <[u8; 4]>::try_from(g.value()).ok())
+            .map(u32::from_le_bytes)
+            .ok_or_else(|| Corrupt::new("store header", "format version is not 4 bytes"))?;
+        if !(OLDEST_MIGRATED..=FORMAT_VERSION).contains(&found) {
+            return Err(Error::UnsupportedVersion {
+                found,
+                supported: FORMAT_VERSION,
+            });
+        }
+        Err(Error::NeedsUpgrade {
+            path: location.path().map(Path::to_path_buf),
+            found,
+        })
+    }
+
     /// Whether the file is a heatstore store of this version with every
     /// table: then opening it writes nothing.
-    fn is_current(db: &Database) -> Result<bool> {
+    fn is_current(db: &impl ReadableDatabase) -> Result<bool> {
         let txn = db.begin_read()?;
         let tables = txn.list_tables()?.count();
         let Ok(meta) = txn.open_table(META) else {
@@ -215,11 +218,11 @@ impl Store {
         let version = meta.get("format_version")?.map(|g| g.value().to_vec());
         Ok(magic.as_deref() == Some(MAGIC)
             && version.as_deref() == Some(FORMAT_VERSION.to_le_bytes().as_slice())
-            && tables >= TABLES)
+            && tables >= TABLE_COUNT)
     }
 
     /// Checks the header and creates what is missing, in one transaction.
-    fn initialize(db: &Database) -> Result<()> {
+    pub(crate) fn initialize(db: &Database) -> Result<()> {
         let txn = db.begin_write()?;
         {
             let existing: Vec<String> = txn.list_tables()?.map(|t| t.name().to_owned()).collect();
@@ -296,12 +299,15 @@ impl Store {
     /// The writer. Only one exists at a time: this blocks while another
     /// thread holds one.
     pub fn writer(&self) -> Result<Writer<'_>> {
+        self.db.rw()?;
         Ok(Writer::new(self, self.lock()))
     }
 
     /// A consistent read-only view of everything committed so far.
     pub fn snapshot(&self) -> Result<Snapshot> {
-        Snapshot::new(self.db.begin_read()?, std::sync::Arc::clone(&self.cache))
+        crate::guard::guarded("using the store (snapshot)", || {
+            Snapshot::new(self.db.begin_read()?, std::sync::Arc::clone(&self.cache))
+        })
     }
 
     /// Sets how many pending rows of a partition make a commit seal it
@@ -326,7 +332,7 @@ impl Store {
 
     /// The path of the store's file, `None` in memory.
     pub fn path(&self) -> Option<&Path> {
-        self.path.as_deref()
+        self.location.path()
     }
 
     /// Replaces the User-Agent-independent referrer table, e.g. with one
@@ -363,57 +369,65 @@ impl Store {
 
     /// The settings of a site (defaults for a site not seen yet).
     pub fn site_settings(&self, site: &str) -> Result<SiteSettings> {
-        let snap = self.snapshot()?;
-        Ok(snap
-            .site_record(site)?
-            .map(|(_, r)| r.settings)
-            .unwrap_or_default())
+        crate::guard::guarded("using the store (site settings)", || {
+            let snap = self.snapshot()?;
+            Ok(snap
+                .site_record(site)?
+                .map(|(_, r)| r.settings)
+                .unwrap_or_default())
+        })
     }
 
     /// Sets a site's settings, creating the site if needed.
     pub fn set_site_settings(&self, site: &str, settings: SiteSettings) -> Result<()> {
-        settings.validate()?;
-        crate::event::validate_site(site)
-            .map_err(|e| Error::InvalidArgument(format!("site {site:?}: {e}")))?;
-        let mut state = self.lock();
-        let txn = self.db.begin_write()?;
-        {
-            let mut sites = txn.open_table(SITES)?;
-            let mut conf = txn.open_table(SITE_CONFIG)?;
-            let found = sites.get(site)?.map(|g| g.value());
-            let id = match found {
-                Some(id) => id,
-                None => {
-                    let id = next_site_id(&sites)?;
-                    sites.insert(site, id)?;
-                    id
-                }
-            };
-            let mut record = match conf.get(id)?.map(|g| g.value().to_vec()) {
-                Some(b) => SiteRecord::decode(&b)?,
-                None => SiteRecord::new(SiteSettings::default()),
-            };
-            record.settings = settings;
-            conf.insert(id, record.encode().as_slice())?;
-        }
-        txn.commit()?;
-        state.sites.remove(site);
-        Ok(())
+        crate::guard::guarded("using the store (set site settings)", || {
+            settings.validate()?;
+            crate::event::validate_site(site)
+                .map_err(|e| Error::InvalidArgument(format!("site {site:?}: {e}")))?;
+            let mut state = self.lock();
+            let txn = self.db.rw()?.begin_write()?;
+            {
+                let mut sites = txn.open_table(SITES)?;
+                let mut conf = txn.open_table(SITE_CONFIG)?;
+                let found = sites.get(site)?.map(|g| g.value());
+                let id = match found {
+                    Some(id) => id,
+                    None => {
+                        let id = next_site_id(&sites)?;
+                        sites.insert(site, id)?;
+                        id
+                    }
+                };
+                let mut record = match conf.get(id)?.map(|g| g.value().to_vec()) {
+                    Some(b) => SiteRecord::decode(&b)?,
+                    None => SiteRecord::new(SiteSettings::default()),
+                };
+                record.settings = settings;
+                conf.insert(id, record.encode().as_slice())?;
+            }
+            txn.commit()?;
+            state.sites.remove(site);
+            Ok(())
+        })
     }
 
     /// Counts and sizes of the whole store.
     pub fn stats(&self) -> Result<StoreStats> {
-        let mut s = self.snapshot()?.stats()?;
-        if let Some(p) = &self.path {
-            s.file_bytes = std::fs::metadata(p)?.len();
-        }
-        Ok(s)
+        crate::guard::guarded("using the store (stats)", || {
+            let mut s = self.snapshot()?.stats()?;
+            if let Some(p) = self.path() {
+                s.file_bytes = std::fs::metadata(p)?.len();
+            }
+            Ok(s)
+        })
     }
 
     /// Compacts the file: returns freed pages to the file system and leaves
     /// no stale copy of them in it.
     pub fn compact(&mut self) -> Result<bool> {
-        Ok(self.db.compact()?)
+        crate::guard::guarded("using the store (compact)", || {
+            Ok(self.db.rw_mut()?.compact()?)
+        })
     }
 }
 
@@ -425,9 +439,6 @@ pub(crate) fn next_site_id(sites: &impl ReadableTable<&'static str, u32>) -> Res
     max.checked_add(1)
         .ok_or_else(|| Error::InvalidArgument("too many sites".into()))
 }
-
-/// How many tables a current store has (META and those below).
-const TABLES: usize = 16;
 
 /// Fills the visitor index from the session rows.
 fn index_visitors(txn: &redb::WriteTransaction) -> Result<()> {
@@ -441,24 +452,5 @@ fn index_visitors(txn: &redb::WriteTransaction) -> Result<()> {
             index.insert((site, visitor, hash), ())?;
         }
     }
-    Ok(())
-}
-
-fn create_tables(txn: &redb::WriteTransaction) -> Result<()> {
-    txn.open_table(SITES)?;
-    txn.open_table(SITE_CONFIG)?;
-    txn.open_table(PARTITIONS)?;
-    txn.open_table(SEGMENT_COLUMNS)?;
-    txn.open_table(DICTIONARIES)?;
-    txn.open_table(PENDING)?;
-    txn.open_table(SESSIONS)?;
-    txn.open_table(VISITOR_SESSIONS)?;
-    txn.open_table(SESSION_BLOCKS)?;
-    txn.open_table(SESSION_BLOCK_VERSIONS)?;
-    txn.open_table(SALTS)?;
-    txn.open_table(COOKIELESS)?;
-    txn.open_table(OPT_OUTS)?;
-    txn.open_table(DELETIONS)?;
-    txn.open_table(DELETED_SESSIONS)?;
     Ok(())
 }

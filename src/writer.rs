@@ -11,7 +11,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use foldhash::HashMap;
 use std::sync::MutexGuard;
 
-use redb::{ReadableDatabase, ReadableTable, WriteTransaction};
+use redb::{ReadableTable, WriteTransaction};
 use serde::{Deserialize, Serialize};
 
 use crate::covered::{Cover, Covered, Hit};
@@ -412,20 +412,22 @@ impl<'s> Writer<'s> {
 
     /// Validates, normalizes and buffers one event.
     pub fn append(&mut self, event: &Event) -> Result<Appended> {
-        let event = event.view();
-        event.validate()?;
-        self.site(event.site, None)?;
-        let WriterState {
-            sites, normalizer, ..
-        } = &mut *self.state;
-        let Some(site) = sites.get(event.site) else {
-            return Err(Error::InvalidArgument("site vanished".into()));
-        };
-        match prepare(&event, &site.record, normalizer)? {
-            // The site is known now: no record is needed to create it.
-            Ok(p) => self.append_prepared(event.site, None, p),
-            Err(dropped) => Ok(Appended::Dropped(dropped)),
-        }
+        crate::guard::guarded("writing (append)", || {
+            let event = event.view();
+            event.validate()?;
+            self.site(event.site, None)?;
+            let WriterState {
+                sites, normalizer, ..
+            } = &mut *self.state;
+            let Some(site) = sites.get(event.site) else {
+                return Err(Error::InvalidArgument("site vanished".into()));
+            };
+            match prepare(&event, &site.record, normalizer)? {
+                // The site is known now: no record is needed to create it.
+                Ok(p) => self.append_prepared(event.site, None, p),
+                Err(dropped) => Ok(Appended::Dropped(dropped)),
+            }
+        })
     }
 
     /// Buffers an event that [`prepare`] normalized with `record`, the
@@ -529,11 +531,13 @@ impl<'s> Writer<'s> {
 
     /// Makes every buffered event durable, in one transaction.
     pub fn commit(&mut self) -> Result<CommitSummary> {
-        let Some((batch, plan)) = self.take_batch() else {
-            return Ok(CommitSummary::default());
-        };
-        let written = write_batch(self.store, batch, plan);
-        self.finish(written)
+        crate::guard::guarded("writing (commit)", || {
+            let Some((batch, plan)) = self.take_batch() else {
+                return Ok(CommitSummary::default());
+            };
+            let written = write_batch(self.store, batch, plan);
+            self.finish(written)
+        })
     }
 
     /// Takes the buffered events and what their commit needs of the
@@ -610,32 +614,34 @@ impl<'s> Writer<'s> {
 
     /// Seals every partition's pending rows into segments.
     pub fn seal_all(&mut self) -> Result<u64> {
-        self.commit()?;
-        let txn = self.store.db.begin_write()?;
-        let parts: Vec<(u32, i32)> = {
-            let t = txn.open_table(PARTITIONS)?;
-            let mut v = Vec::new();
-            for e in t.iter()? {
-                let (k, val) = e?;
-                if PartMeta::decode(val.value())?.pending_rows > 0 {
-                    v.push(k.value());
+        crate::guard::guarded("writing (seal all)", || {
+            self.commit()?;
+            let txn = self.store.db.rw()?.begin_write()?;
+            let parts: Vec<(u32, i32)> = {
+                let t = txn.open_table(PARTITIONS)?;
+                let mut v = Vec::new();
+                for e in t.iter()? {
+                    let (k, val) = e?;
+                    if PartMeta::decode(val.value())?.pending_rows > 0 {
+                        v.push(k.value());
+                    }
                 }
+                v
+            };
+            let t0 = std::time::Instant::now();
+            seal_many(
+                &txn,
+                parts
+                    .iter()
+                    .map(|&(site, day)| (site, day, Vec::new()))
+                    .collect(),
+            )?;
+            txn.commit()?;
+            if std::env::var_os("HEATSTORE_TRACE").is_some() {
+                eprintln!("seal_all {} partitions {:?}", parts.len(), t0.elapsed());
             }
-            v
-        };
-        let t0 = std::time::Instant::now();
-        seal_many(
-            &txn,
-            parts
-                .iter()
-                .map(|&(site, day)| (site, day, Vec::new()))
-                .collect(),
-        )?;
-        txn.commit()?;
-        if std::env::var_os("HEATSTORE_TRACE").is_some() {
-            eprintln!("seal_all {} partitions {:?}", parts.len(), t0.elapsed());
-        }
-        Ok(parts.len() as u64)
+            Ok(parts.len() as u64)
+        })
     }
 }
 
@@ -659,7 +665,7 @@ pub(crate) struct Written {
 /// `plan`, so an import runs it while the next batch is buffered.
 pub(crate) fn write_batch(store: &Store, batch: Batch, plan: CommitPlan) -> Result<Written> {
     let t_start = std::time::Instant::now();
-    let txn = store.db.begin_write()?;
+    let txn = store.db.rw()?.begin_write()?;
     let mut summary = CommitSummary {
         events: batch.len as u64,
         ..CommitSummary::default()

@@ -111,6 +111,32 @@ impl Filters {
     }
 }
 
+/// Most buckets a [`Series`] may have: 100,000 (11 years by hour, 273 by
+/// day). A longer range is [`Error::LimitExceeded`], before anything is
+/// read or allocated.
+pub const MAX_SERIES_BUCKETS: u64 = 100_000;
+
+/// Most rows a session list returns without a limit: 100,000. More is
+/// [`Error::LimitExceeded`]; with a limit, any number of sessions is
+/// counted and only the first `limit` by time are kept in memory.
+pub const MAX_LIST_ROWS: usize = 100_000;
+
+/// The buckets of `interval` from `lo` to `hi` (bucket starts, inclusive),
+/// or [`Error::LimitExceeded`] past [`MAX_SERIES_BUCKETS`].
+pub(crate) fn series_buckets(lo: i64, hi: i64, interval: Interval) -> Result<u64> {
+    let n = (i128::from(hi) - i128::from(lo)) / i128::from(interval.ms()) + 1;
+    let n = u64::try_from(n.max(0)).unwrap_or(u64::MAX);
+    if n > MAX_SERIES_BUCKETS {
+        return Err(Error::LimitExceeded {
+            what: "series buckets",
+            limit: MAX_SERIES_BUCKETS,
+            asked: n,
+            hint: "narrow the range, or use a daily interval",
+        });
+    }
+    Ok(n)
+}
+
 /// Heatmap grid options.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct HeatmapOptions {

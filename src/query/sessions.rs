@@ -484,15 +484,17 @@ impl Snapshot {
         by: ReferrerBy,
         limit: Option<usize>,
     ) -> Result<Breakdown> {
-        let group = match by {
-            ReferrerBy::Host => Group::Field(SField::RefHost, NONE),
-            ReferrerBy::Domain => Group::Field(SField::RefDomain, NONE),
-            ReferrerBy::Channel => Group::Channel,
-            ReferrerBy::UtmSource => Group::Field(SField::UtmSource, NONE),
-            ReferrerBy::UtmMedium => Group::Field(SField::UtmMedium, NONE),
-            ReferrerBy::UtmCampaign => Group::Field(SField::UtmCampaign, NONE),
-        };
-        self.breakdown(site, filters, limit, group)
+        crate::guard::guarded("reading a report (referrers)", || {
+            let group = match by {
+                ReferrerBy::Host => Group::Field(SField::RefHost, NONE),
+                ReferrerBy::Domain => Group::Field(SField::RefDomain, NONE),
+                ReferrerBy::Channel => Group::Channel,
+                ReferrerBy::UtmSource => Group::Field(SField::UtmSource, NONE),
+                ReferrerBy::UtmMedium => Group::Field(SField::UtmMedium, NONE),
+                ReferrerBy::UtmCampaign => Group::Field(SField::UtmCampaign, NONE),
+            };
+            self.breakdown(site, filters, limit, group)
+        })
     }
 
     /// Sessions per device class, browser, OS, screen, language or zone.
@@ -503,15 +505,17 @@ impl Snapshot {
         by: DeviceBy,
         limit: Option<usize>,
     ) -> Result<Breakdown> {
-        let group = match by {
-            DeviceBy::Class => Group::Device,
-            DeviceBy::Browser => Group::Field(SField::Browser, UNKNOWN),
-            DeviceBy::Os => Group::Field(SField::Os, UNKNOWN),
-            DeviceBy::Screen => Group::Field(SField::Screen, UNKNOWN),
-            DeviceBy::Lang => Group::Field(SField::Lang, UNKNOWN),
-            DeviceBy::Tz => Group::Field(SField::Tz, UNKNOWN),
-        };
-        self.breakdown(site, filters, limit, group)
+        crate::guard::guarded("reading a report (devices)", || {
+            let group = match by {
+                DeviceBy::Class => Group::Device,
+                DeviceBy::Browser => Group::Field(SField::Browser, UNKNOWN),
+                DeviceBy::Os => Group::Field(SField::Os, UNKNOWN),
+                DeviceBy::Screen => Group::Field(SField::Screen, UNKNOWN),
+                DeviceBy::Lang => Group::Field(SField::Lang, UNKNOWN),
+                DeviceBy::Tz => Group::Field(SField::Tz, UNKNOWN),
+            };
+            self.breakdown(site, filters, limit, group)
+        })
     }
 
     /// Sessions per entry page (pages report).
@@ -532,51 +536,72 @@ impl Snapshot {
         filters: &Filters,
         limit: Option<usize>,
     ) -> Result<SessionList> {
-        filters.check()?;
-        let mut out = SessionList::default();
-        let Some(site) = self.site(site)? else {
-            return Ok(out);
-        };
-        self.for_sessions(&site, filters, &mut |b, i| {
-            let s = |f: SField| b.string(f, i).unwrap_or_default().to_owned();
-            out.rows.push(SessionSummary {
-                session: format!("{:016x}", b.hashes.get(i).copied().unwrap_or_default()),
-                first_ts: b.first_ts.get(i).copied().unwrap_or_default(),
-                entry_page: s(SField::EntryPage),
-                referrer: s(SField::RefHost),
-                channel: b
-                    .channel
-                    .get(i)
-                    .copied()
-                    .and_then(Channel::from_code)
-                    .unwrap_or_default(),
-                device: b
-                    .device
-                    .get(i)
-                    .copied()
-                    .and_then(DeviceClass::from_code)
-                    .unwrap_or_default(),
-                browser: s(SField::Browser),
-                os: s(SField::Os),
-            });
-        })?;
-        out.total = out.rows.len() as u64;
-        out.rows
-            .sort_by(|a, b| (a.first_ts, &a.session).cmp(&(b.first_ts, &b.session)));
-        if let Some(l) = limit {
-            out.rows.truncate(l);
-        }
-        Ok(out)
+        crate::guard::guarded("reading a report (sessions)", || {
+            filters.check()?;
+            let mut out = SessionList::default();
+            let Some(site) = self.site(site)? else {
+                return Ok(out);
+            };
+            let order = |a: &SessionSummary, b: &SessionSummary| {
+                (a.first_ts, &a.session).cmp(&(b.first_ts, &b.session))
+            };
+            // At most `limit` rows are kept (trimmed as they come), or up to
+            // MAX_LIST_ROWS without a limit.
+            let keep = limit.unwrap_or(super::MAX_LIST_ROWS);
+            let mut total = 0u64;
+            self.for_sessions(&site, filters, &mut |b, i| {
+                total += 1;
+                if out.rows.len() >= keep.saturating_mul(2).max(1024) {
+                    out.rows.sort_by(order);
+                    out.rows.truncate(keep);
+                }
+                let s = |f: SField| b.string(f, i).unwrap_or_default().to_owned();
+                out.rows.push(SessionSummary {
+                    session: format!("{:016x}", b.hashes.get(i).copied().unwrap_or_default()),
+                    first_ts: b.first_ts.get(i).copied().unwrap_or_default(),
+                    entry_page: s(SField::EntryPage),
+                    referrer: s(SField::RefHost),
+                    channel: b
+                        .channel
+                        .get(i)
+                        .copied()
+                        .and_then(Channel::from_code)
+                        .unwrap_or_default(),
+                    device: b
+                        .device
+                        .get(i)
+                        .copied()
+                        .and_then(DeviceClass::from_code)
+                        .unwrap_or_default(),
+                    browser: s(SField::Browser),
+                    os: s(SField::Os),
+                });
+            })?;
+            out.total = total;
+            if limit.is_none() && total > super::MAX_LIST_ROWS as u64 {
+                return Err(Error::LimitExceeded {
+                    what: "sessions in a list",
+                    limit: super::MAX_LIST_ROWS as u64,
+                    asked: total,
+                    hint: "give a limit: the first sessions by time are listed",
+                });
+            }
+            out.rows.sort_by(order);
+            out.rows.truncate(keep);
+            Ok(out)
+        })
     }
 
     /// Replay by a session key from [`SessionSummary::session`].
     pub fn session_events_by_key(&self, site: &str, key: &str) -> Result<Vec<StoredEvent>> {
-        let hash = u64::from_str_radix(key, 16).map_err(|_| {
-            Error::InvalidArgument(format!("session key {key:?} is not 16 hex digits"))
-        })?;
-        let Some(site) = self.site(site)? else {
-            return Ok(Vec::new());
-        };
-        self.session_events_by_hash(&site, hash)
+        crate::guard::guarded("reading a report (session events by key)", || {
+            let hash = u64::from_str_radix(key, 16).map_err(|_| {
+                Error::InvalidArgument(format!("session key {key:?} is not 16 hex digits"))
+            })?;
+            let Some(site) = self.site(site)? else {
+                return Ok(Vec::new());
+            };
+            self.session_events_by_hash(&site, hash)
+        })
     }
 }

@@ -76,3 +76,151 @@ pub(crate) const DELETIONS: TableDefinition<u64, &[u8]> = TableDefinition::new("
 /// `i64::MAX` for sessions of opted-out visitors. Holds no raw id.
 pub(crate) const DELETED_SESSIONS: TableDefinition<(u32, u64), i64> =
     TableDefinition::new("deleted_sessions");
+
+/// Something done to every table in turn (see [`for_each_table`]).
+pub(crate) trait TableVisitor {
+    /// Visits one table.
+    fn visit<K, V>(&mut self, def: TableDefinition<'static, K, V>) -> crate::Result<()>
+    where
+        K: redb::Key + 'static,
+        V: redb::Value + 'static,
+        for<'a> K::SelfType<'a>: std::borrow::Borrow<K::SelfType<'a>>,
+        for<'a> V::SelfType<'a>: std::borrow::Borrow<V::SelfType<'a>>;
+}
+
+/// How many tables a current store has.
+pub(crate) const TABLE_COUNT: usize = 16;
+
+/// Every table of a current store, once: what creating, opening, counting
+/// and copying tables all go through, so that a table cannot be left out
+/// of one of them (a table missing from the file rewrite would be lost at
+/// the next maintenance).
+pub(crate) fn for_each_table(v: &mut impl TableVisitor) -> crate::Result<()> {
+    v.visit(META)?;
+    v.visit(SITES)?;
+    v.visit(SITE_CONFIG)?;
+    v.visit(PARTITIONS)?;
+    v.visit(SEGMENT_COLUMNS)?;
+    v.visit(DICTIONARIES)?;
+    v.visit(PENDING)?;
+    v.visit(SESSIONS)?;
+    v.visit(VISITOR_SESSIONS)?;
+    v.visit(SESSION_BLOCKS)?;
+    v.visit(SESSION_BLOCK_VERSIONS)?;
+    v.visit(SALTS)?;
+    v.visit(COOKIELESS)?;
+    v.visit(OPT_OUTS)?;
+    v.visit(DELETIONS)?;
+    v.visit(DELETED_SESSIONS)?;
+    Ok(())
+}
+
+/// The names of every table, in [`for_each_table`] order.
+#[cfg(test)]
+pub(crate) fn table_names() -> Vec<String> {
+    struct Names(Vec<String>);
+    impl TableVisitor for Names {
+        fn visit<K, V>(&mut self, def: TableDefinition<'static, K, V>) -> crate::Result<()>
+        where
+            K: redb::Key + 'static,
+            V: redb::Value + 'static,
+            for<'a> K::SelfType<'a>: std::borrow::Borrow<K::SelfType<'a>>,
+            for<'a> V::SelfType<'a>: std::borrow::Borrow<V::SelfType<'a>>,
+        {
+            use redb::TableHandle;
+            self.0.push(def.name().to_owned());
+            Ok(())
+        }
+    }
+    let mut n = Names(Vec::new());
+    // Pushing names cannot fail.
+    let _ = for_each_table(&mut n);
+    n.0
+}
+
+/// Creates every table that is missing, in `txn`.
+pub(crate) fn create_tables(txn: &redb::WriteTransaction) -> crate::Result<()> {
+    struct Create<'t>(&'t redb::WriteTransaction);
+    impl TableVisitor for Create<'_> {
+        fn visit<K, V>(&mut self, def: TableDefinition<'static, K, V>) -> crate::Result<()>
+        where
+            K: redb::Key + 'static,
+            V: redb::Value + 'static,
+            for<'a> K::SelfType<'a>: std::borrow::Borrow<K::SelfType<'a>>,
+            for<'a> V::SelfType<'a>: std::borrow::Borrow<V::SelfType<'a>>,
+        {
+            self.0.open_table(def)?;
+            Ok(())
+        }
+    }
+    for_each_table(&mut Create(txn))
+}
+
+/// What copying the tables of one database into another did.
+#[derive(Debug, Default)]
+pub(crate) struct Copied {
+    /// Entries copied.
+    pub entries: u64,
+    /// Tables that could not be read whole, with the error: only for a
+    /// tolerant copy ([`copy_tables`] with `tolerant`).
+    pub lost: Vec<(String, String)>,
+}
+
+/// Copies every table of `from` into `to`, in one write transaction of
+/// `to`. A strict copy fails on the first error; a tolerant one (for
+/// salvaging a damaged store) copies what it can read of each table and
+/// records where it stopped.
+pub(crate) fn copy_tables(
+    from: &redb::ReadTransaction,
+    to: &redb::WriteTransaction,
+    tolerant: bool,
+) -> crate::Result<Copied> {
+    struct Copy<'t> {
+        from: &'t redb::ReadTransaction,
+        to: &'t redb::WriteTransaction,
+        tolerant: bool,
+        done: Copied,
+    }
+    impl TableVisitor for Copy<'_> {
+        fn visit<K, V>(&mut self, def: TableDefinition<'static, K, V>) -> crate::Result<()>
+        where
+            K: redb::Key + 'static,
+            V: redb::Value + 'static,
+            for<'a> K::SelfType<'a>: std::borrow::Borrow<K::SelfType<'a>>,
+            for<'a> V::SelfType<'a>: std::borrow::Borrow<V::SelfType<'a>>,
+        {
+            use redb::{ReadableTable, TableHandle};
+            let mut dst = self.to.open_table(def)?;
+            let copied = (|| -> crate::Result<()> {
+                let src = match self.from.open_table(def) {
+                    Ok(t) => t,
+                    // Older stores may lack a table: nothing to copy.
+                    Err(redb::TableError::TableDoesNotExist(_)) => return Ok(()),
+                    Err(e) => return Err(e.into()),
+                };
+                for e in src.iter()? {
+                    let (k, v) = e?;
+                    dst.insert(k.value(), v.value())?;
+                    self.done.entries += 1;
+                }
+                Ok(())
+            })();
+            match copied {
+                Ok(()) => Ok(()),
+                Err(e) if self.tolerant => {
+                    self.done.lost.push((def.name().to_owned(), e.to_string()));
+                    Ok(())
+                }
+                Err(e) => Err(e),
+            }
+        }
+    }
+    let mut c = Copy {
+        from,
+        to,
+        tolerant,
+        done: Copied::default(),
+    };
+    for_each_table(&mut c)?;
+    Ok(c.done)
+}
