@@ -8,6 +8,7 @@
 //! `src/bin/`, where cargo would take every file for a binary of its own.)
 #![deny(unsafe_code)]
 
+use std::io::Write;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
@@ -26,8 +27,12 @@ mod import;
 mod maintain;
 #[path = "heatstore/normalize.rs"]
 mod normalize;
+#[path = "heatstore/out.rs"]
+mod out;
 #[path = "heatstore/query.rs"]
 mod query;
+#[path = "heatstore/recover.rs"]
+mod recover;
 #[path = "heatstore/requests.rs"]
 mod requests;
 #[path = "heatstore/stats.rs"]
@@ -65,6 +70,9 @@ enum Command {
     Maintain(maintain::Args),
     /// Print NDJSON events with what ingest derives from them.
     Normalize(normalize::Args),
+    /// Set a damaged store aside and salvage what still reads into a new
+    /// one at the same path (the only command that moves a store's file).
+    Recover(recover::Args),
 }
 
 fn main() -> ExitCode {
@@ -79,11 +87,15 @@ fn main() -> ExitCode {
         Command::Requests(args) => requests::run(args),
         Command::Maintain(args) => maintain::run(args),
         Command::Normalize(args) => normalize::run(args),
+        Command::Recover(args) => recover::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
+        // `heatstore ... | head`: the reader has all it wanted.
+        Err(failure) if failure.is_closed_pipe() => ExitCode::SUCCESS,
         Err(failure) => {
-            eprintln!("error: {failure}");
+            // A closed or full stderr is no reason to panic either.
+            let _ = writeln!(std::io::stderr(), "error: {failure}");
             ExitCode::FAILURE
         }
     }

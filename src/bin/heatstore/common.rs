@@ -4,29 +4,52 @@
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-use heatstore::event::{MAX_SITE_LEN, MAX_TS};
-use heatstore::Store;
+use std::io::Write;
+use std::time::Duration;
 
-/// Why a command failed: printed as `error: <message>`, exit status 1.
+use heatstore::event::{MAX_SITE_LEN, MAX_TS};
+use heatstore::{OpenOptions, Store};
+
+/// Why a command failed: printed as `error: <message>`, exit status 1;
+/// or standard output was closed (`| head`): no message, exit status 0.
 #[derive(Debug)]
-pub struct Failure(String);
+pub struct Failure {
+    message: String,
+    closed_pipe: bool,
+}
 
 impl Failure {
     /// A failure with a message of our own.
     pub fn new(message: impl fmt::Display) -> Failure {
-        Failure(message.to_string())
+        Failure {
+            message: message.to_string(),
+            closed_pipe: false,
+        }
+    }
+
+    /// The reader of standard output went away: not an error of ours.
+    pub fn closed_pipe() -> Failure {
+        Failure {
+            message: String::new(),
+            closed_pipe: true,
+        }
+    }
+
+    /// Whether this is [`Failure::closed_pipe`].
+    pub fn is_closed_pipe(&self) -> bool {
+        self.closed_pipe
     }
 }
 
 impl fmt::Display for Failure {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
+        f.write_str(&self.message)
     }
 }
 
 impl From<heatstore::Error> for Failure {
     fn from(e: heatstore::Error) -> Failure {
-        Failure(e.to_string())
+        Failure::new(e)
     }
 }
 
@@ -39,20 +62,62 @@ pub struct DbArg {
     /// The store's file.
     #[arg(long, value_name = "DB")]
     pub db: PathBuf,
+    /// Seconds to wait for a store another process has open (one writer
+    /// or many readers at a time) before failing with "store in use".
+    #[arg(long, value_name = "SECS", default_value_t = 10.0)]
+    pub wait: f64,
 }
 
 impl DbArg {
-    /// Opens the store, creating it when the file does not exist.
-    pub fn open_or_create(&self) -> Result<Store, Failure> {
-        Ok(Store::open(&self.db)?)
+    fn options(&self) -> OpenOptions {
+        let mut o = OpenOptions::new();
+        o.wait(Duration::from_secs_f64(self.wait.clamp(0.0, 86_400.0)));
+        o
     }
 
-    /// Opens an existing store; a missing file is an error, never a new,
-    /// empty store (a typo in the path would otherwise look like no data).
+    /// Opens the store for writing, creating it when the file does not
+    /// exist.
+    pub fn open_or_create(&self) -> Result<Store, Failure> {
+        Ok(self.options().open(&self.db)?)
+    }
+
+    /// Opens an existing store for writing; a missing file is an error,
+    /// never a new, empty store (a typo in the path would otherwise look
+    /// like no data).
     pub fn open_existing(&self) -> Result<Store, Failure> {
         require_file(&self.db)?;
-        Ok(Store::open(&self.db)?)
+        Ok(self.options().create(false).open(&self.db)?)
     }
+
+    /// Opens an existing store read-only, for commands that only read: it
+    /// may be on read-only media, and other readers may have it open too.
+    /// A store left unclean by a dead process is repaired first by a
+    /// writable open when the file is writable (said on stderr), since a
+    /// read-only open cannot repair it.
+    pub fn open_read(&self) -> Result<Store, Failure> {
+        require_file(&self.db)?;
+        let mut o = self.options();
+        o.read_only(true);
+        match o.open(&self.db) {
+            Err(heatstore::Error::NeedsRepair { .. } | heatstore::Error::NeedsUpgrade { .. })
+                if writable(&self.db) =>
+            {
+                let _ = writeln!(
+                    std::io::stderr(),
+                    "note: {} was not closed cleanly or is of an older format: opening it for \
+                     writing once to repair or upgrade it",
+                    self.db.display()
+                );
+                drop(self.options().create(false).open(&self.db)?);
+                Ok(o.open(&self.db)?)
+            }
+            other => Ok(other?),
+        }
+    }
+}
+
+fn writable(path: &Path) -> bool {
+    std::fs::OpenOptions::new().write(true).open(path).is_ok()
 }
 
 fn require_file(path: &Path) -> Result<(), Failure> {
@@ -86,7 +151,8 @@ pub fn parse_time_arg(s: &str) -> Result<i64, String> {
     }
 }
 
-/// clap value parser for a site name (the `site` field: 1..=253 bytes).
+/// clap value parser for a site name (the `site` field's rule,
+/// `heatstore::event::validate_site`).
 pub fn parse_site(s: &str) -> Result<String, String> {
     if s.is_empty() {
         return Err("a site name must not be empty".to_owned());
@@ -97,6 +163,7 @@ pub fn parse_site(s: &str) -> Result<String, String> {
             s.len()
         ));
     }
+    heatstore::event::validate_site(s).map_err(|e| e.reason)?;
     Ok(s.to_owned())
 }
 

@@ -3,6 +3,8 @@
 use heatstore::DeletionTarget;
 
 use crate::common::{parse_site, parse_time_arg, CmdResult, DbArg, Failure};
+use crate::out::Out;
+use crate::outln;
 
 /// Arguments of `heatstore delete`.
 #[derive(clap::Args, Debug)]
@@ -54,14 +56,20 @@ pub fn run(args: &Args) -> CmdResult {
         .into_iter()
         .find(|r| r.id == id)
         .ok_or_else(|| Failure::new("the request was not recorded"))?;
+    let mut out = Out::new();
     if args.json {
-        println!("{}", serde_json::to_string(&request).map_err(Failure::new)?);
+        outln!(
+            out,
+            "{}",
+            serde_json::to_string(&request).map_err(Failure::new)?
+        );
     } else {
-        println!(
+        outln!(
+            out,
             "deletion request {id} recorded: hidden from every report now, erased by `heatstore maintain` before {} (ms {})",
             crate::requests::time_text(request.deadline),
             request.deadline
         );
     }
-    Ok(())
+    out.finish()
 }

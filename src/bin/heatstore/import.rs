@@ -10,6 +10,8 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde_json::json;
 
 use crate::common::{CmdResult, DbArg, Failure};
+use crate::out::Out;
+use crate::outln;
 
 /// Read buffer in front of each input.
 const READ_BUFFER: usize = 1 << 20;
@@ -116,21 +118,29 @@ fn import_one(
     Ok((report, start.elapsed()))
 }
 
-fn print_text(name: &str, r: &ImportReport, elapsed: Duration, show: usize) {
-    println!(
+fn print_text(
+    text: &mut Vec<String>,
+    name: &str,
+    r: &ImportReport,
+    elapsed: Duration,
+    show: usize,
+) {
+    text.push(format!(
         "{name}: {} accepted ({} dropped by privacy rules), {} rejected in {:.2} s ({:.0} events/s)",
         r.accepted,
         r.dropped,
         r.rejected,
         elapsed.as_secs_f64(),
         rate(r.accepted, elapsed)
-    );
+    ));
     for e in r.errors.iter().take(show) {
-        println!("  line {}: {}", e.line, e.reason);
+        text.push(format!("  line {}: {}", e.line, e.reason));
     }
     let hidden = r.rejected.saturating_sub(r.errors.len().min(show) as u64);
     if hidden > 0 {
-        println!("  ... and {hidden} more rejected lines (--json lists them)");
+        text.push(format!(
+            "  ... and {hidden} more rejected lines (--json lists them)"
+        ));
     }
 }
 
@@ -149,6 +159,9 @@ pub fn run(args: &Args) -> CmdResult {
     let (mut accepted, mut rejected, mut dropped) = (0u64, 0u64, 0u64);
     let mut errors = Vec::new();
     let mut total_time = Duration::ZERO;
+    // The text is written once the data work is done: a closed or full
+    // standard output must not stop an import half-way.
+    let mut text = Vec::new();
     for input in inputs {
         let name = input.name.clone();
         let (report, elapsed) = import_one(&store, input, args.json)?;
@@ -165,26 +178,31 @@ pub fn run(args: &Args) -> CmdResult {
                 });
             }
         } else {
-            print_text(&name, &report, elapsed, args.show_errors);
+            print_text(&mut text, &name, &report, elapsed, args.show_errors);
         }
     }
     if args.json {
-        let out = json!({
+        let report = json!({
             "accepted": accepted,
             "rejected": rejected,
             "dropped": dropped,
             "errors": errors,
         });
-        println!("{out}");
+        text.push(report.to_string());
     } else if many {
-        println!(
+        text.push(format!(
             "total: {accepted} accepted ({dropped} dropped), {rejected} rejected in {:.2} s ({:.0} events/s)",
             total_time.as_secs_f64(),
             rate(accepted, total_time)
-        );
+        ));
     }
     // Give the pages the import freed back: the file shrinks to its
-    // compacted size (about 10 bytes/event instead of about 25).
+    // compacted size (about 10 bytes/event instead of about 25). Done
+    // before the output is flushed: a closed pipe must not skip it.
     store.compact()?;
-    Ok(())
+    let mut out = Out::new();
+    for line in text {
+        outln!(out, "{line}");
+    }
+    out.finish()
 }

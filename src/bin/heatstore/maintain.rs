@@ -1,6 +1,10 @@
 //! `heatstore maintain`: carry out deletion requests and retention.
 
+use std::io::Write;
+
 use crate::common::{parse_time_arg, CmdResult, DbArg, Failure};
+use crate::out::Out;
+use crate::outln;
 
 /// Arguments of `heatstore maintain`.
 #[derive(clap::Args, Debug)]
@@ -25,12 +29,21 @@ pub fn run(args: &Args) -> CmdResult {
     });
     let report = store.maintenance(now)?;
     for id in &report.overdue {
-        eprintln!("warning: deletion request {id} was past its deadline before this run");
+        let _ = writeln!(
+            std::io::stderr(),
+            "warning: deletion request {id} was past its deadline before this run"
+        );
     }
+    let mut out = Out::new();
     if args.json {
-        println!("{}", serde_json::to_string(&report).map_err(Failure::new)?);
+        outln!(
+            out,
+            "{}",
+            serde_json::to_string(&report).map_err(Failure::new)?
+        );
     } else {
-        println!(
+        outln!(
+            out,
             "erased {} requests ({} rows) in {} partitions; {} partitions expired; file {} -> {} bytes",
             report.erased.len(),
             report.rows_removed,
@@ -40,5 +53,5 @@ pub fn run(args: &Args) -> CmdResult {
             report.file_bytes_after
         );
     }
-    Ok(())
+    out.finish()
 }

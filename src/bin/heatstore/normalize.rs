@@ -3,11 +3,13 @@
 //! attributes). For feeding other databases the same facts, as the
 //! side-by-side benchmark does. Rejected lines are reported on stderr.
 
-use std::io::{BufRead, BufWriter, Write};
+use std::io::{BufRead, Write};
 
 use heatstore::{Event, EventKind};
 
 use crate::common::{CmdResult, Failure};
+use crate::out::Out;
+use crate::outln;
 
 /// Arguments of `heatstore normalize`.
 #[derive(clap::Args, Debug)]
@@ -25,7 +27,7 @@ pub fn run(args: &Args) -> CmdResult {
             .map_err(|e| Failure::new(format!("cannot open {}: {e}", args.file.display())))?;
         Box::new(std::io::BufReader::with_capacity(1 << 20, f))
     };
-    let mut out = BufWriter::new(std::io::stdout().lock());
+    let mut out = Out::new();
     for (i, line) in input.split(b'\n').enumerate() {
         let line = line.map_err(Failure::new)?;
         if line.trim_ascii().is_empty() {
@@ -34,7 +36,7 @@ pub fn run(args: &Args) -> CmdResult {
         let e = match Event::from_json_line(&line) {
             Ok(e) => e,
             Err(err) => {
-                eprintln!("line {}: {err}", i + 1);
+                let _ = writeln!(std::io::stderr(), "line {}: {err}", i + 1);
                 continue;
             }
         };
@@ -51,10 +53,7 @@ pub fn run(args: &Args) -> CmdResult {
                 );
             }
         }
-        if writeln!(out, "{v}").is_err() {
-            return Ok(());
-        }
+        outln!(out, "{v}");
     }
-    out.flush().ok();
-    Ok(())
+    out.finish()
 }

@@ -8,6 +8,8 @@ use heatstore::{EventKind, Snapshot};
 use serde::Serialize;
 
 use crate::common::{parse_site, parse_time_arg, CmdResult, DbArg, Failure};
+use crate::out::Out;
+use crate::outln;
 
 /// Which report.
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -134,23 +136,28 @@ enum Output {
     Silent,
 }
 
-fn print<T: Serialize>(out: Output, value: &T, table: impl FnOnce(&T)) -> CmdResult {
-    match out {
-        Output::Json => println!("{}", serde_json::to_string(value).map_err(Failure::new)?),
-        Output::Table => table(value),
+fn print<T: Serialize>(
+    o: &mut Out,
+    mode: Output,
+    value: &T,
+    table: impl FnOnce(&mut Out, &T) -> CmdResult,
+) -> CmdResult {
+    match mode {
+        Output::Json => outln!(o, "{}", serde_json::to_string(value).map_err(Failure::new)?),
+        Output::Table => table(o, value)?,
         Output::Silent => {}
     }
     Ok(())
 }
 
-fn rows(header: &[&str], body: Vec<Vec<String>>) {
+fn rows(o: &mut Out, header: &[&str], body: Vec<Vec<String>>) -> CmdResult {
     let mut widths: Vec<usize> = header.iter().map(|h| h.len()).collect();
     for r in &body {
         for (w, c) in widths.iter_mut().zip(r) {
             *w = (*w).max(c.chars().count());
         }
     }
-    let line = |cells: Vec<String>| {
+    let line = |o: &mut Out, cells: Vec<String>| -> CmdResult {
         let parts: Vec<String> = cells
             .iter()
             .zip(&widths)
@@ -163,12 +170,14 @@ fn rows(header: &[&str], body: Vec<Vec<String>>) {
                 }
             })
             .collect();
-        println!("{}", parts.join("  ").trim_end());
+        outln!(o, "{}", parts.join("  ").trim_end());
+        Ok(())
     };
-    line(header.iter().map(|h| h.to_string()).collect());
+    line(o, header.iter().map(|h| h.to_string()).collect())?;
     for r in body {
-        line(r);
+        line(o, r)?;
     }
+    Ok(())
 }
 
 fn opt_f(v: Option<f64>) -> String {
@@ -177,21 +186,25 @@ fn opt_f(v: Option<f64>) -> String {
 
 /// Runs one report (`--repeat` times).
 pub fn run(args: &Args) -> CmdResult {
-    let store = args.db.open_existing()?;
+    let store = args.db.open_read()?;
+    let mut out = Out::new();
     let mut times = Vec::new();
     for i in 1..args.repeat.max(1) {
         let started = std::time::Instant::now();
-        run_once(args, &store, false)?;
+        run_once(args, &store, &mut out, false)?;
         if i > 1 {
             times.push(started.elapsed().as_secs_f64() * 1e3);
         }
     }
     let started = std::time::Instant::now();
-    run_once(args, &store, true)?;
+    run_once(args, &store, &mut out, true)?;
     times.push(started.elapsed().as_secs_f64() * 1e3);
+    out.finish()?;
     if args.repeat > 1 {
         times.sort_by(f64::total_cmp);
-        eprintln!(
+        use std::io::Write;
+        let _ = writeln!(
+            std::io::stderr(),
             "timing: median {:.3} ms, min {:.3} ms over {} hot runs",
             times[times.len() / 2],
             times[0],
@@ -201,7 +214,7 @@ pub fn run(args: &Args) -> CmdResult {
     Ok(())
 }
 
-fn run_once(args: &Args, store: &heatstore::Store, output: bool) -> CmdResult {
+fn run_once(args: &Args, store: &heatstore::Store, o: &mut Out, output: bool) -> CmdResult {
     let snap = store.snapshot()?;
     let f = Filters {
         from: args.from,
@@ -232,8 +245,9 @@ fn run_once(args: &Args, store: &heatstore::Store, output: bool) -> CmdResult {
                     row_px: args.row_px,
                 },
             )?;
-            print(json, &h, |h| {
-                println!(
+            print(o, json, &h, |o, h| {
+                outln!(
+                    o,
                     "{} events in {} cells ({} without a viewport width)",
                     h.total,
                     h.cells.len(),
@@ -247,16 +261,18 @@ fn run_once(args: &Args, store: &heatstore::Store, output: bool) -> CmdResult {
                 });
                 cells.truncate(args.limit.unwrap_or(20));
                 rows(
+                    o,
                     &["row", "col", "count"],
                     cells
                         .iter()
                         .map(|c| vec![c.row.to_string(), c.col.to_string(), c.count.to_string()])
                         .collect(),
-                );
+                )
             })
         }
-        Report::Elements => print(json, &snap.elements(site, &f, args.limit)?, |e| {
+        Report::Elements => print(o, json, &snap.elements(site, &f, args.limit)?, |o, e| {
             rows(
+                o,
                 &["selector", "clicks", "mean ex", "mean ey"],
                 e.rows
                     .iter()
@@ -269,11 +285,12 @@ fn run_once(args: &Args, store: &heatstore::Store, output: bool) -> CmdResult {
                         ]
                     })
                     .collect(),
-            );
+            )
         }),
-        Report::Rage => print(json, &snap.rage_clicks(site, &f, args.limit)?, |r| {
-            println!("{} bursts in {} sessions", r.bursts, r.sessions);
+        Report::Rage => print(o, json, &snap.rage_clicks(site, &f, args.limit)?, |o, r| {
+            outln!(o, "{} bursts in {} sessions", r.bursts, r.sessions);
             rows(
+                o,
                 &["selector", "bursts", "clicks"],
                 r.rows
                     .iter()
@@ -285,28 +302,35 @@ fn run_once(args: &Args, store: &heatstore::Store, output: bool) -> CmdResult {
                         ]
                     })
                     .collect(),
-            );
+            )
         }),
-        Report::Scroll => print(json, &snap.scroll_reach(site, &f, args.step)?, |s| {
-            println!("{} sessions", s.sessions);
+        Report::Scroll => print(o, json, &snap.scroll_reach(site, &f, args.step)?, |o, s| {
+            outln!(o, "{} sessions", s.sessions);
             rows(
+                o,
                 &["depth %", "sessions"],
                 s.steps
                     .iter()
                     .map(|x| vec![x.depth.to_string(), x.sessions.to_string()])
                     .collect(),
-            );
+            )
         }),
         Report::Referrers => {
             let by: ReferrerBy = args.by.as_deref().unwrap_or("host").parse()?;
-            print(json, &snap.referrers(site, &f, by, args.limit)?, breakdown)
+            print(
+                o,
+                json,
+                &snap.referrers(site, &f, by, args.limit)?,
+                breakdown,
+            )
         }
         Report::Devices => {
             let by: DeviceBy = args.by.as_deref().unwrap_or("class").parse()?;
-            print(json, &snap.devices(site, &f, by, args.limit)?, breakdown)
+            print(o, json, &snap.devices(site, &f, by, args.limit)?, breakdown)
         }
-        Report::Pages => print(json, &snap.pages(site, &f, args.limit)?, |p| {
+        Report::Pages => print(o, json, &snap.pages(site, &f, args.limit)?, |o, p| {
             rows(
+                o,
                 &["page", "pageviews", "visitors", "entries", "mean load ms"],
                 p.rows
                     .iter()
@@ -320,12 +344,13 @@ fn run_once(args: &Args, store: &heatstore::Store, output: bool) -> CmdResult {
                         ]
                     })
                     .collect(),
-            );
+            )
         }),
         Report::Series => {
             let interval: Interval = args.interval.parse()?;
-            print(json, &snap.series(site, &f, interval)?, |s| {
+            print(o, json, &snap.series(site, &f, interval)?, |o, s| {
                 rows(
+                    o,
                     &["bucket", "pageviews", "sessions", "visitors"],
                     s.rows
                         .iter()
@@ -338,7 +363,7 @@ fn run_once(args: &Args, store: &heatstore::Store, output: bool) -> CmdResult {
                             ]
                         })
                         .collect(),
-                );
+                )
             })
         }
         Report::Replay => {
@@ -348,8 +373,9 @@ fn run_once(args: &Args, store: &heatstore::Store, output: bool) -> CmdResult {
                 )
             })?;
             let events = replay(&snap, site, session)?;
-            print(json, &events, |ev| {
+            print(o, json, &events, |o, ev| {
                 rows(
+                    o,
                     &["ts", "type", "page", "x", "y", "selector"],
                     ev.iter()
                         .map(|e| {
@@ -364,12 +390,13 @@ fn run_once(args: &Args, store: &heatstore::Store, output: bool) -> CmdResult {
                             ]
                         })
                         .collect(),
-                );
+                )
             })
         }
-        Report::Sessions => print(json, &snap.sessions(site, &f, args.limit)?, |s| {
-            println!("{} sessions", s.total);
+        Report::Sessions => print(o, json, &snap.sessions(site, &f, args.limit)?, |o, s| {
+            outln!(o, "{} sessions", s.total);
             rows(
+                o,
                 &[
                     "session",
                     "first",
@@ -395,7 +422,7 @@ fn run_once(args: &Args, store: &heatstore::Store, output: bool) -> CmdResult {
                         ]
                     })
                     .collect(),
-            );
+            )
         }),
     }
 }
@@ -413,9 +440,10 @@ fn replay(
     Ok(events)
 }
 
-fn breakdown(b: &heatstore::query::Breakdown) {
-    println!("{} sessions, {} visitors", b.sessions, b.visitors);
+fn breakdown(o: &mut Out, b: &heatstore::query::Breakdown) -> CmdResult {
+    outln!(o, "{} sessions, {} visitors", b.sessions, b.visitors);
     rows(
+        o,
         &["key", "sessions", "visitors"],
         b.rows
             .iter()
@@ -427,7 +455,7 @@ fn breakdown(b: &heatstore::query::Breakdown) {
                 ]
             })
             .collect(),
-    );
+    )
 }
 
 fn time_text(ms: i64) -> String {

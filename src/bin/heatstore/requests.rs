@@ -3,6 +3,8 @@
 use heatstore::RequestStatus;
 
 use crate::common::{CmdResult, DbArg, Failure};
+use crate::out::Out;
+use crate::outln;
 
 /// Arguments of `heatstore requests`.
 #[derive(clap::Args, Debug)]
@@ -24,21 +26,29 @@ pub(crate) fn time_text(ms: i64) -> String {
 
 /// Lists the requests; overdue ones are flagged.
 pub fn run(args: &Args) -> CmdResult {
-    let store = args.db.open_existing()?;
+    let store = args.db.open_read()?;
     let requests = store.deletion_requests()?;
+    let mut out = Out::new();
     if args.json {
-        println!(
+        outln!(
+            out,
             "{}",
             serde_json::to_string(&requests).map_err(Failure::new)?
         );
-        return Ok(());
+        return out.finish();
     }
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as i64);
-    println!(
+    outln!(
+        out,
         "{:>4}  {:<24} {:<9} {:<22} {:<22} {:>8}  target",
-        "id", "site", "status", "requested", "deadline", "rows"
+        "id",
+        "site",
+        "status",
+        "requested",
+        "deadline",
+        "rows"
     );
     for r in &requests {
         let status = match r.status {
@@ -46,7 +56,8 @@ pub fn run(args: &Args) -> CmdResult {
             RequestStatus::Purged => "purged",
             RequestStatus::Erased => "erased",
         };
-        println!(
+        outln!(
+            out,
             "{:>4}  {:<24} {:<9} {:<22} {:<22} {:>8}  {}{}",
             r.id,
             r.site,
@@ -58,5 +69,5 @@ pub fn run(args: &Args) -> CmdResult {
             if r.overdue(now) { "  OVERDUE" } else { "" }
         );
     }
-    Ok(())
+    out.finish()
 }

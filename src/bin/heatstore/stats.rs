@@ -3,6 +3,8 @@
 use indicatif::HumanBytes;
 
 use crate::common::{CmdResult, DbArg, Failure};
+use crate::out::Out;
+use crate::outln;
 
 /// Arguments of `heatstore stats`.
 #[derive(clap::Args, Debug)]
@@ -17,18 +19,21 @@ pub struct Args {
 
 /// Prints the store's statistics.
 pub fn run(args: &Args) -> CmdResult {
-    let store = args.db.open_existing()?;
+    let store = args.db.open_read()?;
     let s = store.stats()?;
+    let mut out = Out::new();
     if args.json {
         let mut v = serde_json::to_value(&s).map_err(Failure::new)?;
         if let Some(obj) = v.as_object_mut() {
             obj.insert("bytes_per_event".into(), s.bytes_per_event().into());
         }
-        println!("{v}");
-        return Ok(());
+        outln!(out, "{v}");
+        return out.finish();
     }
     let rows = [
         ("events", s.events.to_string()),
+        ("hidden events", s.hidden_events.to_string()),
+        ("pending requests", s.pending_requests.to_string()),
         ("sessions", s.sessions.to_string()),
         ("sites", s.sites.to_string()),
         ("partitions", s.partitions.to_string()),
@@ -41,7 +46,7 @@ pub fn run(args: &Args) -> CmdResult {
         ("bytes per event", format!("{:.1}", s.bytes_per_event())),
     ];
     for (name, value) in rows {
-        println!("{name:<16} {value}");
+        outln!(out, "{name:<16} {value}");
     }
-    Ok(())
+    out.finish()
 }
