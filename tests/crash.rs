@@ -383,15 +383,36 @@ fn kill_while_creating_the_store_leaves_an_openable_file() {
     }
 }
 
-/// The state of a file whose creation was interrupted right after redb
-/// sized it: zeros only. It holds nothing, like an empty file, which
-/// `Store::open` already accepts.
+/// A file of only zeros, as redb leaves one whose creation in place was
+/// cut short right after sizing it, or as a wiped disk does: never taken
+/// for a new store (that would hide data loss), never moved aside by an
+/// open; an error naming the damaged header, and `Store::recover` is the
+/// explicit way out.
 #[test]
-fn a_store_file_of_only_zeros_opens_empty() {
+fn a_store_file_of_only_zeros_is_an_error_until_recovered() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("zeros.redb");
     // The size redb 4 gives a new file before writing its header.
     std::fs::write(&path, vec![0u8; 73_728]).unwrap();
-    let store = Store::open(&path).expect("a file of zeros holds no data and opens as a new store");
+    for read_only in [false, true] {
+        let err = heatstore::OpenOptions::new()
+            .read_only(read_only)
+            .open(&path)
+            .err()
+            .unwrap_or_else(|| panic!("read_only {read_only}: a file of zeros opened"));
+        assert!(
+            matches!(&err, heatstore::Error::Corrupt(c) if c.what == "store header"),
+            "{err}"
+        );
+    }
+    assert_eq!(
+        std::fs::read(&path).unwrap(),
+        vec![0u8; 73_728],
+        "untouched"
+    );
+    let report = Store::recover(&path).unwrap();
+    assert!(!report.readable, "{report:?}");
+    assert_eq!(std::fs::read(&report.set_aside).unwrap().len(), 73_728);
+    let store = Store::open(&path).unwrap();
     assert_eq!(store.stats().unwrap().events, 0);
 }

@@ -314,7 +314,16 @@ fn deadlines_are_kept_and_reported() {
     assert_eq!(report.overdue, vec![id], "an overdue request is reported");
     assert_eq!(report.erased, vec![id]);
     assert!(store.overdue_requests(BASE + 9 * DAY).unwrap().is_empty());
+    // A site the store never saw is an error, not a request.
+    assert!(matches!(
+        store.request_deletion_at("b.example", DeletionTarget::Site, BASE),
+        Err(heatstore::Error::UnknownSite { .. })
+    ));
+    assert_eq!(store.deletion_requests().unwrap().len(), 1);
     // The default window is 30 days.
+    store
+        .set_site_settings("b.example", SiteSettings::default())
+        .unwrap();
     let id = store
         .request_deletion_at("b.example", DeletionTarget::Site, BASE)
         .unwrap();

@@ -1,13 +1,14 @@
-//! A small valid store file with byte edits applied, opened twice:
-//!
-//! 1. with `Store::open`, which verifies the file's page checksums: opening
-//!    and every read either work or return an error; any panic is a crash;
-//! 2. with `Store::open_unverified`, which trusts the bytes, so that the
-//!    edits reach heatstore's own decoders (segments, bitmaps,
-//!    dictionaries, pending batches, session rows). redb documents that it
-//!    may panic on such a file: a panic located in redb's source is counted
-//!    (each new location printed once) and ignored; any other panic, one in
-//!    heatstore, is a crash.
+//! A small valid store file with byte edits applied, opened three ways:
+//! with `Store::open` (which verifies the file's page checksums first),
+//! `Store::open_unverified` and `Store::open_read_only` (which trust the
+//! pages until they are read, so that the edits reach redb's page parsing
+//! and heatstore's own decoders: segments, bitmaps, dictionaries, pending
+//! batches, session rows). Opening, every report and the write path must
+//! each return `Ok` or `Err`: no panic may leave heatstore's API. redb may
+//! panic on a damaged page it trusted; heatstore turns such a panic into
+//! `Error::Corrupt` (its `src/guard.rs`, whose panic hook keeps quiet about
+//! them), so the fuzzer's aborting hook only ever sees a panic that
+//! escaped, or one raised in heatstore's own code: a crash either way.
 //!
 //! The input is a list of 5-byte edits, `(offset: u32 LE, xor: u8)`, the
 //! offset taken modulo the file's length; 4 bytes left over at the end
@@ -15,13 +16,14 @@
 //! modulo its length plus one. `tests/fuzz_corpus.rs` in the main crate
 //! runs the same harness over the corpus; keep the two in step.
 //!
-//! `HEATSTORE_FUZZ_SKIP_REDB_PANICS=1` also ignores redb panics in pass 1.
+//! `HEATSTORE_FUZZ_SKIP_REDB_PANICS=1` also ignores panics raised in redb's
+//! source outside heatstore's guard (there should be none).
 #![no_main]
 
 use std::collections::BTreeSet;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, OnceLock};
 
 use heatstore::gen::{GenConfig, Generator};
@@ -112,24 +114,24 @@ fn edit(base: &[u8], data: &[u8]) -> Vec<u8> {
 }
 
 static REDB_PANICS: AtomicU64 = AtomicU64::new(0);
-/// Set during pass 2, where redb may panic by its own documentation.
-static UNVERIFIED: AtomicBool = AtomicBool::new(false);
 
 fn skip_redb_panics() -> bool {
     std::env::var_os("HEATSTORE_FUZZ_SKIP_REDB_PANICS").is_some_and(|v| v != "0")
 }
 
-/// Wraps libfuzzer's aborting panic hook: a panic located in redb's source,
-/// where one is tolerated, is counted (each new location printed once) and
-/// left to unwind to our `catch_unwind`; any other panic aborts as before.
+/// With `HEATSTORE_FUZZ_SKIP_REDB_PANICS`: wraps the hooks installed so far
+/// (libFuzzer's aborting one, and heatstore's), so that a panic located in
+/// redb's source is counted (each new location printed once) and left to
+/// unwind to our `catch_unwind`; any other panic goes on as before.
 fn install_redb_panic_filter() {
+    if !skip_redb_panics() {
+        return;
+    }
     static SEEN: Mutex<BTreeSet<String>> = Mutex::new(BTreeSet::new());
-    let abort_hook = std::panic::take_hook();
+    let previous = std::panic::take_hook();
     std::panic::set_hook(Box::new(move |info| {
-        let tolerated = UNVERIFIED.load(Ordering::Relaxed) || skip_redb_panics();
-        let in_redb = info.location().filter(|l| l.file().contains("/redb-"));
-        let Some(at) = in_redb.filter(|_| tolerated) else {
-            abort_hook(info);
+        let Some(at) = info.location().filter(|l| l.file().contains("/redb-")) else {
+            previous(info);
             return;
         };
         let n = REDB_PANICS.fetch_add(1, Ordering::Relaxed) + 1;
@@ -142,12 +144,24 @@ fn install_redb_panic_filter() {
 }
 
 fn exercise(store: Store, sessions: &[(String, String)]) {
+    use heatstore::query::{DeviceBy, Filters, HeatmapOptions, Interval, ReferrerBy};
     if let Ok(snap) = store.snapshot() {
         let _ = snap.check();
         let _ = snap.stats();
         if let Ok(sites) = snap.sites() {
             for site in sites {
                 let _ = snap.counts(&site);
+                let all = Filters::default();
+                let _ = snap.pages(&site, &all, Some(5));
+                let _ = snap.series(&site, &all, Interval::Hour);
+                let _ = snap.referrers(&site, &all, ReferrerBy::Channel, None);
+                let _ = snap.devices(&site, &all, DeviceBy::Browser, None);
+                let _ = snap.sessions(&site, &all, Some(3));
+                let page = all.clone().page("/");
+                let _ = snap.heatmap(&site, &page, HeatmapOptions::default());
+                let _ = snap.scroll_reach(&site, &page, 10);
+                let _ = snap.elements(&site, &all, None);
+                let _ = snap.rage_clicks(&site, &all, None);
             }
         }
         for (site, session) in sessions {
@@ -155,6 +169,7 @@ fn exercise(store: Store, sessions: &[(String, String)]) {
         }
     }
     let _ = store.stats();
+    let _ = store.deletion_requests();
     // The write path reads what it extends (partitions, sessions, dicts).
     let writer = store.writer();
     if let Ok(mut w) = writer {
@@ -183,29 +198,21 @@ fuzz_target!(
         let bytes = edit(&base.bytes, data);
         let path = scratch_file();
 
-        // Pass 1: verified open. (The hook aborts on any panic unless
-        // HEATSTORE_FUZZ_SKIP_REDB_PANICS lets redb's through.)
-        if std::fs::write(path, &bytes).is_err() {
-            return;
-        }
-        let _ = catch_unwind(AssertUnwindSafe(|| {
-            if let Ok(store) = Store::open(path) {
-                exercise(store, &base.sessions);
+        let opens: [fn(&Path) -> heatstore::Result<Store>; 3] = [
+            |p| Store::open(p),
+            |p| Store::open_unverified(p),
+            |p| Store::open_read_only(p),
+        ];
+        for open in opens {
+            if std::fs::write(path, &bytes).is_err() {
+                return;
             }
-        }));
-
-        // Pass 2: unverified open of the same bytes (pass 1 may have
-        // repaired the file).
-        if std::fs::write(path, &bytes).is_err() {
-            return;
+            let _ = catch_unwind(AssertUnwindSafe(|| {
+                if let Ok(store) = open(path) {
+                    exercise(store, &base.sessions);
+                }
+            }));
         }
-        UNVERIFIED.store(true, Ordering::Relaxed);
-        let _ = catch_unwind(AssertUnwindSafe(|| {
-            if let Ok(store) = Store::open_unverified(path) {
-                exercise(store, &base.sessions);
-            }
-        }));
-        UNVERIFIED.store(false, Ordering::Relaxed);
         let _ = std::fs::remove_file(path);
     }
 );

@@ -2,6 +2,7 @@
 //! straight from the semantics in DESIGN.md.
 #![allow(dead_code)]
 
+pub mod faulty;
 pub mod model;
 
 use heatstore::{Event, EventKind, StoredEvent};
