@@ -17,7 +17,7 @@ use serde::Serialize;
 use crate::error::{Error, Result};
 use crate::event::{with_json_line, with_json_str, EventError, EventRef};
 use crate::ingest::{Dropped, Normalizer};
-use crate::site::{SiteRecord, SiteSettings};
+use crate::storage::sites::{SiteRecord, SiteSettings};
 use crate::writer::{prepare, write_batch, Appended, Batch, CommitPlan, Prepared, Written};
 use crate::Store;
 

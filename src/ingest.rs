@@ -15,9 +15,9 @@ use crate::normalize::{
     classify_referrer, parse_page, primary_language, screen_size, selector_matches, PageInfo,
     ReferrerSources, UaCache,
 };
-use crate::site::SiteSettings;
 use crate::storage::row::Row;
 use crate::storage::sessions::SessionAttrs;
+use crate::storage::sites::SiteSettings;
 
 /// Why an accepted event was not stored.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -13,18 +13,18 @@ use redb::{ReadOnlyTable, ReadTransaction, ReadableTable};
 use serde::Serialize;
 
 use crate::cache::Cache;
-use crate::deletion::{hidden_for, Hidden};
 use crate::error::Result;
 use crate::normalize::id_hash;
-use crate::seal::load_dicts;
-use crate::site::SiteRecord;
+use crate::storage::partition::PartMeta;
 use crate::storage::row::{decode_batch, Row};
 use crate::storage::schema::*;
+use crate::storage::seal::load_dicts;
 use crate::storage::segment::{self, col, PartitionDicts};
 use crate::storage::sessions::{SessionBlock, SessionRow};
+use crate::storage::sites::SiteRecord;
+use crate::storage::tombstones::{hidden_for, Hidden};
 use crate::storage::{day_start, Corrupt};
 use crate::store::StoreStats;
-use crate::writer::PartMeta;
 use crate::EventKind;
 
 /// One stored event, as replay returns it. Ids are not returned: the store
@@ -150,8 +150,8 @@ pub(crate) struct SegmentView {
     pub rows: u32,
     pub min_ts: i64,
     pub max_ts: i64,
-    /// The segment's slot in cache keys.
-    pub slot: u32,
+    /// The segment in cache keys.
+    pub slot: crate::cache::Seg,
     pub src: SegSource,
 }
 
@@ -166,15 +166,13 @@ pub(crate) struct PartitionView {
 }
 
 impl PartitionView {
-    /// The cache key of a partition-wide item (e.g. an aggregate).
-    pub fn cache_key(&self, item: u8) -> crate::cache::Key {
-        (
-            self.site,
-            self.day,
-            self.version,
-            crate::cache::PARTITION,
-            item,
-        )
+    /// The partition at its version, as cache keys name it.
+    pub fn key(&self) -> crate::cache::PartKey {
+        crate::cache::PartKey {
+            site: self.site,
+            day: self.day,
+            version: self.version,
+        }
     }
 }
 
@@ -187,9 +185,6 @@ struct PendingView {
 
 /// Rows, min ts, max ts and columns of a segment built from pending rows.
 type PendingSegment = (u32, i64, i64, Arc<BTreeMap<u8, Vec<u8>>>);
-
-const DICTS_ITEM: u8 = 250;
-const PENDING_ITEM: u8 = 251;
 
 fn dicts_size(d: &PartitionDicts) -> usize {
     d.dicts.values().map(|x| x.len() * 48).sum::<usize>() + 64
@@ -336,6 +331,7 @@ impl Snapshot {
         meta: &PartMeta,
     ) -> Result<PartitionView> {
         let version = meta.version;
+        let part_key = crate::cache::PartKey { site, day, version };
         let mut segments: Vec<SegmentView> = meta
             .segments
             .iter()
@@ -343,31 +339,33 @@ impl Snapshot {
                 rows: s.rows,
                 min_ts: s.min_ts,
                 max_ts: s.max_ts,
-                slot: s.id,
+                slot: crate::cache::Seg::Sealed(s.id),
                 src: SegSource::Disk(s.id),
             })
             .collect();
         let dicts = if meta.pending_rows == 0 {
-            self.cache.get_or_try(
-                (site, day, version, crate::cache::PARTITION, DICTS_ITEM),
-                || {
+            self.cache
+                .get_or_try(crate::cache::Key::Dicts(part_key), || {
                     let d = load_dicts(&self.t.dicts, site, day)?;
                     let size = dicts_size(&d);
                     Ok((d, size))
-                },
-            )?
+                })?
         } else {
-            let pending = self.cache.get_or_try(
-                (site, day, version, crate::cache::PARTITION, PENDING_ITEM),
-                || {
+            let pending = self
+                .cache
+                .get_or_try(crate::cache::Key::Pending(part_key), || {
                     let mut dicts = load_dicts(&self.t.dicts, site, day)?;
                     let rows = self.pending_rows(site, day)?;
-                    let infos =
-                        crate::seal::AttrsLookup::new(&self.t.sessions, &self.t.blocks, site)
-                            .all(rows.iter().map(|r| r.session))?;
+                    let infos = crate::storage::seal::AttrsLookup::new(
+                        &self.t.sessions,
+                        &self.t.blocks,
+                        site,
+                    )
+                    .all(rows.iter().map(|r| r.session))?;
                     let mut segs = Vec::new();
                     let mut size = 0;
-                    for enc in crate::seal::encode_segments(&rows, day, &mut dicts, &infos) {
+                    for enc in crate::storage::seal::encode_segments(&rows, day, &mut dicts, &infos)
+                    {
                         size += enc.columns.values().map(Vec::len).sum::<usize>();
                         segs.push((enc.rows, enc.min_ts, enc.max_ts, Arc::new(enc.columns)));
                     }
@@ -379,14 +377,13 @@ impl Snapshot {
                         },
                         size,
                     ))
-                },
-            )?;
+                })?;
             for (i, (rows, min_ts, max_ts, cols)) in pending.segments.iter().enumerate() {
                 segments.push(SegmentView {
                     rows: *rows,
                     min_ts: *min_ts,
                     max_ts: *max_ts,
-                    slot: crate::cache::PENDING_BASE + i as u32,
+                    slot: crate::cache::Seg::Pending(i as u32),
                     src: SegSource::Mem(Arc::clone(cols)),
                 });
             }
@@ -458,12 +455,17 @@ impl Snapshot {
             Some(v) => v.value(),
             None => crate::query::block_key(bytes),
         };
-        let b =
-            self.cache
-                .get_or_try((site, day, key, crate::cache::PARTITION - 1, 252), || {
-                    let b = SessionBlock::decode(bytes, day_start(day))?;
-                    Ok((b, bytes.len() * 4 + 64))
-                })?;
+        let b = self.cache.get_or_try(
+            crate::cache::Key::Block(crate::cache::BlockKey {
+                site,
+                day,
+                version: key,
+            }),
+            || {
+                let b = SessionBlock::decode(bytes, day_start(day))?;
+                Ok((b, bytes.len() * 4 + 64))
+            },
+        )?;
         Ok((b, key))
     }
 
@@ -699,7 +701,7 @@ impl Snapshot {
     /// The visitors and sessions of a site's erased deletion requests,
     /// with the time of each request.
     fn erased_ids(&self, s: &SiteRef, site: &str) -> Result<ErasedIds> {
-        use crate::deletion::{DeletionRequest, RequestStatus, StoredTarget};
+        use crate::storage::requests::{DeletionRequest, RequestStatus, StoredTarget};
         let mut out = ErasedIds::default();
         for e in self.t.deletions.iter()? {
             let r = DeletionRequest::decode(e?.1.value())?;
@@ -764,8 +766,8 @@ impl Snapshot {
         crate::guard::guarded("reading the store (stats)", || {
             let mut s = StoreStats::default();
             for e in self.t.deletions.iter()? {
-                let r = crate::deletion::DeletionRequest::decode(e?.1.value())?;
-                if r.status != crate::deletion::RequestStatus::Erased {
+                let r = crate::storage::requests::DeletionRequest::decode(e?.1.value())?;
+                if r.status != crate::storage::requests::RequestStatus::Erased {
                     s.pending_requests += 1;
                 }
             }

@@ -12,7 +12,7 @@ use redb::{Database, ReadableDatabase};
 use serde::Serialize;
 
 use crate::error::{Error, Result};
-use crate::open::{head_state, Head};
+use crate::storage::file::{head_state, Head};
 use crate::Store;
 
 /// What [`Store::recover`] did.
@@ -90,12 +90,12 @@ impl Store {
                 ),
             });
         }
-        let now = crate::deletion::now_ms();
+        let now = crate::time::now_ms();
         let mut name = path.file_name().unwrap_or_default().to_os_string();
         name.push(format!(".damaged-{now}"));
         let aside = path.with_file_name(name);
         std::fs::rename(path, &aside)?;
-        crate::open::sync_dir(path.parent().unwrap_or(Path::new(".")));
+        crate::storage::file::sync_dir(path.parent().unwrap_or(Path::new(".")));
         let mut report = RecoverReport {
             set_aside: aside.clone(),
             ..RecoverReport::default()
@@ -107,7 +107,7 @@ impl Store {
             let damaged = Database::builder()
                 .set_check_integrity_on_open(false)
                 .open(&aside)
-                .map_err(|e| crate::open::open_error(e, &aside))?;
+                .map_err(|e| crate::storage::file::open_error(e, &aside))?;
             let store = Store::open(path)?;
             let r = damaged.begin_read()?;
             let w = store.db.rw()?.begin_write()?;

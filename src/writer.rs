@@ -14,19 +14,21 @@ use std::sync::MutexGuard;
 use redb::{ReadableTable, WriteTransaction};
 use serde::{Deserialize, Serialize};
 
-use crate::covered::{Cover, Covered, Hit};
 use crate::error::{Error, Result};
 use crate::event::{Event, EventError, EventRef};
 use crate::ingest::{Dropped, Normalizer};
 use crate::normalize::{cookieless_visitor, id_hash, IdKey};
-use crate::seal::{patch_session_attrs, refile_visitors, seal_many};
-use crate::site::{SiteRecord, SiteSettings};
+use crate::storage::partition::PartMeta;
 use crate::storage::row::{encode_batch, Row};
 use crate::storage::schema::*;
-use crate::storage::segment::SEGMENT_ROWS;
+use crate::storage::seal::{patch_session_attrs, refile_visitors, seal_many};
+use crate::storage::sessions::put_block;
 use crate::storage::sessions::{BlockEntry, FirstPv, SessionAttrs, SessionBlock, SessionRow};
+use crate::storage::sites::next_site_id;
+use crate::storage::sites::{SiteRecord, SiteSettings};
+use crate::storage::tombstones::{Cover, Covered, Hit};
 use crate::storage::{day_of, day_start, Corrupt, DAY_MS};
-use crate::store::{next_site_id, Store, WriterState};
+use crate::store::{Store, WriterState};
 
 /// A partition is sealed when this many of its rows are pending.
 pub const SEAL_ROWS: u64 = 16_384;
@@ -42,54 +44,6 @@ pub(crate) struct SiteState {
     pub covered: Covered,
     /// Created by this writer and not committed yet.
     pub is_new: bool,
-}
-
-/// Metadata of one sealed segment.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub(crate) struct SegInfo {
-    pub id: u32,
-    pub rows: u32,
-    pub min_ts: i64,
-    pub max_ts: i64,
-}
-
-/// Metadata of one (site, day) partition (table `partitions`).
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub(crate) struct PartMeta {
-    pub segments: Vec<SegInfo>,
-    pub next_segment: u32,
-    pub pending_rows: u64,
-    /// A fresh random value at every write of the partition: what readers
-    /// key their caches of its decoded columns by.
-    pub version: u64,
-}
-
-impl PartMeta {
-    /// Encodes the metadata as a new version of the partition.
-    pub fn encode_new_version(&mut self) -> Vec<u8> {
-        self.version = rand::random();
-        rmp_serde::to_vec(self).unwrap_or_default()
-    }
-
-    pub fn decode(bytes: &[u8]) -> Result<PartMeta, Corrupt> {
-        let meta: PartMeta = rmp_serde::from_slice(bytes)
-            .map_err(|e| Corrupt::new("partition metadata", e.to_string()))?;
-        if meta
-            .segments
-            .iter()
-            .any(|s| s.rows as usize > SEGMENT_ROWS || s.min_ts > s.max_ts)
-        {
-            return Err(Corrupt::new(
-                "partition metadata",
-                "a segment claims more than 65,536 rows or a negative time span",
-            ));
-        }
-        Ok(meta)
-    }
-
-    pub fn rows(&self) -> u64 {
-        self.segments.iter().map(|s| u64::from(s.rows)).sum::<u64>() + self.pending_rows
-    }
 }
 
 /// What happened to an appended event.
@@ -305,7 +259,7 @@ impl<'s> Writer<'s> {
                 SiteState {
                     id,
                     record: SiteRecord::decode(&bytes)?,
-                    covered: crate::covered::load(&txn, site, id)?,
+                    covered: crate::storage::tombstones::load(&txn, site, id)?,
                     is_new: false,
                 }
             }
@@ -511,7 +465,7 @@ impl<'s> Writer<'s> {
         if let Hit::Visitor(cover) = hit {
             if !site.covered.session(row.session, row.ts) {
                 site.covered.add_session(row.session, cover);
-                let now = crate::deletion::now_ms();
+                let now = crate::time::now_ms();
                 let window = i64::from(site.record.settings.purge_window_days) * DAY_MS;
                 self.batch.covered.push(CoveredSession {
                     site: site.id,
@@ -693,7 +647,7 @@ pub(crate) fn write_batch(store: &Store, batch: Batch, plan: CommitPlan) -> Resu
         // clock, not by event times): older ones are destroyed, and
         // events of older days get a salt that is never stored.
         let mut salts = txn.open_table(SALTS)?;
-        let yesterday = day_of(crate::deletion::now_ms()) - 1;
+        let yesterday = day_of(crate::time::now_ms()) - 1;
         for (day, salt) in &batch.salts {
             if *day >= yesterday {
                 salts.insert(*day, salt.as_slice())?;
@@ -826,7 +780,7 @@ pub(crate) fn write_batch(store: &Store, batch: Batch, plan: CommitPlan) -> Resu
             }
         }
         for c in known {
-            crate::deletion::record_derived(
+            crate::storage::requests::record_derived(
                 &txn,
                 &c.site_name,
                 c.site,
@@ -921,27 +875,6 @@ fn apply_block_changes(txn: &WriteTransaction, changes: BlockChanges) -> Result<
         let bytes = (!entries.is_empty())
             .then(|| SessionBlock::build(entries.into_values().collect()).encode(start));
         put_block(&mut blocks, &mut versions, (site, day), bytes.as_deref())?;
-    }
-    Ok(())
-}
-
-/// Writes a day's session block (`None`: removes it) with a fresh version,
-/// as every write of a block must (`SESSION_BLOCK_VERSIONS`).
-pub(crate) fn put_block(
-    blocks: &mut redb::Table<'_, (u32, i32), &'static [u8]>,
-    versions: &mut redb::Table<'_, (u32, i32), u64>,
-    key: (u32, i32),
-    bytes: Option<&[u8]>,
-) -> Result<()> {
-    match bytes {
-        Some(b) => {
-            blocks.insert(key, b)?;
-            versions.insert(key, rand::random::<u64>())?;
-        }
-        None => {
-            blocks.remove(key)?;
-            versions.remove(key)?;
-        }
     }
     Ok(())
 }

@@ -18,9 +18,9 @@ use std::sync::Arc;
 use foldhash::{HashMap, HashMapExt};
 use roaring::RoaringBitmap;
 
-use super::dense::{bitmap_of, sorted_ids, DenseIds};
 use super::scan::{filter_rows, SegCtx};
 use super::Filters;
+use crate::cache::numbering::{bitmap_of, sorted_ids, DenseIds};
 use crate::error::Result;
 use crate::normalize::DeviceClass;
 use crate::read::{PartitionView, SiteRef, Snapshot};
@@ -29,73 +29,6 @@ use crate::storage::segment::col;
 use crate::storage::sessions::{SField, SessionBlock};
 use crate::storage::{day_start, DAY_MS, HOUR_MS};
 use crate::EventKind;
-
-/// Cache item of [`PvAgg`] (partition-wide slot).
-const PV_ITEM: u8 = 240;
-/// Cache slot of the session-block aggregates.
-const BLOCK_SLOT: u32 = crate::cache::PARTITION - 2;
-/// Cache item of [`Cohorts`]; group aggregates use `GROUP_ITEM_BASE + code`.
-const COHORTS_ITEM: u8 = 0;
-const GROUP_ITEM_BASE: u8 = 16;
-
-/// Distinct values of a sorted slice (a slice with repeats adjacent).
-fn distinct_sorted(v: &[u64]) -> u64 {
-    if v.is_empty() {
-        return 0;
-    }
-    1 + v.windows(2).filter(|w| w[0] != w[1]).count() as u64
-}
-
-/// The number of distinct values in the union of slices.
-///
-/// The values are keyed hashes, spread evenly over `u64`, so they index an
-/// open-addressing table by their own top bits, with no hashing: one pass,
-/// a probe or two per value, in a table of twice as many slots as values.
-/// This beats sorting or a general hash set over 100,000s of values. Uneven
-/// values are still counted exactly, only slower (longer probes).
-pub(crate) fn union_len(parts: &[&[u64]]) -> u64 {
-    let parts: Vec<&[u64]> = parts.iter().copied().filter(|p| !p.is_empty()).collect();
-    match parts.as_slice() {
-        [] => return 0,
-        [one] if one.windows(2).all(|w| w[0] <= w[1]) => return distinct_sorted(one),
-        _ => {}
-    }
-    let total: usize = parts.iter().map(|p| p.len()).sum();
-    if total < 64 {
-        let mut all: Vec<u64> = parts.concat();
-        all.sort_unstable();
-        all.dedup();
-        return all.len() as u64;
-    }
-    let bits = (usize::BITS - total.leading_zeros() + 1).min(40);
-    let mask = (1usize << bits) - 1;
-    let shift = 64 - bits;
-    // Slot value 0 means empty; the value 0 itself is counted apart.
-    let mut table = vec![0u64; mask + 1];
-    let mut zero = false;
-    let mut n = 0u64;
-    for p in &parts {
-        for &v in *p {
-            if v == 0 {
-                zero = true;
-                continue;
-            }
-            let mut at = (v >> shift) as usize;
-            loop {
-                match table.get_mut(at) {
-                    Some(slot) if *slot == 0 => {
-                        *slot = v;
-                        n += 1;
-                        break;
-                    }
-                    Some(slot) if *slot == v => break,
-                    _ => at = (at + 1) & mask,
-                }
-            }
-        }
-    }
-    n + u64::from(zero)
-}
 
 /// Visitor bitmaps and numbers of aggregates and loose hashes, counted as
 /// one union.
@@ -381,8 +314,12 @@ fn bitmap_bytes(b: &RoaringBitmap) -> usize {
 /// The pageview aggregate of a partition, computed on first use, its
 /// visitors numbered in `ids`.
 pub(crate) fn pv_agg(snap: &Snapshot, part: &PartitionView, ids: &DenseIds) -> Result<Arc<PvAgg>> {
-    snap.cache
-        .get_or_try_with(part.cache_key(PV_ITEM), u128::from(ids.generation), || {
+    snap.cache.get_or_try(
+        crate::cache::Key::PvAgg {
+            part: part.key(),
+            generation: ids.generation,
+        },
+        || {
             let start = day_start(part.day);
             let mut exact = true;
             let mut acc: HashMap<(u8, u64), CohortAcc> = HashMap::new();
@@ -514,7 +451,8 @@ pub(crate) fn pv_agg(snap: &Snapshot, part: &PartitionView, ids: &DenseIds) -> R
                 },
                 size,
             ))
-        })
+        },
+    )
 }
 
 // ------------------------------------------------- session-block aggregates
@@ -608,9 +546,16 @@ pub(crate) fn cohorts(
     key: u64,
     b: &SessionBlock,
 ) -> Result<Arc<Cohorts>> {
-    snap.cache.get_or_try_with(
-        (site, day, key, BLOCK_SLOT, COHORTS_ITEM),
-        u128::from(ids.generation),
+    let block = crate::cache::BlockKey {
+        site,
+        day,
+        version: key,
+    };
+    snap.cache.get_or_try(
+        crate::cache::Key::Cohorts {
+            block,
+            generation: ids.generation,
+        },
         || {
             let start = day_start(day);
             let mut exact = true;
@@ -675,9 +620,17 @@ pub(crate) fn groups(
     id: &dyn Fn(&SessionBlock, usize) -> u32,
     name: &dyn Fn(&SessionBlock, u32) -> String,
 ) -> Result<Arc<Vec<GroupEntry>>> {
-    snap.cache.get_or_try_with(
-        (site, day, key.0, BLOCK_SLOT, GROUP_ITEM_BASE + key.1),
-        u128::from(ids.generation),
+    let block = crate::cache::BlockKey {
+        site,
+        day,
+        version: key.0,
+    };
+    snap.cache.get_or_try(
+        crate::cache::Key::Groups {
+            block,
+            field: key.1,
+            generation: ids.generation,
+        },
         || {
             let start = day_start(day);
             let mut map: HashMap<(u8, u8, u32), (u64, Vec<u32>)> = HashMap::new();
@@ -730,56 +683,4 @@ pub(crate) fn groups(
 /// The string field a grouping code stands for (for cache items).
 pub(crate) fn field_code(f: SField) -> u8 {
     f as u8
-}
-
-#[cfg(test)]
-pub(crate) mod tests {
-    use super::*;
-
-    fn sort_dedup(mut v: Vec<u64>) -> Vec<u64> {
-        v.sort_unstable();
-        v.dedup();
-        v
-    }
-
-    /// The distinct values of all parts, by sorting (for tests).
-    pub(crate) fn naive(parts: &[&[u64]]) -> u64 {
-        let mut all: Vec<u64> = parts.concat();
-        all.sort_unstable();
-        all.dedup();
-        all.len() as u64
-    }
-
-    proptest::proptest! {
-        #[test]
-        fn union_len_equals_sort_dedup(
-            parts in proptest::collection::vec(
-                proptest::collection::vec(proptest::prelude::any::<u64>(), 0..400), 0..8),
-            small in proptest::collection::vec(0u64..50, 0..300),
-        ) {
-            let mut parts: Vec<Vec<u64>> = parts.into_iter().map(sort_dedup).collect();
-            // Overlaps and skewed values too.
-            let mut s = small.clone();
-            s.sort_unstable();
-            parts.push(s);
-            if let Some(first) = parts.first().cloned() {
-                parts.push(first);
-            }
-            let slices: Vec<&[u64]> = parts.iter().map(Vec::as_slice).collect();
-            proptest::prop_assert_eq!(union_len(&slices), naive(&slices));
-        }
-    }
-
-    #[test]
-    fn union_len_of_large_overlapping_sets() {
-        let a: Vec<u64> = (0..50_000u64)
-            .map(|i| i.wrapping_mul(0x9E37_79B9_7F4A_7C15))
-            .collect();
-        let b: Vec<u64> = (25_000..90_000u64)
-            .map(|i| i.wrapping_mul(0x9E37_79B9_7F4A_7C15))
-            .collect();
-        let (a, b) = (sort_dedup(a), sort_dedup(b));
-        assert_eq!(union_len(&[&a, &b]), 90_000);
-        assert_eq!(union_len(&[&a, &a]), 50_000);
-    }
 }

@@ -11,9 +11,9 @@ use serde::Serialize;
 use std::sync::Arc;
 
 use super::agg::{cover, pv_agg, pv_agg_usable, Cover, PvAgg, Visitors};
-use super::dense::DenseIds;
 use super::scan::{day_span, scan, scan_partition, SegCtx};
 use super::{top, Filters, HeatmapOptions, Interval};
+use crate::cache::numbering::DenseIds;
 use crate::error::{Error, Result};
 use crate::read::{SiteRef, Snapshot};
 use crate::storage::day_start;

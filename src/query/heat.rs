@@ -36,11 +36,6 @@ use crate::storage::segment::col;
 use crate::storage::{day_start, DAY_MS, HOUR_MS};
 use crate::EventKind;
 
-/// Cache item of [`PagePvs`] (partition-wide slot, page id as parameter).
-const PAGE_PVS_ITEM: u8 = 241;
-/// Cache item of [`HeatAgg`] (partition-wide slot, page, kind and grid as
-/// parameter).
-const HEAT_ITEM: u8 = 242;
 /// No value (optional columns never hold `u32::MAX`).
 const NONE: u32 = u32::MAX;
 
@@ -103,8 +98,11 @@ pub(crate) fn page_pvs(
     part: &PartitionView,
     page_id: u32,
 ) -> Result<Arc<PagePvs>> {
-    let key = part.cache_key(PAGE_PVS_ITEM);
-    snap.cache.get_or_try_with(key, u128::from(page_id), || {
+    let key = crate::cache::Key::PagePvs {
+        part: part.key(),
+        page: page_id,
+    };
+    snap.cache.get_or_try(key, || {
         let mut list = Vec::new();
         for (si, seg) in part.segments.iter().enumerate() {
             let ctx = SegCtx::new(snap, part, seg);
@@ -254,12 +252,14 @@ fn heat_agg(
     kind: EventKind,
     opts: HeatmapOptions,
 ) -> Result<Arc<HeatAgg>> {
-    let key = part.cache_key(HEAT_ITEM);
-    let param = u128::from(page_id)
-        | u128::from(kind.code()) << 32
-        | u128::from(opts.cols) << 40
-        | u128::from(opts.row_px) << 72;
-    snap.cache.get_or_try_with(key, param, || {
+    let key = crate::cache::Key::Heat {
+        part: part.key(),
+        page: page_id,
+        kind: kind.code(),
+        cols: opts.cols,
+        row_px: opts.row_px,
+    };
+    snap.cache.get_or_try(key, || {
         let pvs = page_pvs(snap, part, page_id)?;
         let start = day_start(part.day);
         let mut exact = true;

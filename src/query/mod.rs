@@ -17,7 +17,6 @@
 
 mod agg;
 pub(crate) use agg::block_key;
-pub(crate) mod dense;
 mod events;
 mod heat;
 pub(crate) mod scan;

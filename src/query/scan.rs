@@ -8,12 +8,12 @@ use std::sync::Arc;
 use roaring::RoaringBitmap;
 
 use super::Filters;
-use crate::deletion::Hidden;
 use crate::error::Result;
 use crate::normalize::DeviceClass;
 use crate::read::{PartitionView, SegmentView, SiteRef, Snapshot};
 use crate::storage::dict::Dim;
 use crate::storage::segment::{self, col, OptColumn, SessionRuns};
+use crate::storage::tombstones::Hidden;
 use crate::storage::{day_of, day_start, Corrupt, DAY_MS, HOUR_MS};
 use crate::EventKind;
 
@@ -83,14 +83,12 @@ impl<'a> SegCtx<'a> {
         }
     }
 
-    fn key(&self, item: u8) -> crate::cache::Key {
-        (
-            self.part.site,
-            self.part.day,
-            self.part.version,
-            self.seg.slot,
-            item,
-        )
+    fn key(&self, col: u8) -> crate::cache::Key {
+        crate::cache::Key::Column {
+            part: self.part.key(),
+            seg: self.seg.slot,
+            col,
+        }
     }
 
     fn cached<T: std::any::Any + Send + Sync>(

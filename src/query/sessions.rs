@@ -10,9 +10,9 @@ use super::agg::{
     block_agg_usable, cohort_passes, cohorts, cover, entry_passes, field_code, groups, Cohorts,
     Cover, GroupEntry, Visitors,
 };
-use super::dense::DenseIds;
 use super::scan::{day_span, scan};
 use super::{top, DeviceBy, Filters, ReferrerBy};
+use crate::cache::numbering::DenseIds;
 use crate::error::{Error, Result};
 use crate::normalize::{Channel, DeviceClass};
 use crate::read::{SiteRef, Snapshot, StoredEvent};

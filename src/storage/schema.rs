@@ -67,7 +67,7 @@ pub(crate) const COOKIELESS: TableDefinition<(u32, u64), (i64, u64)> =
 pub(crate) const OPT_OUTS: TableDefinition<(u32, u64), ()> = TableDefinition::new("opt_outs");
 
 /// Request id → deletion request audit record (MessagePack
-/// [`crate::deletion::DeletionRequest`]); holds no personal data.
+/// [`crate::storage::requests::DeletionRequest`]); holds no personal data.
 pub(crate) const DELETIONS: TableDefinition<u64, &[u8]> = TableDefinition::new("deletion_requests");
 
 /// (site, session hash) → cutoff (ms): sessions that deletion requests

@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 use super::codec::{decode_uints, encode_uints, put_varint, Reader};
 use super::dict::Dict;
 use super::Corrupt;
+use crate::error::Result;
 use crate::normalize::{Channel, DeviceClass};
 
 /// A session's attributes, from its first pageview.
@@ -384,6 +385,27 @@ impl SessionBlock {
         }
         Ok(b)
     }
+}
+
+/// Writes a day's session block (`None`: removes it) with a fresh version,
+/// as every write of a block must (`SESSION_BLOCK_VERSIONS`).
+pub(crate) fn put_block(
+    blocks: &mut redb::Table<'_, (u32, i32), &'static [u8]>,
+    versions: &mut redb::Table<'_, (u32, i32), u64>,
+    key: (u32, i32),
+    bytes: Option<&[u8]>,
+) -> Result<()> {
+    match bytes {
+        Some(b) => {
+            blocks.insert(key, b)?;
+            versions.insert(key, rand::random::<u64>())?;
+        }
+        None => {
+            blocks.remove(key)?;
+            versions.remove(key)?;
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -19,7 +19,64 @@ use std::sync::{Arc, Mutex};
 
 use roaring::{MultiOps, RoaringBitmap};
 
-use super::agg::union_len;
+/// Distinct values of a sorted slice (a slice with repeats adjacent).
+fn distinct_sorted(v: &[u64]) -> u64 {
+    if v.is_empty() {
+        return 0;
+    }
+    1 + v.windows(2).filter(|w| w[0] != w[1]).count() as u64
+}
+
+/// The number of distinct values in the union of slices.
+///
+/// The values are keyed hashes, spread evenly over `u64`, so they index an
+/// open-addressing table by their own top bits, with no hashing: one pass,
+/// a probe or two per value, in a table of twice as many slots as values.
+/// This beats sorting or a general hash set over 100,000s of values. Uneven
+/// values are still counted exactly, only slower (longer probes).
+pub(crate) fn union_len(parts: &[&[u64]]) -> u64 {
+    let parts: Vec<&[u64]> = parts.iter().copied().filter(|p| !p.is_empty()).collect();
+    match parts.as_slice() {
+        [] => return 0,
+        [one] if one.windows(2).all(|w| w[0] <= w[1]) => return distinct_sorted(one),
+        _ => {}
+    }
+    let total: usize = parts.iter().map(|p| p.len()).sum();
+    if total < 64 {
+        let mut all: Vec<u64> = parts.concat();
+        all.sort_unstable();
+        all.dedup();
+        return all.len() as u64;
+    }
+    let bits = (usize::BITS - total.leading_zeros() + 1).min(40);
+    let mask = (1usize << bits) - 1;
+    let shift = 64 - bits;
+    // Slot value 0 means empty; the value 0 itself is counted apart.
+    let mut table = vec![0u64; mask + 1];
+    let mut zero = false;
+    let mut n = 0u64;
+    for p in &parts {
+        for &v in *p {
+            if v == 0 {
+                zero = true;
+                continue;
+            }
+            let mut at = (v >> shift) as usize;
+            loop {
+                match table.get_mut(at) {
+                    Some(slot) if *slot == 0 => {
+                        *slot = v;
+                        n += 1;
+                        break;
+                    }
+                    Some(slot) if *slot == v => break,
+                    _ => at = (at + 1) & mask,
+                }
+            }
+        }
+    }
+    n + u64::from(zero)
+}
 
 /// A hasher for keys that are already uniform 64-bit hashes (keyed SipHash
 /// visitor ids): the key is its own hash.
@@ -211,54 +268,19 @@ impl Registry {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::gen::{GenConfig, Generator};
-    use crate::query::agg::tests::naive;
-    use crate::query::{Filters, Interval, ReferrerBy};
-    use crate::Store;
 
-    /// Reports over whole days (so from aggregates), as comparable values.
-    fn reports(store: &Store, site: &str, f: &Filters) -> Vec<String> {
-        let snap = store.snapshot().unwrap();
-        vec![
-            format!("{:?}", snap.pages(site, f, None).unwrap()),
-            format!("{:?}", snap.series(site, f, Interval::Day).unwrap()),
-            format!("{:?}", snap.series(site, f, Interval::Hour).unwrap()),
-            format!(
-                "{:?}",
-                snap.referrers(site, f, ReferrerBy::Host, None).unwrap()
-            ),
-        ]
+    fn sort_dedup(mut v: Vec<u64>) -> Vec<u64> {
+        v.sort_unstable();
+        v.dedup();
+        v
     }
 
-    #[test]
-    fn reports_stay_exact_across_a_new_numbering() {
-        let cfg = GenConfig {
-            events: 20_000,
-            days: 6,
-            ..GenConfig::default()
-        };
-        let day = 86_400_000;
-        let store = Store::in_memory().unwrap();
-        let mut w = store.writer().unwrap();
-        for e in Generator::new(cfg.clone()) {
-            w.append(&e).unwrap();
-        }
-        w.commit().unwrap();
-        w.seal_all().unwrap();
-        drop(w);
-        let site = &cfg.sites[0];
-        let all = Filters::range(cfg.start_ms, cfg.start_ms + 6 * day);
-        let before = reports(&store, site, &all);
-        assert!(before[0].contains("visitors: "));
-        store.cache.visitors.restart();
-        // One day evicted and numbered afresh: its numbers now collide with
-        // the old generation's, which the other days' cached aggregates
-        // hold; a report must not unite the two.
-        let two = i32::try_from((cfg.start_ms + 2 * day).div_euclid(day)).unwrap();
-        store.cache.evict_day(two);
-        let one = Filters::range(cfg.start_ms + 2 * day, cfg.start_ms + 3 * day);
-        reports(&store, site, &one);
-        assert_eq!(reports(&store, site, &all), before);
+    /// The distinct values of all parts, by sorting (for tests).
+    pub(crate) fn naive(parts: &[&[u64]]) -> u64 {
+        let mut all: Vec<u64> = parts.concat();
+        all.sort_unstable();
+        all.dedup();
+        all.len() as u64
     }
 
     proptest::proptest! {
@@ -299,5 +321,38 @@ mod tests {
         assert_eq!(b.len(), 0);
         // The old numbering stays whole for whoever still holds it.
         assert_eq!(a.len(), MIN_LIMIT + 1);
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn union_len_equals_sort_dedup(
+            parts in proptest::collection::vec(
+                proptest::collection::vec(proptest::prelude::any::<u64>(), 0..400), 0..8),
+            small in proptest::collection::vec(0u64..50, 0..300),
+        ) {
+            let mut parts: Vec<Vec<u64>> = parts.into_iter().map(sort_dedup).collect();
+            // Overlaps and skewed values too.
+            let mut s = small.clone();
+            s.sort_unstable();
+            parts.push(s);
+            if let Some(first) = parts.first().cloned() {
+                parts.push(first);
+            }
+            let slices: Vec<&[u64]> = parts.iter().map(Vec::as_slice).collect();
+            proptest::prop_assert_eq!(union_len(&slices), naive(&slices));
+        }
+    }
+
+    #[test]
+    fn union_len_of_large_overlapping_sets() {
+        let a: Vec<u64> = (0..50_000u64)
+            .map(|i| i.wrapping_mul(0x9E37_79B9_7F4A_7C15))
+            .collect();
+        let b: Vec<u64> = (25_000..90_000u64)
+            .map(|i| i.wrapping_mul(0x9E37_79B9_7F4A_7C15))
+            .collect();
+        let (a, b) = (sort_dedup(a), sort_dedup(b));
+        assert_eq!(union_len(&[&a, &b]), 90_000);
+        assert_eq!(union_len(&[&a, &a]), 50_000);
     }
 }

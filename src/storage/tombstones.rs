@@ -1,4 +1,8 @@
-//! What deletion requests and opt-outs cover of the events still to come.
+//! Tombstones: what deletion requests hide from reads (`Hidden`, for
+//! requests not erased yet) and what they and opt-outs cover of the events
+//! still to come (`Covered`, for ingest).
+//!
+//! # Covers of events still to come
 //!
 //! A deletion request covers the events that happened before it was made,
 //! whenever they arrive: an event of a deleted session, of a deleted
@@ -13,7 +17,14 @@
 //! them to it) are deleted by a request derived from the visitor's, with
 //! the same deadline.
 
+use std::collections::HashSet;
+
 use foldhash::HashMap;
+use redb::ReadableTable;
+
+use super::requests::{DeletionRequest, RequestStatus, StoredTarget};
+use super::row::Row;
+use crate::error::Result;
 
 /// Why and until when an id or range is covered.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -117,9 +128,7 @@ impl Covered {
 /// deleted, and its opt-outs; sessions of visitors whose request is not
 /// erased yet are found through the visitor index.
 pub(crate) fn load(txn: &redb::ReadTransaction, site: &str, id: u32) -> crate::Result<Covered> {
-    use crate::deletion::{DeletionRequest, RequestStatus, StoredTarget};
-    use crate::storage::schema::{DELETED_SESSIONS, DELETIONS, OPT_OUTS, VISITOR_SESSIONS};
-    use redb::ReadableTable;
+    use super::schema::{DELETED_SESSIONS, DELETIONS, OPT_OUTS, VISITOR_SESSIONS};
 
     let mut c = Covered::default();
     let index = txn.open_table(VISITOR_SESSIONS)?;
@@ -179,6 +188,83 @@ pub(crate) fn load(txn: &redb::ReadTransaction, site: &str, id: u32) -> crate::R
         );
     }
     Ok(c)
+}
+
+// ------------------------------------------------------- hidden from reads
+
+/// Rows hidden by pending requests, for one site.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Hidden {
+    pub all: bool,
+    pub sessions: HashSet<u64>,
+    pub visitors: HashSet<u64>,
+    pub ranges: Vec<(i64, i64)>,
+}
+
+impl Hidden {
+    pub fn is_empty(&self) -> bool {
+        !self.all && self.sessions.is_empty() && self.visitors.is_empty() && self.ranges.is_empty()
+    }
+
+    pub fn session_hidden(&self, session: u64, visitor: u64) -> bool {
+        self.all || self.sessions.contains(&session) || self.visitors.contains(&visitor)
+    }
+
+    pub fn row_hidden(&self, r: &Row) -> bool {
+        self.session_hidden(r.session, r.visitor) || self.ts_hidden(r.ts)
+    }
+
+    pub fn ts_hidden(&self, ts: i64) -> bool {
+        self.ranges.iter().any(|&(f, t)| ts >= f && ts < t)
+    }
+
+    /// Adds the sessions of the hidden visitors, found through the visitor
+    /// index: every session any of whose events named one of them.
+    pub fn resolve(
+        &mut self,
+        index: &impl ReadableTable<(u32, u64, u64), ()>,
+        site: u32,
+    ) -> Result<()> {
+        for &v in &self.visitors {
+            for e in index.range((site, v, 0)..=(site, v, u64::MAX))? {
+                self.sessions.insert(e?.0.value().2);
+            }
+        }
+        Ok(())
+    }
+
+    pub(crate) fn add(&mut self, t: &StoredTarget) {
+        match *t {
+            StoredTarget::Visitor { hash } => {
+                self.visitors.insert(hash);
+            }
+            StoredTarget::Session { hash } => {
+                self.sessions.insert(hash);
+            }
+            StoredTarget::TimeRange { from, to } => self.ranges.push((from, to)),
+            StoredTarget::Retention { before } => self.ranges.push((i64::MIN, before)),
+            StoredTarget::Site => self.all = true,
+        }
+    }
+}
+
+/// The tombstones of a site (`site`, id `site_id`): its requests not
+/// erased yet, with the sessions of their visitors.
+pub(crate) fn hidden_for(
+    t: &impl ReadableTable<u64, &'static [u8]>,
+    index: &impl ReadableTable<(u32, u64, u64), ()>,
+    site_id: u32,
+    site: &str,
+) -> Result<Hidden> {
+    let mut h = Hidden::default();
+    for e in t.iter()? {
+        let r = DeletionRequest::decode(e?.1.value())?;
+        if r.site == site && r.status != RequestStatus::Erased {
+            h.add(&r.target);
+        }
+    }
+    h.resolve(index, site_id)?;
+    Ok(h)
 }
 
 #[cfg(test)]

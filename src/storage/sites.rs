@@ -1,10 +1,15 @@
-//! Per-site settings: privacy rules, retention, purge window.
+//! Sites: their settings (privacy rules, retention, purge window), their
+//! secret id key, and how a site id is found or given (tables `sites` and
+//! `site_config`).
 
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 use crate::normalize::IdKey;
-use crate::storage::Corrupt;
+use redb::{ReadableTable, WriteTransaction};
+
+use super::schema::{SITES, SITE_CONFIG};
+use super::Corrupt;
 
 /// The longest purge window the clients' privacy policies allow: a deletion
 /// request is physically carried out at most 180 days after it was made.
@@ -88,4 +93,42 @@ impl SiteRecord {
     pub fn decode(bytes: &[u8]) -> Result<SiteRecord, Corrupt> {
         rmp_serde::from_slice(bytes).map_err(|e| Corrupt::new("site settings", e.to_string()))
     }
+}
+
+pub(crate) fn next_site_id(sites: &impl ReadableTable<&'static str, u32>) -> Result<u32> {
+    let mut max = 0u32;
+    for entry in sites.iter()? {
+        max = max.max(entry?.1.value());
+    }
+    max.checked_add(1)
+        .ok_or_else(|| Error::InvalidArgument("too many sites".into()))
+}
+
+pub(crate) fn ensure_site(
+    txn: &WriteTransaction,
+    site: &str,
+) -> Result<(u32, crate::normalize::IdKey)> {
+    crate::event::validate_site(site)
+        .map_err(|e| Error::InvalidArgument(format!("site {site:?}: {e}")))?;
+    let mut sites = txn.open_table(SITES)?;
+    let mut conf = txn.open_table(SITE_CONFIG)?;
+    let found = sites.get(site)?.map(|g| g.value());
+    let id = match found {
+        Some(id) => id,
+        None => {
+            let id = crate::storage::sites::next_site_id(&sites)?;
+            sites.insert(site, id)?;
+            id
+        }
+    };
+    let existing = conf.get(id)?.map(|g| g.value().to_vec());
+    let record = match existing {
+        Some(b) => crate::storage::sites::SiteRecord::decode(&b)?,
+        None => {
+            let r = crate::storage::sites::SiteRecord::new(crate::SiteSettings::default());
+            conf.insert(id, r.encode().as_slice())?;
+            r
+        }
+    };
+    Ok((id, record.key))
 }

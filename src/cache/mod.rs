@@ -13,17 +13,81 @@ use foldhash::{HashMap, HashMapExt};
 
 use crate::error::Result;
 
-/// (site, day, partition version, segment slot, item).
-pub(crate) type Key = (u32, i32, u64, u32, u8);
+/// A partition at one version: every item derived from a partition's data
+/// is keyed by it, so a changed partition is read under a new key.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub(crate) struct PartKey {
+    pub site: u32,
+    pub day: i32,
+    pub version: u64,
+}
 
-/// A key and the parameters of an item computed for them (e.g. a page and
-/// a heatmap grid); 0 for items without.
-type FullKey = (Key, u128);
+/// A segment of a partition view: a sealed segment by id, or the n-th
+/// segment built in memory from the partition's pending rows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub(crate) enum Seg {
+    Sealed(u32),
+    Pending(u32),
+}
 
-/// The segment slot of partition-wide items (dictionaries, pending rows).
-pub(crate) const PARTITION: u32 = u32::MAX;
-/// Slots of segments built in memory from pending rows start here.
-pub(crate) const PENDING_BASE: u32 = u32::MAX - 4096;
+/// A day's session block at one version.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub(crate) struct BlockKey {
+    pub site: u32,
+    pub day: i32,
+    pub version: u64,
+}
+
+/// What is cached: one variant per kind of item, so that two kinds can
+/// never collide (a collision would hand one kind's value to the other).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub(crate) enum Key {
+    /// A decoded column (or bitmap set) of a segment, by column id.
+    Column { part: PartKey, seg: Seg, col: u8 },
+    /// A partition's dictionaries.
+    Dicts(PartKey),
+    /// A partition's pending rows, built into in-memory segments.
+    Pending(PartKey),
+    /// A partition's pageview aggregate, numbered in a generation of the
+    /// site's numbering.
+    PvAgg { part: PartKey, generation: u64 },
+    /// A partition's pageviews of one page (heatmap viewport fallback).
+    PagePvs { part: PartKey, page: u32 },
+    /// A partition's heatmap cells of one page, kind and grid.
+    Heat {
+        part: PartKey,
+        page: u32,
+        kind: u8,
+        cols: u32,
+        row_px: u32,
+    },
+    /// A decoded session block.
+    Block(BlockKey),
+    /// A session block's cohorts (device class, channel).
+    Cohorts { block: BlockKey, generation: u64 },
+    /// A session block's groups by one field.
+    Groups {
+        block: BlockKey,
+        field: u8,
+        generation: u64,
+    },
+}
+
+impl Key {
+    /// The day the item is of.
+    #[cfg(test)]
+    fn day(&self) -> i32 {
+        match self {
+            Key::Column { part, .. }
+            | Key::Dicts(part)
+            | Key::Pending(part)
+            | Key::PvAgg { part, .. }
+            | Key::PagePvs { part, .. }
+            | Key::Heat { part, .. } => part.day,
+            Key::Block(b) | Key::Cohorts { block: b, .. } | Key::Groups { block: b, .. } => b.day,
+        }
+    }
+}
 
 /// Default budget: 1 GiB (every report over 10M events decodes a few
 /// hundred MiB; a budget below the working set makes hot runs re-decode).
@@ -31,11 +95,13 @@ pub const DEFAULT_CACHE_BYTES: usize = 1 << 30;
 
 type Entry = (Arc<dyn Any + Send + Sync>, usize);
 
+pub(crate) mod numbering;
+
 pub(crate) struct Cache {
-    inner: Mutex<(HashMap<FullKey, Entry>, usize)>,
+    inner: Mutex<(HashMap<Key, Entry>, usize)>,
     budget: std::sync::atomic::AtomicUsize,
     /// Every site's in-memory visitor numbering, for cached aggregates.
-    pub(crate) visitors: crate::query::dense::Registry,
+    pub(crate) visitors: numbering::Registry,
 }
 
 impl Cache {
@@ -43,12 +109,12 @@ impl Cache {
         Cache {
             inner: Mutex::new((HashMap::new(), 0)),
             budget: budget.into(),
-            visitors: crate::query::dense::Registry::default(),
+            visitors: numbering::Registry::default(),
         }
     }
 
     /// The visitor numbering of `site` (see `query::dense`).
-    pub fn dense_ids(&self, site: u32) -> Arc<crate::query::dense::DenseIds> {
+    pub fn dense_ids(&self, site: u32) -> Arc<numbering::DenseIds> {
         let budget = self.budget.load(std::sync::atomic::Ordering::Relaxed);
         self.visitors.site(site, budget)
     }
@@ -71,17 +137,6 @@ impl Cache {
         key: Key,
         build: impl FnOnce() -> Result<(T, usize)>,
     ) -> Result<Arc<T>> {
-        self.get_or_try_with(key, 0, build)
-    }
-
-    /// [`Cache::get_or_try`] for an item that also depends on `param`.
-    pub fn get_or_try_with<T: Any + Send + Sync>(
-        &self,
-        key: Key,
-        param: u128,
-        build: impl FnOnce() -> Result<(T, usize)>,
-    ) -> Result<Arc<T>> {
-        let key = (key, param);
         if let Ok(g) = self.inner.lock() {
             if let Some((v, _)) = g.0.get(&key) {
                 if let Ok(v) = Arc::clone(v).downcast::<T>() {
@@ -129,7 +184,7 @@ impl Cache {
     /// Evicts every item of one day, as a full cache might.
     pub fn evict_day(&self, day: i32) {
         if let Ok(mut g) = self.inner.lock() {
-            let victims: Vec<FullKey> = g.0.keys().filter(|k| k.0 .1 == day).copied().collect();
+            let victims: Vec<Key> = g.0.keys().filter(|k| k.day() == day).copied().collect();
             for k in victims {
                 if let Some((_, size)) = g.0.remove(&k) {
                     g.1 -= size;

@@ -6,14 +6,14 @@
 use foldhash::{HashMap, HashMapExt};
 use redb::{ReadableTable, WriteTransaction};
 
+use super::columns;
+use super::partition::{PartMeta, SegInfo};
+use super::row::{decode_batch, Row};
+use super::schema::*;
+use super::segment::{self, col, PartitionDicts, SessionInfo, SEGMENT_ROWS};
+use super::sessions::{SessionAttrs, SessionBlock, SessionRow};
+use super::{day_of, day_start};
 use crate::error::Result;
-use crate::storage::columns;
-use crate::storage::row::{decode_batch, Row};
-use crate::storage::schema::*;
-use crate::storage::segment::{self, col, PartitionDicts, SessionInfo, SEGMENT_ROWS};
-use crate::storage::sessions::{SessionAttrs, SessionBlock, SessionRow};
-use crate::storage::{day_of, day_start};
-use crate::writer::{PartMeta, SegInfo};
 
 /// Sealing rewrites a partition's partial last segment together with the
 /// new rows only while the segment holds at most this many times as many

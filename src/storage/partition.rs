@@ -1,0 +1,56 @@
+//! Partition metadata: the segments of a (site, day) partition, its count
+//! of pending rows, and the version readers key their caches by (table
+//! `partitions`).
+
+use serde::{Deserialize, Serialize};
+
+use super::segment::SEGMENT_ROWS;
+use super::Corrupt;
+
+/// Metadata of one sealed segment.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct SegInfo {
+    pub id: u32,
+    pub rows: u32,
+    pub min_ts: i64,
+    pub max_ts: i64,
+}
+
+/// Metadata of one (site, day) partition (table `partitions`).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct PartMeta {
+    pub segments: Vec<SegInfo>,
+    pub next_segment: u32,
+    pub pending_rows: u64,
+    /// A fresh random value at every write of the partition: what readers
+    /// key their caches of its decoded columns by.
+    pub version: u64,
+}
+
+impl PartMeta {
+    /// Encodes the metadata as a new version of the partition.
+    pub fn encode_new_version(&mut self) -> Vec<u8> {
+        self.version = rand::random();
+        rmp_serde::to_vec(self).unwrap_or_default()
+    }
+
+    pub fn decode(bytes: &[u8]) -> Result<PartMeta, Corrupt> {
+        let meta: PartMeta = rmp_serde::from_slice(bytes)
+            .map_err(|e| Corrupt::new("partition metadata", e.to_string()))?;
+        if meta
+            .segments
+            .iter()
+            .any(|s| s.rows as usize > SEGMENT_ROWS || s.min_ts > s.max_ts)
+        {
+            return Err(Corrupt::new(
+                "partition metadata",
+                "a segment claims more than 65,536 rows or a negative time span",
+            ));
+        }
+        Ok(meta)
+    }
+
+    pub fn rows(&self) -> u64 {
+        self.segments.iter().map(|s| u64::from(s.rows)).sum::<u64>() + self.pending_rows
+    }
+}

@@ -1,0 +1,40 @@
+//! Time: UTC days and hours (partitions are whole UTC days), the clock,
+//! and the time syntax of the API (ms since the epoch or RFC 3339).
+
+/// Milliseconds in a UTC day: partitions are whole UTC days.
+pub(crate) const DAY_MS: i64 = 86_400_000;
+/// Milliseconds in an hour: the time-bucket index's granularity.
+pub(crate) const HOUR_MS: i64 = 3_600_000;
+
+/// The partition (UTC day number since the epoch) of a timestamp.
+pub(crate) fn day_of(ts: i64) -> i32 {
+    // ts is validated to 0..=MAX_TS, so the day fits an i32.
+    ts.div_euclid(DAY_MS) as i32
+}
+
+/// First ms of a day.
+pub(crate) fn day_start(day: i32) -> i64 {
+    i64::from(day) * DAY_MS
+}
+
+/// Now, in ms since the Unix epoch.
+pub(crate) fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}
+
+/// Parses an RFC 3339 timestamp into ms since the Unix epoch.
+///
+/// ```
+/// assert_eq!(heatstore::parse_rfc3339_ms("1970-01-01T00:00:01.5Z"), Some(1500));
+/// ```
+pub fn parse_rfc3339_ms(s: &str) -> Option<i64> {
+    let t = time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339).ok()?;
+    i64::try_from(t.unix_timestamp_nanos() / 1_000_000).ok()
+}
+
+/// Parses a time given as ms since the epoch or as RFC 3339.
+pub fn parse_time(s: &str) -> Option<i64> {
+    s.parse::<i64>().ok().or_else(|| parse_rfc3339_ms(s))
+}
