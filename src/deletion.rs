@@ -17,11 +17,10 @@
 use std::collections::BTreeSet;
 use std::path::Path;
 
-#[cfg(test)]
-use redb::TableDefinition;
 use redb::{Database, ReadableDatabase, ReadableTable, WriteTransaction};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
+use crate::core::Core;
 use crate::error::{Error, Result};
 use crate::normalize::id_hash;
 use crate::storage::columns;
@@ -39,7 +38,6 @@ use crate::storage::sessions::SessionRow;
 use crate::storage::sites::ensure_site;
 use crate::storage::tombstones::Hidden;
 use crate::storage::{day_of, day_start};
-use crate::Store;
 
 /// What a deletion request deletes.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -88,171 +86,147 @@ pub struct MaintenanceReport {
 
 pub(crate) use crate::time::now_ms;
 
-impl Store {
-    /// Records a deletion request, hides its data from every read at once,
-    /// and returns the request id. The deadline is now + the site's purge
-    /// window. A site the store has never seen (no event, no settings) is
-    /// [`Error::UnknownSite`].
-    ///
-    /// ```
-    /// use heatstore::{DeletionTarget, SiteSettings, Store};
-    /// let store = Store::in_memory()?;
-    /// store.set_site_settings("example.com", SiteSettings::default())?;
-    /// let id = store.request_deletion("example.com", DeletionTarget::Visitor("v-123".into()))?;
-    /// assert_eq!(store.deletion_requests()?[0].id, id);
-    /// # Ok::<(), heatstore::Error>(())
-    /// ```
-    pub fn request_deletion(&self, site: &str, target: DeletionTarget) -> Result<u64> {
-        crate::guard::guarded("using the store (request deletion)", || {
-            self.request_deletion_at(site, target, now_ms())
-        })
-    }
-
+impl Core {
     /// [`Store::request_deletion`] as if asked at `now` (ms since the epoch).
-    pub fn request_deletion_at(&self, site: &str, target: DeletionTarget, now: i64) -> Result<u64> {
-        crate::guard::guarded("using the store (request deletion at)", || {
-            if let DeletionTarget::TimeRange { from, to } = target {
-                if from >= to {
-                    return Err(Error::InvalidArgument(format!(
-                        "deletion time range is empty: from {from} is not before to {to}"
-                    )));
-                }
+    pub(crate) fn request_deletion_at(
+        &self,
+        site: &str,
+        target: DeletionTarget,
+        now: i64,
+    ) -> Result<u64> {
+        if let DeletionTarget::TimeRange { from, to } = target {
+            if from >= to {
+                return Err(Error::InvalidArgument(format!(
+                    "deletion time range is empty: from {from} is not before to {to}"
+                )));
             }
-            let settings = self.site_settings(site)?;
-            settings.validate()?;
-            let mut state = self.lock();
-            let txn = self.db.rw()?.begin_write()?;
-            // A request for a site the store never saw is a mistake (a typo in
-            // the name would otherwise record a request that deletes nothing).
-            if txn.open_table(SITES)?.get(site)?.is_none() {
-                return Err(Error::UnknownSite {
-                    site: site.to_owned(),
-                });
-            }
-            let (site_id, key) = ensure_site(&txn, site)?;
-            let stored = match &target {
-                DeletionTarget::Visitor(v) => StoredTarget::Visitor {
-                    hash: id_hash(&key, v),
-                },
-                DeletionTarget::Session(s) => StoredTarget::Session {
-                    hash: id_hash(&key, s),
-                },
-                DeletionTarget::TimeRange { from, to } => StoredTarget::TimeRange {
-                    from: *from,
-                    to: *to,
-                },
-                DeletionTarget::Site => StoredTarget::Site,
-            };
-            let id = record_request(&txn, site, site_id, stored, settings.purge_window_days, now)?;
-            txn.commit()?;
-            state.sites.remove(site);
-            Ok(id)
-        })
+        }
+        let settings = self.site_settings(site)?;
+        settings.validate()?;
+        let mut state = self.lock();
+        let txn = self.db.rw()?.begin_write()?;
+        // A request for a site the store never saw is a mistake (a typo in
+        // the name would otherwise record a request that deletes nothing).
+        if txn.open_table(SITES)?.get(site)?.is_none() {
+            return Err(Error::UnknownSite {
+                site: site.to_owned(),
+            });
+        }
+        let (site_id, key) = ensure_site(&txn, site)?;
+        let stored = match &target {
+            DeletionTarget::Visitor(v) => StoredTarget::Visitor {
+                hash: id_hash(&key, v),
+            },
+            DeletionTarget::Session(s) => StoredTarget::Session {
+                hash: id_hash(&key, s),
+            },
+            DeletionTarget::TimeRange { from, to } => StoredTarget::TimeRange {
+                from: *from,
+                to: *to,
+            },
+            DeletionTarget::Site => StoredTarget::Site,
+        };
+        let id = record_request(&txn, site, site_id, stored, settings.purge_window_days, now)?;
+        txn.commit()?;
+        state.sites.remove(site);
+        Ok(id)
     }
 
     /// Opts a visitor out: their future events are dropped at ingest and a
     /// deletion request is filed for their past ones. Returns its id.
-    pub fn opt_out(&self, site: &str, visitor: &str) -> Result<u64> {
-        crate::guard::guarded("using the store (opt out)", || {
-            let settings = self.site_settings(site)?;
-            let mut state = self.lock();
-            let txn = self.db.rw()?.begin_write()?;
-            let (site_id, key) = ensure_site(&txn, site)?;
-            let hash = id_hash(&key, visitor);
-            txn.open_table(OPT_OUTS)?.insert((site_id, hash), ())?;
-            let id = record_request(
-                &txn,
-                site,
-                site_id,
-                StoredTarget::Visitor { hash },
-                settings.purge_window_days,
-                now_ms(),
-            )?;
-            txn.commit()?;
-            state.sites.remove(site);
-            Ok(id)
-        })
+    pub(crate) fn opt_out(&self, site: &str, visitor: &str) -> Result<u64> {
+        let settings = self.site_settings(site)?;
+        let mut state = self.lock();
+        let txn = self.db.rw()?.begin_write()?;
+        let (site_id, key) = ensure_site(&txn, site)?;
+        let hash = id_hash(&key, visitor);
+        txn.open_table(OPT_OUTS)?.insert((site_id, hash), ())?;
+        let id = record_request(
+            &txn,
+            site,
+            site_id,
+            StoredTarget::Visitor { hash },
+            settings.purge_window_days,
+            now_ms(),
+        )?;
+        txn.commit()?;
+        state.sites.remove(site);
+        Ok(id)
     }
 
     /// Every deletion request with its status and deadline, oldest first.
-    pub fn deletion_requests(&self) -> Result<Vec<DeletionRequest>> {
-        crate::guard::guarded("using the store (deletion requests)", || {
-            all_requests(&self.db)
-        })
+    pub(crate) fn deletion_requests(&self) -> Result<Vec<DeletionRequest>> {
+        all_requests(&self.db)
     }
 
     /// Requests past their deadline at `now` and not erased yet.
-    pub fn overdue_requests(&self, now: i64) -> Result<Vec<DeletionRequest>> {
-        crate::guard::guarded("using the store (overdue requests)", || {
-            Ok(all_requests(&self.db)?
-                .into_iter()
-                .filter(|r| r.overdue(now))
-                .collect())
-        })
+    pub(crate) fn overdue_requests(&self, now: i64) -> Result<Vec<DeletionRequest>> {
+        Ok(all_requests(&self.db)?
+            .into_iter()
+            .filter(|r| r.overdue(now))
+            .collect())
     }
 
     /// Carries out every pending deletion request and the sites' retention
     /// at `now`, then rewrites the file so no freed page keeps erased bytes.
     /// Idempotent; safe to kill at any point (the next run finishes).
-    pub fn maintenance(&mut self, now: i64) -> Result<MaintenanceReport> {
-        crate::guard::guarded("using the store (maintenance)", || {
-            let mut report = MaintenanceReport {
-                overdue: self.overdue_requests(now)?.iter().map(|r| r.id).collect(),
-                ..MaintenanceReport::default()
-            };
-            report.partitions_expired = self.expire(now)?;
-            let requests: Vec<DeletionRequest> = self
-                .deletion_requests()?
-                .into_iter()
-                .filter(|r| r.status == RequestStatus::Pending)
-                .collect();
-            // One purge per site for all its pending requests: each affected
-            // partition is rewritten once, however many requests touch it.
-            let mut by_site: std::collections::BTreeMap<&str, Vec<&DeletionRequest>> =
-                std::collections::BTreeMap::new();
-            for r in &requests {
-                by_site.entry(r.site.as_str()).or_default().push(r);
-            }
-            for (site, batch) in by_site {
-                let (rows, parts) = self.purge(site, &batch, now)?;
-                report.rows_removed += rows;
-                report.partitions_rewritten += parts;
-            }
-            let to_erase: Vec<DeletionRequest> = self
-                .deletion_requests()?
-                .into_iter()
-                .filter(|r| r.status == RequestStatus::Purged)
-                .collect();
-            report.file_bytes_before = self
-                .path()
-                .map_or(Ok(0), |p| std::fs::metadata(p).map(|m| m.len()))?;
-            if !to_erase.is_empty() || report.partitions_expired > 0 {
-                self.rewrite_file()?;
-            }
-            report.file_bytes_after = self
-                .path()
-                .map_or(Ok(0), |p| std::fs::metadata(p).map(|m| m.len()))?;
-            if !to_erase.is_empty() {
-                let txn = self.db.rw()?.begin_write()?;
-                {
-                    let mut t = txn.open_table(DELETIONS)?;
-                    for mut r in to_erase {
-                        r.status = RequestStatus::Erased;
-                        r.erased_at = Some(now);
-                        t.insert(r.id, r.encode().as_slice())?;
-                        report.erased.push(r.id);
-                    }
+    pub(crate) fn maintenance(&mut self, now: i64) -> Result<MaintenanceReport> {
+        let mut report = MaintenanceReport {
+            overdue: self.overdue_requests(now)?.iter().map(|r| r.id).collect(),
+            ..MaintenanceReport::default()
+        };
+        report.partitions_expired = self.expire(now)?;
+        let requests: Vec<DeletionRequest> = self
+            .deletion_requests()?
+            .into_iter()
+            .filter(|r| r.status == RequestStatus::Pending)
+            .collect();
+        // One purge per site for all its pending requests: each affected
+        // partition is rewritten once, however many requests touch it.
+        let mut by_site: std::collections::BTreeMap<&str, Vec<&DeletionRequest>> =
+            std::collections::BTreeMap::new();
+        for r in &requests {
+            by_site.entry(r.site.as_str()).or_default().push(r);
+        }
+        for (site, batch) in by_site {
+            let (rows, parts) = self.purge(site, &batch, now)?;
+            report.rows_removed += rows;
+            report.partitions_rewritten += parts;
+        }
+        let to_erase: Vec<DeletionRequest> = self
+            .deletion_requests()?
+            .into_iter()
+            .filter(|r| r.status == RequestStatus::Purged)
+            .collect();
+        report.file_bytes_before = self
+            .path()
+            .map_or(Ok(0), |p| std::fs::metadata(p).map(|m| m.len()))?;
+        if !to_erase.is_empty() || report.partitions_expired > 0 {
+            self.rewrite_file()?;
+        }
+        report.file_bytes_after = self
+            .path()
+            .map_or(Ok(0), |p| std::fs::metadata(p).map(|m| m.len()))?;
+        if !to_erase.is_empty() {
+            let txn = self.db.rw()?.begin_write()?;
+            {
+                let mut t = txn.open_table(DELETIONS)?;
+                for mut r in to_erase {
+                    r.status = RequestStatus::Erased;
+                    r.erased_at = Some(now);
+                    t.insert(r.id, r.encode().as_slice())?;
+                    report.erased.push(r.id);
                 }
-                txn.commit()?;
             }
-            Ok(report)
-        })
+            txn.commit()?;
+        }
+        Ok(report)
     }
 
     /// Drops partitions older than each site's retention.
     fn expire(&mut self, now: i64) -> Result<u64> {
         let sites: Vec<(String, u32, Option<u32>)> = {
-            let snap = self.snapshot()?;
+            let snap = self.view()?;
             let mut v = Vec::new();
             for name in snap.sites()? {
                 if let Some((id, rec)) = snap.site_record(&name)? {
@@ -266,7 +240,7 @@ impl Store {
             let Some(days) = retention else { continue };
             let before = day_start(day_of(now.max(0)) - days as i32 + 1);
             let old: Vec<i32> = {
-                let snap = self.snapshot()?;
+                let snap = self.view()?;
                 snap.partitions(site_id, i32::MIN, day_of(before) - 1)?
                     .into_iter()
                     .map(|(d, _)| d)
@@ -461,7 +435,7 @@ impl Store {
     /// process can open the store in between. Only maintenance touches the
     /// `.rewrite` file (a stale one, left by a run that died, is removed
     /// here, under the store's lock).
-    fn rewrite_file(&mut self) -> Result<()> {
+    pub(crate) fn rewrite_file(&mut self) -> Result<()> {
         // `&mut self`: no writer can exist while the file is swapped.
         let fresh = match &self.location {
             Location::File(path) => {
@@ -607,100 +581,4 @@ fn copy_all(from: &Database, to: &Database) -> Result<()> {
     crate::storage::schema::copy_tables(&r, &w, false)?;
     w.commit()?;
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::storage::schema::{for_each_table, table_names, TableVisitor, TABLE_COUNT};
-    use crate::{Event, EventKind};
-
-    /// Entries per table, by name.
-    fn entries(db: &Db) -> std::collections::BTreeMap<String, u64> {
-        struct Count<'t>(
-            &'t redb::ReadTransaction,
-            std::collections::BTreeMap<String, u64>,
-        );
-        impl TableVisitor for Count<'_> {
-            fn visit<K, V>(&mut self, def: TableDefinition<'static, K, V>) -> Result<()>
-            where
-                K: redb::Key + 'static,
-                V: redb::Value + 'static,
-                for<'a> K::SelfType<'a>: std::borrow::Borrow<K::SelfType<'a>>,
-                for<'a> V::SelfType<'a>: std::borrow::Borrow<V::SelfType<'a>>,
-            {
-                use redb::{ReadableTableMetadata, TableHandle};
-                let n = self.0.open_table(def)?.len()?;
-                self.1.insert(def.name().to_owned(), n);
-                Ok(())
-            }
-        }
-        let txn = db.begin_read().unwrap();
-        let mut c = Count(&txn, Default::default());
-        for_each_table(&mut c).unwrap();
-        c.1
-    }
-
-    /// The file rewrite carries every table and every entry: a table
-    /// missing from the one list would fail here, not vanish at the next
-    /// maintenance.
-    #[test]
-    fn the_rewrite_carries_every_table() {
-        let mut store = Store::in_memory().unwrap();
-        let mut w = store.writer().unwrap();
-        let now = now_ms();
-        for (i, session) in ["a", "b", "c"].iter().enumerate() {
-            let mut e = Event::new(
-                "t.example",
-                now - 1000 + i as i64,
-                EventKind::Pageview,
-                session,
-                "/",
-            );
-            e.visitor = Some(format!("v-{session}"));
-            (e.vw, e.vh, e.dh) = (Some(800), Some(600), Some(2000));
-            w.append(&e).unwrap();
-        }
-        // A cookieless visitor (salts, cookieless sessions).
-        let mut e = Event::new("t.example", now, EventKind::Pageview, "x", "/");
-        e.session = None;
-        e.ip = Some("192.0.2.1".into());
-        e.ua = Some("Mozilla/5.0".into());
-        (e.vw, e.vh, e.dh) = (Some(800), Some(600), Some(2000));
-        w.append(&e).unwrap();
-        w.commit().unwrap();
-        w.seal_all().unwrap();
-        drop(w);
-        store
-            .request_deletion("t.example", DeletionTarget::Session("b".into()))
-            .unwrap();
-        store.maintenance(now).unwrap(); // deleted_sessions
-        let mut w = store.writer().unwrap();
-        let mut e = Event::new("t.example", now, EventKind::Click, "a", "/");
-        (e.x, e.y) = (Some(1), Some(2));
-        w.append(&e).unwrap();
-        w.commit().unwrap(); // pending rows
-        drop(w);
-        store.opt_out("t.example", "v-c").unwrap(); // opt_outs, a pending request
-        let before = entries(&store.db);
-        assert_eq!(before.len(), TABLE_COUNT);
-        assert_eq!(before.keys().cloned().collect::<Vec<_>>(), {
-            let mut n = table_names();
-            n.sort();
-            n
-        });
-        for (table, n) in &before {
-            assert!(*n > 0, "the test fills every table: {table} is empty");
-        }
-        store.rewrite_file().unwrap();
-        assert_eq!(entries(&store.db), before);
-        let listed: usize = store
-            .db
-            .begin_read()
-            .unwrap()
-            .list_tables()
-            .unwrap()
-            .count();
-        assert_eq!(listed, TABLE_COUNT);
-    }
 }

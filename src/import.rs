@@ -14,12 +14,13 @@ use std::sync::{Arc, Mutex};
 use foldhash::{HashMap, HashMapExt};
 use serde::Serialize;
 
+use crate::core::Core;
 use crate::error::{Error, Result};
 use crate::event::{with_json_line, with_json_str, EventError, EventRef};
+use crate::ingest::{prepare, Prepared};
 use crate::ingest::{Dropped, Normalizer};
 use crate::storage::sites::{SiteRecord, SiteSettings};
-use crate::writer::{prepare, write_batch, Appended, Batch, CommitPlan, Prepared, Written};
-use crate::Store;
+use crate::write::{write_batch, Appended, Batch, CommitPlan, Written};
 
 /// Events per commit during an import.
 pub const IMPORT_BATCH: usize = 524_288;
@@ -94,148 +95,120 @@ struct Chunk {
 /// them, and new ones as the first worker to meet them makes them.
 type SiteBook = Mutex<HashMap<String, Arc<SiteRecord>>>;
 
-impl Store {
-    /// Imports Event NDJSON v1 from `reader`. Blank lines are skipped.
-    ///
-    /// Lines are decoded and normalized on worker threads (one per core),
-    /// and buffered, in input order, on the calling thread; each full batch
-    /// is committed on a thread of its own while the next is buffered.
-    ///
-    /// Commits rewrite parts of the file (copy on write), so a large import
-    /// leaves free pages in it: [`Store::compact`] gives them back (about
-    /// 18 → 11 bytes per event on the generator's default workload; the
-    /// CLI's `import` does it).
-    ///
-    /// ```
-    /// let store = heatstore::Store::in_memory()?;
-    /// let ndjson = concat!(
-    ///     r#"{"site":"a.com","ts":1,"type":"leave","session":"s","url":"/","duration_ms":5}"#, "\n",
-    ///     "not json\n",
-    /// );
-    /// let report = store.import_ndjson(ndjson.as_bytes())?;
-    /// assert_eq!((report.accepted, report.rejected), (1, 1));
-    /// assert_eq!(report.errors[0].line, 2);
-    /// # Ok::<(), heatstore::Error>(())
-    /// ```
-    pub fn import_ndjson<R: BufRead + Send>(&self, reader: R) -> Result<ImportReport> {
-        self.import_ndjson_with_progress(reader, &mut |_| {})
-    }
-
+impl Core {
     /// [`Store::import_ndjson`], calling `progress` after every commit.
-    pub fn import_ndjson_with_progress<R: BufRead + Send>(
+    pub(crate) fn import_ndjson_with_progress<R: BufRead + Send>(
         &self,
         reader: R,
         progress: &mut dyn FnMut(ImportProgress),
     ) -> Result<ImportReport> {
-        crate::guard::guarded("importing (import ndjson with progress)", || {
-            let mut writer = self.writer()?;
-            let book: SiteBook = Mutex::new(
-                writer
-                    .site_records()?
-                    .into_iter()
-                    .map(|(name, r)| (name, Arc::new(r)))
-                    .collect(),
-            );
-            let workers = std::thread::available_parallelism().map_or(2, |n| n.get().clamp(1, 4));
-            std::thread::scope(|scope| {
-                let mut blocks_tx = Vec::with_capacity(workers);
-                let mut chunks_rx = Vec::with_capacity(workers);
-                // Workers hand their blocks' buffers back to the reader.
-                let (spent_tx, spent_rx) = channel::<Vec<u8>>();
-                for _ in 0..workers {
-                    let (btx, brx) = sync_channel::<std::io::Result<Block>>(2);
-                    let (ctx, crx) = sync_channel::<std::io::Result<Chunk>>(2);
-                    let normalizer = writer.new_normalizer();
-                    let book = &book;
-                    let spent = spent_tx.clone();
-                    scope.spawn(move || work(brx, ctx, spent, normalizer, book));
-                    blocks_tx.push(btx);
-                    chunks_rx.push(crx);
-                }
-                drop(spent_tx);
-                scope.spawn(move || read_blocks(reader, blocks_tx, spent_rx));
-                // A full batch is written on its own thread while the next one
-                // is buffered; at most one is being written at a time.
-                let (batches_tx, batches_rx) = sync_channel::<(Batch, CommitPlan)>(0);
-                let (written_tx, written_rx) = sync_channel::<Result<Written>>(1);
-                let store = self;
-                scope.spawn(move || {
-                    for (batch, plan) in batches_rx {
-                        if written_tx.send(write_batch(store, batch, plan)).is_err() {
-                            return;
-                        }
+        let mut writer = self.writer()?;
+        let book: SiteBook = Mutex::new(
+            writer
+                .site_records()?
+                .into_iter()
+                .map(|(name, r)| (name, Arc::new(r)))
+                .collect(),
+        );
+        let workers = std::thread::available_parallelism().map_or(2, |n| n.get().clamp(1, 4));
+        std::thread::scope(|scope| {
+            let mut blocks_tx = Vec::with_capacity(workers);
+            let mut chunks_rx = Vec::with_capacity(workers);
+            // Workers hand their blocks' buffers back to the reader.
+            let (spent_tx, spent_rx) = channel::<Vec<u8>>();
+            for _ in 0..workers {
+                let (btx, brx) = sync_channel::<std::io::Result<Block>>(2);
+                let (ctx, crx) = sync_channel::<std::io::Result<Chunk>>(2);
+                let normalizer = writer.new_normalizer();
+                let book = &book;
+                let spent = spent_tx.clone();
+                scope.spawn(move || work(brx, ctx, spent, normalizer, book));
+                blocks_tx.push(btx);
+                chunks_rx.push(crx);
+            }
+            drop(spent_tx);
+            scope.spawn(move || read_blocks(reader, blocks_tx, spent_rx));
+            // A full batch is written on its own thread while the next one
+            // is buffered; at most one is being written at a time.
+            let (batches_tx, batches_rx) = sync_channel::<(Batch, CommitPlan)>(0);
+            let (written_tx, written_rx) = sync_channel::<Result<Written>>(1);
+            let store = self;
+            scope.spawn(move || {
+                for (batch, plan) in batches_rx {
+                    if written_tx.send(write_batch(store, batch, plan)).is_err() {
+                        return;
                     }
-                });
-                let mut writing = false;
-                let import_batch = writer.import_batch();
-                let mut report = ImportReport::default();
-                let mut p = ImportProgress::default();
-                // Blocks went to the workers in turn: taking their chunks in
-                // the same turn keeps the input's order. The first worker with
-                // nothing more to give marks the end.
-                'chunks: for turn in 0.. {
-                    let Ok(chunk) = chunks_rx[turn % workers].recv() else {
-                        break 'chunks;
+                }
+            });
+            let mut writing = false;
+            let import_batch = writer.import_batch();
+            let mut report = ImportReport::default();
+            let mut p = ImportProgress::default();
+            // Blocks went to the workers in turn: taking their chunks in
+            // the same turn keeps the input's order. The first worker with
+            // nothing more to give marks the end.
+            'chunks: for turn in 0.. {
+                let Ok(chunk) = chunks_rx[turn % workers].recv() else {
+                    break 'chunks;
+                };
+                let Chunk {
+                    bytes,
+                    sites,
+                    items,
+                } = chunk.map_err(Error::Io)?;
+                p.bytes += bytes;
+                for (line, item) in items {
+                    p.lines = line;
+                    let outcome = match item {
+                        Item::Ready { site, prepared } => match sites.get(site as usize) {
+                            Some((name, record)) => {
+                                writer.append_prepared(name, Some(record), prepared)
+                            }
+                            None => Err(Error::InvalidArgument("import lost a site".into())),
+                        },
+                        Item::Dropped(d) => Ok(Appended::Dropped(d)),
+                        Item::Rejected(e) => Err(Error::InvalidEvent(e)),
                     };
-                    let Chunk {
-                        bytes,
-                        sites,
-                        items,
-                    } = chunk.map_err(Error::Io)?;
-                    p.bytes += bytes;
-                    for (line, item) in items {
-                        p.lines = line;
-                        let outcome = match item {
-                            Item::Ready { site, prepared } => match sites.get(site as usize) {
-                                Some((name, record)) => {
-                                    writer.append_prepared(name, Some(record), prepared)
-                                }
-                                None => Err(Error::InvalidArgument("import lost a site".into())),
-                            },
-                            Item::Dropped(d) => Ok(Appended::Dropped(d)),
-                            Item::Rejected(e) => Err(Error::InvalidEvent(e)),
-                        };
-                        match outcome {
-                            Ok(Appended::Buffered) => report.accepted += 1,
-                            Ok(Appended::Dropped(_)) => {
-                                report.accepted += 1;
-                                report.dropped += 1;
-                            }
-                            Err(Error::InvalidEvent(err)) => {
-                                report.rejected += 1;
-                                if report.errors.len() < MAX_REPORTED_ERRORS {
-                                    report.errors.push(ImportError {
-                                        line,
-                                        reason: err.to_string(),
-                                    });
-                                }
-                            }
-                            Err(other) => return Err(other),
+                    match outcome {
+                        Ok(Appended::Buffered) => report.accepted += 1,
+                        Ok(Appended::Dropped(_)) => {
+                            report.accepted += 1;
+                            report.dropped += 1;
                         }
-                        if writer.buffered() >= import_batch {
-                            if writing {
-                                let written = written_rx.recv().map_err(|_| committer_gone())?;
-                                p.committed += writer.finish(written)?.events;
-                                progress(p);
+                        Err(Error::InvalidEvent(err)) => {
+                            report.rejected += 1;
+                            if report.errors.len() < MAX_REPORTED_ERRORS {
+                                report.errors.push(ImportError {
+                                    line,
+                                    reason: err.to_string(),
+                                });
                             }
-                            if let Some(job) = writer.take_for_commit() {
-                                batches_tx.send(job).map_err(|_| committer_gone())?;
-                                writing = true;
-                            }
+                        }
+                        Err(other) => return Err(other),
+                    }
+                    if writer.buffered() >= import_batch {
+                        if writing {
+                            let written = written_rx.recv().map_err(|_| committer_gone())?;
+                            p.committed += writer.finish(written)?.events;
+                            progress(p);
+                        }
+                        if let Some(job) = writer.take_for_commit() {
+                            batches_tx.send(job).map_err(|_| committer_gone())?;
+                            writing = true;
                         }
                     }
                 }
-                drop(batches_tx);
-                if writing {
-                    let written = written_rx.recv().map_err(|_| committer_gone())?;
-                    p.committed += writer.finish(written)?.events;
-                }
-                p.committed += writer.commit()?.events;
-                // Seal what is left pending, so reports read only segments.
-                writer.seal_all()?;
-                progress(p);
-                Ok(report)
-            })
+            }
+            drop(batches_tx);
+            if writing {
+                let written = written_rx.recv().map_err(|_| committer_gone())?;
+                p.committed += writer.finish(written)?.events;
+            }
+            p.committed += writer.commit()?.events;
+            // Seal what is left pending, so reports read only segments.
+            writer.seal_all()?;
+            progress(p);
+            Ok(report)
         })
     }
 }

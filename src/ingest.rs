@@ -11,13 +11,14 @@ use foldhash::{HashMap, HashMapExt};
 use std::sync::{Arc, Mutex};
 
 use crate::event::{Event, EventError, EventKind, EventRef};
+use crate::normalize::id_hash;
 use crate::normalize::{
     classify_referrer, parse_page, primary_language, screen_size, selector_matches, PageInfo,
     ReferrerSources, UaCache,
 };
 use crate::storage::row::Row;
 use crate::storage::sessions::SessionAttrs;
-use crate::storage::sites::SiteSettings;
+use crate::storage::sites::{SiteRecord, SiteSettings};
 
 /// Why an accepted event was not stored.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -298,4 +299,56 @@ pub fn session_attrs_of(e: &Event) -> SessionAttrs {
     let page = crate::normalize::parse_page(&e.url);
     let device = crate::normalize::Device::parse(e.ua.as_deref().unwrap_or(""));
     attrs_from(&e.view(), &page, device, &ReferrerSources::builtin())
+}
+
+/// An event normalized for its site and ready to buffer: the part of
+/// ingest that needs only the site's settings and key, so that an import
+/// runs it off the committing thread.
+pub(crate) struct Prepared {
+    /// The row, with its session and visitor hashes unless cookieless.
+    pub row: Row,
+    /// The attributes a pageview gives its session (boxed: most events
+    /// are not pageviews, and prepared events are moved between threads).
+    pub attrs: Option<Box<SessionAttrs>>,
+    /// Whether the event names its visitor (`row.visitor` is then that
+    /// visitor's hash; otherwise the session's).
+    pub names_visitor: bool,
+    /// (ip, ua) of a cookieless event: its ids depend on the day's salt and
+    /// the visitor's last activity, which only the writer knows.
+    pub cookieless: Option<Box<(String, String)>>,
+}
+
+/// Normalizes a validated event for the site whose record is `record`.
+/// `Ok(Err(_))` is an event dropped by a privacy rule; `Err` rejects it.
+pub(crate) fn prepare(
+    e: &EventRef<'_>,
+    record: &SiteRecord,
+    normalizer: &mut Normalizer,
+) -> std::result::Result<std::result::Result<Prepared, Dropped>, EventError> {
+    let normalized = match normalizer.normalize(e, &record.settings)? {
+        Ok(n) => n,
+        Err(dropped) => return Ok(Err(dropped)),
+    };
+    let mut row = normalized.row;
+    let mut cookieless = None;
+    let mut names_visitor = true;
+    match e.session {
+        Some(s) => {
+            row.session = id_hash(&record.key, s);
+            row.visitor = e.visitor.map_or(row.session, |v| id_hash(&record.key, v));
+            names_visitor = e.visitor.is_some();
+        }
+        None => {
+            let (Some(ip), Some(ua)) = (e.ip, e.ua) else {
+                return Err(EventError::new("session", "is required"));
+            };
+            cookieless = Some(Box::new((ip.to_owned(), ua.to_owned())));
+        }
+    }
+    Ok(Ok(Prepared {
+        row,
+        attrs: normalized.attrs,
+        names_visitor,
+        cookieless,
+    }))
 }

@@ -7,6 +7,7 @@
 #![warn(missing_docs)]
 
 mod cache;
+mod core;
 mod deletion;
 mod error;
 pub mod event;
@@ -22,7 +23,7 @@ mod recover;
 mod storage;
 mod store;
 mod time;
-mod writer;
+mod write;
 
 pub use cache::DEFAULT_CACHE_BYTES;
 pub use deletion::{DeletionTarget, MaintenanceReport};
@@ -40,4 +41,4 @@ pub use storage::sessions::SessionAttrs;
 pub use storage::sites::{SiteSettings, MAX_PURGE_WINDOW_DAYS};
 pub use store::{Store, StoreStats};
 pub use time::{parse_rfc3339_ms, parse_time};
-pub use writer::{Appended, CommitSummary, Writer, COOKIELESS_SESSION_GAP_MS, SEAL_ROWS};
+pub use write::{Appended, CommitSummary, Writer, COOKIELESS_SESSION_GAP_MS, SEAL_ROWS};

@@ -100,7 +100,7 @@ impl OpenOptions {
             } else {
                 Db::Rw(open_file_rw(path, self.create, self.verify, self.wait)?)
             };
-            crate::Store::init(db, Location::File(path.to_owned()))
+            crate::Store::from_db(db, Location::File(path.to_owned()))
         })
     }
 
@@ -128,7 +128,7 @@ impl OpenOptions {
                         .map_err(|e| open_error(e, Path::new(name)))?,
                 )
             };
-            crate::Store::init(db, Location::Vfs(vfs, name.to_owned()))
+            crate::Store::from_db(db, Location::Vfs(vfs, name.to_owned()))
         })
     }
 }

@@ -32,106 +32,80 @@ pub struct RecoverReport {
     pub check_error: Option<String>,
 }
 
-impl Store {
-    /// Recovers the store at `path` after damage: sets the file aside as
-    /// `<name>.damaged-<ms since the epoch>`, copies every entry redb can
-    /// read of it into a new store at `path`, and checks the result.
-    ///
-    /// Opening never does this on its own: a damaged file is an error
-    /// until this is asked for. Fails with [`Error::InUse`] when another
-    /// process has the file open, and leaves a file that opens and checks
-    /// cleanly alone ([`Error::InvalidArgument`]).
-    ///
-    /// ```
-    /// let dir = tempfile::tempdir()?;
-    /// let path = dir.path().join("s.heat");
-    /// drop(heatstore::Store::open(&path)?);
-    /// // Zero the first bytes, as a failing disk might.
-    /// let mut bytes = std::fs::read(&path)?;
-    /// bytes[..9].fill(0);
-    /// std::fs::write(&path, &bytes)?;
-    /// assert!(matches!(heatstore::Store::open(&path), Err(heatstore::Error::Corrupt(_))));
-    /// let report = heatstore::Store::recover(&path)?;
-    /// assert!(!report.readable);
-    /// assert!(report.set_aside.exists());
-    /// heatstore::Store::open(&path)?; // a new, empty store
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub fn recover(path: impl AsRef<Path>) -> Result<RecoverReport> {
-        let path = path.as_ref();
-        if !path.is_file() {
-            return Err(Error::NotAStore {
-                detail: format!("there is no file at {} to recover", path.display()),
-            });
-        }
-        // A store that opens and checks cleanly needs no recovery; one that
-        // another process holds must not be touched.
-        match crate::OpenOptions::new()
-            .create(false)
-            .wait(std::time::Duration::ZERO)
-            .open(path)
-        {
-            Ok(store) => {
-                if store.snapshot().and_then(|s| s.check()).is_ok() {
-                    return Err(Error::InvalidArgument(format!(
-                        "{} opens and passes check: it needs no recovery",
-                        path.display()
-                    )));
-                }
-            }
-            Err(e @ Error::InUse { .. }) => return Err(e),
-            Err(_) => {}
-        }
-        if let Ok(Head::Other) = head_state(path) {
-            return Err(Error::NotAStore {
-                detail: format!(
-                    "{} is not a redb file: recovery only salvages heatstore stores",
-                    path.display()
-                ),
-            });
-        }
-        let now = crate::time::now_ms();
-        let mut name = path.file_name().unwrap_or_default().to_os_string();
-        name.push(format!(".damaged-{now}"));
-        let aside = path.with_file_name(name);
-        std::fs::rename(path, &aside)?;
-        crate::storage::file::sync_dir(path.parent().unwrap_or(Path::new(".")));
-        let mut report = RecoverReport {
-            set_aside: aside.clone(),
-            ..RecoverReport::default()
-        };
-        // The copy is opened (and repaired by redb if it was not closed
-        // cleanly) without its integrity check: the point is to read what
-        // still reads.
-        let salvaged = crate::guard::guarded("the damaged file", || {
-            let damaged = Database::builder()
-                .set_check_integrity_on_open(false)
-                .open(&aside)
-                .map_err(|e| crate::storage::file::open_error(e, &aside))?;
-            let store = Store::open(path)?;
-            let r = damaged.begin_read()?;
-            let w = store.db.rw()?.begin_write()?;
-            let copied = crate::storage::schema::copy_tables(&r, &w, true)?;
-            w.commit()?;
-            Ok((store, copied))
+/// Recovers the store at `path` (see [`crate::Store::recover`]).
+pub(crate) fn recover(path: &Path) -> Result<RecoverReport> {
+    if !path.is_file() {
+        return Err(Error::NotAStore {
+            detail: format!("there is no file at {} to recover", path.display()),
         });
-        let store = match salvaged {
-            Ok((store, copied)) => {
-                report.readable = true;
-                report.entries_copied = copied.entries;
-                report.tables_damaged = copied.lost;
-                store
-            }
-            Err(e) => {
-                report.tables_damaged.push(("(file)".into(), e.to_string()));
-                Store::open(path)?
-            }
-        };
-        report.check_error = store
-            .snapshot()
-            .and_then(|s| s.check())
-            .err()
-            .map(|e| e.to_string());
-        Ok(report)
     }
+    // A store that opens and checks cleanly needs no recovery; one that
+    // another process holds must not be touched.
+    match crate::OpenOptions::new()
+        .create(false)
+        .wait(std::time::Duration::ZERO)
+        .open(path)
+    {
+        Ok(store) => {
+            if store.snapshot().and_then(|s| s.check()).is_ok() {
+                return Err(Error::InvalidArgument(format!(
+                    "{} opens and passes check: it needs no recovery",
+                    path.display()
+                )));
+            }
+        }
+        Err(e @ Error::InUse { .. }) => return Err(e),
+        Err(_) => {}
+    }
+    if let Ok(Head::Other) = head_state(path) {
+        return Err(Error::NotAStore {
+            detail: format!(
+                "{} is not a redb file: recovery only salvages heatstore stores",
+                path.display()
+            ),
+        });
+    }
+    let now = crate::time::now_ms();
+    let mut name = path.file_name().unwrap_or_default().to_os_string();
+    name.push(format!(".damaged-{now}"));
+    let aside = path.with_file_name(name);
+    std::fs::rename(path, &aside)?;
+    crate::storage::file::sync_dir(path.parent().unwrap_or(Path::new(".")));
+    let mut report = RecoverReport {
+        set_aside: aside.clone(),
+        ..RecoverReport::default()
+    };
+    // The copy is opened (and repaired by redb if it was not closed
+    // cleanly) without its integrity check: the point is to read what
+    // still reads.
+    let salvaged = crate::guard::guarded("the damaged file", || {
+        let damaged = Database::builder()
+            .set_check_integrity_on_open(false)
+            .open(&aside)
+            .map_err(|e| crate::storage::file::open_error(e, &aside))?;
+        let store = Store::open(path)?;
+        let r = damaged.begin_read()?;
+        let w = store.core.db.rw()?.begin_write()?;
+        let copied = crate::storage::schema::copy_tables(&r, &w, true)?;
+        w.commit()?;
+        Ok((store, copied))
+    });
+    let store = match salvaged {
+        Ok((store, copied)) => {
+            report.readable = true;
+            report.entries_copied = copied.entries;
+            report.tables_damaged = copied.lost;
+            store
+        }
+        Err(e) => {
+            report.tables_damaged.push(("(file)".into(), e.to_string()));
+            Store::open(path)?
+        }
+    };
+    report.check_error = store
+        .snapshot()
+        .and_then(|s| s.check())
+        .err()
+        .map(|e| e.to_string());
+    Ok(report)
 }

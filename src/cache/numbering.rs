@@ -257,7 +257,7 @@ impl Registry {
 #[cfg(test)]
 impl Registry {
     /// Starts a new generation now.
-    fn restart(&self) {
+    pub(crate) fn restart(&self) {
         if let Ok(mut g) = self.inner.lock() {
             g.1.clear();
             g.0 += 1;

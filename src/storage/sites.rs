@@ -132,3 +132,29 @@ pub(crate) fn ensure_site(
     };
     Ok((id, record.key))
 }
+
+/// Writes a site's settings, creating the site (with a fresh key) if needed.
+pub(crate) fn put_settings(
+    txn: &WriteTransaction,
+    site: &str,
+    settings: SiteSettings,
+) -> Result<()> {
+    let mut sites = txn.open_table(SITES)?;
+    let mut conf = txn.open_table(SITE_CONFIG)?;
+    let found = sites.get(site)?.map(|g| g.value());
+    let id = match found {
+        Some(id) => id,
+        None => {
+            let id = next_site_id(&sites)?;
+            sites.insert(site, id)?;
+            id
+        }
+    };
+    let mut record = match conf.get(id)?.map(|g| g.value().to_vec()) {
+        Some(b) => SiteRecord::decode(&b)?,
+        None => SiteRecord::new(SiteSettings::default()),
+    };
+    record.settings = settings;
+    conf.insert(id, record.encode().as_slice())?;
+    Ok(())
+}

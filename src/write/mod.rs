@@ -1,50 +1,44 @@
 //! The writer: append events, commit them in one redb transaction, seal
-//! full partitions into segments.
+//! full partitions into segments. What a commit writes is in `batch`.
 //!
 //! A commit writes the batch as pending rows, updates the session rows and
 //! the session blocks they derive, and seals every partition whose pending
 //! rows reached [`SEAL_ROWS`]: all in one transaction, so a crash loses at
 //! most the uncommitted batch and never leaves half of one.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 use foldhash::HashMap;
 use std::sync::MutexGuard;
 
-use redb::{ReadableTable, WriteTransaction};
-use serde::{Deserialize, Serialize};
+use redb::ReadableTable;
 
+use crate::core::{Core, SiteState, WriterState};
 use crate::error::{Error, Result};
-use crate::event::{Event, EventError, EventRef};
+use crate::event::Event;
+use crate::ingest::{prepare, Prepared};
 use crate::ingest::{Dropped, Normalizer};
 use crate::normalize::{cookieless_visitor, id_hash, IdKey};
 use crate::storage::partition::PartMeta;
-use crate::storage::row::{encode_batch, Row};
+use crate::storage::row::Row;
 use crate::storage::schema::*;
-use crate::storage::seal::{patch_session_attrs, refile_visitors, seal_many};
-use crate::storage::sessions::put_block;
-use crate::storage::sessions::{BlockEntry, FirstPv, SessionAttrs, SessionBlock, SessionRow};
+use crate::storage::seal::seal_many;
+use crate::storage::sessions::FirstPv;
 use crate::storage::sites::next_site_id;
 use crate::storage::sites::{SiteRecord, SiteSettings};
-use crate::storage::tombstones::{Cover, Covered, Hit};
-use crate::storage::{day_of, day_start, Corrupt, DAY_MS};
-use crate::store::{Store, WriterState};
+use crate::storage::tombstones::{Covered, Hit};
+use crate::storage::{day_of, Corrupt, DAY_MS};
+
+mod batch;
+
+use batch::CoveredSession;
+pub(crate) use batch::{write_batch, Batch, CommitPlan, Written};
 
 /// A partition is sealed when this many of its rows are pending.
 pub const SEAL_ROWS: u64 = 16_384;
 
 /// Cookieless sessions end after this much inactivity.
 pub const COOKIELESS_SESSION_GAP_MS: i64 = 30 * 60 * 1000;
-
-/// Per-site state the writer keeps.
-pub(crate) struct SiteState {
-    pub id: u32,
-    pub record: SiteRecord,
-    /// What deletion requests and opt-outs cover of incoming events.
-    pub covered: Covered,
-    /// Created by this writer and not committed yet.
-    pub is_new: bool,
-}
 
 /// What happened to an appended event.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -64,125 +58,12 @@ pub struct CommitSummary {
     pub sealed_partitions: u64,
 }
 
-#[derive(Default)]
-struct SessionDelta {
-    /// Each visitor the batch's events named for the session, with the
-    /// `(ts, arrival)` of the first event that named it (few: usually one).
-    named: Vec<(FirstPv, u64)>,
-    first_pv: Option<(FirstPv, SessionAttrs)>,
-    days: BTreeSet<i32>,
-    /// The day last added to `days`, to skip the set for the common case.
-    last_day: Option<i32>,
-}
-
-#[derive(Default)]
-pub(crate) struct Batch {
-    /// Rows by (site, day), each in arrival order: a row moves once, into
-    /// its partition's vector, and is sealed or written pending from there.
-    groups: HashMap<(u32, i32), Vec<Row>>,
-    /// Rows in `groups`.
-    len: usize,
-    sessions: HashMap<(u32, u64), SessionDelta>,
-    cookieless: HashMap<(u32, u64), (i64, u64)>,
-    salts: BTreeMap<i32, IdKey>,
-    /// Sessions an event naming a deleted visitor covered.
-    covered: Vec<CoveredSession>,
-    start_seq: u64,
-}
-
-/// A session that an event naming a deleted (or opted-out) visitor
-/// covered: recorded as deleted, and its stored events deleted by a
-/// request derived from the visitor's.
-struct CoveredSession {
-    site: u32,
-    site_name: String,
-    session: u64,
-    cover: Cover,
-    /// The derived request's deadline.
-    deadline: i64,
-}
-
-impl Batch {
-    fn push(&mut self, site: u32, day: i32, row: Row, spare: &mut Vec<Vec<Row>>) {
-        self.groups
-            .entry((site, day))
-            .or_insert_with(|| spare.pop().unwrap_or_default())
-            .push(row);
-        self.len += 1;
-    }
-}
-
-/// An event normalized for its site and ready to buffer: the part of
-/// ingest that needs only the site's settings and key, so that an import
-/// runs it off the committing thread.
-pub(crate) struct Prepared {
-    /// The row, with its session and visitor hashes unless cookieless.
-    pub row: Row,
-    /// The attributes a pageview gives its session (boxed: most events
-    /// are not pageviews, and prepared events are moved between threads).
-    pub attrs: Option<Box<SessionAttrs>>,
-    /// Whether the event names its visitor (`row.visitor` is then that
-    /// visitor's hash; otherwise the session's).
-    pub names_visitor: bool,
-    /// (ip, ua) of a cookieless event: its ids depend on the day's salt and
-    /// the visitor's last activity, which only the writer knows.
-    pub cookieless: Option<Box<(String, String)>>,
-}
-
-/// Normalizes a validated event for the site whose record is `record`.
-/// `Ok(Err(_))` is an event dropped by a privacy rule; `Err` rejects it.
-pub(crate) fn prepare(
-    e: &EventRef<'_>,
-    record: &SiteRecord,
-    normalizer: &mut Normalizer,
-) -> std::result::Result<std::result::Result<Prepared, Dropped>, EventError> {
-    let normalized = match normalizer.normalize(e, &record.settings)? {
-        Ok(n) => n,
-        Err(dropped) => return Ok(Err(dropped)),
-    };
-    let mut row = normalized.row;
-    let mut cookieless = None;
-    let mut names_visitor = true;
-    match e.session {
-        Some(s) => {
-            row.session = id_hash(&record.key, s);
-            row.visitor = e.visitor.map_or(row.session, |v| id_hash(&record.key, v));
-            names_visitor = e.visitor.is_some();
-        }
-        None => {
-            let (Some(ip), Some(ua)) = (e.ip, e.ua) else {
-                return Err(EventError::new("session", "is required"));
-            };
-            cookieless = Some(Box::new((ip.to_owned(), ua.to_owned())));
-        }
-    }
-    Ok(Ok(Prepared {
-        row,
-        attrs: normalized.attrs,
-        names_visitor,
-        cookieless,
-    }))
-}
-
-/// What a commit changes of one session in a day's session block.
-enum BlockChange {
-    /// Put in (or replace) its entry.
-    Put(Box<BlockEntry>),
-    /// Take it out.
-    Remove,
-    /// Its visitor changed.
-    Visitor(u64),
-}
-
-/// Per (site, day): the changes to that day's session block.
-type BlockChanges = BTreeMap<(u32, i32), Vec<(u64, BlockChange)>>;
-
 /// Appends events and commits them. Get one from [`Store::writer`].
 ///
 /// Events appended since the last [`Writer::commit`] are lost when the
 /// writer is dropped or the process dies; committed ones never are.
 pub struct Writer<'s> {
-    store: &'s Store,
+    core: &'s Core,
     state: MutexGuard<'s, WriterState>,
     batch: Batch,
     /// Emptied row vectors of committed batches, for the next batch's
@@ -204,9 +85,9 @@ struct InFlight {
 const SPARE_ROWS: usize = 1 << 19;
 
 impl<'s> Writer<'s> {
-    pub(crate) fn new(store: &'s Store, state: MutexGuard<'s, WriterState>) -> Writer<'s> {
+    pub(crate) fn new(core: &'s Core, state: MutexGuard<'s, WriterState>) -> Writer<'s> {
         Writer {
-            store,
+            core,
             state,
             batch: Batch::default(),
             spare: Vec::new(),
@@ -228,7 +109,7 @@ impl<'s> Writer<'s> {
         if let Some(s) = self.state.next_seq {
             return Ok(s);
         }
-        let txn = self.store.db.begin_read()?;
+        let txn = self.core.db.begin_read()?;
         let meta = txn.open_table(META)?;
         let s = match meta.get("next_seq")? {
             Some(g) => <[u8; 8]>::try_from(g.value())
@@ -247,7 +128,7 @@ impl<'s> Writer<'s> {
         if self.state.sites.contains_key(site) {
             return Ok(());
         }
-        let txn = self.store.db.begin_read()?;
+        let txn = self.core.db.begin_read()?;
         let sites = txn.open_table(SITES)?;
         let state = match sites.get(site)?.map(|g| g.value()) {
             Some(id) => {
@@ -289,7 +170,7 @@ impl<'s> Writer<'s> {
     /// The record of every site the store or this writer knows.
     pub(crate) fn site_records(&mut self) -> Result<HashMap<String, SiteRecord>> {
         let names: Vec<String> = {
-            let txn = self.store.db.begin_read()?;
+            let txn = self.core.db.begin_read()?;
             let sites = txn.open_table(SITES)?;
             let mut v = Vec::new();
             for e in sites.iter()? {
@@ -321,7 +202,7 @@ impl<'s> Writer<'s> {
             self.batch.salts.insert(day, *s);
             return Ok(*s);
         }
-        let txn = self.store.db.begin_read()?;
+        let txn = self.core.db.begin_read()?;
         let salts = txn.open_table(SALTS)?;
         let stored = salts.get(day)?.map(|g| g.value().to_vec());
         let salt = match stored {
@@ -342,7 +223,7 @@ impl<'s> Writer<'s> {
         let state = match known {
             Some(s) => Some(*s),
             None => {
-                let txn = self.store.db.begin_read()?;
+                let txn = self.core.db.begin_read()?;
                 let t = txn.open_table(COOKIELESS)?;
                 let v = t.get((site, visitor))?.map(|g| g.value());
                 v
@@ -489,7 +370,7 @@ impl<'s> Writer<'s> {
             let Some((batch, plan)) = self.take_batch() else {
                 return Ok(CommitSummary::default());
             };
-            let written = write_batch(self.store, batch, plan);
+            let written = write_batch(self.core, batch, plan);
             self.finish(written)
         })
     }
@@ -570,7 +451,7 @@ impl<'s> Writer<'s> {
     pub fn seal_all(&mut self) -> Result<u64> {
         crate::guard::guarded("writing (seal all)", || {
             self.commit()?;
-            let txn = self.store.db.rw()?.begin_write()?;
+            let txn = self.core.db.rw()?.begin_write()?;
             let parts: Vec<(u32, i32)> = {
                 let t = txn.open_table(PARTITIONS)?;
                 let mut v = Vec::new();
@@ -597,284 +478,4 @@ impl<'s> Writer<'s> {
             Ok(parts.len() as u64)
         })
     }
-}
-
-/// What a commit needs of the writer's state, taken with its batch so that
-/// the batch can be written on another thread ([`write_batch`]).
-pub(crate) struct CommitPlan {
-    /// (name, id, encoded record) of the sites the batch creates.
-    new_sites: Vec<(String, u32, Vec<u8>)>,
-    next_seq: Option<u64>,
-    seal_rows: u64,
-}
-
-/// A written batch: what it stored, and its emptied row vectors.
-pub(crate) struct Written {
-    summary: CommitSummary,
-    spent: Vec<Vec<Row>>,
-    new_sites: Vec<String>,
-}
-
-/// Writes a batch in one transaction: needs nothing of the writer but
-/// `plan`, so an import runs it while the next batch is buffered.
-pub(crate) fn write_batch(store: &Store, batch: Batch, plan: CommitPlan) -> Result<Written> {
-    let t_start = std::time::Instant::now();
-    let txn = store.db.rw()?.begin_write()?;
-    let mut summary = CommitSummary {
-        events: batch.len as u64,
-        ..CommitSummary::default()
-    };
-    // New sites.
-    {
-        let mut sites = txn.open_table(SITES)?;
-        let mut conf = txn.open_table(SITE_CONFIG)?;
-        for (name, id, record) in &plan.new_sites {
-            sites.insert(name.as_str(), *id)?;
-            conf.insert(*id, record.as_slice())?;
-        }
-        let mut meta = txn.open_table(META)?;
-        if let Some(seq) = plan.next_seq {
-            meta.insert("next_seq", seq.to_le_bytes().as_slice())?;
-        }
-    }
-    // Cookieless state and salts; salts older than yesterday are destroyed.
-    {
-        let mut c = txn.open_table(COOKIELESS)?;
-        for (k, v) in &batch.cookieless {
-            c.insert(*k, *v)?;
-        }
-        // A day's salt lives until the end of the next day (by the
-        // clock, not by event times): older ones are destroyed, and
-        // events of older days get a salt that is never stored.
-        let mut salts = txn.open_table(SALTS)?;
-        let yesterday = day_of(crate::time::now_ms()) - 1;
-        for (day, salt) in &batch.salts {
-            if *day >= yesterday {
-                salts.insert(*day, salt.as_slice())?;
-            }
-        }
-        salts.retain(|day, _| day >= yesterday)?;
-    }
-    // Sessions, and the session blocks they derive.
-    let mut block_changes: BlockChanges = BTreeMap::new();
-    let mut changed_sealed: Vec<(u32, u64, Vec<i32>)> = Vec::new();
-    // Sessions whose visitor changed, per (site, day) they have rows on:
-    // session → its visitor now.
-    let mut refile: BTreeMap<(u32, i32), HashMap<u64, u64>> = BTreeMap::new();
-    {
-        let mut sessions = txn.open_table(SESSIONS)?;
-        // In key order, B-tree updates walk the tree's leaves in turn.
-        let mut deltas: Vec<((u32, u64), SessionDelta)> = batch.sessions.into_iter().collect();
-        deltas.sort_unstable_by_key(|(k, _)| *k);
-        let mut index_add = Vec::new();
-        let mut index_remove = Vec::new();
-        for ((site, hash), delta) in deltas {
-            let old = sessions.get((site, hash))?.map(|g| g.value().to_vec());
-            let known = old.is_some();
-            let mut row = match old {
-                Some(b) => SessionRow::decode(&b)?,
-                None => SessionRow::new(hash),
-            };
-            let old_index = if known {
-                row.index_visitors(hash)
-            } else {
-                Vec::new()
-            };
-            let old_visitor = row.visitor;
-            for &(at, visitor) in &delta.named {
-                row.name(hash, at, visitor);
-            }
-            let refiled = known && row.visitor != old_visitor;
-            let old_days = row.days.clone();
-            for d in &delta.days {
-                row.add_day(*d);
-            }
-            let mut entry_written = false;
-            if let Some((fp, attrs)) = delta.first_pv {
-                if row.first_pv.is_none_or(|old| fp < old) {
-                    if let Some(old) = row.first_pv {
-                        let old_day = day_of(old.ts);
-                        if old_day != day_of(fp.ts) {
-                            block_changes
-                                .entry((site, old_day))
-                                .or_default()
-                                .push((hash, BlockChange::Remove));
-                        }
-                    }
-                    row.first_pv = Some(fp);
-                    let entry = BlockEntry {
-                        hash,
-                        visitor: row.visitor,
-                        first_ts: fp.ts,
-                        attrs,
-                    };
-                    block_changes
-                        .entry((site, day_of(fp.ts)))
-                        .or_default()
-                        .push((hash, BlockChange::Put(Box::new(entry))));
-                    entry_written = true;
-                    if known && !old_days.is_empty() {
-                        changed_sealed.push((site, hash, old_days.clone()));
-                    }
-                }
-            }
-            if refiled {
-                if let (Some(fp), false) = (row.first_pv, entry_written) {
-                    block_changes
-                        .entry((site, day_of(fp.ts)))
-                        .or_default()
-                        .push((hash, BlockChange::Visitor(row.visitor)));
-                }
-                for &d in &old_days {
-                    refile
-                        .entry((site, d))
-                        .or_default()
-                        .insert(hash, row.visitor);
-                }
-            }
-            let new_index = row.index_visitors(hash);
-            for v in &old_index {
-                if new_index.binary_search(v).is_err() {
-                    index_remove.push((site, *v, hash));
-                }
-            }
-            for v in &new_index {
-                if old_index.binary_search(v).is_err() {
-                    index_add.push((site, *v, hash));
-                }
-            }
-            sessions.insert((site, hash), row.encode().as_slice())?;
-        }
-        index_add.sort_unstable();
-        let mut visitors = txn.open_table(VISITOR_SESSIONS)?;
-        for key in index_remove {
-            visitors.remove(key)?;
-        }
-        for key in index_add {
-            visitors.insert(key, ())?;
-        }
-    }
-    apply_block_changes(&txn, block_changes)?;
-    for (site, hash, days) in changed_sealed {
-        patch_session_attrs(&txn, site, hash, &days)?;
-    }
-    for ((site, day), changes) in &refile {
-        refile_visitors(&txn, *site, *day, changes)?;
-    }
-    // Sessions covered by a deleted visitor's request: remembered, and
-    // their stored events (which did not name the visitor) deleted.
-    if !batch.covered.is_empty() {
-        let mut known = Vec::new();
-        {
-            let sessions = txn.open_table(SESSIONS)?;
-            let mut deleted = txn.open_table(DELETED_SESSIONS)?;
-            for c in &batch.covered {
-                let prev = deleted.get((c.site, c.session))?.map(|g| g.value());
-                deleted.insert(
-                    (c.site, c.session),
-                    prev.unwrap_or(i64::MIN).max(c.cover.cutoff),
-                )?;
-                if sessions.get((c.site, c.session))?.is_some() {
-                    known.push(c);
-                }
-            }
-        }
-        for c in known {
-            crate::storage::requests::record_derived(
-                &txn,
-                &c.site_name,
-                c.site,
-                c.session,
-                c.cover.request,
-                c.deadline,
-            )?;
-        }
-    }
-    let t_sessions = std::time::Instant::now();
-    // Pending rows, one batch per partition. Rows keep the visitor their
-    // event named; segments take each session's visitor from its row.
-    let mut groups: Vec<((u32, i32), Vec<Row>)> = batch.groups.into_iter().collect();
-    groups.sort_unstable_by_key(|(k, _)| *k);
-    // Partitions that reach the seal threshold are sealed straight from
-    // memory; the others get a pending batch.
-    let mut to_seal = Vec::new();
-    let mut spent = Vec::new();
-    let seal_rows = plan.seal_rows;
-    {
-        let mut pending = txn.open_table(PENDING)?;
-        let mut parts = txn.open_table(PARTITIONS)?;
-        for ((site, day), rows) in groups {
-            let mut meta = match parts.get((site, day))?.map(|g| g.value().to_vec()) {
-                Some(b) => PartMeta::decode(&b)?,
-                None => PartMeta::default(),
-            };
-            if meta.pending_rows + rows.len() as u64 >= seal_rows {
-                to_seal.push((site, day, rows));
-            } else {
-                pending.insert((site, day, batch.start_seq), encode_batch(&rows).as_slice())?;
-                meta.pending_rows += rows.len() as u64;
-                spent.push(rows);
-            }
-            parts.insert((site, day), meta.encode_new_version().as_slice())?;
-        }
-    }
-    let t_seal = std::time::Instant::now();
-    summary.sealed_partitions += to_seal.len() as u64;
-    spent.extend(seal_many(&txn, to_seal)?);
-    let t_commit = std::time::Instant::now();
-    txn.commit()?;
-    if std::env::var_os("HEATSTORE_TRACE").is_some() {
-        eprintln!(
-            "sessions {:?} pending {:?} seal {:?} commit {:?}",
-            t_sessions - t_start,
-            t_seal - t_sessions,
-            t_commit - t_seal,
-            t_commit.elapsed()
-        );
-    }
-    Ok(Written {
-        summary,
-        spent,
-        new_sites: plan
-            .new_sites
-            .into_iter()
-            .map(|(name, _, _)| name)
-            .collect(),
-    })
-}
-
-fn apply_block_changes(txn: &WriteTransaction, changes: BlockChanges) -> Result<()> {
-    let mut blocks = txn.open_table(SESSION_BLOCKS)?;
-    let mut versions = txn.open_table(SESSION_BLOCK_VERSIONS)?;
-    for ((site, day), list) in changes {
-        let start = day_start(day);
-        let old = blocks.get((site, day))?.map(|g| g.value().to_vec());
-        let mut entries: BTreeMap<u64, BlockEntry> = match old {
-            Some(b) => SessionBlock::decode(&b, start)?
-                .entries()
-                .into_iter()
-                .map(|e| (e.hash, e))
-                .collect(),
-            None => BTreeMap::new(),
-        };
-        for (hash, change) in list {
-            match change {
-                BlockChange::Put(e) => {
-                    entries.insert(hash, *e);
-                }
-                BlockChange::Remove => {
-                    entries.remove(&hash);
-                }
-                BlockChange::Visitor(v) => {
-                    if let Some(e) = entries.get_mut(&hash) {
-                        e.visitor = v;
-                    }
-                }
-            }
-        }
-        let bytes = (!entries.is_empty())
-            .then(|| SessionBlock::build(entries.into_values().collect()).encode(start));
-        put_block(&mut blocks, &mut versions, (site, day), bytes.as_deref())?;
-    }
-    Ok(())
 }
