@@ -15,6 +15,12 @@ use crate::storage::file::{Db, Location};
 use crate::storage::sites::SiteRecord;
 use crate::storage::tombstones::Covered;
 
+/// A partition is sealed when this many of its rows are pending.
+pub const SEAL_ROWS: u64 = 16_384;
+
+/// Events per commit during an import.
+pub const IMPORT_BATCH: usize = 524_288;
+
 /// An open store's state.
 pub(crate) struct Core {
     pub db: Db,
@@ -50,7 +56,7 @@ impl Core {
                     crate::storage::meta::initialize(d)?;
                 }
             }
-            Db::Ro(d) => crate::storage::meta::check_read_only(d, &location)?,
+            Db::Ro(d) => crate::storage::meta::check_read_only(d, location.path())?,
         }
         Ok(Core {
             db,
@@ -59,8 +65,8 @@ impl Core {
                 sites: HashMap::new(),
                 normalizer: Normalizer::new(ReferrerSources::builtin(), IngestMode::default()),
                 next_seq: None,
-                seal_rows: crate::write::SEAL_ROWS,
-                import_batch: crate::IMPORT_BATCH,
+                seal_rows: SEAL_ROWS,
+                import_batch: IMPORT_BATCH,
             }),
             cache: std::sync::Arc::new(crate::cache::Cache::new(crate::cache::DEFAULT_CACHE_BYTES)),
         })
@@ -88,14 +94,8 @@ impl Core {
     }
 
     /// A consistent view of everything committed so far.
-    pub fn view(&self) -> Result<crate::read::Snapshot> {
-        crate::read::Snapshot::new(self.db.begin_read()?, std::sync::Arc::clone(&self.cache))
-    }
-
-    /// The writer: locks the writer's state for as long as it lives.
-    pub fn writer(&self) -> Result<crate::write::Writer<'_>> {
-        self.db.rw()?;
-        Ok(crate::write::Writer::new(self, self.lock()))
+    pub fn view(&self) -> Result<crate::read::View> {
+        crate::read::View::new(self.db.begin_read()?, std::sync::Arc::clone(&self.cache))
     }
 
     /// The settings of a site (defaults for a site not seen yet).
@@ -121,7 +121,7 @@ impl Core {
     }
 
     /// Counts and sizes of the whole store.
-    pub fn stats(&self) -> Result<crate::StoreStats> {
+    pub fn stats(&self) -> Result<crate::query::StoreStats> {
         let mut s = self.view()?.stats()?;
         if let Some(p) = self.path() {
             s.file_bytes = std::fs::metadata(p)?.len();

@@ -25,10 +25,10 @@ use crate::error::{Error, Result};
 use crate::normalize::id_hash;
 use crate::storage::columns;
 use crate::storage::file::{Db, Location};
+use crate::storage::hiding::{hidden_sessions, record_request};
 use crate::storage::partition::PartMeta;
 use crate::storage::requests::{
-    all_requests, hidden_sessions, mark_purged, record_request, DeletionRequest, RequestStatus,
-    StoredTarget,
+    all_requests, mark_purged, DeletionRequest, RequestStatus, StoredTarget,
 };
 use crate::storage::row::{decode_batch, Row};
 use crate::storage::schema::*;

@@ -22,8 +22,8 @@ use crate::ingest::{Dropped, Normalizer};
 use crate::storage::sites::{SiteRecord, SiteSettings};
 use crate::write::{write_batch, Appended, Batch, CommitPlan, Written};
 
-/// Events per commit during an import.
-pub const IMPORT_BATCH: usize = 524_288;
+pub use crate::core::IMPORT_BATCH;
+
 /// Most rejected lines kept in a report (all are counted).
 pub const MAX_REPORTED_ERRORS: usize = 100_000;
 

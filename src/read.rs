@@ -1,4 +1,4 @@
-//! Reading: a [`Snapshot`] is one redb read transaction, a consistent view
+//! Reading: a [`View`] is one redb read transaction, a consistent view
 //! that a concurrent writer never changes.
 //!
 //! A partition is read as a list of segments: its sealed ones, then its
@@ -10,11 +10,9 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use redb::{ReadOnlyTable, ReadTransaction, ReadableTable};
-use serde::Serialize;
 
 use crate::cache::Cache;
 use crate::error::Result;
-use crate::normalize::id_hash;
 use crate::storage::partition::PartMeta;
 use crate::storage::row::{decode_batch, Row};
 use crate::storage::schema::*;
@@ -24,98 +22,6 @@ use crate::storage::sessions::{SessionBlock, SessionRow};
 use crate::storage::sites::SiteRecord;
 use crate::storage::tombstones::{hidden_for, Hidden};
 use crate::storage::{day_start, Corrupt};
-use crate::store::StoreStats;
-use crate::EventKind;
-
-/// One stored event, as replay returns it. Ids are not returned: the store
-/// holds only their keyed hashes.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Hash, Serialize)]
-pub struct StoredEvent {
-    /// ms since the Unix epoch.
-    pub ts: i64,
-    /// Kind.
-    #[serde(rename = "type")]
-    pub kind: EventKind,
-    /// Page path.
-    pub page: String,
-    /// Document x (click, move).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub x: Option<u32>,
-    /// Document y (click, move) or scrollTop (scroll).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub y: Option<u32>,
-    /// Viewport width.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub vw: Option<u32>,
-    /// Viewport height.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub vh: Option<u32>,
-    /// Document height.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub dh: Option<u32>,
-    /// Page load time.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub load_ms: Option<u32>,
-    /// Target element's selector (click, input).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub selector: Option<String>,
-    /// In-element x, 1/10000 (click).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub ex: Option<u16>,
-    /// In-element y, 1/10000 (click).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub ey: Option<u16>,
-    /// Characters typed (input).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub len: Option<u32>,
-    /// Time on page (leave).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub duration_ms: Option<u32>,
-    /// Custom event name.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub name: Option<String>,
-}
-
-impl From<Row> for StoredEvent {
-    fn from(r: Row) -> StoredEvent {
-        StoredEvent {
-            ts: r.ts,
-            kind: r.kind(),
-            page: r.page.to_string(),
-            x: r.x,
-            y: r.y,
-            vw: r.vw,
-            vh: r.vh,
-            dh: r.dh,
-            load_ms: r.load_ms,
-            selector: r.selector.as_deref().map(str::to_owned),
-            ex: r.ex,
-            ey: r.ey,
-            len: r.len,
-            duration_ms: r.duration_ms,
-            name: r.name,
-        }
-    }
-}
-
-/// Counts of one site.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
-pub struct SiteCounts {
-    /// Events stored and visible (not hidden by a pending deletion
-    /// request).
-    pub events: u64,
-    /// Events still stored but hidden by deletion requests not erased yet
-    /// (erased by the next maintenance run).
-    pub hidden_events: u64,
-    /// Of which not sealed into segments yet.
-    pub pending_events: u64,
-    /// Sessions.
-    pub sessions: u64,
-    /// Day partitions.
-    pub partitions: u64,
-    /// Sealed segments.
-    pub segments: u64,
-}
 
 pub(crate) struct Tables {
     pub sites: ReadOnlyTable<&'static str, u32>,
@@ -133,7 +39,7 @@ pub(crate) struct Tables {
 }
 
 /// A consistent, read-only view of the store.
-pub struct Snapshot {
+pub struct View {
     pub(crate) t: Tables,
     pub(crate) cache: Arc<Cache>,
     _txn: ReadTransaction,
@@ -230,8 +136,8 @@ pub(crate) struct SiteRef {
     pub hidden: std::sync::Arc<Hidden>,
 }
 
-impl Snapshot {
-    pub(crate) fn new(txn: ReadTransaction, cache: Arc<Cache>) -> Result<Snapshot> {
+impl View {
+    pub(crate) fn new(txn: ReadTransaction, cache: Arc<Cache>) -> Result<View> {
         let t = Tables {
             sites: txn.open_table(SITES)?,
             site_config: txn.open_table(SITE_CONFIG)?,
@@ -246,7 +152,7 @@ impl Snapshot {
             deletions: txn.open_table(DELETIONS)?,
             deleted_sessions: txn.open_table(DELETED_SESSIONS)?,
         };
-        Ok(Snapshot {
+        Ok(View {
             t,
             cache,
             _txn: txn,
@@ -254,14 +160,12 @@ impl Snapshot {
     }
 
     /// Every site, by name.
-    pub fn sites(&self) -> Result<Vec<String>> {
-        crate::guard::guarded("reading the store (sites)", || {
-            let mut v = Vec::new();
-            for e in self.t.sites.iter()? {
-                v.push(e?.0.value().to_owned());
-            }
-            Ok(v)
-        })
+    pub(crate) fn sites(&self) -> Result<Vec<String>> {
+        let mut v = Vec::new();
+        for e in self.t.sites.iter()? {
+            v.push(e?.0.value().to_owned());
+        }
+        Ok(v)
     }
 
     pub(crate) fn site_record(&self, site: &str) -> Result<Option<(u32, SiteRecord)>> {
@@ -477,105 +381,6 @@ impl Snapshot {
         }
     }
 
-    /// Every event of one session, in `(ts, arrival)` order (replay).
-    pub fn session_events(&self, site: &str, session: &str) -> Result<Vec<StoredEvent>> {
-        crate::guard::guarded("reading the store (session events)", || {
-            let Some(s) = self.site(site)? else {
-                return Ok(Vec::new());
-            };
-            let hash = id_hash(&s.record.key, session);
-            self.session_events_by_hash(&s, hash)
-        })
-    }
-
-    pub(crate) fn session_events_by_hash(
-        &self,
-        s: &SiteRef,
-        hash: u64,
-    ) -> Result<Vec<StoredEvent>> {
-        let site = s.id;
-        let Some(row) = self.session_row(site, hash)? else {
-            return Ok(Vec::new());
-        };
-        if s.hidden.session_hidden(hash, row.visitor) {
-            return Ok(Vec::new());
-        }
-        let mut out: Vec<(i64, usize, StoredEvent)> = Vec::new();
-        let mut order = 0usize;
-        for day in row.days {
-            let Some(meta) = self
-                .t
-                .partitions
-                .get((site, day))?
-                .map(|g| g.value().to_vec())
-            else {
-                continue;
-            };
-            let meta = PartMeta::decode(&meta)?;
-            let view = self.partition_view(site, day, &meta)?;
-            for seg in &view.segments {
-                // Only the session's run of each segment is decoded.
-                let ctx = crate::query::scan::SegCtx::new(self, &view, seg);
-                let runs = ctx.runs()?;
-                let Ok(i) = runs.hashes.binary_search(&hash) else {
-                    continue;
-                };
-                let range = runs.range(i);
-                for (_, e) in ctx.events_of(range)? {
-                    if s.hidden.ts_hidden(e.ts) {
-                        continue;
-                    }
-                    out.push((e.ts, order, e));
-                    order += 1;
-                }
-            }
-        }
-        out.sort_by_key(|(ts, o, _)| (*ts, *o));
-        Ok(out.into_iter().map(|(_, _, e)| e).collect())
-    }
-
-    /// Counts of one site (zeros for an unknown site).
-    pub fn counts(&self, site: &str) -> Result<SiteCounts> {
-        crate::guard::guarded("reading the store (counts)", || {
-            let Some(s) = self.site(site)? else {
-                return Ok(SiteCounts::default());
-            };
-            let mut c = SiteCounts::default();
-            for (_, meta) in self.partitions(s.id, i32::MIN, i32::MAX)? {
-                c.partitions += 1;
-                c.segments += meta.segments.len() as u64;
-                c.events += meta.rows();
-                c.pending_events += meta.pending_rows;
-            }
-            for e in self.t.sessions.range((s.id, 0)..=(s.id, u64::MAX))? {
-                let (k, v) = e?;
-                if !s.hidden.is_empty()
-                    && s.hidden
-                        .session_hidden(k.value().1, SessionRow::decode(v.value())?.visitor)
-                {
-                    continue;
-                }
-                c.sessions += 1;
-            }
-            if !s.hidden.is_empty() {
-                // Count what pending deletion requests leave visible.
-                let stored = c.events;
-                let mut events = 0u64;
-                let all = crate::query::Filters {
-                    include_bots: true,
-                    ..crate::query::Filters::default()
-                };
-                crate::query::scan::scan(self, &s, &all, None, &mut |ctx| {
-                    events += ctx.rows.len();
-                    Ok(())
-                })?;
-                c.events = events;
-                c.hidden_events = stored.saturating_sub(events);
-            }
-            Ok(c)
-        })
-    }
-
     /// Decodes every structure of the store: every segment column, bitmap,
     /// dictionary, pending batch, session row and session block, and checks
     /// what ties them together: each segment files its sessions under the
@@ -584,118 +389,116 @@ impl Snapshot {
     /// to a visitor or session whose deletion request is erased (other than
     /// events that happened after the request). Returns the number of
     /// events checked, or the first inconsistency found.
-    pub fn check(&self) -> Result<u64> {
-        crate::guard::guarded("reading the store (check)", || {
-            let mut events = 0u64;
-            for site in self.sites()? {
-                let Some(s) = self.site(&site)? else { continue };
-                let erased = self.erased_ids(&s, &site)?;
-                let mut session_rows: foldhash::HashMap<u64, SessionRow> = Default::default();
-                for e in self.t.sessions.range((s.id, 0)..=(s.id, u64::MAX))? {
-                    let (k, v) = e?;
-                    session_rows.insert(k.value().1, SessionRow::decode(v.value())?);
-                }
-                for (day, meta) in self.partitions(s.id, i32::MIN, i32::MAX)? {
-                    let view = self.partition_view(s.id, day, &meta)?;
-                    for seg in &view.segments {
-                        let cols = self.all_columns(&view, seg)?;
-                        let rows = segment::decode_rows(&cols, seg.rows, day, &view.dicts)?;
-                        let runs = segment::SessionRuns::decode(
-                            &self.need_column(&view, seg, col::SESSIONS)?,
-                            seg.rows,
-                        )?;
-                        let attrs = self.need_column(&view, seg, col::SESSION_ATTRS)?;
-                        segment::decode_session_attrs(&attrs, runs.len())?;
-                        segment::decode_bitmaps(&self.need_column(&view, seg, col::BM_DEVICE)?)?;
-                        segment::decode_bitmaps(&self.need_column(&view, seg, col::BM_HOUR)?)?;
-                        segment::decode_bitmaps(&self.need_column(&view, seg, col::BM_PAGE)?)?;
-                        for (hash, visitor) in runs.hashes.iter().zip(&runs.visitors) {
-                            let filed = session_rows.get(hash).map(|r| r.visitor);
-                            if filed != Some(*visitor) {
-                                return Err(Corrupt::new(
-                                    "segment session column",
-                                    format!(
-                                        "day {day} of site {}: session {hash:016x} is filed under \
-                                         visitor {visitor:016x}, its session row names {}",
-                                        s.id,
-                                        filed.map_or("none".to_owned(), |v| format!("{v:016x}"))
-                                    ),
-                                )
-                                .into());
-                            }
-                        }
-                        for r in &rows {
-                            // The visitor that named the session before the
-                            // event, if any: a visitor deleted before it was
-                            // named covers nothing earlier of the session.
-                            let named = session_rows.get(&r.session).and_then(|row| {
-                                let at = row.named_at(r.session)?;
-                                Some((row.visitor, at.ts))
-                            });
-                            if erased.covers(r.session, named, r.ts) {
-                                return Err(Corrupt::new(
-                                    "erasure",
-                                    format!(
-                                        "day {day} of site {site}: an event of session {:016x} at \
-                                         {} belongs to an erased deletion request",
-                                        r.session, r.ts
-                                    ),
-                                )
-                                .into());
-                            }
-                        }
-                        events += rows.len() as u64;
-                    }
-                    self.session_block(s.id, day)?;
-                }
-                // The visitor index holds exactly what the session rows name.
-                let mut want = 0u64;
-                for (hash, row) in &session_rows {
-                    for v in row.index_visitors(*hash) {
-                        if self.t.visitors.get((s.id, v, *hash))?.is_none() {
+    pub(crate) fn check(&self) -> Result<u64> {
+        let mut events = 0u64;
+        for site in self.sites()? {
+            let Some(s) = self.site(&site)? else { continue };
+            let erased = self.erased_ids(&s, &site)?;
+            let mut session_rows: foldhash::HashMap<u64, SessionRow> = Default::default();
+            for e in self.t.sessions.range((s.id, 0)..=(s.id, u64::MAX))? {
+                let (k, v) = e?;
+                session_rows.insert(k.value().1, SessionRow::decode(v.value())?);
+            }
+            for (day, meta) in self.partitions(s.id, i32::MIN, i32::MAX)? {
+                let view = self.partition_view(s.id, day, &meta)?;
+                for seg in &view.segments {
+                    let cols = self.all_columns(&view, seg)?;
+                    let rows = segment::decode_rows(&cols, seg.rows, day, &view.dicts)?;
+                    let runs = segment::SessionRuns::decode(
+                        &self.need_column(&view, seg, col::SESSIONS)?,
+                        seg.rows,
+                    )?;
+                    let attrs = self.need_column(&view, seg, col::SESSION_ATTRS)?;
+                    segment::decode_session_attrs(&attrs, runs.len())?;
+                    segment::decode_bitmaps(&self.need_column(&view, seg, col::BM_DEVICE)?)?;
+                    segment::decode_bitmaps(&self.need_column(&view, seg, col::BM_HOUR)?)?;
+                    segment::decode_bitmaps(&self.need_column(&view, seg, col::BM_PAGE)?)?;
+                    for (hash, visitor) in runs.hashes.iter().zip(&runs.visitors) {
+                        let filed = session_rows.get(hash).map(|r| r.visitor);
+                        if filed != Some(*visitor) {
                             return Err(Corrupt::new(
-                                "visitor index",
-                                format!("session {hash:016x} of site {} is missing", s.id),
+                                "segment session column",
+                                format!(
+                                    "day {day} of site {}: session {hash:016x} is filed under \
+                                     visitor {visitor:016x}, its session row names {}",
+                                    s.id,
+                                    filed.map_or("none".to_owned(), |v| format!("{v:016x}"))
+                                ),
                             )
                             .into());
                         }
-                        want += 1;
                     }
+                    for r in &rows {
+                        // The visitor that named the session before the
+                        // event, if any: a visitor deleted before it was
+                        // named covers nothing earlier of the session.
+                        let named = session_rows.get(&r.session).and_then(|row| {
+                            let at = row.named_at(r.session)?;
+                            Some((row.visitor, at.ts))
+                        });
+                        if erased.covers(r.session, named, r.ts) {
+                            return Err(Corrupt::new(
+                                "erasure",
+                                format!(
+                                    "day {day} of site {site}: an event of session {:016x} at \
+                                     {} belongs to an erased deletion request",
+                                    r.session, r.ts
+                                ),
+                            )
+                            .into());
+                        }
+                    }
+                    events += rows.len() as u64;
                 }
-                let entries = self
-                    .t
-                    .visitors
-                    .range((s.id, 0, 0)..=(s.id, u64::MAX, u64::MAX))?
-                    .count() as u64;
-                if entries != want {
-                    return Err(Corrupt::new(
-                        "visitor index",
-                        format!(
-                            "{entries} entries where the {} sessions of site {} name {want}",
-                            session_rows.len(),
-                            s.id
-                        ),
-                    )
-                    .into());
-                }
-                // A block version never outlives its block.
-                for e in self
-                    .t
-                    .block_versions
-                    .range((s.id, i32::MIN)..=(s.id, i32::MAX))?
-                {
-                    let day = e?.0.value().1;
-                    if self.t.blocks.get((s.id, day))?.is_none() {
+                self.session_block(s.id, day)?;
+            }
+            // The visitor index holds exactly what the session rows name.
+            let mut want = 0u64;
+            for (hash, row) in &session_rows {
+                for v in row.index_visitors(*hash) {
+                    if self.t.visitors.get((s.id, v, *hash))?.is_none() {
                         return Err(Corrupt::new(
-                            "session block versions",
-                            format!("day {day} of site {} has a version but no block", s.id),
+                            "visitor index",
+                            format!("session {hash:016x} of site {} is missing", s.id),
                         )
                         .into());
                     }
+                    want += 1;
                 }
             }
-            Ok(events)
-        })
+            let entries = self
+                .t
+                .visitors
+                .range((s.id, 0, 0)..=(s.id, u64::MAX, u64::MAX))?
+                .count() as u64;
+            if entries != want {
+                return Err(Corrupt::new(
+                    "visitor index",
+                    format!(
+                        "{entries} entries where the {} sessions of site {} name {want}",
+                        session_rows.len(),
+                        s.id
+                    ),
+                )
+                .into());
+            }
+            // A block version never outlives its block.
+            for e in self
+                .t
+                .block_versions
+                .range((s.id, i32::MIN)..=(s.id, i32::MAX))?
+            {
+                let day = e?.0.value().1;
+                if self.t.blocks.get((s.id, day))?.is_none() {
+                    return Err(Corrupt::new(
+                        "session block versions",
+                        format!("day {day} of site {} has a version but no block", s.id),
+                    )
+                    .into());
+                }
+            }
+        }
+        Ok(events)
     }
 
     /// The visitors and sessions of a site's erased deletion requests,
@@ -728,60 +531,34 @@ impl Snapshot {
     /// Bytes stored per structure (segment columns by name, bitmap indexes,
     /// dictionaries, session tables, pending log): where the space goes.
     /// Values only, without redb's page and B-tree overhead.
-    pub fn storage_breakdown(&self) -> Result<BTreeMap<String, u64>> {
-        crate::guard::guarded("reading the store (storage breakdown)", || {
-            let mut out: BTreeMap<String, u64> = BTreeMap::new();
-            for e in self.t.columns.iter()? {
-                let (k, v) = e?;
-                *out.entry(format!("column {}", segment::column_name(k.value().3)))
-                    .or_default() += v.value().len() as u64;
-            }
-            for e in self.t.dicts.iter()? {
-                *out.entry("dictionaries".into()).or_default() += e?.1.value().len() as u64;
-            }
-            for e in self.t.pending.iter()? {
-                *out.entry("pending log".into()).or_default() += e?.1.value().len() as u64;
-            }
-            for e in self.t.sessions.iter()? {
-                *out.entry("session rows".into()).or_default() += e?.1.value().len() as u64 + 12;
-            }
-            for e in self.t.blocks.iter()? {
-                *out.entry("session blocks".into()).or_default() += e?.1.value().len() as u64;
-            }
-            for e in self.t.block_versions.iter()? {
-                e?;
-                *out.entry("session blocks".into()).or_default() += 8;
-            }
-            for e in self.t.visitors.iter()? {
-                e?;
-                // The key: site, visitor hash, session hash.
-                *out.entry("visitor index".into()).or_default() += 20;
-            }
-            Ok(out)
-        })
-    }
-
-    /// Counts of the whole store (file size left 0: [`crate::Store::stats`] fills it).
-    pub fn stats(&self) -> Result<StoreStats> {
-        crate::guard::guarded("reading the store (stats)", || {
-            let mut s = StoreStats::default();
-            for e in self.t.deletions.iter()? {
-                let r = crate::storage::requests::DeletionRequest::decode(e?.1.value())?;
-                if r.status != crate::storage::requests::RequestStatus::Erased {
-                    s.pending_requests += 1;
-                }
-            }
-            for site in self.sites()? {
-                let c = self.counts(&site)?;
-                s.sites += 1;
-                s.events += c.events;
-                s.hidden_events += c.hidden_events;
-                s.sessions += c.sessions;
-                s.partitions += c.partitions;
-                s.segments += c.segments;
-                s.pending_events += c.pending_events;
-            }
-            Ok(s)
-        })
+    pub(crate) fn storage_breakdown(&self) -> Result<BTreeMap<String, u64>> {
+        let mut out: BTreeMap<String, u64> = BTreeMap::new();
+        for e in self.t.columns.iter()? {
+            let (k, v) = e?;
+            *out.entry(format!("column {}", segment::column_name(k.value().3)))
+                .or_default() += v.value().len() as u64;
+        }
+        for e in self.t.dicts.iter()? {
+            *out.entry("dictionaries".into()).or_default() += e?.1.value().len() as u64;
+        }
+        for e in self.t.pending.iter()? {
+            *out.entry("pending log".into()).or_default() += e?.1.value().len() as u64;
+        }
+        for e in self.t.sessions.iter()? {
+            *out.entry("session rows".into()).or_default() += e?.1.value().len() as u64 + 12;
+        }
+        for e in self.t.blocks.iter()? {
+            *out.entry("session blocks".into()).or_default() += e?.1.value().len() as u64;
+        }
+        for e in self.t.block_versions.iter()? {
+            e?;
+            *out.entry("session blocks".into()).or_default() += 8;
+        }
+        for e in self.t.visitors.iter()? {
+            e?;
+            // The key: site, visitor hash, session hash.
+            *out.entry("visitor index".into()).or_default() += 20;
+        }
+        Ok(out)
     }
 }

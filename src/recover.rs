@@ -4,16 +4,17 @@
 //! [`Store::recover`] renames the file to `<name>.damaged-<ms>` (it is never
 //! deleted), salvages every entry redb can still read from it into a fresh
 //! store at the original path, and reports what it copied, what it could
-//! not read, and whether the salvaged store passes [`crate::Snapshot::check`].
+//! not read, and whether the salvaged store passes [`crate::View::check`].
 
 use std::path::{Path, PathBuf};
 
 use redb::{Database, ReadableDatabase};
 use serde::Serialize;
 
+use crate::core::Core;
 use crate::error::{Error, Result};
 use crate::storage::file::{head_state, Head};
-use crate::Store;
+use crate::storage::file::{open_file_rw, Db, Location};
 
 /// What [`Store::recover`] did.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
@@ -26,7 +27,7 @@ pub struct RecoverReport {
     pub entries_copied: u64,
     /// Tables that could not be read whole: (table, the error).
     pub tables_damaged: Vec<(String, String)>,
-    /// `None` when the salvaged store passes [`crate::Snapshot::check`],
+    /// `None` when the salvaged store passes [`crate::View::check`],
     /// else what check found (the salvaged data is kept either way: export
     /// what reports still answer, or re-import the events).
     pub check_error: Option<String>,
@@ -41,13 +42,9 @@ pub(crate) fn recover(path: &Path) -> Result<RecoverReport> {
     }
     // A store that opens and checks cleanly needs no recovery; one that
     // another process holds must not be touched.
-    match crate::OpenOptions::new()
-        .create(false)
-        .wait(std::time::Duration::ZERO)
-        .open(path)
-    {
-        Ok(store) => {
-            if store.snapshot().and_then(|s| s.check()).is_ok() {
+    match open(path, false, true) {
+        Ok(core) => {
+            if core.view().and_then(|s| s.check()).is_ok() {
                 return Err(Error::InvalidArgument(format!(
                     "{} opens and passes check: it needs no recovery",
                     path.display()
@@ -83,9 +80,9 @@ pub(crate) fn recover(path: &Path) -> Result<RecoverReport> {
             .set_check_integrity_on_open(false)
             .open(&aside)
             .map_err(|e| crate::storage::file::open_error(e, &aside))?;
-        let store = Store::open(path)?;
+        let store = open(path, true, false)?;
         let r = damaged.begin_read()?;
-        let w = store.core.db.rw()?.begin_write()?;
+        let w = store.db.rw()?.begin_write()?;
         let copied = crate::storage::schema::copy_tables(&r, &w, true)?;
         w.commit()?;
         Ok((store, copied))
@@ -99,13 +96,19 @@ pub(crate) fn recover(path: &Path) -> Result<RecoverReport> {
         }
         Err(e) => {
             report.tables_damaged.push(("(file)".into(), e.to_string()));
-            Store::open(path)?
+            open(path, true, false)?
         }
     };
     report.check_error = store
-        .snapshot()
+        .view()
         .and_then(|s| s.check())
         .err()
         .map(|e| e.to_string());
     Ok(report)
+}
+
+/// Opens the store at `path` writable, without waiting for another process.
+fn open(path: &Path, create: bool, verify: bool) -> Result<Core> {
+    let db = open_file_rw(path, create, verify, std::time::Duration::ZERO)?;
+    Core::init(Db::Rw(db), Location::File(path.to_owned()))
 }

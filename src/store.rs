@@ -13,14 +13,18 @@ use serde::Serialize;
 
 use crate::core::Core;
 use crate::deletion::{DeletionTarget, MaintenanceReport};
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::guard::guarded;
 use crate::import::{ImportProgress, ImportReport};
 use crate::ingest::{IngestMode, Normalizer};
 use crate::normalize::ReferrerSources;
-use crate::read::Snapshot;
+use crate::query::StoreStats;
 use crate::recover::RecoverReport;
-use crate::storage::file::{Db, Location};
+use crate::snapshot::Snapshot;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::storage::file::{open_error, open_file_ro, open_file_rw, Boxed, Db, Location, Vfs};
 use crate::storage::requests::DeletionRequest;
 use crate::storage::sites::SiteSettings;
 use crate::write::Writer;
@@ -43,42 +47,6 @@ use crate::write::Writer;
 /// ```
 pub struct Store {
     pub(crate) core: Core,
-}
-
-/// Sizes and counts of a whole store.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
-pub struct StoreStats {
-    /// Events stored (sealed and pending) and visible: not hidden by a
-    /// deletion request that is not erased yet.
-    pub events: u64,
-    /// Events still stored but hidden by deletion requests not erased yet;
-    /// `heatstore check` verifies `events + hidden_events`.
-    pub hidden_events: u64,
-    /// Deletion requests not erased yet (hidden, waiting for maintenance).
-    pub pending_requests: u64,
-    /// Sessions.
-    pub sessions: u64,
-    /// Sites.
-    pub sites: u64,
-    /// (site, day) partitions.
-    pub partitions: u64,
-    /// Sealed segments.
-    pub segments: u64,
-    /// Events committed but not sealed into a segment yet.
-    pub pending_events: u64,
-    /// Size of the store's file (0 in memory).
-    pub file_bytes: u64,
-}
-
-impl StoreStats {
-    /// Bytes on disk per stored event.
-    pub fn bytes_per_event(&self) -> f64 {
-        if self.events == 0 {
-            0.0
-        } else {
-            self.file_bytes as f64 / self.events as f64
-        }
-    }
 }
 
 impl Store {
@@ -188,7 +156,11 @@ impl Store {
 
     /// A consistent read-only view of everything committed so far.
     pub fn snapshot(&self) -> Result<Snapshot> {
-        guarded("taking a snapshot", || self.core.view())
+        guarded("taking a snapshot", || {
+            Ok(Snapshot {
+                view: self.core.view()?,
+            })
+        })
     }
 
     /// Counts and sizes of the whole store.
@@ -358,6 +330,132 @@ impl Store {
     /// Idempotent; safe to kill at any point (the next run finishes).
     pub fn maintenance(&mut self, now: i64) -> Result<MaintenanceReport> {
         guarded("running maintenance", || self.core.maintenance(now))
+    }
+}
+
+// ------------------------------------------------------------ options
+
+/// How long opening waits for a store another process holds, by default.
+pub const DEFAULT_WAIT: Duration = Duration::from_secs(10);
+
+/// How to open a store: read-only or writable, whether to create it, how
+/// long to wait for another process, whether to verify the file first.
+///
+/// ```
+/// use heatstore::OpenOptions;
+/// let dir = tempfile::tempdir()?;
+/// let path = dir.path().join("site.heat");
+/// drop(OpenOptions::new().open(&path)?); // created
+/// let reader = OpenOptions::new().read_only(true).open(&path)?;
+/// assert!(reader.is_read_only());
+/// // Readers share the file; a writer waits for them, then gives up.
+/// let err = OpenOptions::new()
+///     .wait(std::time::Duration::from_millis(50))
+///     .open(&path)
+///     .err()
+///     .unwrap();
+/// assert!(matches!(err, heatstore::Error::InUse { .. }), "{err}");
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Clone, Debug)]
+pub struct OpenOptions {
+    read_only: bool,
+    create: bool,
+    wait: Duration,
+    verify: bool,
+}
+
+impl Default for OpenOptions {
+    fn default() -> Self {
+        OpenOptions::new()
+    }
+}
+
+impl OpenOptions {
+    /// Writable, created when missing, waiting up to [`DEFAULT_WAIT`] for
+    /// another process, the file verified at open.
+    pub fn new() -> OpenOptions {
+        OpenOptions {
+            read_only: false,
+            create: true,
+            wait: DEFAULT_WAIT,
+            verify: true,
+        }
+    }
+
+    /// Opens the store read-only: nothing is ever written to the file, so
+    /// it may be on read-only media or readable only. Any number of
+    /// processes may read a store at once, but not while one writes. A
+    /// store that was not closed cleanly (its process died) cannot be
+    /// opened read-only: [`Error::NeedsRepair`]; a writable open repairs
+    /// it. Default: `false`.
+    pub fn read_only(&mut self, read_only: bool) -> &mut OpenOptions {
+        self.read_only = read_only;
+        self
+    }
+
+    /// Creates the store when the file does not exist (never when opening
+    /// read-only). Default: `true`.
+    pub fn create(&mut self, create: bool) -> &mut OpenOptions {
+        self.create = create;
+        self
+    }
+
+    /// How long to wait for a store another process has open before
+    /// failing with [`Error::InUse`]. Default: [`DEFAULT_WAIT`].
+    pub fn wait(&mut self, wait: Duration) -> &mut OpenOptions {
+        self.wait = wait;
+        self
+    }
+
+    /// Whether a writable open first checks every page of the file (redb's
+    /// integrity check), which reads the whole file. Without it, or when
+    /// opening read-only, damaged pages are found when they are read and
+    /// reported as [`Error::Corrupt`] then. Default: `true`.
+    pub fn verify(&mut self, verify: bool) -> &mut OpenOptions {
+        self.verify = verify;
+        self
+    }
+
+    /// Opens the store at `path`.
+    pub fn open(&self, path: impl AsRef<Path>) -> Result<crate::Store> {
+        crate::guard::guarded("opening the store", || {
+            let path = path.as_ref();
+            let db = if self.read_only {
+                Db::Ro(open_file_ro(path, self.wait)?)
+            } else {
+                Db::Rw(open_file_rw(path, self.create, self.verify, self.wait)?)
+            };
+            Store::from_db(db, Location::File(path.to_owned()))
+        })
+    }
+
+    /// Opens the store in the file `name` of a virtual file system.
+    pub fn open_vfs(&self, vfs: Arc<dyn Vfs>, name: &str) -> Result<crate::Store> {
+        crate::guard::guarded("opening the store", || {
+            let exists = vfs.exists(name);
+            if !exists && (self.read_only || !self.create) {
+                return Err(Error::NotAStore {
+                    detail: format!("{name} does not exist"),
+                });
+            }
+            let backend = Boxed(vfs.open(name, !self.read_only)?);
+            let db = if self.read_only {
+                Db::Ro(
+                    Database::builder()
+                        .open_read_only_with_backend(backend)
+                        .map_err(|e| open_error(e, Path::new(name)))?,
+                )
+            } else {
+                Db::Rw(
+                    Database::builder()
+                        .set_check_integrity_on_open(self.verify)
+                        .create_with_backend(backend)
+                        .map_err(|e| open_error(e, Path::new(name)))?,
+                )
+            };
+            Store::from_db(db, Location::Vfs(vfs, name.to_owned()))
+        })
     }
 }
 

@@ -23,7 +23,7 @@ use super::Filters;
 use crate::cache::numbering::{bitmap_of, sorted_ids, DenseIds};
 use crate::error::Result;
 use crate::normalize::DeviceClass;
-use crate::read::{PartitionView, SiteRef, Snapshot};
+use crate::read::{PartitionView, SiteRef, View};
 use crate::storage::dict::Dim;
 use crate::storage::segment::col;
 use crate::storage::sessions::{SField, SessionBlock};
@@ -313,7 +313,7 @@ fn bitmap_bytes(b: &RoaringBitmap) -> usize {
 
 /// The pageview aggregate of a partition, computed on first use, its
 /// visitors numbered in `ids`.
-pub(crate) fn pv_agg(snap: &Snapshot, part: &PartitionView, ids: &DenseIds) -> Result<Arc<PvAgg>> {
+pub(crate) fn pv_agg(snap: &View, part: &PartitionView, ids: &DenseIds) -> Result<Arc<PvAgg>> {
     snap.cache.get_or_try(
         crate::cache::Key::PvAgg {
             part: part.key(),
@@ -539,7 +539,7 @@ pub(crate) fn block_key(bytes: &[u8]) -> u64 {
 }
 
 pub(crate) fn cohorts(
-    snap: &Snapshot,
+    snap: &View,
     ids: &DenseIds,
     site: u32,
     day: i32,
@@ -612,7 +612,7 @@ pub(crate) fn cohorts(
 /// block's content key and a code telling groupings apart in the cache;
 /// `id` and `name` are the grouping's.
 pub(crate) fn groups(
-    snap: &Snapshot,
+    snap: &View,
     ids: &DenseIds,
     (site, day): (u32, i32),
     key: (u64, u8),

@@ -17,18 +17,31 @@
 
 mod agg;
 pub(crate) use agg::block_key;
-mod events;
-mod heat;
+mod breakdowns;
+mod counts;
+mod elements;
+mod heatmap;
+mod pages;
+mod rage;
+mod replay;
 pub(crate) mod scan;
+mod scroll;
+mod series;
 mod sessions;
+mod viewport;
 
 use serde::{Deserialize, Serialize};
 
-pub use events::{
-    Element, Elements, Heatmap, HeatmapCell, PageRow, Pages, RageBurst, RageClicks, ScrollReach,
-    ScrollStep, Series, SeriesRow,
-};
-pub use sessions::{Breakdown, BreakdownRow, SessionList, SessionSummary};
+pub use breakdowns::{Breakdown, BreakdownRow};
+pub use counts::{SiteCounts, StoreStats};
+pub use elements::{Element, Elements};
+pub use heatmap::{Heatmap, HeatmapCell};
+pub use pages::{PageRow, Pages};
+pub use rage::{RageBurst, RageClicks};
+pub use replay::StoredEvent;
+pub use scroll::{ScrollReach, ScrollStep};
+pub use series::{Series, SeriesRow};
+pub use sessions::{SessionList, SessionSummary};
 
 use crate::error::{Error, Result};
 use crate::normalize::{Channel, DeviceClass};

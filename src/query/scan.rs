@@ -10,7 +10,7 @@ use roaring::RoaringBitmap;
 use super::Filters;
 use crate::error::Result;
 use crate::normalize::DeviceClass;
-use crate::read::{PartitionView, SegmentView, SiteRef, Snapshot};
+use crate::read::{PartitionView, SegmentView, SiteRef, View};
 use crate::storage::dict::Dim;
 use crate::storage::segment::{self, col, OptColumn, SessionRuns};
 use crate::storage::tombstones::Hidden;
@@ -46,7 +46,7 @@ impl Dense {
 /// One segment being read: its surviving rows and its decoded columns,
 /// fetched from the store's cache (decoded on first use).
 pub(crate) struct SegCtx<'a> {
-    pub snap: &'a Snapshot,
+    pub snap: &'a View,
     pub part: &'a PartitionView,
     pub seg: &'a SegmentView,
     pub rows: RoaringBitmap,
@@ -66,11 +66,7 @@ fn bitmaps_size(b: &Bitmaps) -> usize {
 }
 
 impl<'a> SegCtx<'a> {
-    pub(crate) fn new(
-        snap: &'a Snapshot,
-        part: &'a PartitionView,
-        seg: &'a SegmentView,
-    ) -> SegCtx<'a> {
+    pub(crate) fn new(snap: &'a View, part: &'a PartitionView, seg: &'a SegmentView) -> SegCtx<'a> {
         SegCtx {
             snap,
             part,
@@ -291,8 +287,8 @@ impl SegCtx<'_> {
     pub fn events_of(
         &self,
         range: std::ops::Range<u32>,
-    ) -> Result<Vec<(u32, crate::read::StoredEvent)>> {
-        use crate::read::StoredEvent;
+    ) -> Result<Vec<(u32, crate::query::StoredEvent)>> {
+        use crate::query::StoredEvent;
         let ts = self.ts()?;
         let pages = self.page_ids()?;
         let kinds = self.kinds()?;
@@ -395,7 +391,7 @@ impl SegCtx<'_> {
 /// range, with `rows` set to the rows that pass every filter. `kinds`
 /// restricts to those kinds (on top of the filter's kind).
 pub(crate) fn scan(
-    snap: &Snapshot,
+    snap: &View,
     site: &SiteRef,
     f: &Filters,
     kinds: Option<&[EventKind]>,
@@ -411,7 +407,7 @@ pub(crate) fn scan(
 
 /// [`scan`] over one partition.
 pub(crate) fn scan_partition(
-    snap: &Snapshot,
+    snap: &View,
     site: &SiteRef,
     part: &PartitionView,
     f: &Filters,

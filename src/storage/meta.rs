@@ -5,7 +5,6 @@ use std::path::Path;
 
 use redb::{Database, ReadOnlyDatabase, ReadableDatabase, ReadableTable, TableHandle};
 
-use super::file::Location;
 use super::schema::*;
 use super::sessions::SessionRow;
 use super::Corrupt;
@@ -96,16 +95,12 @@ pub(crate) fn initialize(db: &Database) -> Result<()> {
 
 /// A read-only store must be of this version with every table: it
 /// cannot be migrated or completed without writing.
-pub(crate) fn check_read_only(db: &ReadOnlyDatabase, location: &Location) -> Result<()> {
+pub(crate) fn check_read_only(db: &ReadOnlyDatabase, path: Option<&Path>) -> Result<()> {
     if is_current(db)? {
         return Ok(());
     }
     let txn = db.begin_read()?;
-    let name = || {
-        location
-            .path()
-            .map_or("the store".to_owned(), |p| p.display().to_string())
-    };
+    let name = || path.map_or("the store".to_owned(), |p| p.display().to_string());
     let Ok(meta) = txn.open_table(META) else {
         return Err(Error::NotAStore {
             detail: format!("{} holds no heatstore header", name()),
@@ -128,7 +123,7 @@ pub(crate) fn check_read_only(db: &ReadOnlyDatabase, location: &Location) -> Res
         });
     }
     Err(Error::NeedsUpgrade {
-        path: location.path().map(Path::to_path_buf),
+        path: path.map(Path::to_path_buf),
         found,
     })
 }

@@ -5,6 +5,7 @@ pub(crate) mod codec;
 pub(crate) mod columns;
 pub(crate) mod dict;
 pub(crate) mod file;
+pub(crate) mod hiding;
 pub(crate) mod meta;
 pub(crate) mod partition;
 pub(crate) mod requests;

@@ -270,7 +270,7 @@ pub(crate) fn write_batch(core: &Core, batch: Batch, plan: CommitPlan) -> Result
             }
         }
         for c in known {
-            crate::storage::requests::record_derived(
+            crate::storage::hiding::record_derived(
                 &txn,
                 &c.site_name,
                 c.site,

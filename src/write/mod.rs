@@ -31,11 +31,10 @@ use crate::storage::{day_of, Corrupt, DAY_MS};
 
 mod batch;
 
+pub use crate::core::SEAL_ROWS;
+
 use batch::CoveredSession;
 pub(crate) use batch::{write_batch, Batch, CommitPlan, Written};
-
-/// A partition is sealed when this many of its rows are pending.
-pub const SEAL_ROWS: u64 = 16_384;
 
 /// Cookieless sessions end after this much inactivity.
 pub const COOKIELESS_SESSION_GAP_MS: i64 = 30 * 60 * 1000;
@@ -477,5 +476,13 @@ impl<'s> Writer<'s> {
             }
             Ok(parts.len() as u64)
         })
+    }
+}
+
+impl Core {
+    /// The writer: locks the writer's state for as long as it lives.
+    pub(crate) fn writer(&self) -> Result<Writer<'_>> {
+        self.db.rw()?;
+        Ok(Writer::new(self, self.lock()))
     }
 }

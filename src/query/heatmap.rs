@@ -1,40 +1,177 @@
-//! Heatmaps from per-partition aggregates.
-//!
-//! Two items per partition, computed on first use and kept in the cache of
-//! decoded data like those of [`super::agg`] (keyed by partition version,
-//! so never stale; nothing persistent):
-//!
-//! - [`PagePvs`]: the partition's pageviews of one page, by session, with
-//!   their viewport. An event without its own viewport width takes that of
-//!   its session's latest pageview of the page at or before it, else of
-//!   the earliest: when the partition holds such a pageview at or before
-//!   the event, it is the answer (any other is older); otherwise the
-//!   session's other days are looked up, through their own [`PagePvs`].
-//! - [`HeatAgg`]: for one page, event kind and grid (`cols`, `row_px`),
-//!   the cells of the partition's events per cohort (device class and
-//!   channel, as in the pageview aggregate) and hour, the events whose
-//!   pageview had no viewport (skipped), and the events whose pageview is
-//!   in another partition, kept unresolved and resolved at query time.
-//!
-//! A heatmap reads the aggregate of every partition its range covers whole
-//! or by whole hours, when no deletion request of the site is pending and
-//! no browser, OS or referrer filter is set; it scans the other partitions.
-
-use std::sync::Arc;
-
-use foldhash::{HashMap, HashMapExt};
+//! Click and move heatmaps of a page: each event in column
+//! `min(cols-1, x*cols/vw)` and row `y/row_px`, from per-partition
+//! aggregates where the filters allow (below) and by scanning elsewhere.
 
 use super::agg::{cover, default_cohorts, row_devices, rows_pass, Cover, NO_DEVICE};
-use super::events::{Heatmap, HeatmapCell};
-use super::scan::{day_span, scan_partition, SegCtx};
+use super::scan::{day_span, scan, scan_partition, SegCtx};
+use super::viewport::*;
 use super::{Filters, HeatmapOptions};
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::normalize::DeviceClass;
-use crate::read::{PartitionView, SiteRef, Snapshot};
+use crate::read::{PartitionView, SiteRef, View};
 use crate::storage::dict::Dim;
 use crate::storage::segment::col;
 use crate::storage::{day_start, DAY_MS, HOUR_MS};
 use crate::EventKind;
+use foldhash::{HashMap, HashMapExt, HashSetExt};
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+/// One non-empty heatmap cell.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+pub struct HeatmapCell {
+    /// Column, `0..cols`.
+    pub col: u32,
+    /// Row: `y / row_px`.
+    pub row: u32,
+    /// Events in the cell.
+    pub count: u64,
+}
+
+/// A click or move heatmap of one page.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Heatmap {
+    /// Non-empty cells, by (row, col).
+    pub cells: Vec<HeatmapCell>,
+    /// Events placed in cells.
+    pub total: u64,
+    /// Events left out: no viewport width on the event nor on the
+    /// session's pageview of the page.
+    pub skipped: u64,
+    /// Columns of the grid.
+    pub cols: u32,
+    /// Row height in px.
+    pub row_px: u32,
+}
+
+impl View {
+    /// The click (or move, with `filters.kind = Some(Move)`) heatmap of
+    /// `filters.page`.
+    ///
+    /// Each event lands in column `min(cols-1, x*cols/vw)` and row
+    /// `y/row_px`; `vw` is the event's, else that of the session's latest
+    /// pageview of the page at or before the event, else of its earliest.
+    pub(crate) fn heatmap(
+        &self,
+        site: &str,
+        filters: &Filters,
+        opts: HeatmapOptions,
+    ) -> Result<Heatmap> {
+        filters.check()?;
+        if opts.cols == 0 || opts.row_px == 0 {
+            return Err(Error::InvalidArgument(
+                "cols and row_px must be at least 1".into(),
+            ));
+        }
+        let page = filters
+            .page
+            .clone()
+            .ok_or_else(|| Error::InvalidArgument("a heatmap needs a page".into()))?;
+        let kind = filters.kind.unwrap_or(EventKind::Click);
+        if !matches!(kind, EventKind::Click | EventKind::Move) {
+            return Err(Error::InvalidArgument(format!(
+                "a heatmap is of click or move events, not {kind}"
+            )));
+        }
+        let mut out = Heatmap {
+            cols: opts.cols,
+            row_px: opts.row_px,
+            ..Heatmap::default()
+        };
+        let Some(site) = site_or_empty(self, site)? else {
+            return Ok(out);
+        };
+        let f = Filters {
+            kind: Some(kind),
+            ..filters.clone()
+        };
+        if heat_agg_usable(&site, &f) {
+            heatmap(self, &site, &f, &page, kind, opts, &mut out)?;
+            return Ok(out);
+        }
+        let mut cells: BTreeMap<(u32, u32), u64> = BTreeMap::new();
+        let mut pending: Vec<(u64, i64, Pos, u64, u64)> = Vec::new();
+        let mut pvs = InRangePageviews::default();
+        let place = |cells: &mut BTreeMap<(u32, u32), u64>, x: u64, y: u64, vw: u64| {
+            let c = (x.saturating_mul(u64::from(opts.cols)) / vw.max(1))
+                .min(u64::from(opts.cols) - 1) as u32;
+            let r = (y / u64::from(opts.row_px)).min(u64::from(u32::MAX)) as u32;
+            *cells.entry((r, c)).or_default() += 1;
+        };
+        // One scan: the events, and the page's pageviews for the viewport
+        // fallback.
+        let f = Filters { kind: None, ..f };
+        scan(
+            self,
+            &site,
+            &f,
+            Some(&[kind, EventKind::Pageview]),
+            &mut |ctx| {
+                let pageviews = ctx.kind_rows(EventKind::Pageview)?;
+                let rows: Vec<u32> = ctx.rows.iter().collect();
+                let xs = ctx.opt(col::X)?.values_of(rows.iter().copied());
+                let ys = ctx.opt(col::Y)?.values_of(rows.iter().copied());
+                let vws = ctx.opt(col::VW)?.values_of(rows.iter().copied());
+                let si = seg_index(ctx);
+                for (i, &r) in rows.iter().enumerate() {
+                    if pageviews.contains(r) {
+                        pvs.push(ctx, si, r, vws[i], None, None)?;
+                        continue;
+                    }
+                    let (Some(x), Some(y)) = (xs[i], ys[i]) else {
+                        continue;
+                    };
+                    match vws[i] {
+                        Some(vw) => place(&mut cells, x, y, vw),
+                        None => {
+                            let ts = ctx.ts()?.get(r as usize).copied().unwrap_or_default();
+                            let (s, _) = ctx.session_of(r)?;
+                            pending.push((s, ts, (ctx.part.day, si, r), x, y));
+                        }
+                    }
+                }
+                Ok(())
+            },
+        )?;
+        let found = pvs.resolve(self, &site, &page, pending.iter().map(|p| (p.0, p.1, p.2)))?;
+        for ((_, _, _, x, y), pv) in pending.into_iter().zip(found) {
+            match pv.and_then(|p| p.vw) {
+                Some(vw) => place(&mut cells, x, y, vw),
+                None => out.skipped += 1,
+            }
+        }
+        out.total = cells.values().sum();
+        out.cells = cells
+            .into_iter()
+            .map(|((row, col), count)| HeatmapCell { col, row, count })
+            .collect();
+        Ok(out)
+    }
+}
+
+// ------------------------------------------------------ from aggregates
+// Heatmaps from per-partition aggregates.
+//
+// Two items per partition, computed on first use and kept in the cache of
+// decoded data like those of [`super::agg`] (keyed by partition version,
+// so never stale; nothing persistent):
+//
+// - [`PagePvs`]: the partition's pageviews of one page, by session, with
+//   their viewport. An event without its own viewport width takes that of
+//   its session's latest pageview of the page at or before it, else of
+//   the earliest: when the partition holds such a pageview at or before
+//   the event, it is the answer (any other is older); otherwise the
+//   session's other days are looked up, through their own [`PagePvs`].
+// - [`HeatAgg`]: for one page, event kind and grid (`cols`, `row_px`),
+//   the cells of the partition's events per cohort (device class and
+//   channel, as in the pageview aggregate) and hour, the events whose
+//   pageview had no viewport (skipped), and the events whose pageview is
+//   in another partition, kept unresolved and resolved at query time.
+//
+// A heatmap reads the aggregate of every partition its range covers whole
+// or by whole hours, when no deletion request of the site is pending and
+// no browser, OS or referrer filter is set; it scans the other partitions.
 
 /// No value (optional columns never hold `u32::MAX`).
 const NONE: u32 = u32::MAX;
@@ -93,11 +230,7 @@ impl PagePvs {
 /// The partition's pageviews of the page `page_id` (every row, bots too:
 /// the viewport fallback looks at the session's pageviews whatever the
 /// filters; used only while no deletion request hides rows).
-pub(crate) fn page_pvs(
-    snap: &Snapshot,
-    part: &PartitionView,
-    page_id: u32,
-) -> Result<Arc<PagePvs>> {
+pub(crate) fn page_pvs(snap: &View, part: &PartitionView, page_id: u32) -> Result<Arc<PagePvs>> {
     let key = crate::cache::Key::PagePvs {
         part: part.key(),
         page: page_id,
@@ -246,7 +379,7 @@ impl CohortAcc {
 
 /// The heat aggregate of a partition, computed on first use.
 fn heat_agg(
-    snap: &Snapshot,
+    snap: &View,
     part: &PartitionView,
     page_id: u32,
     kind: EventKind,
@@ -370,7 +503,7 @@ struct Pending {
 /// The heatmap of `page` and `kind` from aggregates and scans; `f` has
 /// the kind set. Only when [`heat_agg_usable`].
 pub(crate) fn heatmap(
-    snap: &Snapshot,
+    snap: &View,
     site: &SiteRef,
     f: &Filters,
     page: &str,
@@ -488,7 +621,7 @@ pub(crate) fn heatmap(
 /// partition has none at or before it), else of its earliest one. `place`
 /// gets `None` when there is no such pageview or it has no width.
 fn resolve(
-    snap: &Snapshot,
+    snap: &View,
     site: &SiteRef,
     page: &str,
     pending: &[Pending],
@@ -533,7 +666,7 @@ fn resolve(
 }
 
 /// The page's pageviews on one day of the site, if any.
-fn day_pvs(snap: &Snapshot, site: &SiteRef, page: &str, day: i32) -> Result<Option<Arc<PagePvs>>> {
+fn day_pvs(snap: &View, site: &SiteRef, page: &str, day: i32) -> Result<Option<Arc<PagePvs>>> {
     let Some((_, meta)) = snap.partitions(site.id, day, day)?.into_iter().next() else {
         return Ok(None);
     };
