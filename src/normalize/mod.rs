@@ -7,7 +7,8 @@
 //! - [`referrer`]: referrer URL → host, registrable domain and channel.
 //! - [`page`]: page URL → path, host and campaign (`utm_*`) attributes.
 //! - [`ident`]: keyed hashes for session and visitor ids, cookieless ids.
-//! - [`small`]: language, screen size, selector patterns.
+//! - [`lang`], [`screen`], [`selector`]: language subtags, screen sizes,
+//!   selector patterns.
 //!
 //! Every input here comes from the network: no function in this module
 //! panics, whatever the string (`unwrap`, `expect` and slice indexing are
@@ -24,17 +25,21 @@
 
 pub mod device;
 pub mod ident;
+pub mod lang;
 pub mod page;
 pub mod referrer;
-pub mod small;
+pub mod screen;
+pub mod selector;
 
 pub use device::{Device, DeviceClass, UaCache};
 pub use ident::{cookieless_visitor, id_hash, IdKey};
+pub use lang::primary_language;
 pub use page::{parse_page, Campaign, PageInfo};
 pub use referrer::{
     classify_referrer, Channel, ReferrerInfo, ReferrerSources, ReferrerSourcesError,
 };
-pub use small::{primary_language, screen_size, selector_matches};
+pub use screen::screen_size;
+pub use selector::selector_matches;
 
 /// The longest prefix of `s` of at most `max` bytes that ends on a
 /// character boundary (untrusted strings are cut to bound their cost).

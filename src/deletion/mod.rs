@@ -1,0 +1,218 @@
+//! Deletion requests, opt-outs, retention and verified erasure.
+//!
+//! A request is recorded durably with its deadline (time asked + the
+//! site's purge window, at most 180 days). From the moment it commits, no
+//! report, replay, session list or count includes its data: the request's
+//! target is a tombstone every read consults, and the derived session
+//! blocks are rewritten in the same transaction.
+//!
+//! [`Store::maintenance`] then carries out every pending request: it
+//! rewrites the affected partitions without the rows (fresh dictionaries,
+//! so strings nothing references any more go too), removes the session
+//! rows and cookieless state, and finally rewrites the whole file into a
+//! fresh one that replaces the old by an atomic rename, because redb does
+//! not zero the pages it frees. Each step commits on its own and is
+//! idempotent, so a run killed at any point is finished by the next one.
+
+mod purge;
+mod rewrite;
+
+
+
+use redb::ReadableTable;
+use serde::Serialize;
+
+use crate::core::Core;
+use crate::error::{Error, Result};
+use crate::normalize::id_hash;
+use crate::storage::hiding::record_request;
+use crate::storage::requests::{
+    all_requests, DeletionRequest, RequestStatus, StoredTarget,
+};
+use crate::storage::schema::*;
+use crate::storage::sites::ensure_site;
+
+/// What a deletion request deletes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum DeletionTarget {
+    /// Every event and session of one visitor (the `visitor` id, or the
+    /// `session` id of a session none of whose events names a visitor).
+    /// It covers every session any of whose events named the visitor, in
+    /// whatever order they arrived: a session whose events name two
+    /// visitors (a login switching ids) is deleted whole by a request for
+    /// either. Events of those sessions that happened before the request
+    /// and arrive after it are dropped at ingest.
+    Visitor(String),
+    /// Every event of one session.
+    Session(String),
+    /// Every event with `ts` in `[from, to)`. Sessions whose first pageview
+    /// is in the range lose their attributes (they came from it) and leave
+    /// the session reports; their other events stay.
+    TimeRange {
+        /// Start, ms since the epoch, inclusive.
+        from: i64,
+        /// End, exclusive.
+        to: i64,
+    },
+    /// All data of the site.
+    Site,
+}
+
+/// What a maintenance run did.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct MaintenanceReport {
+    /// Requests erased by this run.
+    pub erased: Vec<u64>,
+    /// Rows removed by this run.
+    pub rows_removed: u64,
+    /// Partitions rewritten or dropped.
+    pub partitions_rewritten: u64,
+    /// Partitions dropped by retention.
+    pub partitions_expired: u64,
+    /// Bytes of the file before and after the rewrite.
+    pub file_bytes_before: u64,
+    /// Bytes of the file after.
+    pub file_bytes_after: u64,
+    /// Requests past their deadline and not erased before this run.
+    pub overdue: Vec<u64>,
+}
+
+pub(crate) use crate::time::now_ms;
+
+impl Core {
+    /// [`Store::request_deletion`] as if asked at `now` (ms since the epoch).
+    pub(crate) fn request_deletion_at(
+        &self,
+        site: &str,
+        target: DeletionTarget,
+        now: i64,
+    ) -> Result<u64> {
+        if let DeletionTarget::TimeRange { from, to } = target {
+            if from >= to {
+                return Err(Error::InvalidArgument(format!(
+                    "deletion time range is empty: from {from} is not before to {to}"
+                )));
+            }
+        }
+        let settings = self.site_settings(site)?;
+        settings.validate()?;
+        let mut state = self.lock();
+        let txn = self.db.rw()?.begin_write()?;
+        // A request for a site the store never saw is a mistake (a typo in
+        // the name would otherwise record a request that deletes nothing).
+        if txn.open_table(SITES)?.get(site)?.is_none() {
+            return Err(Error::UnknownSite {
+                site: site.to_owned(),
+            });
+        }
+        let (site_id, key) = ensure_site(&txn, site)?;
+        let stored = match &target {
+            DeletionTarget::Visitor(v) => StoredTarget::Visitor {
+                hash: id_hash(&key, v),
+            },
+            DeletionTarget::Session(s) => StoredTarget::Session {
+                hash: id_hash(&key, s),
+            },
+            DeletionTarget::TimeRange { from, to } => StoredTarget::TimeRange {
+                from: *from,
+                to: *to,
+            },
+            DeletionTarget::Site => StoredTarget::Site,
+        };
+        let id = record_request(&txn, site, site_id, stored, settings.purge_window_days, now)?;
+        txn.commit()?;
+        state.sites.remove(site);
+        Ok(id)
+    }
+
+    /// Opts a visitor out: their future events are dropped at ingest and a
+    /// deletion request is filed for their past ones. Returns its id.
+    pub(crate) fn opt_out(&self, site: &str, visitor: &str) -> Result<u64> {
+        let settings = self.site_settings(site)?;
+        let mut state = self.lock();
+        let txn = self.db.rw()?.begin_write()?;
+        let (site_id, key) = ensure_site(&txn, site)?;
+        let hash = id_hash(&key, visitor);
+        txn.open_table(OPT_OUTS)?.insert((site_id, hash), ())?;
+        let id = record_request(
+            &txn,
+            site,
+            site_id,
+            StoredTarget::Visitor { hash },
+            settings.purge_window_days,
+            now_ms(),
+        )?;
+        txn.commit()?;
+        state.sites.remove(site);
+        Ok(id)
+    }
+
+    /// Every deletion request with its status and deadline, oldest first.
+    pub(crate) fn deletion_requests(&self) -> Result<Vec<DeletionRequest>> {
+        all_requests(&self.db)
+    }
+
+    /// Requests past their deadline at `now` and not erased yet.
+    pub(crate) fn overdue_requests(&self, now: i64) -> Result<Vec<DeletionRequest>> {
+        Ok(all_requests(&self.db)?
+            .into_iter()
+            .filter(|r| r.overdue(now))
+            .collect())
+    }
+
+    /// Carries out every pending deletion request and the sites' retention
+    /// at `now`, then rewrites the file so no freed page keeps erased bytes.
+    /// Idempotent; safe to kill at any point (the next run finishes).
+    pub(crate) fn maintenance(&mut self, now: i64) -> Result<MaintenanceReport> {
+        let mut report = MaintenanceReport {
+            overdue: self.overdue_requests(now)?.iter().map(|r| r.id).collect(),
+            ..MaintenanceReport::default()
+        };
+        report.partitions_expired = self.expire(now)?;
+        let requests: Vec<DeletionRequest> = self
+            .deletion_requests()?
+            .into_iter()
+            .filter(|r| r.status == RequestStatus::Pending)
+            .collect();
+        // One purge per site for all its pending requests: each affected
+        // partition is rewritten once, however many requests touch it.
+        let mut by_site: std::collections::BTreeMap<&str, Vec<&DeletionRequest>> =
+            std::collections::BTreeMap::new();
+        for r in &requests {
+            by_site.entry(r.site.as_str()).or_default().push(r);
+        }
+        for (site, batch) in by_site {
+            let (rows, parts) = self.purge(site, &batch, now)?;
+            report.rows_removed += rows;
+            report.partitions_rewritten += parts;
+        }
+        let to_erase: Vec<DeletionRequest> = self
+            .deletion_requests()?
+            .into_iter()
+            .filter(|r| r.status == RequestStatus::Purged)
+            .collect();
+        report.file_bytes_before = self
+            .path()
+            .map_or(Ok(0), |p| std::fs::metadata(p).map(|m| m.len()))?;
+        if !to_erase.is_empty() || report.partitions_expired > 0 {
+            self.rewrite_file()?;
+        }
+        report.file_bytes_after = self
+            .path()
+            .map_or(Ok(0), |p| std::fs::metadata(p).map(|m| m.len()))?;
+        if !to_erase.is_empty() {
+            let txn = self.db.rw()?.begin_write()?;
+            {
+                let mut t = txn.open_table(DELETIONS)?;
+                for mut r in to_erase {
+                    r.status = RequestStatus::Erased;
+                    r.erased_at = Some(now);
+                    t.insert(r.id, r.encode().as_slice())?;
+                    report.erased.push(r.id);
+                }
+            }
+            txn.commit()?;
+        }
+        Ok(report)
+    }
+}
