@@ -17,6 +17,16 @@ pub(crate) fn day_start(day: i32) -> i64 {
     i64::from(day) * DAY_MS
 }
 
+/// The days `[lo, hi]` a time range `[from, to)` touches; `None` ends are
+/// open. An empty range (`to` at or before the first day) gives
+/// `lo > hi`. The one place this arithmetic is written: reports and the
+/// purge both use it.
+pub(crate) fn day_span(from: Option<i64>, to: Option<i64>) -> (i32, i32) {
+    let lo = from.map_or(i32::MIN, |f| day_of(f.max(0)));
+    let hi = to.map_or(i32::MAX, |t| if t <= 0 { i32::MIN } else { day_of(t - 1) });
+    (lo, hi)
+}
+
 /// Now, in ms since the Unix epoch.
 pub(crate) fn now_ms() -> i64 {
     std::time::SystemTime::now()

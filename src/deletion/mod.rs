@@ -17,8 +17,6 @@
 mod purge;
 mod rewrite;
 
-
-
 use redb::ReadableTable;
 use serde::Serialize;
 
@@ -26,9 +24,7 @@ use crate::core::Core;
 use crate::error::{Error, Result};
 use crate::normalize::id_hash;
 use crate::storage::hiding::record_request;
-use crate::storage::requests::{
-    all_requests, DeletionRequest, RequestStatus, StoredTarget,
-};
+use crate::storage::requests::{all_requests, DeletionRequest, RequestStatus, StoredTarget};
 use crate::storage::schema::*;
 use crate::storage::sites::ensure_site;
 

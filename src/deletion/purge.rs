@@ -8,9 +8,7 @@ use crate::error::Result;
 use crate::storage::columns;
 use crate::storage::hiding::{hidden_sessions, record_request};
 use crate::storage::partition::PartMeta;
-use crate::storage::requests::{
-    mark_purged, DeletionRequest, StoredTarget,
-};
+use crate::storage::requests::{mark_purged, DeletionRequest, StoredTarget};
 use crate::storage::row::{decode_batch, Row};
 use crate::storage::schema::*;
 use crate::storage::seal::{load_dicts, save_dicts, write_segments};
@@ -154,7 +152,7 @@ impl Core {
             let mut spans: Vec<(i32, i32)> = hidden
                 .ranges
                 .iter()
-                .map(|&(f, t)| (day_of(f.max(0)), day_of((t - 1).max(0))))
+                .map(|&(f, t)| crate::time::day_span(Some(f), Some(t)))
                 .collect();
             if hidden.all {
                 spans.push((i32::MIN, i32::MAX));

@@ -246,16 +246,29 @@ fn merge_hours(mut cells: Vec<PageHour>) -> Vec<PageHour> {
     out
 }
 
-/// Whether the pageview aggregate answers these filters exactly (on
-/// partitions their range covers). `page`: whether a page filter is fine.
-pub(crate) fn pv_agg_usable(site: &SiteRef, f: &Filters, page: bool) -> bool {
+/// Which event filters an aggregate answers besides those every aggregate
+/// answers (the range, by whole days or hours; device class; channel;
+/// bots).
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct Answers {
+    pub page: bool,
+    pub kind: bool,
+    pub selector: bool,
+}
+
+/// Whether aggregates answer these filters exactly, on the partitions
+/// their range covers: the one rule every report that reads aggregates
+/// goes by. None answers a browser, OS or referrer filter (session
+/// attributes they do not split by), nor rows hidden by a deletion request
+/// that is not erased yet.
+pub(crate) fn aggregates_answer(site: &SiteRef, f: &Filters, a: Answers) -> bool {
     site.hidden.is_empty()
-        && (page || f.page.is_none())
-        && f.kind.is_none()
-        && f.selector.is_none()
         && f.browser.is_none()
         && f.os.is_none()
         && f.referrer.is_none()
+        && (a.page || f.page.is_none())
+        && (a.kind || f.kind.is_none())
+        && (a.selector || f.selector.is_none())
 }
 
 /// How a time range covers one day.
@@ -501,15 +514,6 @@ pub(crate) struct GroupEntry {
     pub sessions: u64,
     /// Distinct visitors.
     pub visitors: RoaringBitmap,
-}
-
-/// Whether the block aggregates answer these filters exactly.
-pub(crate) fn block_agg_usable(site: &SiteRef, f: &Filters) -> bool {
-    site.hidden.is_empty()
-        && !f.has_event_filters()
-        && f.browser.is_none()
-        && f.os.is_none()
-        && f.referrer.is_none()
 }
 
 /// Whether a group entry is the one to read under these filters.

@@ -1,16 +1,16 @@
 //! Referrer and device breakdowns: sessions and visitors per group.
 
 use super::agg::{
-    block_agg_usable, cohorts, cover, entry_passes, field_code, groups, Cohorts, Cover, GroupEntry,
-    Visitors,
+    aggregates_answer, cohorts, cover, entry_passes, field_code, groups, Answers, Cohorts, Cover,
+    GroupEntry, Visitors,
 };
-use super::scan::day_span;
 use super::sessions::session_filter_ok;
 use super::{top, DeviceBy, Filters, ReferrerBy};
 use crate::error::Result;
 use crate::normalize::{Channel, DeviceClass};
 use crate::read::View;
 use crate::storage::sessions::{SField, SessionBlock};
+use crate::time::day_span;
 use foldhash::{HashMap, HashMapExt, HashSetExt};
 use serde::Serialize;
 use std::cmp::Reverse;
@@ -121,7 +121,7 @@ impl View {
         };
         // Whole days come from the blocks' aggregates when the filters
         // allow; the other days (range edges) are read session by session.
-        let use_agg = block_agg_usable(&site, f);
+        let use_agg = aggregates_answer(&site, f, Answers::default());
         let ids = self.cache.dense_ids(site.id);
         let mut groups_of: Vec<Arc<Vec<GroupEntry>>> = Vec::new();
         let mut cohorts_of: Vec<Arc<Cohorts>> = Vec::new();

@@ -2,8 +2,10 @@
 //! `min(cols-1, x*cols/vw)` and row `y/row_px`, from per-partition
 //! aggregates where the filters allow (below) and by scanning elsewhere.
 
-use super::agg::{cover, default_cohorts, row_devices, rows_pass, Cover, NO_DEVICE};
-use super::scan::{day_span, scan, scan_partition, SegCtx};
+use super::agg::{
+    aggregates_answer, cover, default_cohorts, row_devices, rows_pass, Answers, Cover, NO_DEVICE,
+};
+use super::scan::{scan, scan_partition, SegCtx};
 use super::viewport::*;
 use super::{Filters, HeatmapOptions};
 use crate::error::{Error, Result};
@@ -12,6 +14,7 @@ use crate::read::{PartitionView, SiteRef, View};
 use crate::storage::dict::Dim;
 use crate::storage::segment::col;
 use crate::storage::{day_start, DAY_MS, HOUR_MS};
+use crate::time::day_span;
 use crate::EventKind;
 use foldhash::{HashMap, HashMapExt, HashSetExt};
 use serde::Serialize;
@@ -94,10 +97,8 @@ impl View {
         let mut pending: Vec<(u64, i64, Pos, u64, u64)> = Vec::new();
         let mut pvs = InRangePageviews::default();
         let place = |cells: &mut BTreeMap<(u32, u32), u64>, x: u64, y: u64, vw: u64| {
-            let c = (x.saturating_mul(u64::from(opts.cols)) / vw.max(1))
-                .min(u64::from(opts.cols) - 1) as u32;
-            let r = (y / u64::from(opts.row_px)).min(u64::from(u32::MAX)) as u32;
-            *cells.entry((r, c)).or_default() += 1;
+            let c = cell(x, y, vw, opts);
+            *cells.entry(((c >> 32) as u32, c as u32)).or_default() += 1;
         };
         // One scan: the events, and the page's pageviews for the viewport
         // fallback.
@@ -317,7 +318,9 @@ impl HeatAgg {
     }
 }
 
-/// The cell of an event.
+/// The cell an event lands in, as `row << 32 | col` (so cells sort by row,
+/// then column): column `min(cols - 1, x * cols / vw)`, row `y / row_px`.
+/// The one place the formula is written, for scans and aggregates alike.
 fn cell(x: u64, y: u64, vw: u64, opts: HeatmapOptions) -> u64 {
     let c = (x.saturating_mul(u64::from(opts.cols)) / vw.max(1)).min(u64::from(opts.cols) - 1);
     let r = (y / u64::from(opts.row_px)).min(u64::from(u32::MAX));
@@ -489,7 +492,14 @@ fn heat_agg(
 /// their range covers whole or by whole hours). The heatmap has no
 /// selector filter; device and channel are the aggregates' cohorts.
 pub(crate) fn heat_agg_usable(site: &SiteRef, f: &Filters) -> bool {
-    site.hidden.is_empty() && f.browser.is_none() && f.os.is_none() && f.referrer.is_none()
+    // Page and kind select the aggregate; a selector does not filter
+    // heatmaps.
+    let all = Answers {
+        page: true,
+        kind: true,
+        selector: true,
+    };
+    aggregates_answer(site, f, all)
 }
 
 /// An event waiting for its session's pageview in another partition.

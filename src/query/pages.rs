@@ -1,13 +1,14 @@
 //! Pageviews, unique visitors, entries and mean load time per page.
 
-use super::agg::{cover, pv_agg, pv_agg_usable, Cover, PvAgg, Visitors};
-use super::scan::{day_span, scan_partition};
+use super::agg::{aggregates_answer, cover, pv_agg, Answers, Cover, PvAgg, Visitors};
+use super::scan::scan_partition;
 use super::viewport::*;
 use super::{top, Filters};
 use crate::error::Result;
 use crate::read::View;
 use crate::storage::dict::Dim;
 use crate::storage::segment::col;
+use crate::time::day_span;
 use crate::EventKind;
 use foldhash::{HashMap, HashMapExt, HashSetExt};
 use serde::Serialize;
@@ -80,7 +81,14 @@ impl View {
         };
         // Whole days come from the partitions' pageview aggregates when the
         // filters allow; the other partitions are scanned.
-        let use_agg = pv_agg_usable(&site_ref, filters, true);
+        let use_agg = aggregates_answer(
+            &site_ref,
+            filters,
+            Answers {
+                page: true,
+                ..Answers::default()
+            },
+        );
         let ids = self.cache.dense_ids(site_ref.id);
         let mut aggs: Vec<(Arc<PvAgg>, Cover)> = Vec::new();
         // page's number → (pageviews, load sum, load n, scanned visitors)

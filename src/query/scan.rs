@@ -14,15 +14,9 @@ use crate::read::{PartitionView, SegmentView, SiteRef, View};
 use crate::storage::dict::Dim;
 use crate::storage::segment::{self, col, OptColumn, SessionRuns};
 use crate::storage::tombstones::Hidden;
-use crate::storage::{day_of, day_start, Corrupt, DAY_MS, HOUR_MS};
+use crate::storage::{day_start, Corrupt, DAY_MS, HOUR_MS};
+use crate::time::day_span;
 use crate::EventKind;
-
-/// The days a time range touches.
-pub(crate) fn day_span(from: Option<i64>, to: Option<i64>) -> (i32, i32) {
-    let lo = from.map_or(i32::MIN, |f| day_of(f.max(0)));
-    let hi = to.map_or(i32::MAX, |t| if t <= 0 { i32::MIN } else { day_of(t - 1) });
-    (lo, hi)
-}
 
 /// An optional column decoded for O(1) access: one slot per row,
 /// `u32::MAX` where the row has no value.

@@ -1,13 +1,14 @@
 //! Pageviews, sessions and unique visitors per hour or UTC day.
 
-use super::agg::{cover, pv_agg, pv_agg_usable, Cover, PvAgg, Visitors};
-use super::scan::{day_span, scan_partition};
+use super::agg::{aggregates_answer, cover, pv_agg, Answers, Cover, PvAgg, Visitors};
+use super::scan::scan_partition;
 use super::viewport::*;
 use super::{Filters, Interval};
 use crate::cache::numbering::DenseIds;
 use crate::error::Result;
 use crate::read::{SiteRef, View};
 use crate::storage::day_start;
+use crate::time::day_span;
 use crate::EventKind;
 use foldhash::{HashMapExt, HashSetExt};
 use serde::Serialize;
@@ -144,7 +145,7 @@ impl View {
         acc: &mut BTreeMap<i64, Bucket<'_>>,
         aggs: &mut Vec<(i32, Arc<PvAgg>, Cover)>,
     ) -> Result<()> {
-        let use_agg = pv_agg_usable(site, filters, false);
+        let use_agg = aggregates_answer(site, filters, Answers::default());
         let (lo, hi) = day_span(filters.from, filters.to);
         for (day, meta) in self.partitions(site.id, lo, hi)? {
             let part = self.partition_view(site.id, day, &meta)?;

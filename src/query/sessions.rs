@@ -5,14 +5,15 @@ use std::sync::Arc;
 
 use serde::Serialize;
 
-use super::agg::{block_agg_usable, cohort_passes, cohorts, cover, Cover};
-use super::scan::{day_span, scan};
+use super::agg::{aggregates_answer, cohort_passes, cohorts, cover, Answers, Cover};
+use super::scan::scan;
 use super::Filters;
 use crate::cache::numbering::DenseIds;
 use crate::error::{Error, Result};
 use crate::normalize::{Channel, DeviceClass};
 use crate::read::{SiteRef, View};
 use crate::storage::sessions::{SField, SessionBlock};
+use crate::time::day_span;
 
 /// One session of the session list.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -207,7 +208,7 @@ impl View {
         bucket: &dyn Fn(i64) -> i64,
         acc: &mut std::collections::BTreeMap<i64, super::series::Bucket<'_>>,
     ) -> Result<()> {
-        if !block_agg_usable(site, f) {
+        if !aggregates_answer(site, f, Answers::default()) {
             for s in self.matching_sessions(site, f)? {
                 acc.entry(bucket(s.first_ts)).or_default().sessions += 1;
             }

@@ -140,16 +140,7 @@ impl View {
     }
 
     pub(crate) fn site_record(&self, site: &str) -> Result<Option<(u32, SiteRecord)>> {
-        let Some(id) = self.t.sites.get(site)?.map(|g| g.value()) else {
-            return Ok(None);
-        };
-        let bytes = self
-            .t
-            .site_config
-            .get(id)?
-            .map(|g| g.value().to_vec())
-            .ok_or_else(|| Corrupt::new("site settings", format!("site {id} has none")))?;
-        Ok(Some((id, SiteRecord::decode(&bytes)?)))
+        crate::storage::sites::load(&self.t.sites, &self.t.site_config, site)
     }
 
     pub(crate) fn site(&self, site: &str) -> Result<Option<SiteRef>> {

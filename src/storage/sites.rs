@@ -104,33 +104,47 @@ pub(crate) fn next_site_id(sites: &impl ReadableTable<&'static str, u32>) -> Res
         .ok_or_else(|| Error::InvalidArgument("too many sites".into()))
 }
 
-pub(crate) fn ensure_site(
-    txn: &WriteTransaction,
+/// The id and record of a site, if the store has it: the one lookup every
+/// layer uses (reads, the writer, requests, settings).
+pub(crate) fn load(
+    sites: &impl ReadableTable<&'static str, u32>,
+    conf: &impl ReadableTable<u32, &'static [u8]>,
     site: &str,
-) -> Result<(u32, crate::normalize::IdKey)> {
+) -> Result<Option<(u32, SiteRecord)>> {
+    let Some(id) = sites.get(site)?.map(|g| g.value()) else {
+        return Ok(None);
+    };
+    let bytes = conf
+        .get(id)?
+        .map(|g| g.value().to_vec())
+        .ok_or_else(|| Corrupt::new("site settings", format!("site {id} has none")))?;
+    Ok(Some((id, SiteRecord::decode(&bytes)?)))
+}
+
+/// The id and record of a site, created in `txn` (the next free id, a
+/// fresh secret key, default settings) when the store does not have it:
+/// the one place a site is created in a transaction.
+pub(crate) fn find_or_create(txn: &WriteTransaction, site: &str) -> Result<(u32, SiteRecord)> {
     crate::event::validate_site(site)
         .map_err(|e| Error::InvalidArgument(format!("site {site:?}: {e}")))?;
     let mut sites = txn.open_table(SITES)?;
     let mut conf = txn.open_table(SITE_CONFIG)?;
-    let found = sites.get(site)?.map(|g| g.value());
-    let id = match found {
-        Some(id) => id,
-        None => {
-            let id = crate::storage::sites::next_site_id(&sites)?;
-            sites.insert(site, id)?;
-            id
-        }
-    };
-    let existing = conf.get(id)?.map(|g| g.value().to_vec());
-    let record = match existing {
-        Some(b) => crate::storage::sites::SiteRecord::decode(&b)?,
-        None => {
-            let r = crate::storage::sites::SiteRecord::new(crate::SiteSettings::default());
-            conf.insert(id, r.encode().as_slice())?;
-            r
-        }
-    };
-    Ok((id, record.key))
+    if let Some(found) = load(&sites, &conf, site)? {
+        return Ok(found);
+    }
+    let id = next_site_id(&sites)?;
+    let record = SiteRecord::new(SiteSettings::default());
+    sites.insert(site, id)?;
+    conf.insert(id, record.encode().as_slice())?;
+    Ok((id, record))
+}
+
+/// The id and secret key of a site, created if needed.
+pub(crate) fn ensure_site(
+    txn: &WriteTransaction,
+    site: &str,
+) -> Result<(u32, crate::normalize::IdKey)> {
+    find_or_create(txn, site).map(|(id, record)| (id, record.key))
 }
 
 /// Writes a site's settings, creating the site (with a fresh key) if needed.
@@ -139,22 +153,9 @@ pub(crate) fn put_settings(
     site: &str,
     settings: SiteSettings,
 ) -> Result<()> {
-    let mut sites = txn.open_table(SITES)?;
-    let mut conf = txn.open_table(SITE_CONFIG)?;
-    let found = sites.get(site)?.map(|g| g.value());
-    let id = match found {
-        Some(id) => id,
-        None => {
-            let id = next_site_id(&sites)?;
-            sites.insert(site, id)?;
-            id
-        }
-    };
-    let mut record = match conf.get(id)?.map(|g| g.value().to_vec()) {
-        Some(b) => SiteRecord::decode(&b)?,
-        None => SiteRecord::new(SiteSettings::default()),
-    };
+    let (id, mut record) = find_or_create(txn, site)?;
     record.settings = settings;
-    conf.insert(id, record.encode().as_slice())?;
+    txn.open_table(SITE_CONFIG)?
+        .insert(id, record.encode().as_slice())?;
     Ok(())
 }

@@ -129,20 +129,14 @@ impl<'s> Writer<'s> {
         }
         let txn = self.core.db.begin_read()?;
         let sites = txn.open_table(SITES)?;
-        let state = match sites.get(site)?.map(|g| g.value()) {
-            Some(id) => {
-                let conf = txn.open_table(SITE_CONFIG)?;
-                let bytes = conf
-                    .get(id)?
-                    .map(|g| g.value().to_vec())
-                    .ok_or_else(|| Corrupt::new("site settings", format!("site {id} has none")))?;
-                SiteState {
-                    id,
-                    record: SiteRecord::decode(&bytes)?,
-                    covered: crate::storage::tombstones::load(&txn, site, id)?,
-                    is_new: false,
-                }
-            }
+        let conf = txn.open_table(SITE_CONFIG)?;
+        let state = match crate::storage::sites::load(&sites, &conf, site)? {
+            Some((id, record)) => SiteState {
+                id,
+                record,
+                covered: crate::storage::tombstones::load(&txn, site, id)?,
+                is_new: false,
+            },
             None => {
                 let taken = self
                     .state
