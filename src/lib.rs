@@ -11,6 +11,7 @@ mod core;
 mod deletion;
 mod error;
 pub mod event;
+#[cfg(feature = "gen")]
 pub mod gen;
 mod guard;
 mod import;

@@ -9,7 +9,6 @@ use std::io::BufRead;
 use std::path::Path;
 
 use redb::Database;
-use serde::Serialize;
 
 use crate::core::Core;
 use crate::deletion::{DeletionTarget, MaintenanceReport};
@@ -522,7 +521,6 @@ mod tests {
     use crate::storage::schema::{for_each_table, table_names, TableVisitor, TABLE_COUNT};
     use crate::time::now_ms;
     use crate::{DeletionTarget, Event, EventKind};
-    use redb::ReadableDatabase;
 
     /// Entries per table, by name.
     fn entries(db: &crate::storage::file::Db) -> std::collections::BTreeMap<String, u64> {

@@ -161,9 +161,7 @@ fn not_a_store_and_unknown_versions_are_clear_errors() {
     let dir = tempfile::tempdir().unwrap();
     let text = dir.path().join("notes.txt");
     std::fs::write(&text, b"hello, this is not a database").unwrap();
-    let err = Store::open(&text)
-        .err()
-        .expect("a text file is not a store");
+    let err = Store::open(&text).expect_err("a text file is not a store");
     assert!(matches!(err, heatstore::Error::NotAStore { .. }), "{err}");
 
     // A redb file of another program.
@@ -177,9 +175,7 @@ fn not_a_store_and_unknown_versions_are_clear_errors() {
         }
         t.commit().unwrap();
     }
-    let err = Store::open(&other)
-        .err()
-        .expect("another redb file is not a store");
+    let err = Store::open(&other).expect_err("another redb file is not a store");
     assert!(matches!(err, heatstore::Error::NotAStore { .. }), "{err}");
 
     // A heatstore file from the future.

@@ -16,7 +16,7 @@ use crate::storage::segment;
 use crate::storage::sessions::SessionRow;
 use crate::storage::tombstones::Hidden;
 use crate::storage::{day_of, day_start};
-use redb::{ReadableDatabase, ReadableTable, WriteTransaction};
+use redb::{ReadableTable, WriteTransaction};
 use std::collections::BTreeSet;
 
 impl Core {

@@ -11,7 +11,7 @@ use crate::normalize::{Channel, DeviceClass};
 use crate::read::View;
 use crate::storage::sessions::{SField, SessionBlock};
 use crate::time::day_span;
-use foldhash::{HashMap, HashMapExt, HashSetExt};
+use foldhash::{HashMap, HashMapExt};
 use serde::Serialize;
 use std::cmp::Reverse;
 use std::sync::Arc;

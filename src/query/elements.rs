@@ -8,7 +8,7 @@ use crate::read::View;
 use crate::storage::dict::Dim;
 use crate::storage::segment::col;
 use crate::EventKind;
-use foldhash::{HashMap, HashMapExt, HashSetExt};
+use foldhash::{HashMap, HashMapExt};
 use serde::Serialize;
 use std::cmp::Reverse;
 

@@ -16,7 +16,7 @@ use crate::storage::segment::col;
 use crate::storage::{day_start, DAY_MS, HOUR_MS};
 use crate::time::day_span;
 use crate::EventKind;
-use foldhash::{HashMap, HashMapExt, HashSetExt};
+use foldhash::{HashMap, HashMapExt};
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::sync::Arc;

@@ -10,7 +10,7 @@ use crate::storage::dict::Dim;
 use crate::storage::segment::col;
 use crate::time::day_span;
 use crate::EventKind;
-use foldhash::{HashMap, HashMapExt, HashSetExt};
+use foldhash::{HashMap, HashMapExt};
 use serde::Serialize;
 use std::cmp::Reverse;
 use std::sync::Arc;

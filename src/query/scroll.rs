@@ -7,7 +7,7 @@ use crate::error::{Error, Result};
 use crate::read::View;
 use crate::storage::segment::col;
 use crate::EventKind;
-use foldhash::{HashMap, HashMapExt, HashSet, HashSetExt};
+use foldhash::{HashMap, HashMapExt, HashSet};
 use serde::Serialize;
 
 /// How many sessions reached a depth.

@@ -10,7 +10,6 @@ use crate::read::{SiteRef, View};
 use crate::storage::day_start;
 use crate::time::day_span;
 use crate::EventKind;
-use foldhash::{HashMapExt, HashSetExt};
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::sync::Arc;

@@ -1,6 +1,6 @@
 //! Session reports: referrers, devices, entry pages, the session list.
 
-use foldhash::{HashMapExt, HashSet, HashSetExt};
+use foldhash::{HashSet, HashSetExt};
 use std::sync::Arc;
 
 use serde::Serialize;
