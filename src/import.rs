@@ -6,6 +6,15 @@
 //! on its own thread while the next one is buffered (one at a time). A
 //! malformed line is reported with its number and reason and never aborts
 //! the import; the valid lines around it are stored.
+#![cfg_attr(
+    not(test),
+    deny(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::indexing_slicing,
+        clippy::panic
+    )
+)]
 
 use std::io::BufRead;
 use std::sync::mpsc::{channel, sync_channel, Receiver, Sender, SyncSender};
@@ -148,7 +157,7 @@ impl Core {
             // the same turn keeps the input's order. The first worker with
             // nothing more to give marks the end.
             'chunks: for turn in 0.. {
-                let Ok(chunk) = chunks_rx[turn % workers].recv() else {
+                let Some(Ok(chunk)) = chunks_rx.get(turn % workers).map(|rx| rx.recv()) else {
                     break 'chunks;
                 };
                 let Chunk {
@@ -234,7 +243,9 @@ fn read_blocks<R: BufRead>(
     // Decided on the first block: whether lines end with `\r` alone.
     let mut cr_only: Option<bool> = None;
     for turn in 0.. {
-        let tx = &workers[turn % workers.len()];
+        let Some(tx) = workers.get(turn % workers.len().max(1)) else {
+            return;
+        };
         // A spent buffer keeps its length: growing it back to the block
         // size zeroes only what was never written.
         let mut bytes = spent.try_recv().unwrap_or_default();
@@ -246,7 +257,7 @@ fn read_blocks<R: BufRead>(
             if bytes.len() < BLOCK_BYTES {
                 bytes.resize(BLOCK_BYTES, 0);
             }
-            match reader.read(&mut bytes[filled..BLOCK_BYTES]) {
+            match reader.read(bytes.get_mut(filled..BLOCK_BYTES).unwrap_or_default()) {
                 Ok(0) => {
                     eof = true;
                     break;
@@ -356,7 +367,8 @@ fn work(
         let mut line_no = block.first_line;
         let mut at = 0;
         while at < bytes.len() {
-            let end = memchr::memchr(b'\n', &bytes[at..]).map_or(bytes.len(), |i| at + i);
+            let end = memchr::memchr(b'\n', bytes.get(at..).unwrap_or_default())
+                .map_or(bytes.len(), |i| at + i);
             let range = at..end;
             at = end + 1;
             let decoded = match text.and_then(|t| t.get(range.clone())) {

@@ -7,6 +7,15 @@
 //! missing required field or an out-of-range value rejects the line with an
 //! [`EventError`] that names the field. Typed text is never accepted: a line
 //! carrying `value` or `text` is rejected whatever its type.
+#![cfg_attr(
+    not(test),
+    deny(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::indexing_slicing,
+        clippy::panic
+    )
+)]
 
 mod json;
 mod validate;

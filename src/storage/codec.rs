@@ -241,11 +241,13 @@ pub(crate) fn encode_uints(values: &[u64], out: &mut Vec<u8>) {
     // Patched: try narrower widths, values that do not fit become exceptions.
     let mut hist = [0usize; 65];
     for &v in values {
-        hist[usize::from(bits(v - min))] += 1;
+        if let Some(h) = hist.get_mut(usize::from(bits(v - min))) {
+            *h += 1;
+        }
     }
     let mut wider = 0usize;
     for w in (1..full).rev() {
-        wider += hist[usize::from(w) + 1];
+        wider += hist.get(usize::from(w) + 1).copied().unwrap_or(0);
         // Each exception costs about an index delta and a value varint.
         let exc = wider * (2 + varint_len(1u64 << full.min(63)));
         let size = head + packed_size(w) + varint_len(wider as u64) + exc;
@@ -256,7 +258,7 @@ pub(crate) fn encode_uints(values: &[u64], out: &mut Vec<u8>) {
     // Runs.
     let mut runs = 1usize;
     let mut runs_size = 0usize;
-    let mut prev = values[0];
+    let mut prev = values.first().copied().unwrap_or_default();
     let mut len = 0u64;
     for &v in values {
         if v == prev {
@@ -274,7 +276,7 @@ pub(crate) fn encode_uints(values: &[u64], out: &mut Vec<u8>) {
         out.push(RUNS);
         put_varint(out, n as u64);
         put_varint(out, runs as u64);
-        let mut prev = values[0];
+        let mut prev = values.first().copied().unwrap_or_default();
         let mut len = 0u64;
         for &v in values {
             if v == prev {

@@ -1,5 +1,14 @@
 //! Storage internals: the redb schema, column codecs, segments,
 //! dictionaries, session blocks and the pending log.
+#![cfg_attr(
+    not(test),
+    deny(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::indexing_slicing,
+        clippy::panic
+    )
+)]
 
 pub(crate) mod codec;
 pub(crate) mod columns;

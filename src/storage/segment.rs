@@ -80,10 +80,10 @@ pub(crate) fn column_name(id: u8) -> &'static str {
 
 const fn kinds(ks: &[EventKind]) -> u8 {
     let mut m = 0u8;
-    let mut i = 0;
-    while i < ks.len() {
-        m |= 1 << (ks[i] as u8);
-        i += 1;
+    let mut rest = ks;
+    while let [k, tail @ ..] = rest {
+        m |= 1 << (*k as u8);
+        rest = tail;
     }
     m
 }
@@ -219,7 +219,10 @@ fn put_bitmaps(out: &mut Vec<u8>, sets: &BTreeMap<u32, RoaringBitmap>) {
 pub(crate) fn encode_session_attrs(codes: &[[u64; 5]]) -> Vec<u8> {
     let mut out = Vec::new();
     for i in 0..5 {
-        let v: Vec<u64> = codes.iter().map(|c| c[i]).collect();
+        let v: Vec<u64> = codes
+            .iter()
+            .map(|c| c.get(i).copied().unwrap_or_default())
+            .collect();
         encode_uints(&v, &mut out);
     }
     out
@@ -514,7 +517,7 @@ impl SessionRuns {
             return Err(r.corrupt("runs do not cover the segment"));
         }
         s.starts.push(rows);
-        if s.hashes.windows(2).any(|w| w[0] >= w[1]) {
+        if s.hashes.windows(2).any(|w| matches!(w, [a, b] if a >= b)) {
             return Err(r.corrupt("session hashes not sorted"));
         }
         Ok(s)
@@ -533,7 +536,10 @@ impl SessionRuns {
         let lens: Vec<u64> = self
             .starts
             .windows(2)
-            .map(|w| u64::from(w[1].saturating_sub(w[0])))
+            .map(|w| match w {
+                [a, b] => u64::from(b.saturating_sub(*a)),
+                _ => 0,
+            })
             .collect();
         encode_uints(&lens, &mut out);
         out
@@ -715,7 +721,9 @@ pub(crate) fn decode_session_attrs(
             return Err(r.corrupt("length differs from the session count"));
         }
         for (slot, x) in out.iter_mut().zip(v) {
-            slot[i] = x;
+            if let Some(s) = slot.get_mut(i) {
+                *s = x;
+            }
         }
     }
     Ok(out)

@@ -380,7 +380,7 @@ impl SessionBlock {
             }
             b.strings.push(s.into_iter().map(|i| i as u32).collect());
         }
-        if b.hashes.windows(2).any(|w| w[0] >= w[1]) {
+        if b.hashes.windows(2).any(|w| matches!(w, [a, b] if a >= b)) {
             return Err(Corrupt::new("session block", "session hashes not sorted"));
         }
         Ok(b)
