@@ -89,17 +89,17 @@ impl Core {
 
 impl Core {
     /// The path of the store's file, `None` outside the file system.
-    pub fn path(&self) -> Option<&std::path::Path> {
+    pub(crate) fn path(&self) -> Option<&std::path::Path> {
         self.location.path()
     }
 
     /// A consistent view of everything committed so far.
-    pub fn view(&self) -> Result<crate::read::View> {
+    pub(crate) fn view(&self) -> Result<crate::read::View> {
         crate::read::View::new(self.db.begin_read()?, std::sync::Arc::clone(&self.cache))
     }
 
     /// The settings of a site (defaults for a site not seen yet).
-    pub fn site_settings(&self, site: &str) -> Result<crate::SiteSettings> {
+    pub(crate) fn site_settings(&self, site: &str) -> Result<crate::SiteSettings> {
         Ok(self
             .view()?
             .site_record(site)?
@@ -108,7 +108,11 @@ impl Core {
     }
 
     /// Sets a site's settings, creating the site if needed.
-    pub fn set_site_settings(&self, site: &str, settings: crate::SiteSettings) -> Result<()> {
+    pub(crate) fn set_site_settings(
+        &self,
+        site: &str,
+        settings: crate::SiteSettings,
+    ) -> Result<()> {
         settings.validate()?;
         crate::event::validate_site(site)
             .map_err(|e| crate::Error::InvalidArgument(format!("site {site:?}: {e}")))?;
@@ -121,7 +125,7 @@ impl Core {
     }
 
     /// Counts and sizes of the whole store.
-    pub fn stats(&self) -> Result<crate::query::StoreStats> {
+    pub(crate) fn stats(&self) -> Result<crate::query::StoreStats> {
         let mut s = self.view()?.stats()?;
         if let Some(p) = self.path() {
             s.file_bytes = std::fs::metadata(p)?.len();

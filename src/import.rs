@@ -34,7 +34,7 @@ use crate::write::{write_batch, Appended, Batch, CommitPlan, Written};
 pub use crate::core::IMPORT_BATCH;
 
 /// Most rejected lines kept in a report (all are counted).
-pub const MAX_REPORTED_ERRORS: usize = 100_000;
+pub(crate) const MAX_REPORTED_ERRORS: usize = 100_000;
 
 /// One rejected line.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]

@@ -10,14 +10,12 @@
 use foldhash::{HashMap, HashMapExt};
 use std::sync::{Arc, Mutex};
 
-use crate::event::{Event, EventError, EventKind, EventRef};
+use crate::event::{EventError, EventKind, EventRef};
 use crate::normalize::id_hash;
-use crate::normalize::{
-    classify_referrer, parse_page, primary_language, screen_size, selector_matches, PageInfo,
-    ReferrerSources, UaCache,
-};
+use crate::normalize::session::{attrs_from, raw_attrs};
+use crate::normalize::SessionAttrs;
+use crate::normalize::{parse_page, selector_matches, PageInfo, ReferrerSources, UaCache};
 use crate::storage::row::Row;
-use crate::storage::sessions::SessionAttrs;
 use crate::storage::sites::{SiteRecord, SiteSettings};
 
 /// Why an accepted event was not stored.
@@ -83,7 +81,7 @@ struct Page {
 const PAGE_CACHE: usize = 65_536;
 
 impl Normalizer {
-    pub fn new(sources: ReferrerSources, mode: IngestMode) -> Normalizer {
+    pub(crate) fn new(sources: ReferrerSources, mode: IngestMode) -> Normalizer {
         Normalizer {
             mode,
             ua: Arc::new(Mutex::new(UaCache::new())),
@@ -96,18 +94,18 @@ impl Normalizer {
     /// A normalizer with the same referrer table and mode, and empty caches.
     /// A normalizer with the same referrer table and mode, sharing this
     /// one's user-agent cache (its other caches start empty).
-    pub fn fresh(&self) -> Normalizer {
+    pub(crate) fn fresh(&self) -> Normalizer {
         Normalizer {
             ua: Arc::clone(&self.ua),
             ..Normalizer::new(self.sources.clone(), self.mode)
         }
     }
 
-    pub fn sources(&self) -> &ReferrerSources {
+    pub(crate) fn sources(&self) -> &ReferrerSources {
         &self.sources
     }
 
-    pub fn mode(&self) -> IngestMode {
+    pub(crate) fn mode(&self) -> IngestMode {
         self.mode
     }
 
@@ -150,7 +148,7 @@ impl Normalizer {
 
     /// Normalizes a validated event. `Ok(Err(_))` is an event dropped by a
     /// privacy rule; `Err` rejects it.
-    pub fn normalize(
+    pub(crate) fn normalize(
         &mut self,
         e: &EventRef<'_>,
         settings: &SiteSettings,
@@ -227,78 +225,6 @@ impl Normalizer {
         };
         attrs_from(e, page, device, &self.sources)
     }
-}
-
-/// The session attributes of [`IngestMode::Raw`]: strings as given.
-fn raw_attrs(e: &EventRef<'_>, page: &PageInfo) -> SessionAttrs {
-    let referrer = e.referrer.unwrap_or(crate::normalize::referrer::DIRECT);
-    SessionAttrs {
-        entry_page: page.path.clone(),
-        referrer_host: referrer.to_owned(),
-        referrer_domain: referrer.to_owned(),
-        channel: if e.referrer.is_some() {
-            crate::normalize::Channel::Referral
-        } else {
-            crate::normalize::Channel::Direct
-        },
-        device: crate::normalize::DeviceClass::Unknown,
-        browser: e.ua.unwrap_or_default().to_owned(),
-        os: String::new(),
-        screen: screen_size(e.screen_w, e.screen_h),
-        lang: e.lang.map(str::to_owned),
-        tz: e.tz.map(str::to_owned),
-        ..SessionAttrs::default()
-    }
-}
-
-/// The session attributes a pageview gives, from its already parsed page
-/// and device.
-fn attrs_from(
-    e: &EventRef<'_>,
-    page: &PageInfo,
-    device: crate::normalize::Device,
-    sources: &ReferrerSources,
-) -> SessionAttrs {
-    let campaign = !page.campaign.is_empty() || page.click_id;
-    let referrer = classify_referrer(e.referrer, page.host.as_deref(), campaign, sources);
-    SessionAttrs {
-        entry_page: page.path.clone(),
-        referrer_host: referrer.host,
-        referrer_domain: referrer.domain,
-        channel: referrer.channel,
-        utm_source: page.campaign.source.clone(),
-        utm_medium: page.campaign.medium.clone(),
-        utm_campaign: page.campaign.campaign.clone(),
-        utm_term: page.campaign.term.clone(),
-        utm_content: page.campaign.content.clone(),
-        device: device.class,
-        browser: device.browser,
-        browser_major: device.browser_major,
-        os: device.os,
-        os_major: device.os_major,
-        screen: screen_size(e.screen_w, e.screen_h),
-        lang: e.lang.and_then(primary_language),
-        tz: e.tz.map(str::to_owned),
-    }
-}
-
-/// The session attributes a pageview gives its session, exactly as ingest
-/// derives them (with the built-in referrer table). For tools that need
-/// heatstore's normalization outside a store, such as the side-by-side
-/// benchmark feeding other databases.
-///
-/// ```
-/// use heatstore::{Event, EventKind};
-/// let mut e = Event::new("a.com", 0, EventKind::Pageview, "s", "/x?utm_source=news");
-/// e.referrer = Some("https://www.google.co.uk/search".into());
-/// let a = heatstore::session_attrs_of(&e);
-/// assert_eq!((a.entry_page.as_str(), a.channel.as_str()), ("/x", "campaign"));
-/// assert_eq!(a.referrer_host, "google.co.uk");
-/// ```
-pub fn session_attrs_of(e: &Event) -> SessionAttrs {
-    let page = crate::normalize::parse_page(&e.url);
-    let device = crate::normalize::Device::parse(e.ua.as_deref().unwrap_or(""));
-    attrs_from(&e.view(), &page, device, &ReferrerSources::builtin())
 }
 
 /// An event normalized for its site and ready to buffer: the part of

@@ -5,6 +5,7 @@
 //! keystrokes, page loads, sessions, devices and referrers.
 #![deny(unsafe_code)]
 #![warn(missing_docs)]
+#![warn(unreachable_pub)]
 
 mod cache;
 mod core;
@@ -31,14 +32,14 @@ pub use deletion::{DeletionTarget, MaintenanceReport};
 pub use error::{Corrupt, Error, Result};
 pub use event::{Event, EventError, EventKind};
 pub use import::{ImportError, ImportProgress, ImportReport, IMPORT_BATCH};
-pub use ingest::{session_attrs_of, Dropped, IngestMode};
+pub use ingest::{Dropped, IngestMode};
+pub use normalize::SessionAttrs;
 pub use query::{SiteCounts, StoreStats, StoredEvent};
 pub use recover::RecoverReport;
 pub use snapshot::Snapshot;
 pub use storage::file::Vfs;
 pub use storage::meta::FORMAT_VERSION;
 pub use storage::requests::{DeletionRequest, RequestStatus, StoredTarget};
-pub use storage::sessions::SessionAttrs;
 pub use storage::sites::{SiteSettings, MAX_PURGE_WINDOW_DAYS};
 pub use store::{OpenOptions, Store, DEFAULT_WAIT};
 pub use time::{parse_rfc3339_ms, parse_time};

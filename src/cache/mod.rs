@@ -105,7 +105,7 @@ pub(crate) struct Cache {
 }
 
 impl Cache {
-    pub fn new(budget: usize) -> Cache {
+    pub(crate) fn new(budget: usize) -> Cache {
         Cache {
             inner: Mutex::new((HashMap::new(), 0)),
             budget: budget.into(),
@@ -114,12 +114,12 @@ impl Cache {
     }
 
     /// The visitor numbering of `site` (see `query::dense`).
-    pub fn dense_ids(&self, site: u32) -> Arc<numbering::DenseIds> {
+    pub(crate) fn dense_ids(&self, site: u32) -> Arc<numbering::DenseIds> {
         let budget = self.budget.load(std::sync::atomic::Ordering::Relaxed);
         self.visitors.site(site, budget)
     }
 
-    pub fn set_budget(&self, bytes: usize) {
+    pub(crate) fn set_budget(&self, bytes: usize) {
         self.budget
             .store(bytes, std::sync::atomic::Ordering::Relaxed);
         if bytes == 0 {
@@ -132,7 +132,7 @@ impl Cache {
 
     /// The cached value of `key`, or `build`'s (value, estimated bytes),
     /// cached.
-    pub fn get_or_try<T: Any + Send + Sync>(
+    pub(crate) fn get_or_try<T: Any + Send + Sync>(
         &self,
         key: Key,
         build: impl FnOnce() -> Result<(T, usize)>,
@@ -182,7 +182,7 @@ impl Cache {
 #[cfg(test)]
 impl Cache {
     /// Evicts every item of one day, as a full cache might.
-    pub fn evict_day(&self, day: i32) {
+    pub(crate) fn evict_day(&self, day: i32) {
         if let Ok(mut g) = self.inner.lock() {
             let victims: Vec<Key> = g.0.keys().filter(|k| k.day() == day).copied().collect();
             for k in victims {

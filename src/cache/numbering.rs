@@ -125,7 +125,7 @@ struct Names {
 
 impl DenseIds {
     /// A numbering of no site, for reports that find no site to read.
-    pub fn detached() -> DenseIds {
+    pub(crate) fn detached() -> DenseIds {
         DenseIds::new(u64::MAX)
     }
 
@@ -138,7 +138,7 @@ impl DenseIds {
     }
 
     /// The number of a group name, numbering it if new.
-    pub fn name_id(&self, name: &str) -> u32 {
+    pub(crate) fn name_id(&self, name: &str) -> u32 {
         let Ok(mut g) = self.names.lock() else {
             return u32::MAX;
         };
@@ -153,7 +153,7 @@ impl DenseIds {
     }
 
     /// The name of a number [`DenseIds::name_id`] gave (empty if none).
-    pub fn name(&self, id: u32) -> Arc<str> {
+    pub(crate) fn name(&self, id: u32) -> Arc<str> {
         self.names
             .lock()
             .ok()
@@ -163,7 +163,7 @@ impl DenseIds {
 
     /// The number of each of `hashes`, in order, numbering the hashes not
     /// seen before.
-    pub fn number_each(&self, hashes: &[u64]) -> Vec<u32> {
+    pub(crate) fn number_each(&self, hashes: &[u64]) -> Vec<u32> {
         let mut ids: Vec<u32> = Vec::with_capacity(hashes.len());
         if let Ok(mut map) = self.map.lock() {
             for &h in hashes {
@@ -181,7 +181,7 @@ impl DenseIds {
 
     /// The number of distinct visitors in the union of `bitmaps` and
     /// `numbers` (numbered here) and `raw` hashes.
-    pub fn count(&self, bitmaps: &[&RoaringBitmap], numbers: &[u32], raw: &[u64]) -> u64 {
+    pub(crate) fn count(&self, bitmaps: &[&RoaringBitmap], numbers: &[u32], raw: &[u64]) -> u64 {
         match bitmaps {
             [] if numbers.is_empty() => return union_len(&[raw]),
             [one] if numbers.is_empty() && raw.is_empty() => return one.len(),
@@ -233,7 +233,7 @@ pub(crate) struct Registry {
 impl Registry {
     /// The numbering of `site`; first drops every site's if together they
     /// hold more than the limit for a cache of `budget` bytes.
-    pub fn site(&self, site: u32, budget: usize) -> Arc<DenseIds> {
+    pub(crate) fn site(&self, site: u32, budget: usize) -> Arc<DenseIds> {
         let limit = (budget / 4 / BYTES_PER_ID).max(MIN_LIMIT);
         let mut g = match self.inner.lock() {
             Ok(g) => g,

@@ -352,7 +352,7 @@ pub(crate) struct EventRef<'a> {
 
 impl EventRef<'_> {
     /// An owned copy.
-    pub fn to_event(self) -> Event {
+    pub(crate) fn to_event(self) -> Event {
         let own = |s: Option<&str>| s.map(str::to_owned);
         Event {
             site: self.site.to_owned(),

@@ -45,7 +45,7 @@ fn require<T>(field: &'static str, kind: EventKind, v: &Option<T>) -> Result<(),
 
 impl EventRef<'_> {
     /// Checks every rule of Event NDJSON v1 that the types do not.
-    pub fn validate(&self) -> Result<(), EventError> {
+    pub(crate) fn validate(&self) -> Result<(), EventError> {
         validate_site(self.site)?;
         if !(0..=MAX_TS).contains(&self.ts) {
             return Err(EventError::new(

@@ -7,6 +7,7 @@
 //! - [`referrer`]: referrer URL → host, registrable domain and channel.
 //! - [`page`]: page URL → path, host and campaign (`utm_*`) attributes.
 //! - [`ident`]: keyed hashes for session and visitor ids, cookieless ids.
+//! - [`session`]: a session's attributes, from its first pageview.
 //! - [`lang`], [`screen`], [`selector`]: language subtags, screen sizes,
 //!   selector patterns.
 //!
@@ -30,6 +31,7 @@ pub mod page;
 pub mod referrer;
 pub mod screen;
 pub mod selector;
+pub mod session;
 
 pub use device::{Device, DeviceClass, UaCache};
 pub use ident::{cookieless_visitor, id_hash, IdKey};
@@ -40,6 +42,7 @@ pub use referrer::{
 };
 pub use screen::screen_size;
 pub use selector::selector_matches;
+pub use session::{session_attrs_of, SessionAttrs};
 
 /// The longest prefix of `s` of at most `max` bytes that ends on a
 /// character boundary (untrusted strings are cut to bound their cost).

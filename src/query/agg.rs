@@ -43,7 +43,7 @@ pub(crate) struct Visitors<'a> {
 }
 
 impl Visitors<'_> {
-    pub fn len(self, ids: &DenseIds) -> u64 {
+    pub(crate) fn len(self, ids: &DenseIds) -> u64 {
         ids.count(&self.lists, &self.ids, &self.raw)
     }
 }
@@ -70,7 +70,10 @@ pub(crate) fn default_cohorts(f: &Filters) -> bool {
 
 impl PvAgg {
     /// The cohorts that pass the filters.
-    pub fn select<'a>(&'a self, f: &'a Filters) -> Box<dyn Iterator<Item = &'a PvCohort> + 'a> {
+    pub(super) fn select<'a>(
+        &'a self,
+        f: &'a Filters,
+    ) -> Box<dyn Iterator<Item = &'a PvCohort> + 'a> {
         if default_cohorts(f) {
             Box::new(std::iter::once(&self.nonbot))
         } else {
@@ -147,14 +150,14 @@ impl PvCohort {
     }
 
     /// The page numbered `id`, if it has pageviews.
-    pub fn page(&self, id: u32) -> Option<&PageAgg> {
+    pub(super) fn page(&self, id: u32) -> Option<&PageAgg> {
         let i = self.pages.binary_search_by_key(&id, |p| p.id).ok()?;
         self.pages.get(i)
     }
 
     /// Whether the rows pass the device, bot and channel filters, as the
     /// scan's bitmap algebra decides for each of them.
-    pub fn passes(&self, f: &Filters) -> bool {
+    pub(super) fn passes(&self, f: &Filters) -> bool {
         rows_pass(f, self.device, self.channel)
     }
 }
@@ -222,7 +225,7 @@ impl PageHour {
 
 impl PageAgg {
     /// The page's cells of the hours set in `hours`.
-    pub fn cells<'a>(&'a self, hours: &'a [bool; 24]) -> impl Iterator<Item = &'a PageHour> {
+    pub(super) fn cells<'a>(&'a self, hours: &'a [bool; 24]) -> impl Iterator<Item = &'a PageHour> {
         self.hours
             .iter()
             .filter(|c| hours.get(usize::from(c.hour)).copied().unwrap_or(false))
@@ -482,7 +485,7 @@ pub(crate) struct Cohorts {
 
 impl Cohorts {
     /// Visitor bitmaps of the sessions passing the filters.
-    pub fn visitors<'a>(&'a self, f: &Filters) -> Vec<&'a RoaringBitmap> {
+    pub(super) fn visitors<'a>(&'a self, f: &Filters) -> Vec<&'a RoaringBitmap> {
         if default_cohorts(f) {
             return vec![&self.nonbot_visitors];
         }

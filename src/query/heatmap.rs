@@ -194,7 +194,7 @@ fn opt(v: u32) -> Option<u64> {
 }
 
 impl PagePv {
-    pub fn vw(&self) -> Option<u64> {
+    pub(super) fn vw(&self) -> Option<u64> {
         opt(self.vw)
     }
     fn order(&self) -> (i64, u32, u32) {
@@ -210,7 +210,7 @@ pub(crate) struct PagePvs {
 
 impl PagePvs {
     /// The session's pageviews, in order.
-    pub fn of(&self, session: u64) -> &[PagePv] {
+    pub(super) fn of(&self, session: u64) -> &[PagePv] {
         let a = self.list.partition_point(|p| p.session < session);
         let b = a + self
             .list
@@ -221,7 +221,7 @@ impl PagePvs {
     }
 
     /// The session's latest pageview at or before `(ts, seg, row)`.
-    pub fn at_or_before(&self, session: u64, at: (i64, u32, u32)) -> Option<&PagePv> {
+    pub(super) fn at_or_before(&self, session: u64, at: (i64, u32, u32)) -> Option<&PagePv> {
         let v = self.of(session);
         let n = v.partition_point(|p| p.order() <= at);
         n.checked_sub(1).and_then(|i| v.get(i))

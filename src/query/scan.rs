@@ -24,7 +24,7 @@ pub(crate) struct Dense(Vec<u32>);
 
 impl Dense {
     /// Value of one row.
-    pub fn get(&self, row: u32) -> Option<u64> {
+    pub(crate) fn get(&self, row: u32) -> Option<u64> {
         match self.0.get(row as usize) {
             Some(&v) if v != u32::MAX => Some(u64::from(v)),
             _ => None,
@@ -32,7 +32,7 @@ impl Dense {
     }
 
     /// The value of each row in `rows`.
-    pub fn values_of(&self, rows: impl Iterator<Item = u32>) -> Vec<Option<u64>> {
+    pub(crate) fn values_of(&self, rows: impl Iterator<Item = u32>) -> Vec<Option<u64>> {
         rows.map(|r| self.get(r)).collect()
     }
 }
@@ -97,7 +97,7 @@ impl<'a> SegCtx<'a> {
         self.snap.need_column(self.part, self.seg, id)
     }
 
-    pub fn runs(&self) -> Result<&SessionRuns> {
+    pub(crate) fn runs(&self) -> Result<&SessionRuns> {
         if let Some(r) = self.runs.get() {
             return Ok(r);
         }
@@ -109,7 +109,7 @@ impl<'a> SegCtx<'a> {
         Ok(self.runs.get_or_init(|| r))
     }
 
-    pub fn ts(&self) -> Result<&[i64]> {
+    pub(crate) fn ts(&self) -> Result<&[i64]> {
         if let Some(t) = self.ts.get() {
             return Ok(t);
         }
@@ -121,7 +121,7 @@ impl<'a> SegCtx<'a> {
         Ok(self.ts.get_or_init(|| t))
     }
 
-    pub fn page_ids(&self) -> Result<&[u32]> {
+    pub(crate) fn page_ids(&self) -> Result<&[u32]> {
         if let Some(p) = self.pages.get() {
             return Ok(p);
         }
@@ -153,7 +153,7 @@ impl<'a> SegCtx<'a> {
     }
 
     /// A bitmap set of the segment (`col::BM_*`), decoded once.
-    pub fn bitmaps(&self, id: u8) -> Result<Arc<Bitmaps>> {
+    pub(crate) fn bitmaps(&self, id: u8) -> Result<Arc<Bitmaps>> {
         self.cached(id, || {
             let b = segment::decode_bitmaps(&self.need(id)?)?;
             let size = bitmaps_size(&b);
@@ -162,7 +162,7 @@ impl<'a> SegCtx<'a> {
     }
 
     /// The rows of one value of a bitmap set (empty when absent).
-    pub fn bitmap_of(&self, id: u8, value: u32) -> Result<RoaringBitmap> {
+    pub(crate) fn bitmap_of(&self, id: u8, value: u32) -> Result<RoaringBitmap> {
         let b = self.bitmaps(id)?;
         Ok(b.iter()
             .find(|(v, _)| *v == value)
@@ -179,7 +179,7 @@ impl<'a> SegCtx<'a> {
     }
 
     /// Rows of one kind.
-    pub fn kind_rows(&self, kind: EventKind) -> Result<RoaringBitmap> {
+    pub(crate) fn kind_rows(&self, kind: EventKind) -> Result<RoaringBitmap> {
         Ok(self
             .kinds()?
             .iter()
@@ -189,7 +189,7 @@ impl<'a> SegCtx<'a> {
     }
 
     /// The rows of one kind on one page (a page id of the partition).
-    pub fn kind_page_rows(&self, kind: EventKind, page: u32) -> Result<RoaringBitmap> {
+    pub(crate) fn kind_page_rows(&self, kind: EventKind, page: u32) -> Result<RoaringBitmap> {
         let mut rows = self.kind_rows(kind)?;
         if !rows.is_empty() {
             rows &= self.bitmap_of(col::BM_PAGE, page)?;
@@ -225,7 +225,7 @@ impl<'a> SegCtx<'a> {
     }
 
     /// An optional column, decoded to one slot per row.
-    pub fn opt(&self, id: u8) -> Result<Arc<Dense>> {
+    pub(crate) fn opt(&self, id: u8) -> Result<Arc<Dense>> {
         self.cached(id, || {
             let mut dense = vec![u32::MAX; self.seg.rows as usize];
             if let Some(c) = self.opt_column(id)? {
@@ -247,12 +247,12 @@ impl<'a> SegCtx<'a> {
     }
 
     /// A string of a dictionary-coded optional value.
-    pub fn string(&self, dim: Dim, id: u64) -> Result<&str> {
+    pub(crate) fn string(&self, dim: Dim, id: u64) -> Result<&str> {
         Ok(self.part.dicts.resolve(dim, id)?)
     }
 
     /// Session hash and visitor hash of a row.
-    pub fn session_of(&self, row: u32) -> Result<(u64, u64)> {
+    pub(crate) fn session_of(&self, row: u32) -> Result<(u64, u64)> {
         let runs = self.runs()?;
         let i = runs.session_of(row);
         Ok((
@@ -262,7 +262,7 @@ impl<'a> SegCtx<'a> {
     }
 
     /// Per-session attribute codes, decoded once.
-    pub fn session_attrs(&self) -> Result<Arc<Vec<[u64; 5]>>> {
+    pub(crate) fn session_attrs(&self) -> Result<Arc<Vec<[u64; 5]>>> {
         self.cached(col::SESSION_ATTRS, || {
             let n = self.runs()?.len();
             let codes = segment::decode_session_attrs(&self.need(col::SESSION_ATTRS)?, n)?;
@@ -278,7 +278,7 @@ impl SegCtx<'_> {
     /// the cache; the optional columns are read by random access rather
     /// than decoded whole, so a replay does not fill the cache with dense
     /// columns of segments no other report reads.
-    pub fn events_of(
+    pub(crate) fn events_of(
         &self,
         range: std::ops::Range<u32>,
     ) -> Result<Vec<(u32, crate::query::StoredEvent)>> {

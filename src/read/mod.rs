@@ -41,7 +41,7 @@ pub(crate) struct Tables {
 }
 
 /// A consistent, read-only view of the store.
-pub struct View {
+pub(crate) struct View {
     pub(crate) t: Tables,
     pub(crate) cache: Arc<Cache>,
     _txn: ReadTransaction,
@@ -75,7 +75,7 @@ pub(crate) struct PartitionView {
 
 impl PartitionView {
     /// The partition at its version, as cache keys name it.
-    pub fn key(&self) -> crate::cache::PartKey {
+    pub(crate) fn key(&self) -> crate::cache::PartKey {
         crate::cache::PartKey {
             site: self.site,
             day: self.day,

@@ -412,7 +412,7 @@ impl Default for UintCol {
 
 impl UintCol {
     /// Parses a column written by [`encode_uints`], checking it whole.
-    pub fn parse(r: &mut Reader<'_>) -> Result<UintCol, Corrupt> {
+    pub(crate) fn parse(r: &mut Reader<'_>) -> Result<UintCol, Corrupt> {
         let codec = r.u8()?;
         let len = |r: &mut Reader<'_>| -> Result<usize, Corrupt> {
             usize::try_from(r.varint()?)
@@ -487,7 +487,7 @@ impl UintCol {
         }
     }
 
-    pub fn len(&self) -> usize {
+    pub(crate) fn len(&self) -> usize {
         match self {
             UintCol::Const { n, .. } | UintCol::Packed { n, .. } => *n,
             UintCol::Runs { ends, .. } => ends.last().copied().unwrap_or(0),
@@ -495,7 +495,7 @@ impl UintCol {
     }
 
     /// Value `i`, `None` past the end.
-    pub fn get(&self, i: usize) -> Option<u64> {
+    pub(crate) fn get(&self, i: usize) -> Option<u64> {
         match self {
             UintCol::Const { n, v } => (i < *n).then_some(*v),
             UintCol::Packed {

@@ -29,12 +29,12 @@ pub(crate) struct Dict {
 }
 
 impl Dict {
-    pub fn len(&self) -> usize {
+    pub(crate) fn len(&self) -> usize {
         self.strings.len()
     }
 
     /// The id of `s`, adding it when new.
-    pub fn intern(&mut self, s: &str) -> u32 {
+    pub(crate) fn intern(&mut self, s: &str) -> u32 {
         if let Some(&id) = self.ids.get(s) {
             return id;
         }
@@ -44,11 +44,11 @@ impl Dict {
         id
     }
 
-    pub fn id(&self, s: &str) -> Option<u32> {
+    pub(crate) fn id(&self, s: &str) -> Option<u32> {
         self.ids.get(s).copied()
     }
 
-    pub fn get(&self, id: u64) -> Option<&str> {
+    pub(crate) fn get(&self, id: u64) -> Option<&str> {
         usize::try_from(id)
             .ok()
             .and_then(|i| self.strings.get(i))
@@ -56,12 +56,12 @@ impl Dict {
     }
 
     /// The string of an id read from disk: an unknown id is corruption.
-    pub fn resolve(&self, id: u64) -> Result<&str, Corrupt> {
+    pub(crate) fn resolve(&self, id: u64) -> Result<&str, Corrupt> {
         self.get(id)
             .ok_or_else(|| Corrupt::new("dictionary", format!("id {id} is not in the dictionary")))
     }
 
-    pub fn encode(&self) -> Vec<u8> {
+    pub(crate) fn encode(&self) -> Vec<u8> {
         let mut out = Vec::new();
         put_varint(&mut out, self.strings.len() as u64);
         for s in &self.strings {
@@ -70,7 +70,7 @@ impl Dict {
         out
     }
 
-    pub fn decode(bytes: &[u8]) -> Result<Dict, Corrupt> {
+    pub(crate) fn decode(bytes: &[u8]) -> Result<Dict, Corrupt> {
         let mut r = Reader::new(bytes, "dictionary");
         let n = r.count(1)?;
         let mut d = Dict::default();

@@ -123,7 +123,7 @@ pub(crate) enum Location {
 
 impl Location {
     /// The path of a file store.
-    pub fn path(&self) -> Option<&Path> {
+    pub(crate) fn path(&self) -> Option<&Path> {
         match self {
             Location::File(p) => Some(p),
             _ => None,
@@ -138,7 +138,7 @@ pub(crate) enum Db {
 }
 
 impl Db {
-    pub fn begin_read(&self) -> Result<ReadTransaction> {
+    pub(crate) fn begin_read(&self) -> Result<ReadTransaction> {
         Ok(match self {
             Db::Rw(db) => db.begin_read()?,
             Db::Ro(db) => db.begin_read()?,
@@ -146,14 +146,14 @@ impl Db {
     }
 
     /// The writable database, or [`Error::ReadOnly`].
-    pub fn rw(&self) -> Result<&Database> {
+    pub(crate) fn rw(&self) -> Result<&Database> {
         match self {
             Db::Rw(db) => Ok(db),
             Db::Ro(_) => Err(Error::ReadOnly),
         }
     }
 
-    pub fn rw_mut(&mut self) -> Result<&mut Database> {
+    pub(crate) fn rw_mut(&mut self) -> Result<&mut Database> {
         match self {
             Db::Rw(db) => Ok(db),
             Db::Ro(_) => Err(Error::ReadOnly),

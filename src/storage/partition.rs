@@ -29,12 +29,12 @@ pub(crate) struct PartMeta {
 
 impl PartMeta {
     /// Encodes the metadata as a new version of the partition.
-    pub fn encode_new_version(&mut self) -> Vec<u8> {
+    pub(crate) fn encode_new_version(&mut self) -> Vec<u8> {
         self.version = rand::random();
         rmp_serde::to_vec(self).unwrap_or_default()
     }
 
-    pub fn decode(bytes: &[u8]) -> Result<PartMeta, Corrupt> {
+    pub(crate) fn decode(bytes: &[u8]) -> Result<PartMeta, Corrupt> {
         let meta: PartMeta = rmp_serde::from_slice(bytes)
             .map_err(|e| Corrupt::new("partition metadata", e.to_string()))?;
         if meta
@@ -50,7 +50,7 @@ impl PartMeta {
         Ok(meta)
     }
 
-    pub fn rows(&self) -> u64 {
+    pub(crate) fn rows(&self) -> u64 {
         self.segments.iter().map(|s| u64::from(s.rows)).sum::<u64>() + self.pending_rows
     }
 }

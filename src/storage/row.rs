@@ -35,7 +35,7 @@ pub(crate) struct Row {
 }
 
 impl Row {
-    pub fn kind(&self) -> EventKind {
+    pub(crate) fn kind(&self) -> EventKind {
         EventKind::from_code(self.kind).unwrap_or_default()
     }
 }

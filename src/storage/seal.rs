@@ -11,9 +11,10 @@ use super::partition::{PartMeta, SegInfo};
 use super::row::{decode_batch, Row};
 use super::schema::*;
 use super::segment::{self, col, PartitionDicts, SessionInfo, SEGMENT_ROWS};
-use super::sessions::{SessionAttrs, SessionBlock, SessionRow};
+use super::sessions::{SessionBlock, SessionRow};
 use super::{day_of, day_start};
 use crate::error::Result;
+use crate::normalize::SessionAttrs;
 
 /// Sealing rewrites a partition's partial last segment together with the
 /// new rows only while the segment holds at most this many times as many
@@ -127,7 +128,7 @@ where
     S: ReadableTable<(u32, u64), &'static [u8]>,
     B: ReadableTable<(u32, i32), &'static [u8]>,
 {
-    pub fn new(sessions: &'t S, blocks: &'t B, site: u32) -> Self {
+    pub(crate) fn new(sessions: &'t S, blocks: &'t B, site: u32) -> Self {
         AttrsLookup {
             sessions,
             blocks,
@@ -137,12 +138,12 @@ where
     }
 
     /// The attributes of one session (`None` before its first pageview).
-    pub fn get(&mut self, hash: u64) -> Result<Option<SessionAttrs>> {
+    pub(crate) fn get(&mut self, hash: u64) -> Result<Option<SessionAttrs>> {
         Ok(self.info(hash)?.attrs)
     }
 
     /// The attributes and visitor of one session.
-    pub fn info(&mut self, hash: u64) -> Result<SessionInfo> {
+    pub(crate) fn info(&mut self, hash: u64) -> Result<SessionInfo> {
         let Some(row) = self
             .sessions
             .get((self.site, hash))?
@@ -177,7 +178,10 @@ where
     }
 
     /// The attributes and visitor of every distinct session among `hashes`.
-    pub fn all(&mut self, hashes: impl Iterator<Item = u64>) -> Result<HashMap<u64, SessionInfo>> {
+    pub(crate) fn all(
+        &mut self,
+        hashes: impl Iterator<Item = u64>,
+    ) -> Result<HashMap<u64, SessionInfo>> {
         let mut out = HashMap::new();
         for h in hashes {
             if let std::collections::hash_map::Entry::Vacant(v) = out.entry(h) {

@@ -19,9 +19,9 @@ use super::codec::{
 };
 use super::dict::{Dict, Dim};
 use super::row::Row;
-use super::sessions::SessionAttrs;
 use super::{day_start, Corrupt, HOUR_MS};
 use crate::normalize::DeviceClass;
+use crate::normalize::SessionAttrs;
 use crate::EventKind;
 
 /// Most rows in one segment.
@@ -29,26 +29,26 @@ pub(crate) const SEGMENT_ROWS: usize = 65_536;
 
 /// Column ids (the last element of a `segment_columns` key).
 pub(crate) mod col {
-    pub const SESSIONS: u8 = 0;
-    pub const TS: u8 = 1;
-    pub const PAGE: u8 = 2;
-    pub const X: u8 = 3;
-    pub const Y: u8 = 4;
-    pub const VW: u8 = 5;
-    pub const VH: u8 = 6;
-    pub const DH: u8 = 7;
-    pub const LOAD_MS: u8 = 8;
-    pub const EX: u8 = 9;
-    pub const EY: u8 = 10;
-    pub const LEN: u8 = 11;
-    pub const DURATION_MS: u8 = 12;
-    pub const SELECTOR: u8 = 13;
-    pub const NAME: u8 = 14;
-    pub const SESSION_ATTRS: u8 = 20;
-    pub const BM_KIND: u8 = 32;
-    pub const BM_PAGE: u8 = 33;
-    pub const BM_HOUR: u8 = 34;
-    pub const BM_DEVICE: u8 = 35;
+    pub(crate) const SESSIONS: u8 = 0;
+    pub(crate) const TS: u8 = 1;
+    pub(crate) const PAGE: u8 = 2;
+    pub(crate) const X: u8 = 3;
+    pub(crate) const Y: u8 = 4;
+    pub(crate) const VW: u8 = 5;
+    pub(crate) const VH: u8 = 6;
+    pub(crate) const DH: u8 = 7;
+    pub(crate) const LOAD_MS: u8 = 8;
+    pub(crate) const EX: u8 = 9;
+    pub(crate) const EY: u8 = 10;
+    pub(crate) const LEN: u8 = 11;
+    pub(crate) const DURATION_MS: u8 = 12;
+    pub(crate) const SELECTOR: u8 = 13;
+    pub(crate) const NAME: u8 = 14;
+    pub(crate) const SESSION_ATTRS: u8 = 20;
+    pub(crate) const BM_KIND: u8 = 32;
+    pub(crate) const BM_PAGE: u8 = 33;
+    pub(crate) const BM_HOUR: u8 = 34;
+    pub(crate) const BM_DEVICE: u8 = 35;
 }
 
 /// A column's name, for diagnostics.
@@ -162,15 +162,15 @@ pub(crate) struct PartitionDicts {
 }
 
 impl PartitionDicts {
-    pub fn dict(&self, dim: Dim) -> Option<&Dict> {
+    pub(crate) fn dict(&self, dim: Dim) -> Option<&Dict> {
         self.dicts.get(&(dim as u8))
     }
 
-    pub fn intern(&mut self, dim: Dim, s: &str) -> u32 {
+    pub(crate) fn intern(&mut self, dim: Dim, s: &str) -> u32 {
         self.dicts.entry(dim as u8).or_default().intern(s)
     }
 
-    pub fn resolve(&self, dim: Dim, id: u64) -> Result<&str, Corrupt> {
+    pub(crate) fn resolve(&self, dim: Dim, id: u64) -> Result<&str, Corrupt> {
         self.dict(dim)
             .ok_or_else(|| {
                 Corrupt::new("dictionary", format!("dictionary {} is missing", dim as u8))
@@ -490,7 +490,7 @@ pub(crate) struct SessionRuns {
 }
 
 impl SessionRuns {
-    pub fn decode(bytes: &[u8], rows: u32) -> Result<SessionRuns, Corrupt> {
+    pub(crate) fn decode(bytes: &[u8], rows: u32) -> Result<SessionRuns, Corrupt> {
         let mut r = Reader::new(bytes, "segment session column");
         let n = r.count(16)?;
         let mut s = SessionRuns::default();
@@ -524,7 +524,7 @@ impl SessionRuns {
     }
 
     /// Encodes the session column (the inverse of [`SessionRuns::decode`]).
-    pub fn encode(&self) -> Vec<u8> {
+    pub(crate) fn encode(&self) -> Vec<u8> {
         let mut out = Vec::with_capacity(self.hashes.len() * 17 + 8);
         put_varint(&mut out, self.hashes.len() as u64);
         for h in &self.hashes {
@@ -545,19 +545,19 @@ impl SessionRuns {
         out
     }
 
-    pub fn len(&self) -> usize {
+    pub(crate) fn len(&self) -> usize {
         self.hashes.len()
     }
 
     /// Rows of session `i`.
-    pub fn range(&self, i: usize) -> std::ops::Range<u32> {
+    pub(crate) fn range(&self, i: usize) -> std::ops::Range<u32> {
         let a = self.starts.get(i).copied().unwrap_or(0);
         let b = self.starts.get(i + 1).copied().unwrap_or(a);
         a..b
     }
 
     /// The session index of a row.
-    pub fn session_of(&self, row: u32) -> usize {
+    pub(crate) fn session_of(&self, row: u32) -> usize {
         self.starts.partition_point(|&s| s <= row).saturating_sub(1)
     }
 }
@@ -642,7 +642,7 @@ impl Default for OptColumn {
 impl OptColumn {
     /// Parses an optional column; `kind_rows` gives the rows of each kind in
     /// a kind mask.
-    pub fn decode(
+    pub(crate) fn decode(
         bytes: &[u8],
         kind_rows: &dyn Fn(u8) -> Vec<RoaringBitmap>,
     ) -> Result<OptColumn, Corrupt> {
@@ -672,7 +672,7 @@ impl OptColumn {
     /// presence bitmap for the whole range, not one per row (a rank is
     /// linear in the runs of a run container, and kind bitmaps of a segment
     /// sorted by session have many).
-    pub fn get_range(&self, rows: std::ops::Range<u32>) -> Vec<Option<u64>> {
+    pub(crate) fn get_range(&self, rows: std::ops::Range<u32>) -> Vec<Option<u64>> {
         let present = |r: u32| match &self.presence {
             Presence::Kinds(ks) => ks.iter().any(|k| k.contains(r)),
             Presence::Bitmap(b) => b.contains(r),
@@ -695,7 +695,7 @@ impl OptColumn {
     }
 
     /// Every (row, value), in row order.
-    pub fn iter(&self) -> impl Iterator<Item = (u32, u64)> + '_ {
+    pub(crate) fn iter(&self) -> impl Iterator<Item = (u32, u64)> + '_ {
         let present = match &self.presence {
             Presence::Kinds(ks) => ks.iter().fold(RoaringBitmap::new(), |acc, k| acc | k),
             Presence::Bitmap(b) => b.clone(),

@@ -12,46 +12,7 @@ use super::codec::{decode_uints, encode_uints, put_varint, Reader};
 use super::dict::Dict;
 use super::Corrupt;
 use crate::error::Result;
-use crate::normalize::{Channel, DeviceClass};
-
-/// A session's attributes, from its first pageview.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct SessionAttrs {
-    /// Page path of the first pageview.
-    pub entry_page: String,
-    /// Referrer host (`(direct)` when none).
-    pub referrer_host: String,
-    /// Registrable domain of the referrer (`(direct)` when none).
-    pub referrer_domain: String,
-    /// Channel.
-    pub channel: Channel,
-    /// `utm_source` of the landing URL.
-    pub utm_source: Option<String>,
-    /// `utm_medium` of the landing URL.
-    pub utm_medium: Option<String>,
-    /// `utm_campaign` of the landing URL.
-    pub utm_campaign: Option<String>,
-    /// `utm_term` of the landing URL.
-    pub utm_term: Option<String>,
-    /// `utm_content` of the landing URL.
-    pub utm_content: Option<String>,
-    /// Device class.
-    pub device: DeviceClass,
-    /// Browser family.
-    pub browser: String,
-    /// Browser major version.
-    pub browser_major: Option<String>,
-    /// OS family.
-    pub os: String,
-    /// OS major version.
-    pub os_major: Option<String>,
-    /// Screen as `WxH`.
-    pub screen: Option<String>,
-    /// Primary language subtag.
-    pub lang: Option<String>,
-    /// IANA time zone as given.
-    pub tz: Option<String>,
-}
+use crate::normalize::{Channel, DeviceClass, SessionAttrs};
 
 /// The string attributes of a session block, in column order.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -137,16 +98,16 @@ const NAMED_FIRST: FirstPv = FirstPv {
 };
 
 impl SessionRow {
-    pub fn encode(&self) -> Vec<u8> {
+    pub(crate) fn encode(&self) -> Vec<u8> {
         rmp_serde::to_vec(self).unwrap_or_default()
     }
 
-    pub fn decode(bytes: &[u8]) -> Result<SessionRow, Corrupt> {
+    pub(crate) fn decode(bytes: &[u8]) -> Result<SessionRow, Corrupt> {
         rmp_serde::from_slice(bytes).map_err(|e| Corrupt::new("session row", e.to_string()))
     }
 
     /// A new row for session `hash`, no event seen yet.
-    pub fn new(hash: u64) -> SessionRow {
+    pub(crate) fn new(hash: u64) -> SessionRow {
         SessionRow {
             visitor: hash,
             ..SessionRow::default()
@@ -156,13 +117,13 @@ impl SessionRow {
     /// `(ts, arrival)` of the event that named the visitor, `None` when no
     /// event did (rows of the first format version: a visitor other than
     /// the session counts as named first).
-    pub fn named_at(&self, hash: u64) -> Option<FirstPv> {
+    pub(crate) fn named_at(&self, hash: u64) -> Option<FirstPv> {
         self.named.or((self.visitor != hash).then_some(NAMED_FIRST))
     }
 
     /// Takes in an event of the session at `at` that names `visitor`.
     /// Returns whether the session's visitor changed.
-    pub fn name(&mut self, hash: u64, at: FirstPv, visitor: u64) -> bool {
+    pub(crate) fn name(&mut self, hash: u64, at: FirstPv, visitor: u64) -> bool {
         let before = self.visitor;
         match self.named_at(hash) {
             Some(old) if old <= at => {
@@ -191,7 +152,7 @@ impl SessionRow {
 
     /// Every visitor the session is filed under in the visitor index: the
     /// visitors its events named, or the session itself when none did.
-    pub fn index_visitors(&self, hash: u64) -> Vec<u64> {
+    pub(crate) fn index_visitors(&self, hash: u64) -> Vec<u64> {
         let mut v = Vec::with_capacity(1 + self.others.len());
         v.push(self.visitor);
         if self.named_at(hash).is_some() {
@@ -202,7 +163,7 @@ impl SessionRow {
         v
     }
 
-    pub fn add_day(&mut self, day: i32) -> bool {
+    pub(crate) fn add_day(&mut self, day: i32) -> bool {
         match self.days.binary_search(&day) {
             Ok(_) => false,
             Err(i) => {
@@ -237,12 +198,12 @@ pub(crate) struct SessionBlock {
 }
 
 impl SessionBlock {
-    pub fn len(&self) -> usize {
+    pub(crate) fn len(&self) -> usize {
         self.hashes.len()
     }
 
     /// The string of field `f` of session `i`.
-    pub fn string(&self, f: SField, i: usize) -> Option<&str> {
+    pub(crate) fn string(&self, f: SField, i: usize) -> Option<&str> {
         let id = *self.strings.get(f as usize)?.get(i)?;
         if id == 0 {
             return None;
@@ -250,7 +211,7 @@ impl SessionBlock {
         self.dict.get(u64::from(id - 1))
     }
 
-    pub fn entry(&self, i: usize) -> Option<BlockEntry> {
+    pub(crate) fn entry(&self, i: usize) -> Option<BlockEntry> {
         let s = |f: SField| self.string(f, i).map(str::to_owned);
         Some(BlockEntry {
             hash: *self.hashes.get(i)?,
@@ -278,12 +239,12 @@ impl SessionBlock {
         })
     }
 
-    pub fn entries(&self) -> Vec<BlockEntry> {
+    pub(crate) fn entries(&self) -> Vec<BlockEntry> {
         (0..self.len()).filter_map(|i| self.entry(i)).collect()
     }
 
     /// Builds a block from entries (any order; sorted here).
-    pub fn build(mut entries: Vec<BlockEntry>) -> SessionBlock {
+    pub(crate) fn build(mut entries: Vec<BlockEntry>) -> SessionBlock {
         entries.sort_by_key(|e| e.hash);
         let mut b = SessionBlock {
             strings: (0..SFIELDS)
@@ -304,7 +265,7 @@ impl SessionBlock {
         b
     }
 
-    pub fn encode(&self, day_start: i64) -> Vec<u8> {
+    pub(crate) fn encode(&self, day_start: i64) -> Vec<u8> {
         let mut out = Vec::new();
         put_varint(&mut out, self.hashes.len() as u64);
         for h in &self.hashes {
@@ -330,7 +291,7 @@ impl SessionBlock {
         out
     }
 
-    pub fn decode(bytes: &[u8], day_start: i64) -> Result<SessionBlock, Corrupt> {
+    pub(crate) fn decode(bytes: &[u8], day_start: i64) -> Result<SessionBlock, Corrupt> {
         let mut r = Reader::new(bytes, "session block");
         let n = r.count(16)?;
         let mut b = SessionBlock::default();

@@ -79,18 +79,18 @@ pub(crate) struct SiteRecord {
 }
 
 impl SiteRecord {
-    pub fn new(settings: SiteSettings) -> SiteRecord {
+    pub(crate) fn new(settings: SiteSettings) -> SiteRecord {
         SiteRecord {
             key: rand::random(),
             settings,
         }
     }
 
-    pub fn encode(&self) -> Vec<u8> {
+    pub(crate) fn encode(&self) -> Vec<u8> {
         rmp_serde::to_vec(self).unwrap_or_default()
     }
 
-    pub fn decode(bytes: &[u8]) -> Result<SiteRecord, Corrupt> {
+    pub(crate) fn decode(bytes: &[u8]) -> Result<SiteRecord, Corrupt> {
         rmp_serde::from_slice(bytes).map_err(|e| Corrupt::new("site settings", e.to_string()))
     }
 }

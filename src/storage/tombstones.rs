@@ -73,38 +73,38 @@ pub(crate) struct Covered {
 }
 
 impl Covered {
-    pub fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         self.visitors.is_empty()
             && self.sessions.is_empty()
             && self.ranges.is_empty()
             && self.site.is_none()
     }
 
-    pub fn add_visitor(&mut self, hash: u64, c: Cover) {
+    pub(crate) fn add_visitor(&mut self, hash: u64, c: Cover) {
         let e = self.visitors.entry(hash).or_insert(c);
         *e = e.widest(c);
     }
 
-    pub fn add_session(&mut self, hash: u64, c: Cover) {
+    pub(crate) fn add_session(&mut self, hash: u64, c: Cover) {
         let e = self.sessions.entry(hash).or_insert(c);
         *e = e.widest(c);
     }
 
-    pub fn add_range(&mut self, from: i64, to: i64, c: Cover) {
+    pub(crate) fn add_range(&mut self, from: i64, to: i64, c: Cover) {
         self.ranges.push((from, to, c));
     }
 
-    pub fn add_site(&mut self, c: Cover) {
+    pub(crate) fn add_site(&mut self, c: Cover) {
         self.site = Some(self.site.map_or(c, |s| s.widest(c)));
     }
 
     /// Whether a session is covered for an event at `ts`.
-    pub fn session(&self, hash: u64, ts: i64) -> bool {
+    pub(crate) fn session(&self, hash: u64, ts: i64) -> bool {
         self.sessions.get(&hash).is_some_and(|c| c.covers(ts))
     }
 
     /// What covers an event of `session` at `ts` that names `visitor`.
-    pub fn check(&self, session: u64, visitor: Option<u64>, ts: i64) -> Option<Hit> {
+    pub(crate) fn check(&self, session: u64, visitor: Option<u64>, ts: i64) -> Option<Hit> {
         if let Some(c) = visitor.and_then(|v| self.visitors.get(&v)) {
             if c.covers(ts) {
                 return Some(Hit::Visitor(*c));
@@ -202,25 +202,25 @@ pub(crate) struct Hidden {
 }
 
 impl Hidden {
-    pub fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         !self.all && self.sessions.is_empty() && self.visitors.is_empty() && self.ranges.is_empty()
     }
 
-    pub fn session_hidden(&self, session: u64, visitor: u64) -> bool {
+    pub(crate) fn session_hidden(&self, session: u64, visitor: u64) -> bool {
         self.all || self.sessions.contains(&session) || self.visitors.contains(&visitor)
     }
 
-    pub fn row_hidden(&self, r: &Row) -> bool {
+    pub(crate) fn row_hidden(&self, r: &Row) -> bool {
         self.session_hidden(r.session, r.visitor) || self.ts_hidden(r.ts)
     }
 
-    pub fn ts_hidden(&self, ts: i64) -> bool {
+    pub(crate) fn ts_hidden(&self, ts: i64) -> bool {
         self.ranges.iter().any(|&(f, t)| ts >= f && ts < t)
     }
 
     /// Adds the sessions of the hidden visitors, found through the visitor
     /// index: every session any of whose events named one of them.
-    pub fn resolve(
+    pub(crate) fn resolve(
         &mut self,
         index: &impl ReadableTable<(u32, u64, u64), ()>,
         site: u32,

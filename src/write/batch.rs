@@ -19,12 +19,13 @@ use super::CommitSummary;
 use crate::core::Core;
 use crate::error::Result;
 use crate::normalize::IdKey;
+use crate::normalize::SessionAttrs;
 use crate::storage::partition::PartMeta;
 use crate::storage::row::{encode_batch, Row};
 use crate::storage::schema::*;
 use crate::storage::seal::{patch_session_attrs, refile_visitors, seal_many};
 use crate::storage::sessions::put_block;
-use crate::storage::sessions::{BlockEntry, FirstPv, SessionAttrs, SessionBlock, SessionRow};
+use crate::storage::sessions::{BlockEntry, FirstPv, SessionBlock, SessionRow};
 use crate::storage::tombstones::Cover;
 use crate::storage::{day_of, day_start};
 

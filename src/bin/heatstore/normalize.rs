@@ -49,7 +49,8 @@ pub fn run(args: &Args) -> CmdResult {
             if e.kind == EventKind::Pageview {
                 obj.insert(
                     "attrs".into(),
-                    serde_json::to_value(heatstore::session_attrs_of(&e)).map_err(Failure::new)?,
+                    serde_json::to_value(heatstore::normalize::session_attrs_of(&e))
+                        .map_err(Failure::new)?,
                 );
             }
         }
