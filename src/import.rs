@@ -55,7 +55,7 @@ pub struct ImportReport {
     /// Accepted lines not stored because of a privacy rule (DNT, opt-out,
     /// sensitive selector).
     pub dropped: u64,
-    /// The rejected lines (the first [`MAX_REPORTED_ERRORS`]).
+    /// The rejected lines (the first 100,000).
     pub errors: Vec<ImportError>,
 }
 

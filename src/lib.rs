@@ -1,8 +1,169 @@
 //! # heatstore
 //!
 //! An embedded, single-file, columnar analytics store for website
-//! interaction events: pageviews, clicks, mouse moves, scrolls, masked
-//! keystrokes, page loads, sessions, devices and referrers.
+//! interaction events — pageviews, clicks, mouse moves, scrolls, masked
+//! keystrokes, page loads, sessions, devices and referrers — that answers
+//! the reports a heatmap product sells (click, move and scroll heatmaps,
+//! element heatmaps, rage clicks, referrer and device breakdowns, pages,
+//! time series, session lists and replay) and keeps its privacy promises:
+//! no cross-site aggregation, no raw identifiers, no typed text, no IP
+//! addresses, and deletion on request erased from the file's bytes within
+//! a deadline, with an audit record.
+//!
+//! What every report counts, the event format and the privacy guarantees
+//! are specified in `docs/semantics.md`; the file format byte by byte in
+//! `docs/format.md`; the layers of the code in `docs/architecture.md`.
+//!
+//! # The types
+//!
+//! - [`Store`]: one open store (a redb file, or memory). [`OpenOptions`]
+//!   chooses read-only, creation, how long to wait for another process and
+//!   whether to verify the file first.
+//! - [`Writer`] ([`Store::writer`]): appends [`Event`]s (validated and
+//!   normalized as they come) and commits them, one redb transaction per
+//!   commit. [`Store::import_ndjson`] streams Event NDJSON v1 on all cores.
+//! - [`Snapshot`] ([`Store::snapshot`]): a consistent read-only view, one
+//!   redb read transaction. Every report is a method of it, taking the same
+//!   [`query::Filters`]; results are the typed, `serde::Serialize` structs
+//!   of [`query`].
+//! - [`DeletionTarget`] ([`Store::request_deletion`], [`Store::opt_out`]),
+//!   [`DeletionRequest`] (the audit record), [`Store::maintenance`] (the
+//!   erasure).
+//! - [`SiteSettings`]: per-site privacy rules, retention and purge window.
+//! - [`Error`]: every fallible operation's error; corrupt bytes are always
+//!   [`Error::Corrupt`], naming what is corrupt.
+//!
+//! # A worked example
+//!
+//! ```
+//! use heatstore::query::{Filters, HeatmapOptions, Interval, ReferrerBy};
+//! use heatstore::{DeletionTarget, Event, EventKind, Store};
+//!
+//! let mut store = Store::in_memory()?; // Store::open("site.heat") for a file
+//! let t = 1_790_812_800_000; // 2026-10-01T00:00:00Z
+//!
+//! // A visitor lands from a search engine and clicks the buy button.
+//! let mut w = store.writer()?;
+//! let mut pv = Event::new("shop.example", t, EventKind::Pageview, "s1", "https://shop.example/pricing");
+//! pv.visitor = Some("v1".into());
+//! pv.referrer = Some("https://www.google.com/search?q=shoes".into());
+//! (pv.vw, pv.vh, pv.dh) = (Some(1280), Some(720), Some(3000));
+//! w.append(&pv)?;
+//! let mut click = Event::new("shop.example", t + 4_000, EventKind::Click, "s1", "/pricing");
+//! (click.x, click.y, click.selector) = (Some(640), Some(1200), Some("#buy".into()));
+//! w.append(&click)?;
+//! w.commit()?; // durable
+//! drop(w);
+//!
+//! // Or a whole file of Event NDJSON v1 lines.
+//! let line = r#"{"site":"shop.example","ts":1790812860000,"type":"pageview","session":"s2","url":"/","vw":390,"vh":700,"dh":2000}"#;
+//! let report = store.import_ndjson(line.as_bytes())?;
+//! assert_eq!(report.accepted, 1);
+//!
+//! // Reports, on a consistent snapshot.
+//! let snap = store.snapshot()?;
+//! let day = Filters::range(t, t + 86_400_000);
+//! let heat = snap.heatmap("shop.example", &day.clone().page("/pricing"), HeatmapOptions::default())?;
+//! assert_eq!((heat.total, heat.cells[0].col, heat.cells[0].row), (1, 32, 75));
+//! let refs = snap.referrers("shop.example", &day, ReferrerBy::Channel, None)?;
+//! let channels: Vec<(&str, u64)> = refs.rows.iter().map(|r| (r.key.as_str(), r.sessions)).collect();
+//! assert_eq!(channels, [("direct", 1), ("search", 1)]);
+//! let series = snap.series("shop.example", &day, Interval::Day)?;
+//! assert_eq!((series.rows[0].pageviews, series.rows[0].visitors), (2, 2));
+//! drop(snap);
+//!
+//! // A visitor asks to be forgotten: hidden at once, erased by maintenance.
+//! store.request_deletion("shop.example", DeletionTarget::Visitor("v1".into()))?;
+//! assert_eq!(store.snapshot()?.counts("shop.example")?.events, 1);
+//! let erased = store.maintenance(t + 86_400_000)?;
+//! assert_eq!(erased.rows_removed, 2);
+//! # Ok::<(), heatstore::Error>(())
+//! ```
+//!
+//! # Concurrency
+//!
+//! - **Snapshots** are independent and consistent: any number, on any
+//!   threads ([`Snapshot`] is `Send`), while a writer commits; a snapshot
+//!   never sees a later commit.
+//! - **One writer at a time.** [`Store::writer`] locks the store's writer
+//!   state for as long as the [`Writer`] lives; another call blocks until
+//!   it is dropped. [`Store::import_ndjson`], [`Store::request_deletion`],
+//!   [`Store::opt_out`] and [`Store::set_site_settings`] take the same lock:
+//!   called on a thread that holds a `Writer`, they deadlock, and on other
+//!   threads they wait for it. Drop the writer first.
+//! - **Maintenance** ([`Store::maintenance`], [`Store::compact`]) takes
+//!   `&mut Store`: no snapshot or writer of the store may be alive.
+//! - **Processes.** A file is open for writing by one process, or
+//!   read-only by any number ([`Store::open_read_only`]); never both. An
+//!   open that finds the file held waits up to [`OpenOptions::wait`]
+//!   (default [`DEFAULT_WAIT`]) and then fails with [`Error::InUse`] naming
+//!   the holder where the platform tells. A second process should query
+//!   through the process that holds the store.
+//!
+//! # Durability
+//!
+//! Every commit is one redb transaction, synced to disk before it returns:
+//! a crash loses at most the events appended since the last commit, and
+//! never leaves half a commit. Maintenance is a sequence of idempotent
+//! transactions ending with a rewrite of the file swapped in by an atomic
+//! rename; a run killed at any point leaves a store that opens, and the
+//! next run finishes the job. Opening never moves or replaces an existing
+//! file; [`Store::recover`] is the explicit way to set a damaged one aside.
+//! A panic raised inside redb on a damaged page is turned into
+//! [`Error::Corrupt`] at every public entry point.
+//!
+//! # Memory
+//!
+//! - The **cache of decoded data** shared by a store's snapshots holds at
+//!   most [`DEFAULT_CACHE_BYTES`] (1 GiB) by default
+//!   ([`Store::set_cache_bytes`]; 0 turns it off). It holds decoded columns
+//!   and per-day aggregates, keyed by partition version, so it is never
+//!   stale; a query process's memory is bounded by it.
+//! - An **import** holds about two batches of [`IMPORT_BATCH`] events at a
+//!   time (one being written while the next is buffered; about 500 MB at
+//!   the default batch on typical events): [`Store::set_import_batch`]
+//!   trades memory against commits.
+//! - **Maintenance** writes a fresh copy of the whole file beside it before
+//!   the swap: it needs free disk space for the store's live data.
+//!
+//! # Privacy, and how it is enforced
+//!
+//! - Every key of per-site data starts with the site's id: no report, scan
+//!   or range read can cross sites.
+//! - Session and visitor ids are stored only as keyed SipHash hashes under a
+//!   secret key per site; IP addresses only enter a cookieless visitor hash
+//!   under a daily salt that is destroyed after the next day; a line with
+//!   `value` or `text` (typed text) is rejected.
+//! - A deletion request is hidden from every read from the commit that
+//!   records it; [`Store::maintenance`] rewrites the affected partitions
+//!   with fresh dictionaries, removes session rows and index entries, then
+//!   rewrites the whole file (redb does not zero freed pages). The deadline
+//!   is at most [`MAX_PURGE_WINDOW_DAYS`] after the request
+//!   ([`Store::overdue_requests`] reports what is late); every request keeps
+//!   an audit record without personal data. The tests check erasure by
+//!   scanning the file's bytes.
+//! - Events that happened before a deletion request but arrive after it are
+//!   dropped at ingest ([`Dropped::Deleted`]).
+//!
+//! # Quirks
+//!
+//! - Ranges are half-open, `[from, to)`, in ms UTC; days are UTC days.
+//! - Bots are left out of every report unless [`query::Filters::include_bots`]
+//!   is set or the device filter asks for them.
+//! - A heatmap and scroll reach need a page ([`query::Filters::page`]).
+//! - A session's visitor is the one its first event in `(ts, arrival)` order
+//!   names, so one late event can change the visitor counted for a whole
+//!   session (it is re-filed everywhere).
+//! - The events of a session stored before an event tied it to a deleted
+//!   visitor are stored, then erased by a request derived from the
+//!   visitor's, rather than dropped.
+//! - A long-lived [`Snapshot`] keeps the pages it reads alive: the file
+//!   grows while it is open. Drop snapshots you are done with.
+//! - A store that was not closed cleanly cannot be opened read-only until a
+//!   writable open repairs it ([`Error::NeedsRepair`]).
+//! - Session keys and id hashes are 64-bit: in JSON they are numbers above
+//!   2^53, which JavaScript rounds. Use the 16-hex-digit session keys of
+//!   [`query::SessionSummary::session`].
 #![deny(unsafe_code)]
 #![warn(missing_docs)]
 #![warn(unreachable_pub)]

@@ -4,7 +4,7 @@
 //! [`Store::recover`] renames the file to `<name>.damaged-<ms>` (it is never
 //! deleted), salvages every entry redb can still read from it into a fresh
 //! store at the original path, and reports what it copied, what it could
-//! not read, and whether the salvaged store passes [`crate::View::check`].
+//! not read, and whether the salvaged store passes [`crate::Snapshot::check`].
 
 use std::path::{Path, PathBuf};
 
@@ -16,7 +16,7 @@ use crate::error::{Error, Result};
 use crate::storage::file::{head_state, Head};
 use crate::storage::file::{open_file_rw, Db, Location};
 
-/// What [`Store::recover`] did.
+/// What [`crate::Store::recover`] did.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct RecoverReport {
     /// Where the damaged file now is.
@@ -27,7 +27,7 @@ pub struct RecoverReport {
     pub entries_copied: u64,
     /// Tables that could not be read whole: (table, the error).
     pub tables_damaged: Vec<(String, String)>,
-    /// `None` when the salvaged store passes [`crate::View::check`],
+    /// `None` when the salvaged store passes [`crate::Snapshot::check`],
     /// else what check found (the salvaged data is kept either way: export
     /// what reports still answer, or re-import the events).
     pub check_error: Option<String>,

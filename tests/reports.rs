@@ -1,5 +1,5 @@
 //! Every report equals a naive in-memory implementation written straight
-//! from the semantics in DESIGN.md, on random events over several sites,
+//! from the semantics in docs/semantics.md, on random events over several sites,
 //! with sealed and pending data mixed and reopens in between.
 
 mod common;

@@ -57,7 +57,7 @@ pub struct CommitSummary {
     pub sealed_partitions: u64,
 }
 
-/// Appends events and commits them. Get one from [`Store::writer`].
+/// Appends events and commits them. Get one from [`crate::Store::writer`].
 ///
 /// Events appended since the last [`Writer::commit`] are lost when the
 /// writer is dropped or the process dies; committed ones never are.

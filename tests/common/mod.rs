@@ -1,5 +1,5 @@
 //! Helpers shared by the integration tests: a naive in-memory model written
-//! straight from the semantics in DESIGN.md.
+//! straight from the semantics in docs/semantics.md.
 #![allow(dead_code)]
 
 pub mod faulty;

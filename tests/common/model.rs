@@ -1,5 +1,5 @@
 //! The naive model of every report, written straight from the semantics in
-//! DESIGN.md, and the random event sets the model tests use.
+//! docs/semantics.md, and the random event sets the model tests use.
 #![allow(dead_code)]
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
