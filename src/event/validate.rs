@@ -150,20 +150,61 @@ pub fn validate_site(site: &str) -> Result<(), EventError> {
             return bad("the part after `:` must be a port number");
         }
     }
-    if let Some(c) = host
-        .chars()
-        .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.')))
-    {
-        return bad(&format!(
-            "{c:?} is not allowed (letters, digits, `-`, `_` and `.` only)"
-        ));
+    // One pass over the bytes (this runs for every event): the allowed
+    // characters, no two dots in a row, letters or digits at both ends.
+    let mut prev = b'.';
+    for (i, &b) in host.as_bytes().iter().enumerate() {
+        if !(b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.')) {
+            let c = host.get(i..).and_then(|t| t.chars().next()).unwrap_or('?');
+            return bad(&format!(
+                "{c:?} is not allowed (letters, digits, `-`, `_` and `.` only)"
+            ));
+        }
+        if b == b'.' && prev == b'.' && i > 0 {
+            return bad("two dots in a row");
+        }
+        prev = b;
     }
-    let edge_ok = |c: Option<char>| c.is_some_and(|c| c.is_ascii_alphanumeric());
-    if !edge_ok(host.chars().next()) || !edge_ok(host.chars().last()) {
+    let edge_ok = |b: Option<&u8>| b.is_some_and(u8::is_ascii_alphanumeric);
+    if !edge_ok(host.as_bytes().first()) || !edge_ok(host.as_bytes().last()) {
         return bad("it must start and end with a letter or digit");
     }
-    if host.contains("..") {
-        return bad("two dots in a row");
-    }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::validate_site;
+
+    #[test]
+    fn site_names() {
+        for ok in [
+            "a",
+            "a.com",
+            "shop.example.com",
+            "x-y_z.io:8080",
+            "127.0.0.1",
+            "xn--bcher-kva.de",
+        ] {
+            assert!(validate_site(ok).is_ok(), "{ok}");
+        }
+        for (bad, why) in [
+            ("", "empty"),
+            ("a..b", "two dots"),
+            ("..a", "two dots"),
+            (".a", "start and end"),
+            ("a.", "start and end"),
+            ("-a", "start and end"),
+            ("a b", "' '"),
+            ("a/b", "'/'"),
+            ("bücher.de", "'ü'"),
+            ("a:", "port"),
+            ("a:123456", "port"),
+            ("a:8x", "port"),
+        ] {
+            let err = validate_site(bad).unwrap_err();
+            assert_eq!(err.field, "site");
+            assert!(err.to_string().contains(why), "{bad:?}: {err}");
+        }
+    }
 }
