@@ -176,7 +176,7 @@ fn shapes_table(dir: &Path, n: usize, reps: usize) {
         for (i, (name, ndjson)) in shapes.iter().enumerate() {
             eprintln!("shape {name:?}, run {rep} ...");
             let t0 = Instant::now();
-            let mut store = import(dir, "shape.redb", ndjson, n, IngestMode::Normalize);
+            let store = import(dir, "shape.redb", ndjson, n, IngestMode::Normalize);
             runs[i].push(t0.elapsed());
             store.compact().expect("compact");
             bpe[i] = store.stats().expect("stats").bytes_per_event();
@@ -281,7 +281,7 @@ fn main() {
         secs(&raw_runs)
     );
     let (imp, raw) = (Timing::of(imp_runs), Timing::of(raw_runs));
-    let mut imported = imported.expect("at least one run");
+    let imported = imported.expect("at least one run");
 
     eprintln!("append API x{reps} ...");
     let (app, appended) = time_reps(reps, |i| {

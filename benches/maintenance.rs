@@ -46,7 +46,7 @@ fn build(path: &PathBuf, cfg: &GenConfig) -> heatstore::Result<()> {
         return Ok(());
     }
     let _ = std::fs::remove_file(path);
-    let mut store = Store::open(path)?;
+    let store = Store::open(path)?;
     {
         let mut w = store.writer()?;
         for e in Generator::new(cfg.clone()) {
@@ -100,7 +100,7 @@ fn main() -> heatstore::Result<()> {
         }
         let work = master.with_extension("maintenance.redb");
         std::fs::copy(&master, &work)?;
-        let mut store = Store::open(&work)?;
+        let store = Store::open(&work)?;
         let before = std::fs::metadata(&work)?.len();
         let t = Instant::now();
         for (site, v) in &visitors {

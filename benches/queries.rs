@@ -209,7 +209,7 @@ fn store_for(events: u64, days: u32) -> Store {
     eprintln!("  {}: building {} ...", label(events, days), path.display());
     let t0 = Instant::now();
     {
-        let mut store = Store::open(&tmp).expect("open store");
+        let store = Store::open(&tmp).expect("open store");
         {
             let mut w = store.writer().expect("writer");
             let mut cfg = GenConfig {

@@ -35,7 +35,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         ..GenConfig::default()
     };
     let site = cfg.sites.first().cloned().unwrap_or_default();
-    let mut store = Store::open(&path)?;
+    let store = Store::open(&path)?;
     let started = Instant::now();
     let mut a_visitor = None;
     {

@@ -3,7 +3,9 @@
 //! `Snapshot` are the public faces of it; the layers below (write, read,
 //! query, deletion, import) take a `&Core`.
 
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock};
+
+use redb::WriteTransaction;
 
 use foldhash::{HashMap, HashMapExt};
 
@@ -12,6 +14,7 @@ use crate::error::Result;
 use crate::ingest::{IngestMode, Normalizer};
 use crate::normalize::ReferrerSources;
 use crate::storage::file::{Db, Location};
+use crate::storage::journal::{Journal, Touched};
 use crate::storage::sites::SiteRecord;
 use crate::storage::tombstones::Covered;
 
@@ -22,11 +25,45 @@ pub const SEAL_ROWS: u64 = 16_384;
 pub const IMPORT_BATCH: usize = 524_288;
 
 /// An open store's state.
+///
+/// Locks, always taken in this order (never an earlier one while holding a
+/// later one): `maintenance` (one maintenance run at a time), `state`
+/// (the writer's state: held while one batch is built and committed, or
+/// while a control operation commits), `commit` (held for the length of
+/// one write transaction, and by the file rewrite while it swaps files).
 pub(crate) struct Core {
-    pub db: Db,
+    /// The database: replaced whole by the file rewrite. Readers take a
+    /// clone of the `Arc` and keep reading the old file if it is swapped
+    /// under them.
+    db: RwLock<Arc<Db>>,
     pub location: Location,
     pub state: Mutex<WriterState>,
-    pub cache: std::sync::Arc<Cache>,
+    commit: Mutex<()>,
+    /// What write transactions touched, while a rewrite catches up.
+    pub journal: Journal,
+    pub maintenance: Mutex<()>,
+    pub cache: Arc<Cache>,
+}
+
+/// A read transaction and the database it reads (see [`Core::read`]).
+pub(crate) struct Read {
+    // Declared first: dropped before the database.
+    txn: redb::ReadTransaction,
+    _db: Arc<Db>,
+}
+
+impl std::ops::Deref for Read {
+    type Target = redb::ReadTransaction;
+    fn deref(&self) -> &redb::ReadTransaction {
+        &self.txn
+    }
+}
+
+impl Read {
+    /// The transaction, and the database to keep alive while it is used.
+    pub(crate) fn into_parts(self) -> (redb::ReadTransaction, Arc<Db>) {
+        (self.txn, self._db)
+    }
 }
 
 /// What the single writer keeps between commits: per-site state and caches.
@@ -36,6 +73,21 @@ pub(crate) struct WriterState {
     pub next_seq: Option<u64>,
     pub seal_rows: u64,
     pub import_batch: usize,
+    /// Batches being written on other threads (an import's), oldest first.
+    pub in_flight: Vec<InFlight>,
+    /// Emptied row vectors of committed batches, for the next batches'
+    /// partitions: their memory is reused rather than mapped afresh.
+    pub spare: Vec<Vec<crate::storage::row::Row>>,
+}
+
+/// The state of a batch being written on another thread: what batches
+/// built meanwhile must see of it, since the store does not have it yet.
+#[derive(Default)]
+pub(crate) struct InFlight {
+    /// The batch's first sequence number: which batch this is.
+    pub id: u64,
+    pub salts: std::collections::BTreeMap<i32, crate::normalize::IdKey>,
+    pub cookieless: HashMap<(u32, u64), (i64, u64)>,
 }
 
 /// Per-site state the writer keeps.
@@ -46,6 +98,30 @@ pub(crate) struct SiteState {
     pub covered: Covered,
     /// Created by this writer and not committed yet.
     pub is_new: bool,
+}
+
+impl WriterState {
+    /// The sites made and not committed yet, for a transaction that may
+    /// create sites (see [`crate::storage::sites::Reserved`]).
+    pub(crate) fn reserved(&self) -> crate::storage::sites::Reserved {
+        crate::storage::sites::Reserved {
+            sites: self
+                .sites
+                .iter()
+                .filter(|(_, s)| s.is_new)
+                .map(|(name, s)| (name.clone(), (s.id, s.record.clone())))
+                .collect(),
+        }
+    }
+
+    /// Forgets what may describe a batch that failed to commit: the
+    /// stored sites' cached state (reloaded when next needed) and the next
+    /// sequence number. Sites made and not committed stay: events already
+    /// prepared for them hash their ids with their keys.
+    pub(crate) fn forget_after_failure(&mut self) {
+        self.sites.retain(|_, s| s.is_new);
+        self.next_seq = None;
+    }
 }
 
 impl Core {
@@ -59,16 +135,21 @@ impl Core {
             Db::Ro(d) => crate::storage::meta::check_read_only(d, location.path())?,
         }
         Ok(Core {
-            db,
+            db: RwLock::new(Arc::new(db)),
             location,
+            commit: Mutex::new(()),
+            journal: Journal::default(),
+            maintenance: Mutex::new(()),
             state: Mutex::new(WriterState {
                 sites: HashMap::new(),
                 normalizer: Normalizer::new(ReferrerSources::builtin(), IngestMode::default()),
                 next_seq: None,
                 seal_rows: SEAL_ROWS,
                 import_batch: IMPORT_BATCH,
+                in_flight: Vec::new(),
+                spare: Vec::new(),
             }),
-            cache: std::sync::Arc::new(crate::cache::Cache::new(crate::cache::DEFAULT_CACHE_BYTES)),
+            cache: Arc::new(crate::cache::Cache::new(crate::cache::DEFAULT_CACHE_BYTES)),
         })
     }
 
@@ -79,8 +160,7 @@ impl Core {
             Ok(g) => g,
             Err(poisoned) => {
                 let mut g = poisoned.into_inner();
-                g.sites.clear();
-                g.next_seq = None;
+                g.forget_after_failure();
                 g
             }
         }
@@ -88,6 +168,60 @@ impl Core {
 }
 
 impl Core {
+    /// The database as it is now (the rewrite may replace it later).
+    pub(crate) fn db(&self) -> Arc<Db> {
+        Arc::clone(&self.db.read().unwrap_or_else(PoisonError::into_inner))
+    }
+
+    /// A read transaction on the database as it is now, which keeps that
+    /// database open for as long as it lives (a rewrite may swap in a new
+    /// one meanwhile: this one goes on reading the old).
+    pub(crate) fn read(&self) -> Result<Read> {
+        let db = self.db();
+        let txn = db.begin_read()?;
+        Ok(Read { txn, _db: db })
+    }
+
+    /// Runs `f` in one write transaction and commits it, holding the
+    /// commit lock throughout; `f` records in its [`Touched`] the keys it
+    /// writes in the journaled tables. Must not be called with the commit
+    /// lock held, and `f` must not take the writer's state lock.
+    pub(crate) fn write<T>(
+        &self,
+        f: impl FnOnce(&WriteTransaction, &mut Touched) -> Result<T>,
+    ) -> Result<T> {
+        self.write_held(f).map(|(out, _)| out)
+    }
+
+    /// [`Core::write`], also returning how long the commit lock was held
+    /// (how long other commits were kept waiting).
+    pub(crate) fn write_held<T>(
+        &self,
+        f: impl FnOnce(&WriteTransaction, &mut Touched) -> Result<T>,
+    ) -> Result<(T, std::time::Duration)> {
+        let _commit = self.commit.lock().unwrap_or_else(PoisonError::into_inner);
+        let t0 = std::time::Instant::now();
+        let db = self.db();
+        let txn = db.rw()?.begin_write()?;
+        let mut touched = Touched::new(self.journal.active());
+        let out = f(&txn, &mut touched)?;
+        txn.commit()?;
+        self.journal.record(touched);
+        Ok((out, t0.elapsed()))
+    }
+
+    /// Holds the commit lock: no write transaction runs until the guard
+    /// is dropped (the rewrite's last round and its swap).
+    pub(crate) fn pause_commits(&self) -> MutexGuard<'_, ()> {
+        self.commit.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Replaces the database (with the commit lock held: see
+    /// [`Core::pause_commits`]).
+    pub(crate) fn swap_db(&self, _paused: &MutexGuard<'_, ()>, db: Db) {
+        *self.db.write().unwrap_or_else(PoisonError::into_inner) = Arc::new(db);
+    }
+
     /// The path of the store's file, `None` outside the file system.
     pub(crate) fn path(&self) -> Option<&std::path::Path> {
         self.location.path()
@@ -95,7 +229,8 @@ impl Core {
 
     /// A consistent view of everything committed so far.
     pub(crate) fn view(&self) -> Result<crate::read::View> {
-        crate::read::View::new(self.db.begin_read()?, std::sync::Arc::clone(&self.cache))
+        let (txn, db) = self.read()?.into_parts();
+        crate::read::View::new(txn, db, Arc::clone(&self.cache))
     }
 
     /// The settings of a site (defaults for a site not seen yet).
@@ -117,9 +252,8 @@ impl Core {
         crate::event::validate_site(site)
             .map_err(|e| crate::Error::InvalidArgument(format!("site {site:?}: {e}")))?;
         let mut state = self.lock();
-        let txn = self.db.rw()?.begin_write()?;
-        crate::storage::sites::put_settings(&txn, site, settings)?;
-        txn.commit()?;
+        let reserved = state.reserved();
+        self.write(|txn, _| crate::storage::sites::put_settings(txn, site, settings, &reserved))?;
         state.sites.remove(site);
         Ok(())
     }

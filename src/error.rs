@@ -103,6 +103,20 @@ pub enum Error {
         /// The name given.
         site: String,
     },
+    /// The ingest handle's queue is full ([`crate::IngestHandle::try_submit`];
+    /// [`crate::IngestHandle::submit`] waits instead).
+    QueueFull {
+        /// Events the queue holds at most ([`crate::IngestOptions::queue_events`]).
+        capacity: usize,
+    },
+    /// The ingest handle was closed: it takes no more submissions.
+    Closed,
+    /// The group commit that held a submission failed: none of the
+    /// group's events is stored (they may be submitted again).
+    CommitFailed {
+        /// Why the commit failed.
+        reason: String,
+    },
     /// A storage-engine error from redb.
     Storage(Box<redb::Error>),
     /// An I/O error outside the storage engine (reading an import file).
@@ -162,6 +176,16 @@ impl fmt::Display for Error {
                 f,
                 "unknown site {site:?}: the store holds no data or settings of it (check the name; \
                  `heatstore stats` lists the sites)"
+            ),
+            Error::QueueFull { capacity } => write!(
+                f,
+                "the ingest queue is full ({capacity} events waiting to be committed): \
+                 retry later, use submit() to wait, or raise IngestOptions::queue_events"
+            ),
+            Error::Closed => write!(f, "the ingest handle is closed: it takes no more events"),
+            Error::CommitFailed { reason } => write!(
+                f,
+                "the group commit holding these events failed, none of them is stored: {reason}"
             ),
             Error::Storage(e) => write!(f, "storage error: {e}"),
             Error::Io(e) => write!(f, "I/O error: {e}"),

@@ -29,7 +29,7 @@ use crate::event::{with_json_line, with_json_str, EventError, EventRef};
 use crate::ingest::{prepare, Prepared};
 use crate::ingest::{Dropped, Normalizer};
 use crate::storage::sites::{SiteRecord, SiteSettings};
-use crate::write::{write_batch, Appended, Batch, CommitPlan, Written};
+use crate::write::{write_batch, Appended, Batch, Builder, CommitPlan, Written};
 
 pub use crate::core::IMPORT_BATCH;
 
@@ -111,16 +111,22 @@ impl Core {
         reader: R,
         progress: &mut dyn FnMut(ImportProgress),
     ) -> Result<ImportReport> {
-        let mut writer = self.writer()?;
+        self.db().rw()?;
+        let (records, normalizer, import_batch) = {
+            let mut b = Builder::new(self);
+            (b.site_records()?, b.new_normalizer(), b.import_batch())
+        };
         let book: SiteBook = Mutex::new(
-            writer
-                .site_records()?
+            records
                 .into_iter()
                 .map(|(name, r)| (name, Arc::new(r)))
                 .collect(),
         );
         let workers = std::thread::available_parallelism().map_or(2, |n| n.get().clamp(1, 4));
-        std::thread::scope(|scope| {
+        // The batch being written: its id (read after a failure, to forget
+        // its state in flight).
+        let writing: std::cell::Cell<Option<u64>> = std::cell::Cell::new(None);
+        let done = std::thread::scope(|scope| {
             let mut blocks_tx = Vec::with_capacity(workers);
             let mut chunks_rx = Vec::with_capacity(workers);
             // Workers hand their blocks' buffers back to the reader.
@@ -128,7 +134,7 @@ impl Core {
             for _ in 0..workers {
                 let (btx, brx) = sync_channel::<std::io::Result<Block>>(2);
                 let (ctx, crx) = sync_channel::<std::io::Result<Chunk>>(2);
-                let normalizer = writer.new_normalizer();
+                let normalizer = normalizer.fresh();
                 let book = &book;
                 let spent = spent_tx.clone();
                 scope.spawn(move || work(brx, ctx, spent, normalizer, book));
@@ -138,7 +144,7 @@ impl Core {
             drop(spent_tx);
             scope.spawn(move || read_blocks(reader, blocks_tx, spent_rx));
             // A full batch is written on its own thread while the next one
-            // is buffered; at most one is being written at a time.
+            // is built; at most one is being written at a time.
             let (batches_tx, batches_rx) = sync_channel::<(Batch, CommitPlan)>(0);
             let (written_tx, written_rx) = sync_channel::<Result<Written>>(1);
             let store = self;
@@ -149,10 +155,12 @@ impl Core {
                     }
                 }
             });
-            let mut writing = false;
-            let import_batch = writer.import_batch();
             let mut report = ImportReport::default();
             let mut p = ImportProgress::default();
+            // The writer's state is held while a batch is built and given
+            // up between batches, so that control operations, writers and
+            // the ingest committer wait at most one batch.
+            let mut builder: Option<Builder<'_>> = None;
             // Blocks went to the workers in turn: taking their chunks in
             // the same turn keeps the input's order. The first worker with
             // nothing more to give marks the end.
@@ -168,11 +176,10 @@ impl Core {
                 p.bytes += bytes;
                 for (line, item) in items {
                     p.lines = line;
+                    let b = builder.get_or_insert_with(|| Builder::new(self));
                     let outcome = match item {
                         Item::Ready { site, prepared } => match sites.get(site as usize) {
-                            Some((name, record)) => {
-                                writer.append_prepared(name, Some(record), prepared)
-                            }
+                            Some((name, record)) => b.append_prepared(name, Some(record), prepared),
                             None => Err(Error::InvalidArgument("import lost a site".into())),
                         },
                         Item::Dropped(d) => Ok(Appended::Dropped(d)),
@@ -195,30 +202,40 @@ impl Core {
                         }
                         Err(other) => return Err(other),
                     }
-                    if writer.buffered() >= import_batch {
-                        if writing {
+                    if b.len() >= import_batch {
+                        if let Some(id) = writing.take() {
                             let written = written_rx.recv().map_err(|_| committer_gone())?;
-                            p.committed += writer.finish(written)?.events;
+                            p.committed += b.finish(id, written)?.events;
                             progress(p);
                         }
-                        if let Some(job) = writer.take_for_commit() {
-                            batches_tx.send(job).map_err(|_| committer_gone())?;
-                            writing = true;
+                        if let Some((id, batch, plan)) = b.take_for_commit() {
+                            builder = None;
+                            writing.set(Some(id));
+                            batches_tx
+                                .send((batch, plan))
+                                .map_err(|_| committer_gone())?;
                         }
                     }
                 }
             }
             drop(batches_tx);
-            if writing {
+            let mut b = builder.unwrap_or_else(|| Builder::new(self));
+            if let Some(id) = writing.take() {
                 let written = written_rx.recv().map_err(|_| committer_gone())?;
-                p.committed += writer.finish(written)?.events;
+                p.committed += b.finish(id, written)?.events;
             }
-            p.committed += writer.commit()?.events;
+            p.committed += b.commit()?.events;
             // Seal what is left pending, so reports read only segments.
-            writer.seal_all()?;
+            self.seal_all()?;
             progress(p);
             Ok(report)
-        })
+        });
+        if let Some(id) = writing.take() {
+            // The import failed with a batch in flight (written or not by
+            // now): batches built later must not see its state.
+            self.lock().in_flight.retain(|f| f.id != id);
+        }
+        done
     }
 }
 

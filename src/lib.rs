@@ -169,6 +169,7 @@
 #![warn(unreachable_pub)]
 
 mod cache;
+mod collect;
 mod core;
 mod deletion;
 mod error;
@@ -189,6 +190,7 @@ mod time;
 mod write;
 
 pub use cache::DEFAULT_CACHE_BYTES;
+pub use collect::{IngestHandle, IngestOptions, IngestStats, Receipt, Ticket};
 pub use deletion::{DeletionTarget, MaintenanceReport};
 pub use error::{Corrupt, Error, Result};
 pub use event::{Event, EventError, EventKind};

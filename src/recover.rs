@@ -82,9 +82,7 @@ pub(crate) fn recover(path: &Path) -> Result<RecoverReport> {
             .map_err(|e| crate::storage::file::open_error(e, &aside))?;
         let store = open(path, true, false)?;
         let r = damaged.begin_read()?;
-        let w = store.db.rw()?.begin_write()?;
-        let copied = crate::storage::schema::copy_tables(&r, &w, true)?;
-        w.commit()?;
+        let copied = store.write(|w, _| crate::storage::schema::copy_tables(&r, w, true))?;
         Ok((store, copied))
     });
     let store = match salvaged {

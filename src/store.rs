@@ -10,6 +10,7 @@ use std::path::Path;
 
 use redb::Database;
 
+use crate::collect::{IngestHandle, IngestOptions};
 use crate::core::Core;
 use crate::deletion::{DeletionTarget, MaintenanceReport};
 use crate::error::{Error, Result};
@@ -137,7 +138,7 @@ impl Store {
 
     /// Whether the store was opened read-only.
     pub fn is_read_only(&self) -> bool {
-        matches!(self.core.db, Db::Ro(_))
+        matches!(*self.core.db(), Db::Ro(_))
     }
 
     /// The path of the store's file, `None` in memory.
@@ -151,6 +152,33 @@ impl Store {
     /// thread holds one. [`Error::ReadOnly`] on a read-only store.
     pub fn writer(&self) -> Result<Writer<'_>> {
         self.core.writer()
+    }
+
+    /// An ingest handle with the default [`IngestOptions`]: a background
+    /// committer that stores the events any number of threads submit, in
+    /// group commits. Needs the store in an `Arc` (the committer shares it).
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use heatstore::{Event, EventKind, Store};
+    /// let store = Arc::new(Store::in_memory()?);
+    /// let ingest = store.ingest()?;
+    /// let mut leave = Event::new("a.com", 1, EventKind::Leave, "s", "/");
+    /// leave.duration_ms = Some(5_000);
+    /// let mut bad = leave.clone();
+    /// bad.site = "not a site".into();
+    /// let receipt = ingest.submit_durable(vec![leave, bad])?;
+    /// assert_eq!(receipt.stored, 1);
+    /// assert_eq!(receipt.rejected[0].0, 1);
+    /// # Ok::<(), heatstore::Error>(())
+    /// ```
+    pub fn ingest(self: &Arc<Self>) -> Result<IngestHandle> {
+        self.ingest_with(IngestOptions::default())
+    }
+
+    /// [`Store::ingest`] with chosen options.
+    pub fn ingest_with(self: &Arc<Self>, options: IngestOptions) -> Result<IngestHandle> {
+        IngestHandle::start(Arc::clone(self), options)
     }
 
     /// A consistent read-only view of everything committed so far.
@@ -204,12 +232,12 @@ impl Store {
         })
     }
 
-    /// Compacts the file: returns freed pages to the file system and leaves
-    /// no stale copy of them in it.
-    pub fn compact(&mut self) -> Result<bool> {
-        guarded("compacting the store", || {
-            Ok(self.core.db.rw_mut()?.compact()?)
-        })
+    /// Compacts the file: rewrites it into a fresh one holding only live
+    /// pages (no stale copy of any freed page stays in it) and swaps it in,
+    /// while the store keeps serving: commits pause only for the rewrite's
+    /// last catch-up round (see [`Store::maintenance`]).
+    pub fn compact(&self) -> Result<bool> {
+        guarded("compacting the store", || self.core.compact())
     }
 
     // ---------------------------------------------------------- settings
@@ -327,7 +355,14 @@ impl Store {
     /// Carries out every pending deletion request and the sites' retention
     /// at `now`, then rewrites the file so no freed page keeps erased bytes.
     /// Idempotent; safe to kill at any point (the next run finishes).
-    pub fn maintenance(&mut self, now: i64) -> Result<MaintenanceReport> {
+    ///
+    /// Runs while the store keeps serving: snapshots taken before, during
+    /// and after stay consistent, writers and the ingest handle keep
+    /// committing, and commits wait only for maintenance's own short
+    /// transactions and the rewrite's final pause
+    /// ([`MaintenanceReport::longest_pause_us`]). One run at a time: a
+    /// second call waits for the first to end.
+    pub fn maintenance(&self, now: i64) -> Result<MaintenanceReport> {
         guarded("running maintenance", || self.core.maintenance(now))
     }
 }
@@ -556,7 +591,7 @@ mod tests {
     /// maintenance.
     #[test]
     fn the_rewrite_carries_every_table() {
-        let mut store = Store::in_memory().unwrap();
+        let store = Store::in_memory().unwrap();
         let mut w = store.writer().unwrap();
         let now = now_ms();
         for (i, session) in ["a", "b", "c"].iter().enumerate() {
@@ -592,7 +627,7 @@ mod tests {
         w.commit().unwrap(); // pending rows
         drop(w);
         store.opt_out("t.example", "v-c").unwrap(); // opt_outs, a pending request
-        let before = entries(&store.core.db);
+        let before = entries(&store.core.db());
         assert_eq!(before.len(), TABLE_COUNT);
         assert_eq!(before.keys().cloned().collect::<Vec<_>>(), {
             let mut n = table_names();
@@ -602,11 +637,11 @@ mod tests {
         for (table, n) in &before {
             assert!(*n > 0, "the test fills every table: {table} is empty");
         }
-        store.core.rewrite_file().unwrap();
-        assert_eq!(entries(&store.core.db), before);
+        store.core.compact().unwrap();
+        assert_eq!(entries(&store.core.db()), before);
         let listed: usize = store
             .core
-            .db
+            .db()
             .begin_read()
             .unwrap()
             .list_tables()

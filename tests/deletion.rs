@@ -97,7 +97,7 @@ fn deletions_are_hidden_at_once_and_erased_by_maintenance() {
         let all = events_shaped(seed, 60, shape);
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("d.heat");
-        let mut store = load(&path, &all, [5, 50, 1 << 20][seed as usize % 3]);
+        let store = load(&path, &all, [5, 50, 1 << 20][seed as usize % 3]);
         let full = Model::new(&all);
         // One visitor with an id, one visitor-less session (its session id
         // stands for the visitor), one session, one time range.
@@ -172,7 +172,7 @@ fn deletions_are_hidden_at_once_and_erased_by_maintenance() {
         );
         check_reports(&store, &m, seed);
         drop(store);
-        let mut store = Store::open(&path).unwrap();
+        let store = Store::open(&path).unwrap();
         check_reports(&store, &m, seed);
         for r in store.deletion_requests().unwrap() {
             assert_eq!(r.status, RequestStatus::Erased);
@@ -248,7 +248,7 @@ fn erasure_leaves_no_byte_of_the_deleted_visitor() {
     all.splice(10..10, secret_events());
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("e.heat");
-    let mut store = load(&path, &all, 20);
+    let store = load(&path, &all, 20);
     store.writer().unwrap().seal_all().unwrap();
     // The test can fail: the derived strings are in the file now.
     for s in [
@@ -309,7 +309,7 @@ fn deadlines_are_kept_and_reported() {
     assert_eq!(r.status, RequestStatus::Pending);
     assert!(r.overdue(BASE + 8 * DAY) && !r.overdue(BASE + 6 * DAY));
     assert_eq!(store.overdue_requests(BASE + 8 * DAY).unwrap().len(), 1);
-    let mut store = store;
+    let store = store;
     let report = store.maintenance(BASE + 8 * DAY).unwrap();
     assert_eq!(report.overdue, vec![id], "an overdue request is reported");
     assert_eq!(report.erased, vec![id]);
@@ -374,7 +374,7 @@ fn opt_out_drops_future_events_and_deletes_past_ones() {
     assert_eq!(w.append(&other).unwrap(), heatstore::Appended::Buffered);
     w.commit().unwrap();
     drop(w);
-    let mut store = store;
+    let store = store;
     store.maintenance(BASE + DAY).unwrap();
     assert_eq!(
         store
@@ -392,7 +392,7 @@ fn retention_drops_old_partitions() {
     let all = events(17, 50);
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("r.heat");
-    let mut store = load(&path, &all, 30);
+    let store = load(&path, &all, 30);
     let s = SiteSettings {
         retention_days: Some(2),
         ..SiteSettings::default()
@@ -430,7 +430,7 @@ fn maintenance_child() {
     let Some(path) = std::env::var_os(CHILD) else {
         return;
     };
-    let mut store = Store::open(&path).unwrap();
+    let store = Store::open(&path).unwrap();
     println!("start");
     store.maintenance(BASE + 40 * DAY).unwrap();
     println!("done");
@@ -498,7 +498,7 @@ fn maintenance_survives_kills_at_any_point() {
             finished_runs += 1;
         }
         // Reopen: nothing deleted is visible, nothing else is lost.
-        let mut store = Store::open(&path).unwrap();
+        let store = Store::open(&path).unwrap();
         store.snapshot().unwrap().check().unwrap();
         for site in ["shop.example", "blog.example"] {
             let n = m.events.iter().filter(|e| e.e.site == site).count() as u64;
@@ -552,7 +552,7 @@ fn a_store_without_the_visitor_index_gets_one_at_open() {
             .unwrap());
         txn.commit().unwrap();
     }
-    let mut store = Store::open(&path).unwrap();
+    let store = Store::open(&path).unwrap();
     store.snapshot().unwrap().check().unwrap();
     // A visitor's request finds its sessions through the rebuilt index.
     let victim = all.iter().find_map(|e| e.visitor.clone()).unwrap();
@@ -595,7 +595,7 @@ fn deleting_a_visitor_named_after_the_first_event_arrived() {
     );
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("three.heat");
-    let mut store = Store::open(&path).unwrap();
+    let store = Store::open(&path).unwrap();
     let report = store.import_ndjson(lines.as_bytes()).unwrap();
     assert_eq!(report.accepted, 3);
     let f = Filters::default();
@@ -690,7 +690,7 @@ fn random_visitors_deleted_under_shuffled_arrival() {
         let all = marked(events_shaped(seed, 80, shape));
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("v.heat");
-        let mut store = load(&path, &all, [7, 60, 1 << 20][i % 3]);
+        let store = load(&path, &all, [7, 60, 1 << 20][i % 3]);
         let full = Model::new(&all);
         let mut rng = StdRng::seed_from_u64(seed);
         // Visitors named by some event (first or second), and the
@@ -785,7 +785,7 @@ fn late_events_of_a_deleted_visitor_are_dropped_at_ingest() {
     };
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("late.heat");
-    let mut store = Store::open(&path).unwrap();
+    let store = Store::open(&path).unwrap();
     let ndjson = |events: &[Event]| {
         events
             .iter()

@@ -71,6 +71,40 @@ pub struct MaintenanceReport {
     pub file_bytes_after: u64,
     /// Requests past their deadline and not erased before this run.
     pub overdue: Vec<u64>,
+    /// The longest time this run kept commits waiting, in µs: one of its
+    /// own short transactions, or the pause in which the file rewrite
+    /// catches up for the last time and swaps the files.
+    pub longest_pause_us: u64,
+    /// Catch-up rounds of the file rewrite (0: no rewrite was needed).
+    pub rewrite_rounds: u32,
+    /// How long the run took, in ms.
+    pub duration_ms: u64,
+}
+
+/// The commit pauses a maintenance run imposes, as it runs them.
+#[derive(Debug, Default)]
+pub(crate) struct Pauses {
+    /// The longest so far.
+    pub(crate) longest: std::time::Duration,
+}
+
+impl Pauses {
+    /// Runs one write transaction (see [`Core::write`]) and notes how long
+    /// it held the commit lock.
+    pub(crate) fn write<T>(
+        &mut self,
+        core: &Core,
+        f: impl FnOnce(&redb::WriteTransaction, &mut crate::storage::journal::Touched) -> Result<T>,
+    ) -> Result<T> {
+        let (out, held) = core.write_held(f)?;
+        self.note(held);
+        Ok(out)
+    }
+
+    /// Notes one pause.
+    pub(crate) fn note(&mut self, d: std::time::Duration) {
+        self.longest = self.longest.max(d);
+    }
 }
 
 pub(crate) use crate::time::now_ms;
@@ -93,30 +127,41 @@ impl Core {
         let settings = self.site_settings(site)?;
         settings.validate()?;
         let mut state = self.lock();
-        let txn = self.db.rw()?.begin_write()?;
-        // A request for a site the store never saw is a mistake (a typo in
-        // the name would otherwise record a request that deletes nothing).
-        if txn.open_table(SITES)?.get(site)?.is_none() {
-            return Err(Error::UnknownSite {
-                site: site.to_owned(),
-            });
-        }
-        let (site_id, key) = ensure_site(&txn, site)?;
-        let stored = match &target {
-            DeletionTarget::Visitor(v) => StoredTarget::Visitor {
-                hash: id_hash(&key, v),
-            },
-            DeletionTarget::Session(s) => StoredTarget::Session {
-                hash: id_hash(&key, s),
-            },
-            DeletionTarget::TimeRange { from, to } => StoredTarget::TimeRange {
-                from: *from,
-                to: *to,
-            },
-            DeletionTarget::Site => StoredTarget::Site,
-        };
-        let id = record_request(&txn, site, site_id, stored, settings.purge_window_days, now)?;
-        txn.commit()?;
+        let reserved = state.reserved();
+        let id = self.write(|txn, touched| {
+            // A request for a site the store never saw is a mistake (a
+            // typo in the name would otherwise record a request that
+            // deletes nothing). A site a writer made and has not
+            // committed yet is known.
+            if txn.open_table(SITES)?.get(site)?.is_none() && !reserved.sites.contains_key(site) {
+                return Err(Error::UnknownSite {
+                    site: site.to_owned(),
+                });
+            }
+            let (site_id, key) = ensure_site(txn, site, &reserved)?;
+            let stored = match &target {
+                DeletionTarget::Visitor(v) => StoredTarget::Visitor {
+                    hash: id_hash(&key, v),
+                },
+                DeletionTarget::Session(s) => StoredTarget::Session {
+                    hash: id_hash(&key, s),
+                },
+                DeletionTarget::TimeRange { from, to } => StoredTarget::TimeRange {
+                    from: *from,
+                    to: *to,
+                },
+                DeletionTarget::Site => StoredTarget::Site,
+            };
+            record_request(
+                txn,
+                touched,
+                site,
+                site_id,
+                stored,
+                settings.purge_window_days,
+                now,
+            )
+        })?;
         state.sites.remove(site);
         Ok(id)
     }
@@ -126,31 +171,33 @@ impl Core {
     pub(crate) fn opt_out(&self, site: &str, visitor: &str) -> Result<u64> {
         let settings = self.site_settings(site)?;
         let mut state = self.lock();
-        let txn = self.db.rw()?.begin_write()?;
-        let (site_id, key) = ensure_site(&txn, site)?;
-        let hash = id_hash(&key, visitor);
-        txn.open_table(OPT_OUTS)?.insert((site_id, hash), ())?;
-        let id = record_request(
-            &txn,
-            site,
-            site_id,
-            StoredTarget::Visitor { hash },
-            settings.purge_window_days,
-            now_ms(),
-        )?;
-        txn.commit()?;
+        let reserved = state.reserved();
+        let id = self.write(|txn, touched| {
+            let (site_id, key) = ensure_site(txn, site, &reserved)?;
+            let hash = id_hash(&key, visitor);
+            txn.open_table(OPT_OUTS)?.insert((site_id, hash), ())?;
+            record_request(
+                txn,
+                touched,
+                site,
+                site_id,
+                StoredTarget::Visitor { hash },
+                settings.purge_window_days,
+                now_ms(),
+            )
+        })?;
         state.sites.remove(site);
         Ok(id)
     }
 
     /// Every deletion request with its status and deadline, oldest first.
     pub(crate) fn deletion_requests(&self) -> Result<Vec<DeletionRequest>> {
-        all_requests(&self.db)
+        all_requests(&self.db())
     }
 
     /// Requests past their deadline at `now` and not erased yet.
     pub(crate) fn overdue_requests(&self, now: i64) -> Result<Vec<DeletionRequest>> {
-        Ok(all_requests(&self.db)?
+        Ok(all_requests(&self.db())?
             .into_iter()
             .filter(|r| r.overdue(now))
             .collect())
@@ -158,13 +205,21 @@ impl Core {
 
     /// Carries out every pending deletion request and the sites' retention
     /// at `now`, then rewrites the file so no freed page keeps erased bytes.
-    /// Idempotent; safe to kill at any point (the next run finishes).
-    pub(crate) fn maintenance(&mut self, now: i64) -> Result<MaintenanceReport> {
+    /// Idempotent; safe to kill at any point (the next run finishes). Runs
+    /// while the store keeps serving: one run at a time (a second waits).
+    pub(crate) fn maintenance(&self, now: i64) -> Result<MaintenanceReport> {
+        let _one = self
+            .maintenance
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        self.db().rw()?;
+        let started = std::time::Instant::now();
+        let mut pauses = Pauses::default();
         let mut report = MaintenanceReport {
             overdue: self.overdue_requests(now)?.iter().map(|r| r.id).collect(),
             ..MaintenanceReport::default()
         };
-        report.partitions_expired = self.expire(now)?;
+        report.partitions_expired = self.expire(now, &mut pauses)?;
         let requests: Vec<DeletionRequest> = self
             .deletion_requests()?
             .into_iter()
@@ -178,7 +233,7 @@ impl Core {
             by_site.entry(r.site.as_str()).or_default().push(r);
         }
         for (site, batch) in by_site {
-            let (rows, parts) = self.purge(site, &batch, now)?;
+            let (rows, parts) = self.purge(site, &batch, now, &mut pauses)?;
             report.rows_removed += rows;
             report.partitions_rewritten += parts;
         }
@@ -187,28 +242,46 @@ impl Core {
             .into_iter()
             .filter(|r| r.status == RequestStatus::Purged)
             .collect();
-        report.file_bytes_before = self
-            .path()
-            .map_or(Ok(0), |p| std::fs::metadata(p).map(|m| m.len()))?;
+        report.file_bytes_before = self.file_bytes()?;
         if !to_erase.is_empty() || report.partitions_expired > 0 {
-            self.rewrite_file()?;
+            report.rewrite_rounds = self.rewrite_file(&mut pauses)?.rounds;
         }
-        report.file_bytes_after = self
-            .path()
-            .map_or(Ok(0), |p| std::fs::metadata(p).map(|m| m.len()))?;
+        report.file_bytes_after = self.file_bytes()?;
         if !to_erase.is_empty() {
-            let txn = self.db.rw()?.begin_write()?;
-            {
+            let erased = pauses.write(self, |txn, _| {
                 let mut t = txn.open_table(DELETIONS)?;
+                let mut erased = Vec::new();
                 for mut r in to_erase {
                     r.status = RequestStatus::Erased;
                     r.erased_at = Some(now);
                     t.insert(r.id, r.encode().as_slice())?;
-                    report.erased.push(r.id);
+                    erased.push(r.id);
                 }
-            }
-            txn.commit()?;
+                Ok(erased)
+            })?;
+            report.erased = erased;
         }
+        report.longest_pause_us = u64::try_from(pauses.longest.as_micros()).unwrap_or(u64::MAX);
+        report.duration_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
         Ok(report)
+    }
+
+    /// The size of the store's file (0 in memory).
+    fn file_bytes(&self) -> Result<u64> {
+        Ok(self
+            .path()
+            .map_or(Ok(0), |p| std::fs::metadata(p).map(|m| m.len()))?)
+    }
+
+    /// Rewrites the file into a fresh, compact one while the store keeps
+    /// serving. Returns whether it ran (not on a read-only store).
+    pub(crate) fn compact(&self) -> Result<bool> {
+        let _one = self
+            .maintenance
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        self.db().rw()?;
+        self.rewrite_file(&mut Pauses::default())?;
+        Ok(true)
     }
 }

@@ -1,11 +1,42 @@
 //! The file rewrite that ends every purge: every table copied into a fresh
 //! file, swapped in atomically, because redb does not zero freed pages.
+//!
+//! It runs while the store keeps taking commits. A snapshot is copied
+//! whole with no lock held; then rounds bring the copy up to date with
+//! what was committed meanwhile (see [`catch_up`]), each on a newer
+//! snapshot and each shorter than the last, until one is quick. The last
+//! round runs with commits paused, and the swap follows in the same
+//! pause: that pause is all the rewrite costs the writers.
 
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use redb::{
+    Database, ReadTransaction, ReadableDatabase, ReadableTable, TableDefinition, WriteTransaction,
+};
+
+use super::Pauses;
 use crate::core::Core;
 use crate::error::Result;
 use crate::storage::file::{Db, Location};
-use redb::{Database, ReadableDatabase};
-use std::path::Path;
+use crate::storage::journal::Touched;
+use crate::storage::schema::*;
+use crate::storage::Corrupt;
+
+/// A catch-up round this quick is followed by the paused one.
+const QUICK: Duration = Duration::from_millis(20);
+
+/// Most catch-up rounds before the paused one (commits outrunning the
+/// copy still end in one pause, only a longer one).
+const MAX_ROUNDS: usize = 8;
+
+/// What the rewrite did.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct Rewritten {
+    /// Catch-up rounds, the paused one included.
+    pub(crate) rounds: u32,
+}
 
 impl Core {
     /// Rewrites every table into a fresh file and swaps it in atomically:
@@ -18,39 +49,91 @@ impl Core {
     /// process can open the store in between. Only maintenance touches the
     /// `.rewrite` file (a stale one, left by a run that died, is removed
     /// here, under the store's lock).
-    pub(crate) fn rewrite_file(&mut self) -> Result<()> {
-        // `&mut self`: no writer can exist while the file is swapped.
-        let fresh = match &self.location {
+    pub(crate) fn rewrite_file(&self, pauses: &mut Pauses) -> Result<Rewritten> {
+        let old = self.db();
+        let old_db = old.rw()?;
+        {
+            // No write transaction straddles the start of the journal.
+            let _paused = self.pause_commits();
+            self.journal.start();
+        }
+        let done = self.rewrite_from(old_db, pauses);
+        self.journal.stop();
+        done
+    }
+
+    fn rewrite_from(&self, old: &Database, pauses: &mut Pauses) -> Result<Rewritten> {
+        let (fresh, tmp) = self.fresh_database()?;
+        let base = old.begin_read()?;
+        copy_all(&base, &fresh)?;
+        let mut seen = Versions::of(&base)?;
+        drop(base);
+        let mut done = Rewritten::default();
+        for _ in 0..MAX_ROUNDS {
+            let t0 = Instant::now();
+            let keys = self.journal.drain();
+            let now = old.begin_read()?;
+            seen = catch_up(&now, &fresh, &seen, &keys)?;
+            done.rounds += 1;
+            if t0.elapsed() < QUICK {
+                break;
+            }
+        }
+        // The last round and the swap, with commits paused.
+        let paused = self.pause_commits();
+        let t0 = Instant::now();
+        let keys = self.journal.drain();
+        let now = old.begin_read()?;
+        catch_up(&now, &fresh, &seen, &keys)?;
+        done.rounds += 1;
+        if cfg!(debug_assertions) {
+            // Tests run debug builds: any table the catch-up missed fails
+            // them here.
+            same_tables(&now, &fresh.begin_read()?)?;
+        }
+        drop(now);
+        match (&self.location, tmp) {
+            (Location::File(path), Some(tmp)) => {
+                std::fs::rename(&tmp, path)?;
+                crate::storage::file::sync_dir(path.parent().unwrap_or(Path::new(".")));
+            }
+            (Location::Vfs(vfs, name), Some(tmp)) => {
+                vfs.rename(&tmp.to_string_lossy(), name)?;
+            }
+            _ => {}
+        }
+        self.swap_db(&paused, Db::Rw(fresh));
+        drop(paused);
+        pauses.note(t0.elapsed());
+        Ok(done)
+    }
+
+    /// An empty database beside the store (in memory for a store in
+    /// memory), and its path.
+    fn fresh_database(&self) -> Result<(Database, Option<std::path::PathBuf>)> {
+        Ok(match &self.location {
             Location::File(path) => {
                 let tmp = rewrite_path(path);
                 match std::fs::remove_file(&tmp) {
                     Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e.into()),
                     _ => {}
                 }
-                let fresh = Database::create(&tmp)?;
-                copy_all(self.db.rw()?, &fresh)?;
-                std::fs::rename(&tmp, path)?;
-                crate::storage::file::sync_dir(path.parent().unwrap_or(Path::new(".")));
-                fresh
+                (Database::create(&tmp)?, Some(tmp))
             }
-            Location::Memory => {
-                let fresh = Database::builder()
-                    .create_with_backend(redb::backends::InMemoryBackend::new())?;
-                copy_all(self.db.rw()?, &fresh)?;
-                fresh
-            }
+            Location::Memory => (
+                Database::builder().create_with_backend(redb::backends::InMemoryBackend::new())?,
+                None,
+            ),
             Location::Vfs(vfs, name) => {
                 let tmp = format!("{name}.rewrite");
                 vfs.remove(&tmp)?;
                 let backend = crate::storage::file::Boxed(vfs.open(&tmp, true)?);
-                let fresh = Database::builder().create_with_backend(backend)?;
-                copy_all(self.db.rw()?, &fresh)?;
-                vfs.rename(&tmp, name)?;
-                fresh
+                (
+                    Database::builder().create_with_backend(backend)?,
+                    Some(std::path::PathBuf::from(tmp)),
+                )
             }
-        };
-        self.db = Db::Rw(fresh);
-        Ok(())
+        })
     }
 }
 
@@ -65,10 +148,246 @@ pub(crate) fn rewrite_path(path: &Path) -> std::path::PathBuf {
 }
 
 /// Copies every heatstore table into a fresh database.
-fn copy_all(from: &Database, to: &Database) -> Result<()> {
-    let r = from.begin_read()?;
+fn copy_all(from: &ReadTransaction, to: &Database) -> Result<()> {
     let w = to.begin_write()?;
-    crate::storage::schema::copy_tables(&r, &w, false)?;
+    copy_tables(from, &w, false)?;
     w.commit()?;
     Ok(())
+}
+
+/// How the copy learns what changed in a table since the snapshot it
+/// copied last. Every table has one way (a test checks the list against
+/// the schema's).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Way {
+    /// Small: compared entry by entry.
+    Whole,
+    /// Partition data: the partition's metadata changes at every write.
+    Partition,
+    /// Session blocks: their versions change at every write.
+    Block,
+    /// One entry per session or visitor: written keys are journaled.
+    Journal,
+}
+
+fn way(table: &str) -> Option<Way> {
+    Some(match table {
+        "meta" | "sites" | "site_config" | "cookieless_salts" | "opt_outs"
+        | "deletion_requests" | "deleted_sessions" => Way::Whole,
+        "partitions" | "segment_columns" | "dictionaries" | "pending" => Way::Partition,
+        "session_blocks" | "session_block_versions" => Way::Block,
+        "sessions" | "visitor_sessions" | "cookieless_sessions" => Way::Journal,
+        _ => return None,
+    })
+}
+
+/// The versions of partitions and session blocks in one snapshot.
+struct Versions {
+    parts: BTreeMap<(u32, i32), Vec<u8>>,
+    blocks: BTreeMap<(u32, i32), u64>,
+}
+
+impl Versions {
+    fn of(txn: &ReadTransaction) -> Result<Versions> {
+        let mut parts = BTreeMap::new();
+        for e in txn.open_table(PARTITIONS)?.iter()? {
+            let (k, v) = e?;
+            parts.insert(k.value(), v.value().to_vec());
+        }
+        let mut blocks = BTreeMap::new();
+        for e in txn.open_table(SESSION_BLOCK_VERSIONS)?.iter()? {
+            let (k, v) = e?;
+            blocks.insert(k.value(), v.value());
+        }
+        Ok(Versions { parts, blocks })
+    }
+}
+
+/// Keys whose value differs between two maps (present in one only, too).
+fn changed<K: Ord + Copy, V: PartialEq>(a: &BTreeMap<K, V>, b: &BTreeMap<K, V>) -> BTreeSet<K> {
+    let mut out: BTreeSet<K> = a
+        .iter()
+        .filter(|(k, v)| b.get(k) != Some(v))
+        .map(|(k, _)| *k)
+        .collect();
+    out.extend(b.keys().filter(|k| !a.contains_key(k)).copied());
+    out
+}
+
+/// Brings `fresh`, a copy of the store as of a snapshot whose versions
+/// were `seen`, up to the snapshot `now`, given the journaled keys
+/// written since (at least) then; returns `now`'s versions.
+fn catch_up(
+    now: &ReadTransaction,
+    fresh: &Database,
+    seen: &Versions,
+    keys: &Touched,
+) -> Result<Versions> {
+    let current = Versions::of(now)?;
+    let w = fresh.begin_write()?;
+    struct Whole<'t>(&'t ReadTransaction, &'t WriteTransaction);
+    impl TableVisitor for Whole<'_> {
+        fn visit<K, V>(&mut self, def: TableDefinition<'static, K, V>) -> Result<()>
+        where
+            K: redb::Key + 'static,
+            V: redb::Value + 'static,
+            for<'a> K::SelfType<'a>: std::borrow::Borrow<K::SelfType<'a>>,
+            for<'a> V::SelfType<'a>: std::borrow::Borrow<V::SelfType<'a>>,
+        {
+            use redb::TableHandle;
+            match way(def.name()) {
+                Some(Way::Whole) => sync_whole(self.0, self.1, def),
+                Some(_) => Ok(()),
+                None => Err(Corrupt::new(
+                    "file rewrite",
+                    format!("table {} has no way to catch up", def.name()),
+                )
+                .into()),
+            }
+        }
+    }
+    for_each_table(&mut Whole(now, &w))?;
+    for (site, day) in changed(&seen.parts, &current.parts) {
+        sync_range(now, &w, PARTITIONS, (site, day)..=(site, day))?;
+        sync_range(
+            now,
+            &w,
+            SEGMENT_COLUMNS,
+            (site, day, 0, 0, 0)..=(site, day, u32::MAX, u8::MAX, u16::MAX),
+        )?;
+        sync_range(now, &w, DICTIONARIES, (site, day, 0)..=(site, day, u8::MAX))?;
+        sync_range(now, &w, PENDING, (site, day, 0)..=(site, day, u64::MAX))?;
+    }
+    for key in changed(&seen.blocks, &current.blocks) {
+        sync_range(now, &w, SESSION_BLOCKS, key..=key)?;
+        sync_range(now, &w, SESSION_BLOCK_VERSIONS, key..=key)?;
+    }
+    for &key in &keys.sessions {
+        sync_range(now, &w, SESSIONS, key..=key)?;
+    }
+    for &(site, v) in &keys.visitors {
+        sync_range(
+            now,
+            &w,
+            VISITOR_SESSIONS,
+            (site, v, 0)..=(site, v, u64::MAX),
+        )?;
+    }
+    for &key in &keys.cookieless {
+        sync_range(now, &w, COOKIELESS, key..=key)?;
+    }
+    w.commit()?;
+    Ok(current)
+}
+
+/// Makes `to`'s entries of `range` those of `from`.
+fn sync_range<K, V>(
+    from: &ReadTransaction,
+    to: &WriteTransaction,
+    def: TableDefinition<'static, K, V>,
+    range: std::ops::RangeInclusive<K::SelfType<'static>>,
+) -> Result<()>
+where
+    K: redb::Key + 'static,
+    V: redb::Value + 'static,
+    for<'a> K::SelfType<'a>: std::borrow::Borrow<K::SelfType<'a>> + Clone,
+    for<'a> V::SelfType<'a>: std::borrow::Borrow<V::SelfType<'a>>,
+{
+    let src = from.open_table(def)?;
+    let mut dst = to.open_table(def)?;
+    dst.retain_in::<K::SelfType<'static>, _>(range.clone(), |_, _| false)?;
+    for e in src.range::<K::SelfType<'static>>(range)? {
+        let (k, v) = e?;
+        dst.insert(k.value(), v.value())?;
+    }
+    Ok(())
+}
+
+/// Makes `to`'s table `def` equal to `from`'s, writing only what differs.
+fn sync_whole<K, V>(
+    from: &ReadTransaction,
+    to: &WriteTransaction,
+    def: TableDefinition<'static, K, V>,
+) -> Result<()>
+where
+    K: redb::Key + 'static,
+    V: redb::Value + 'static,
+    for<'a> K::SelfType<'a>: std::borrow::Borrow<K::SelfType<'a>>,
+    for<'a> V::SelfType<'a>: std::borrow::Borrow<V::SelfType<'a>>,
+{
+    let src = from.open_table(def)?;
+    let mut dst = to.open_table(def)?;
+    let mut stale: Vec<Vec<u8>> = Vec::new();
+    for e in dst.iter()? {
+        let (k, _) = e?;
+        if src.get(k.value())?.is_none() {
+            stale.push(K::as_bytes(&k.value()).as_ref().to_vec());
+        }
+    }
+    for k in &stale {
+        dst.remove(K::from_bytes(k))?;
+    }
+    for e in src.iter()? {
+        let (k, v) = e?;
+        let same = dst
+            .get(k.value())?
+            .is_some_and(|d| V::as_bytes(&d.value()).as_ref() == V::as_bytes(&v.value()).as_ref());
+        if !same {
+            dst.insert(k.value(), v.value())?;
+        }
+    }
+    Ok(())
+}
+
+/// Checks that two snapshots hold the same entries in every table.
+fn same_tables(a: &ReadTransaction, b: &ReadTransaction) -> Result<()> {
+    struct Same<'t>(&'t ReadTransaction, &'t ReadTransaction);
+    impl TableVisitor for Same<'_> {
+        fn visit<K, V>(&mut self, def: TableDefinition<'static, K, V>) -> Result<()>
+        where
+            K: redb::Key + 'static,
+            V: redb::Value + 'static,
+            for<'a> K::SelfType<'a>: std::borrow::Borrow<K::SelfType<'a>>,
+            for<'a> V::SelfType<'a>: std::borrow::Borrow<V::SelfType<'a>>,
+        {
+            use redb::TableHandle;
+            let (x, y) = (self.0.open_table(def)?, self.1.open_table(def)?);
+            let mut ix = x.iter()?;
+            let mut iy = y.iter()?;
+            loop {
+                match (ix.next(), iy.next()) {
+                    (None, None) => return Ok(()),
+                    (Some(p), Some(q)) => {
+                        let ((pk, pv), (qk, qv)) = (p?, q?);
+                        if K::as_bytes(&pk.value()).as_ref() != K::as_bytes(&qk.value()).as_ref()
+                            || V::as_bytes(&pv.value()).as_ref()
+                                != V::as_bytes(&qv.value()).as_ref()
+                        {
+                            break;
+                        }
+                    }
+                    _ => break,
+                }
+            }
+            Err(Corrupt::new(
+                "file rewrite",
+                format!(
+                    "the fresh copy of table {} differs from the store's",
+                    def.name()
+                ),
+            )
+            .into())
+        }
+    }
+    for_each_table(&mut Same(a, b))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn every_table_has_a_way_to_catch_up() {
+        for name in crate::storage::schema::table_names() {
+            assert!(super::way(&name).is_some(), "table {name}");
+        }
+    }
 }

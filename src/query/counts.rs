@@ -78,11 +78,13 @@ impl View {
         }
         for e in self.t.sessions.range((s.id, 0)..=(s.id, u64::MAX))? {
             let (k, v) = e?;
-            if !s.hidden.is_empty()
-                && s.hidden
-                    .session_hidden(k.value().1, SessionRow::decode(v.value())?.visitor)
-            {
-                continue;
+            if !s.hidden.is_empty() {
+                let row = SessionRow::decode(v.value())?;
+                if s.hidden.session_hidden(k.value().1, row.visitor)
+                    || s.hidden.days_hidden(&row.days)
+                {
+                    continue;
+                }
             }
             c.sessions += 1;
         }

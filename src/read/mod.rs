@@ -45,6 +45,10 @@ pub(crate) struct View {
     pub(crate) t: Tables,
     pub(crate) cache: Arc<Cache>,
     _txn: ReadTransaction,
+    /// The database the transaction reads: kept open while the view lives,
+    /// even if a file rewrite has swapped in another (fields drop in
+    /// order: this one last).
+    _db: Arc<crate::storage::file::Db>,
 }
 
 /// Where a segment's columns come from.
@@ -108,7 +112,11 @@ pub(crate) struct SiteRef {
 }
 
 impl View {
-    pub(crate) fn new(txn: ReadTransaction, cache: Arc<Cache>) -> Result<View> {
+    pub(crate) fn new(
+        txn: ReadTransaction,
+        db: Arc<crate::storage::file::Db>,
+        cache: Arc<Cache>,
+    ) -> Result<View> {
         let t = Tables {
             sites: txn.open_table(SITES)?,
             site_config: txn.open_table(SITE_CONFIG)?,
@@ -127,6 +135,7 @@ impl View {
             t,
             cache,
             _txn: txn,
+            _db: db,
         })
     }
 

@@ -152,13 +152,6 @@ impl Db {
             Db::Ro(_) => Err(Error::ReadOnly),
         }
     }
-
-    pub(crate) fn rw_mut(&mut self) -> Result<&mut Database> {
-        match self {
-            Db::Rw(db) => Ok(db),
-            Db::Ro(_) => Err(Error::ReadOnly),
-        }
-    }
 }
 
 /// Opens (or creates) a file store for writing.

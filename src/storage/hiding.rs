@@ -6,6 +6,7 @@ use std::collections::BTreeSet;
 
 use redb::{ReadableTable, WriteTransaction};
 
+use super::journal::Touched;
 use super::requests::{DeletionRequest, RequestStatus, StoredTarget};
 use super::schema::*;
 use super::sessions::{put_block, SessionBlock, SessionRow};
@@ -16,6 +17,7 @@ use crate::time::{day_of, day_start, now_ms, DAY_MS};
 
 pub(crate) fn record_request(
     txn: &WriteTransaction,
+    touched: &mut Touched,
     site: &str,
     site_id: u32,
     target: StoredTarget,
@@ -44,7 +46,7 @@ pub(crate) fn record_request(
     };
     t.insert(id, r.encode().as_slice())?;
     drop(t);
-    hide_sessions(txn, site_id, &target)?;
+    hide_sessions(txn, touched, site_id, &target)?;
     Ok(id)
 }
 
@@ -52,6 +54,7 @@ pub(crate) fn record_request(
 /// (see [`DeletionRequest::derived_from`]), hidden at once like any other.
 pub(crate) fn record_derived(
     txn: &WriteTransaction,
+    touched: &mut Touched,
     site: &str,
     site_id: u32,
     session: u64,
@@ -77,7 +80,7 @@ pub(crate) fn record_derived(
     };
     t.insert(id, r.encode().as_slice())?;
     drop(t);
-    hide_sessions(txn, site_id, &target)?;
+    hide_sessions(txn, touched, site_id, &target)?;
     Ok(id)
 }
 
@@ -86,6 +89,7 @@ pub(crate) fn record_derived(
 /// attributes of sessions whose first pageview is in it.
 pub(crate) fn hide_sessions(
     txn: &WriteTransaction,
+    touched: &mut Touched,
     site: u32,
     target: &StoredTarget,
 ) -> Result<()> {
@@ -166,6 +170,7 @@ pub(crate) fn hide_sessions(
             let mut row = SessionRow::decode(&bytes)?;
             row.first_pv = None;
             sessions.insert((site, hash), row.encode().as_slice())?;
+            touched.session(site, hash);
             patch.push((hash, row.days));
         }
         drop(sessions);

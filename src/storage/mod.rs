@@ -15,6 +15,7 @@ pub(crate) mod columns;
 pub(crate) mod dict;
 pub(crate) mod file;
 pub(crate) mod hiding;
+pub(crate) mod journal;
 pub(crate) mod meta;
 pub(crate) mod partition;
 pub(crate) mod requests;

@@ -25,11 +25,24 @@ pub(crate) struct PartMeta {
     /// A fresh random value at every write of the partition: what readers
     /// key their caches of its decoded columns by.
     pub version: u64,
+    /// A fresh random value at every write of the partition's segments or
+    /// dictionaries (not at a write of pending rows alone): what tells the
+    /// purge that the segments it rebuilt aside are still the ones stored.
+    /// 0 in stores written before it existed.
+    #[serde(default)]
+    pub sealed: u64,
 }
 
 impl PartMeta {
     /// Encodes the metadata as a new version of the partition.
     pub(crate) fn encode_new_version(&mut self) -> Vec<u8> {
+        self.sealed = rand::random();
+        self.encode_pending_change()
+    }
+
+    /// Encodes the metadata as a new version of the partition whose
+    /// segments and dictionaries did not change (pending rows were added).
+    pub(crate) fn encode_pending_change(&mut self) -> Vec<u8> {
         self.version = rand::random();
         rmp_serde::to_vec(self).unwrap_or_default()
     }

@@ -78,7 +78,7 @@ pub(crate) fn encode_segments(
 }
 
 /// Stores encoded segments as the partition's next ones.
-fn put_segments(
+pub(crate) fn put_segments(
     cols: &mut redb::Table<columns::ColKey, &[u8]>,
     site: u32,
     day: i32,

@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 use crate::normalize::IdKey;
+use foldhash::HashMap;
 use redb::{ReadableTable, WriteTransaction};
 
 use super::schema::{SITES, SITE_CONFIG};
@@ -121,10 +122,31 @@ pub(crate) fn load(
     Ok(Some((id, SiteRecord::decode(&bytes)?)))
 }
 
+/// Sites a writer has made and not committed yet, which a transaction
+/// that creates sites must not collide with: a site of that name is
+/// created with the writer's id and record (its key hashed the writer's
+/// events), and a new site of another name gets an id above theirs.
+#[derive(Debug, Default)]
+pub(crate) struct Reserved {
+    /// name → (id, record) of each uncommitted site.
+    pub(crate) sites: HashMap<String, (u32, SiteRecord)>,
+}
+
+impl Reserved {
+    fn next_id(&self) -> u32 {
+        self.sites.values().map(|(id, _)| id + 1).max().unwrap_or(0)
+    }
+}
+
 /// The id and record of a site, created in `txn` (the next free id, a
-/// fresh secret key, default settings) when the store does not have it:
-/// the one place a site is created in a transaction.
-pub(crate) fn find_or_create(txn: &WriteTransaction, site: &str) -> Result<(u32, SiteRecord)> {
+/// fresh secret key, default settings; or what `reserved` holds for it)
+/// when the store does not have it: the one place a site is created in a
+/// transaction.
+pub(crate) fn find_or_create(
+    txn: &WriteTransaction,
+    site: &str,
+    reserved: &Reserved,
+) -> Result<(u32, SiteRecord)> {
     crate::event::validate_site(site)
         .map_err(|e| Error::InvalidArgument(format!("site {site:?}: {e}")))?;
     let mut sites = txn.open_table(SITES)?;
@@ -132,19 +154,52 @@ pub(crate) fn find_or_create(txn: &WriteTransaction, site: &str) -> Result<(u32,
     if let Some(found) = load(&sites, &conf, site)? {
         return Ok(found);
     }
-    let id = next_site_id(&sites)?;
-    let record = SiteRecord::new(SiteSettings::default());
+    let (id, record) = match reserved.sites.get(site) {
+        Some((id, record)) => (*id, record.clone()),
+        None => (
+            next_site_id(&sites)?.max(reserved.next_id()),
+            SiteRecord::new(SiteSettings::default()),
+        ),
+    };
     sites.insert(site, id)?;
     conf.insert(id, record.encode().as_slice())?;
     Ok((id, record))
+}
+
+/// Writes the sites a commit creates: each that the store does not have
+/// yet (a control operation may have created it first, from the same
+/// reservation, and perhaps changed its settings since: that record is
+/// kept).
+pub(crate) fn create_new(txn: &WriteTransaction, new: &[(String, u32, Vec<u8>)]) -> Result<()> {
+    let mut sites = txn.open_table(SITES)?;
+    let mut conf = txn.open_table(SITE_CONFIG)?;
+    for (name, id, record) in new {
+        let existing = sites.get(name.as_str())?.map(|g| g.value());
+        match existing {
+            Some(existing) if existing == *id => {}
+            Some(existing) => {
+                return Err(Corrupt::new(
+                    "sites",
+                    format!("site {name:?} has id {existing}, and a commit made it {id}"),
+                )
+                .into())
+            }
+            None => {
+                sites.insert(name.as_str(), *id)?;
+                conf.insert(*id, record.as_slice())?;
+            }
+        }
+    }
+    Ok(())
 }
 
 /// The id and secret key of a site, created if needed.
 pub(crate) fn ensure_site(
     txn: &WriteTransaction,
     site: &str,
+    reserved: &Reserved,
 ) -> Result<(u32, crate::normalize::IdKey)> {
-    find_or_create(txn, site).map(|(id, record)| (id, record.key))
+    find_or_create(txn, site, reserved).map(|(id, record)| (id, record.key))
 }
 
 /// Writes a site's settings, creating the site (with a fresh key) if needed.
@@ -152,8 +207,9 @@ pub(crate) fn put_settings(
     txn: &WriteTransaction,
     site: &str,
     settings: SiteSettings,
+    reserved: &Reserved,
 ) -> Result<()> {
-    let (id, mut record) = find_or_create(txn, site)?;
+    let (id, mut record) = find_or_create(txn, site, reserved)?;
     record.settings = settings;
     txn.open_table(SITE_CONFIG)?
         .insert(id, record.encode().as_slice())?;

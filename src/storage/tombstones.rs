@@ -218,6 +218,18 @@ impl Hidden {
         self.ranges.iter().any(|&(f, t)| ts >= f && ts < t)
     }
 
+    /// Whether a session with rows on `days` has none left visible by the
+    /// time ranges alone: each of its days lies whole in a hidden range.
+    /// (A day only partly hidden counts as visible.)
+    pub(crate) fn days_hidden(&self, days: &[i32]) -> bool {
+        !self.ranges.is_empty()
+            && !days.is_empty()
+            && days.iter().all(|&d| {
+                let (start, end) = (crate::time::day_start(d), crate::time::day_start(d + 1));
+                self.ranges.iter().any(|&(f, t)| f <= start && end <= t)
+            })
+    }
+
     /// Adds the sessions of the hidden visitors, found through the visitor
     /// index: every session any of whose events named one of them.
     pub(crate) fn resolve(

@@ -20,6 +20,7 @@ use crate::core::Core;
 use crate::error::Result;
 use crate::normalize::IdKey;
 use crate::normalize::SessionAttrs;
+use crate::storage::journal::Touched;
 use crate::storage::partition::PartMeta;
 use crate::storage::row::{encode_batch, Row};
 use crate::storage::schema::*;
@@ -109,23 +110,30 @@ pub(crate) struct Written {
 /// Writes a batch in one transaction: needs nothing of the writer but
 /// `plan`, so an import runs it while the next batch is buffered.
 pub(crate) fn write_batch(core: &Core, batch: Batch, plan: CommitPlan) -> Result<Written> {
+    core.write(|txn, touched| write_in(txn, touched, batch, plan))
+}
+
+fn write_in(
+    txn: &WriteTransaction,
+    touched: &mut Touched,
+    batch: Batch,
+    plan: CommitPlan,
+) -> Result<Written> {
     let t_start = std::time::Instant::now();
-    let txn = core.db.rw()?.begin_write()?;
     let mut summary = CommitSummary {
         events: batch.len as u64,
         ..CommitSummary::default()
     };
-    // New sites.
+    // New sites, and the next sequence number (batches built while
+    // another is in flight may commit first: it only grows).
+    crate::storage::sites::create_new(txn, &plan.new_sites)?;
     {
-        let mut sites = txn.open_table(SITES)?;
-        let mut conf = txn.open_table(SITE_CONFIG)?;
-        for (name, id, record) in &plan.new_sites {
-            sites.insert(name.as_str(), *id)?;
-            conf.insert(*id, record.as_slice())?;
-        }
         let mut meta = txn.open_table(META)?;
         if let Some(seq) = plan.next_seq {
-            meta.insert("next_seq", seq.to_le_bytes().as_slice())?;
+            let stored = crate::write::stored_next_seq(&meta)?;
+            if seq > stored {
+                meta.insert("next_seq", seq.to_le_bytes().as_slice())?;
+            }
         }
     }
     // Cookieless state and salts; salts older than yesterday are destroyed.
@@ -133,6 +141,7 @@ pub(crate) fn write_batch(core: &Core, batch: Batch, plan: CommitPlan) -> Result
         let mut c = txn.open_table(COOKIELESS)?;
         for (k, v) in &batch.cookieless {
             c.insert(*k, *v)?;
+            touched.cookieless(k.0, k.1);
         }
         // A day's salt lives until the end of the next day (by the
         // clock, not by event times): older ones are destroyed, and
@@ -235,22 +244,25 @@ pub(crate) fn write_batch(core: &Core, batch: Batch, plan: CommitPlan) -> Result
                 }
             }
             sessions.insert((site, hash), row.encode().as_slice())?;
+            touched.session(site, hash);
         }
         index_add.sort_unstable();
         let mut visitors = txn.open_table(VISITOR_SESSIONS)?;
         for key in index_remove {
             visitors.remove(key)?;
+            touched.visitor(key.0, key.1);
         }
         for key in index_add {
             visitors.insert(key, ())?;
+            touched.visitor(key.0, key.1);
         }
     }
-    apply_block_changes(&txn, block_changes)?;
+    apply_block_changes(txn, block_changes)?;
     for (site, hash, days) in changed_sealed {
-        patch_session_attrs(&txn, site, hash, &days)?;
+        patch_session_attrs(txn, site, hash, &days)?;
     }
     for ((site, day), changes) in &refile {
-        refile_visitors(&txn, *site, *day, changes)?;
+        refile_visitors(txn, *site, *day, changes)?;
     }
     // Sessions covered by a deleted visitor's request: remembered, and
     // their stored events (which did not name the visitor) deleted.
@@ -272,7 +284,8 @@ pub(crate) fn write_batch(core: &Core, batch: Batch, plan: CommitPlan) -> Result
         }
         for c in known {
             crate::storage::hiding::record_derived(
-                &txn,
+                txn,
+                touched,
                 &c.site_name,
                 c.site,
                 c.session,
@@ -306,21 +319,18 @@ pub(crate) fn write_batch(core: &Core, batch: Batch, plan: CommitPlan) -> Result
                 meta.pending_rows += rows.len() as u64;
                 spent.push(rows);
             }
-            parts.insert((site, day), meta.encode_new_version().as_slice())?;
+            parts.insert((site, day), meta.encode_pending_change().as_slice())?;
         }
     }
     let t_seal = std::time::Instant::now();
     summary.sealed_partitions += to_seal.len() as u64;
-    spent.extend(seal_many(&txn, to_seal)?);
-    let t_commit = std::time::Instant::now();
-    txn.commit()?;
+    spent.extend(seal_many(txn, to_seal)?);
     if std::env::var_os("HEATSTORE_TRACE").is_some() {
         eprintln!(
-            "sessions {:?} pending {:?} seal {:?} commit {:?}",
+            "sessions {:?} pending {:?} seal {:?}",
             t_sessions - t_start,
             t_seal - t_sessions,
-            t_commit - t_seal,
-            t_commit.elapsed()
+            t_seal.elapsed()
         );
     }
     Ok(Written {

@@ -6,14 +6,12 @@
 //! rows reached [`SEAL_ROWS`]: all in one transaction, so a crash loses at
 //! most the uncommitted batch and never leaves half of one.
 
-use std::collections::BTreeMap;
-
 use foldhash::HashMap;
-use std::sync::MutexGuard;
+use std::sync::{Arc, MutexGuard};
 
 use redb::ReadableTable;
 
-use crate::core::{Core, SiteState, WriterState};
+use crate::core::{Core, InFlight, SiteState, WriterState};
 use crate::error::{Error, Result};
 use crate::event::Event;
 use crate::ingest::{prepare, Prepared};
@@ -55,42 +53,145 @@ pub struct CommitSummary {
     pub events: u64,
     /// Partitions sealed into segments by this commit.
     pub sealed_partitions: u64,
+    /// Events the commit dropped because an opt-out or deletion request
+    /// recorded by then covers them.
+    pub dropped: u64,
 }
 
-/// Appends events and commits them. Get one from [`crate::Store::writer`].
+/// Appends events and commits them. Get one from [`crate::Store::writer`];
+/// any number may exist at once, on any threads.
 ///
-/// Events appended since the last [`Writer::commit`] are lost when the
-/// writer is dropped or the process dies; committed ones never are.
+/// A writer validates and normalizes each event as it is appended and
+/// keeps it until [`Writer::commit`], which stores everything appended
+/// since the last commit in one transaction. Holding a writer blocks
+/// nothing: the store is locked only while a commit runs (and while one
+/// `append` normalizes its event), so deletion requests, opt-outs, site
+/// settings, imports, other writers and maintenance go on meanwhile.
+/// Events appended since the last commit are lost when the writer is
+/// dropped or the process dies; committed ones never are.
+///
+/// For many threads submitting events, [`crate::Store::ingest`] groups
+/// their submissions into shared commits.
 pub struct Writer<'s> {
     core: &'s Core,
-    state: MutexGuard<'s, WriterState>,
-    batch: Batch,
-    /// Emptied row vectors of committed batches, for the next batch's
-    /// partitions: their memory is reused rather than mapped afresh.
-    spare: Vec<Vec<Row>>,
-    /// The state of a batch being written on another thread.
-    in_flight: InFlight,
-}
-
-/// What events appended while a batch is written elsewhere must see of it:
-/// the store does not have it yet.
-#[derive(Default)]
-struct InFlight {
-    salts: BTreeMap<i32, IdKey>,
-    cookieless: HashMap<(u32, u64), (i64, u64)>,
+    /// Appended and not committed: each with its site's name.
+    items: Vec<(Arc<str>, Prepared)>,
 }
 
 /// Most rows that the spare vectors of a writer may hold room for.
 const SPARE_ROWS: usize = 1 << 19;
 
 impl<'s> Writer<'s> {
-    pub(crate) fn new(core: &'s Core, state: MutexGuard<'s, WriterState>) -> Writer<'s> {
-        Writer {
+    /// Events appended and not committed yet.
+    pub fn buffered(&self) -> usize {
+        self.items.len()
+    }
+
+    /// Validates and normalizes one event and keeps it for the next
+    /// commit.
+    ///
+    /// Returns [`Appended::Dropped`] for an event a privacy rule drops:
+    /// Do Not Track, a sensitive selector, and an opt-out or deletion
+    /// request known at this moment. The last two are checked again at
+    /// commit, against the requests recorded by then, and the commit's
+    /// [`CommitSummary::dropped`] counts what they dropped.
+    pub fn append(&mut self, event: &Event) -> Result<Appended> {
+        crate::guard::guarded("writing (append)", || {
+            let event = event.view();
+            event.validate()?;
+            let mut b = Builder::new(self.core);
+            let (site, p) = match b.prepare(&event)? {
+                Ok(prepared) => prepared,
+                Err(dropped) => return Ok(Appended::Dropped(dropped)),
+            };
+            let seen = b.would_drop(&site, &p);
+            drop(b);
+            self.items.push((site, p));
+            Ok(seen.map_or(Appended::Buffered, Appended::Dropped))
+        })
+    }
+
+    /// Makes every appended event durable, in one transaction.
+    pub fn commit(&mut self) -> Result<CommitSummary> {
+        crate::guard::guarded("writing (commit)", || {
+            let items = std::mem::take(&mut self.items);
+            let mut b = Builder::new(self.core);
+            let mut dropped = 0;
+            for (site, p) in items {
+                if let Appended::Dropped(_) = b.append_prepared(&site, None, p)? {
+                    dropped += 1;
+                }
+            }
+            let mut summary = b.commit()?;
+            summary.dropped += dropped;
+            Ok(summary)
+        })
+    }
+
+    /// Drops the appended events.
+    pub fn rollback(&mut self) {
+        self.items.clear();
+    }
+
+    /// Commits, then seals every partition's pending rows into segments.
+    pub fn seal_all(&mut self) -> Result<u64> {
+        self.commit()?;
+        crate::guard::guarded("writing (seal all)", || self.core.seal_all())
+    }
+}
+
+impl Core {
+    /// Seals every partition's pending rows into segments, in one
+    /// transaction.
+    pub(crate) fn seal_all(&self) -> Result<u64> {
+        self.db().rw()?;
+        let t0 = std::time::Instant::now();
+        let n = self.write(|txn, _| {
+            let parts: Vec<(u32, i32)> = {
+                let t = txn.open_table(PARTITIONS)?;
+                let mut v = Vec::new();
+                for e in t.iter()? {
+                    let (k, val) = e?;
+                    if PartMeta::decode(val.value())?.pending_rows > 0 {
+                        v.push(k.value());
+                    }
+                }
+                v
+            };
+            seal_many(
+                txn,
+                parts
+                    .iter()
+                    .map(|&(site, day)| (site, day, Vec::new()))
+                    .collect(),
+            )?;
+            Ok(parts.len() as u64)
+        })?;
+        if std::env::var_os("HEATSTORE_TRACE").is_some() {
+            eprintln!("seal_all {n} partitions {:?}", t0.elapsed());
+        }
+        Ok(n)
+    }
+}
+
+/// Builds one batch and commits it, holding the writer's state lock for
+/// its whole life: batches are built one at a time, so two never claim
+/// the same sequence numbers, cookieless sessions or new sites. Writers,
+/// the ingest committer and imports all build through it.
+pub(crate) struct Builder<'c> {
+    core: &'c Core,
+    state: MutexGuard<'c, WriterState>,
+    batch: Batch,
+}
+
+impl<'c> Builder<'c> {
+    /// Locks the writer's state (waiting for the batch being built, if
+    /// any) and starts an empty batch.
+    pub(crate) fn new(core: &'c Core) -> Builder<'c> {
+        Builder {
             core,
-            state,
+            state: core.lock(),
             batch: Batch::default(),
-            spare: Vec::new(),
-            in_flight: InFlight::default(),
         }
     }
 
@@ -99,8 +200,8 @@ impl<'s> Writer<'s> {
         self.state.import_batch
     }
 
-    /// Events buffered and not committed yet.
-    pub fn buffered(&self) -> usize {
+    /// Events in the batch.
+    pub(crate) fn len(&self) -> usize {
         self.batch.len
     }
 
@@ -108,14 +209,7 @@ impl<'s> Writer<'s> {
         if let Some(s) = self.state.next_seq {
             return Ok(s);
         }
-        let txn = self.core.db.begin_read()?;
-        let meta = txn.open_table(META)?;
-        let s = match meta.get("next_seq")? {
-            Some(g) => <[u8; 8]>::try_from(g.value())
-                .map(u64::from_le_bytes)
-                .map_err(|_| Corrupt::new("store header", "next_seq is not 8 bytes"))?,
-            None => 0,
-        };
+        let s = stored_next_seq(&self.core.read()?.open_table(META)?)?;
         self.state.next_seq = Some(s);
         Ok(s)
     }
@@ -127,7 +221,7 @@ impl<'s> Writer<'s> {
         if self.state.sites.contains_key(site) {
             return Ok(());
         }
-        let txn = self.core.db.begin_read()?;
+        let txn = self.core.read()?;
         let sites = txn.open_table(SITES)?;
         let conf = txn.open_table(SITE_CONFIG)?;
         let state = match crate::storage::sites::load(&sites, &conf, site)? {
@@ -160,10 +254,10 @@ impl<'s> Writer<'s> {
         Ok(())
     }
 
-    /// The record of every site the store or this writer knows.
+    /// The record of every site the store or the writer knows.
     pub(crate) fn site_records(&mut self) -> Result<HashMap<String, SiteRecord>> {
         let names: Vec<String> = {
-            let txn = self.core.db.begin_read()?;
+            let txn = self.core.read()?;
             let sites = txn.open_table(SITES)?;
             let mut v = Vec::new();
             for e in sites.iter()? {
@@ -187,15 +281,56 @@ impl<'s> Writer<'s> {
         self.state.normalizer.fresh()
     }
 
+    /// Normalizes a validated event for its site (loaded or made first).
+    pub(crate) fn prepare(
+        &mut self,
+        event: &crate::event::EventRef<'_>,
+    ) -> Result<std::result::Result<(Arc<str>, Prepared), Dropped>> {
+        self.site(event.site, None)?;
+        let WriterState {
+            sites, normalizer, ..
+        } = &mut *self.state;
+        let Some(site) = sites.get(event.site) else {
+            return Err(Error::InvalidArgument("site vanished".into()));
+        };
+        Ok(prepare(event, &site.record, normalizer)?.map(|p| (Arc::from(event.site), p)))
+    }
+
+    /// Normalizes a validated event and adds it to the batch.
+    pub(crate) fn append_event(&mut self, event: &crate::event::EventRef<'_>) -> Result<Appended> {
+        match self.prepare(event)? {
+            Ok((site, p)) => self.append_prepared(&site, None, p),
+            Err(dropped) => Ok(Appended::Dropped(dropped)),
+        }
+    }
+
+    /// Whether a request or opt-out known now drops the prepared event
+    /// (without recording anything: the commit decides).
+    fn would_drop(&self, site: &str, p: &Prepared) -> Option<Dropped> {
+        if p.cookieless.is_some() {
+            return None;
+        }
+        let covered = &self.state.sites.get(site)?.covered;
+        if covered.is_empty() {
+            return None;
+        }
+        let named = p.names_visitor.then_some(p.row.visitor);
+        Some(match covered.check(p.row.session, named, p.row.ts)? {
+            Hit::Visitor(c) if c.cutoff == i64::MAX => Dropped::OptedOut,
+            _ => Dropped::Deleted,
+        })
+    }
+
     fn salt(&mut self, day: i32) -> Result<IdKey> {
         if let Some(s) = self.batch.salts.get(&day) {
             return Ok(*s);
         }
-        if let Some(s) = self.in_flight.salts.get(&day) {
-            self.batch.salts.insert(day, *s);
-            return Ok(*s);
+        if let Some(s) = self.state.in_flight.iter().find_map(|f| f.salts.get(&day)) {
+            let s = *s;
+            self.batch.salts.insert(day, s);
+            return Ok(s);
         }
-        let txn = self.core.db.begin_read()?;
+        let txn = self.core.read()?;
         let salts = txn.open_table(SALTS)?;
         let stored = salts.get(day)?.map(|g| g.value().to_vec());
         let salt = match stored {
@@ -208,15 +343,18 @@ impl<'s> Writer<'s> {
     }
 
     fn cookieless_session(&mut self, site: u32, visitor: u64, ts: i64) -> Result<u64> {
-        let known = self
-            .batch
-            .cookieless
-            .get(&(site, visitor))
-            .or_else(|| self.in_flight.cookieless.get(&(site, visitor)));
+        let known = self.batch.cookieless.get(&(site, visitor)).or_else(|| {
+            // The latest batch in flight first.
+            self.state
+                .in_flight
+                .iter()
+                .rev()
+                .find_map(|f| f.cookieless.get(&(site, visitor)))
+        });
         let state = match known {
             Some(s) => Some(*s),
             None => {
-                let txn = self.core.db.begin_read()?;
+                let txn = self.core.read()?;
                 let t = txn.open_table(COOKIELESS)?;
                 let v = t.get((site, visitor))?.map(|g| g.value());
                 v
@@ -238,28 +376,8 @@ impl<'s> Writer<'s> {
         Ok(session)
     }
 
-    /// Validates, normalizes and buffers one event.
-    pub fn append(&mut self, event: &Event) -> Result<Appended> {
-        crate::guard::guarded("writing (append)", || {
-            let event = event.view();
-            event.validate()?;
-            self.site(event.site, None)?;
-            let WriterState {
-                sites, normalizer, ..
-            } = &mut *self.state;
-            let Some(site) = sites.get(event.site) else {
-                return Err(Error::InvalidArgument("site vanished".into()));
-            };
-            match prepare(&event, &site.record, normalizer)? {
-                // The site is known now: no record is needed to create it.
-                Ok(p) => self.append_prepared(event.site, None, p),
-                Err(dropped) => Ok(Appended::Dropped(dropped)),
-            }
-        })
-    }
-
-    /// Buffers an event that [`prepare`] normalized with `record`, the
-    /// site's record (the one a new site is created with).
+    /// Adds an event that [`prepare`] normalized with `record`, the site's
+    /// record (the one a new site is created with), to the batch.
     pub(crate) fn append_prepared(
         &mut self,
         site_name: &str,
@@ -321,7 +439,7 @@ impl<'s> Writer<'s> {
         if self.batch.len == 0 {
             self.batch.start_seq = seq;
         }
-        self.batch.push(site_id, day, row, &mut self.spare);
+        self.batch.push(site_id, day, row, &mut self.state.spare);
         Ok(Appended::Buffered)
     }
 
@@ -357,19 +475,17 @@ impl<'s> Writer<'s> {
         Some(dropped)
     }
 
-    /// Makes every buffered event durable, in one transaction.
-    pub fn commit(&mut self) -> Result<CommitSummary> {
-        crate::guard::guarded("writing (commit)", || {
-            let Some((batch, plan)) = self.take_batch() else {
-                return Ok(CommitSummary::default());
-            };
-            let written = write_batch(self.core, batch, plan);
-            self.finish(written)
-        })
+    /// Makes the batch durable, in one transaction, and releases the lock.
+    pub(crate) fn commit(mut self) -> Result<CommitSummary> {
+        let Some((batch, plan)) = self.take_batch() else {
+            return Ok(CommitSummary::default());
+        };
+        let written = write_batch(self.core, batch, plan);
+        self.finish(0, written)
     }
 
-    /// Takes the buffered events and what their commit needs of the
-    /// writer's state; `None` when there is nothing to commit.
+    /// Takes the batch and what its commit needs of the writer's state;
+    /// `None` when there is nothing to commit.
     fn take_batch(&mut self) -> Option<(Batch, CommitPlan)> {
         if self.batch.len == 0
             && self.batch.covered.is_empty()
@@ -391,28 +507,33 @@ impl<'s> Writer<'s> {
         Some((std::mem::take(&mut self.batch), plan))
     }
 
-    /// [`Writer::take_batch`] for [`write_batch`] on another thread: until
-    /// [`Writer::finish`] is given the outcome, the batch's cookieless state
-    /// and salts stay visible to the events appended next.
-    pub(crate) fn take_for_commit(&mut self) -> Option<(Batch, CommitPlan)> {
+    /// [`Builder::take_batch`] for [`write_batch`] on another thread: until
+    /// [`Builder::finish`] is given the outcome, the batch's cookieless
+    /// state and salts stay visible to the batches built meanwhile. Returns
+    /// the id to finish it with.
+    pub(crate) fn take_for_commit(&mut self) -> Option<(u64, Batch, CommitPlan)> {
         let (batch, plan) = self.take_batch()?;
-        self.in_flight = InFlight {
+        let id = batch.start_seq;
+        self.state.in_flight.push(InFlight {
+            id,
             salts: batch.salts.clone(),
             cookieless: batch.cookieless.clone(),
-        };
-        Some((batch, plan))
+        });
+        Some((id, batch, plan))
     }
 
-    /// Takes in the outcome of [`write_batch`] for the last batch taken.
-    pub(crate) fn finish(&mut self, written: Result<Written>) -> Result<CommitSummary> {
-        self.in_flight = InFlight::default();
+    /// Takes in the outcome of [`write_batch`] for the batch `id` taken
+    /// by [`Builder::take_for_commit`] (0: the builder's own).
+    pub(crate) fn finish(&mut self, id: u64, written: Result<Written>) -> Result<CommitSummary> {
+        if id != 0 {
+            self.state.in_flight.retain(|f| f.id != id);
+        }
         let written = match written {
             Ok(w) => w,
             Err(e) => {
-                // Nothing of the batch was written: forget cached state that
-                // may describe it.
-                self.state.sites.clear();
-                self.state.next_seq = None;
+                // Nothing of the batch was written: forget cached state
+                // that may describe it.
+                self.state.forget_after_failure();
                 return Err(e);
             }
         };
@@ -421,62 +542,39 @@ impl<'s> Writer<'s> {
                 s.is_new = false;
             }
         }
-        let mut room: usize = self.spare.iter().map(Vec::capacity).sum();
+        let spare = &mut self.state.spare;
+        let mut room: usize = spare.iter().map(Vec::capacity).sum();
         for mut rows in written.spent {
             if room + rows.capacity() > SPARE_ROWS {
                 break;
             }
             rows.clear();
             room += rows.capacity();
-            self.spare.push(rows);
+            spare.push(rows);
         }
         Ok(written.summary)
     }
+}
 
-    /// Drops the buffered events.
-    pub fn rollback(&mut self) {
-        self.batch = Batch::default();
-        self.state.sites.retain(|_, s| !s.is_new);
-        self.state.next_seq = None;
-    }
-
-    /// Seals every partition's pending rows into segments.
-    pub fn seal_all(&mut self) -> Result<u64> {
-        crate::guard::guarded("writing (seal all)", || {
-            self.commit()?;
-            let txn = self.core.db.rw()?.begin_write()?;
-            let parts: Vec<(u32, i32)> = {
-                let t = txn.open_table(PARTITIONS)?;
-                let mut v = Vec::new();
-                for e in t.iter()? {
-                    let (k, val) = e?;
-                    if PartMeta::decode(val.value())?.pending_rows > 0 {
-                        v.push(k.value());
-                    }
-                }
-                v
-            };
-            let t0 = std::time::Instant::now();
-            seal_many(
-                &txn,
-                parts
-                    .iter()
-                    .map(|&(site, day)| (site, day, Vec::new()))
-                    .collect(),
-            )?;
-            txn.commit()?;
-            if std::env::var_os("HEATSTORE_TRACE").is_some() {
-                eprintln!("seal_all {} partitions {:?}", parts.len(), t0.elapsed());
-            }
-            Ok(parts.len() as u64)
-        })
-    }
+/// The next sequence number a store would give, from its header table.
+pub(crate) fn stored_next_seq(
+    meta: &impl ReadableTable<&'static str, &'static [u8]>,
+) -> Result<u64> {
+    Ok(match meta.get("next_seq")? {
+        Some(g) => <[u8; 8]>::try_from(g.value())
+            .map(u64::from_le_bytes)
+            .map_err(|_| Corrupt::new("store header", "next_seq is not 8 bytes"))?,
+        None => 0,
+    })
 }
 
 impl Core {
-    /// The writer: locks the writer's state for as long as it lives.
+    /// A writer (nothing is locked until it commits).
     pub(crate) fn writer(&self) -> Result<Writer<'_>> {
-        self.db.rw()?;
-        Ok(Writer::new(self, self.lock()))
+        self.db().rw()?;
+        Ok(Writer {
+            core: self,
+            items: Vec::new(),
+        })
     }
 }

@@ -154,7 +154,7 @@ pub fn run(args: &Args) -> CmdResult {
         .iter()
         .map(open_input)
         .collect::<Result<Vec<_>, _>>()?;
-    let mut store = args.db.open_or_create()?;
+    let store = args.db.open_or_create()?;
     let many = inputs.len() > 1;
     let (mut accepted, mut rejected, mut dropped) = (0u64, 0u64, 0u64);
     let mut errors = Vec::new();

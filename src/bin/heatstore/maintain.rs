@@ -21,7 +21,7 @@ pub struct Args {
 
 /// Runs maintenance; overdue requests are reported on stderr.
 pub fn run(args: &Args) -> CmdResult {
-    let mut store = args.db.open_existing()?;
+    let store = args.db.open_existing()?;
     let now = args.now.unwrap_or_else(|| {
         std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)

@@ -1,0 +1,491 @@
+//! The ingest handle: many threads submit events, one background
+//! committer stores them in group commits.
+//!
+//! Submissions go into one bounded queue, in the order they are made. The
+//! committer takes everything queued (up to [`IngestOptions::max_events`])
+//! as one group, builds it into one batch and commits it durably, then
+//! tells each submission's [`Ticket`] what became of its events. While one
+//! group commits, the next one forms in the queue: the busier the store,
+//! the larger the groups, and a lone submitter waits for one commit only.
+
+use std::collections::VecDeque;
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use crate::error::{Error, Result};
+use crate::event::{Event, EventError};
+use crate::ingest::Dropped;
+use crate::store::Store;
+use crate::write::{Appended, Builder};
+
+/// How an [`IngestHandle`] groups submissions. [`IngestOptions::default`]
+/// documents every default.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct IngestOptions {
+    /// The most time a submission waits in the queue for its group to
+    /// start committing, when the committer is free. Zero (the default)
+    /// starts a group as soon as the committer is free: groups then form
+    /// while the previous commit runs, which is what keeps a lone
+    /// submitter's latency at one commit. A few ms gathers larger groups
+    /// at low load, trading latency for fewer commits.
+    pub max_delay: Duration,
+    /// The most events one group commits (default 16,384).
+    pub max_events: usize,
+    /// The most events the queue holds (default 262,144): beyond it
+    /// [`IngestHandle::submit`] waits and [`IngestHandle::try_submit`]
+    /// fails with [`Error::QueueFull`]. A submission larger than this is
+    /// let in once the queue is empty.
+    pub queue_events: usize,
+}
+
+impl Default for IngestOptions {
+    fn default() -> Self {
+        IngestOptions {
+            max_delay: Duration::ZERO,
+            max_events: 16_384,
+            queue_events: 262_144,
+        }
+    }
+}
+
+/// What became of one submission's events once their group committed.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Receipt {
+    /// Events stored (durable: the commit that holds them returned).
+    pub stored: usize,
+    /// Events a privacy rule dropped (Do Not Track, a sensitive selector,
+    /// an opt-out or deletion request), by index in the submission.
+    pub dropped: Vec<(usize, Dropped)>,
+    /// Events rejected, by index in the submission, with the reason
+    /// (naming the field). They never fail the other events.
+    pub rejected: Vec<(usize, EventError)>,
+}
+
+/// Counts of an ingest handle since it started.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct IngestStats {
+    /// Events submitted.
+    pub submitted: u64,
+    /// Events stored.
+    pub stored: u64,
+    /// Events dropped by a privacy rule.
+    pub dropped: u64,
+    /// Events rejected.
+    pub rejected: u64,
+    /// Group commits that succeeded.
+    pub groups: u64,
+    /// Group commits that failed (their events are not stored).
+    pub failed_groups: u64,
+    /// Events waiting in the queue now.
+    pub queued: u64,
+}
+
+/// A submission's claim on its outcome: [`Ticket::wait`] returns once the
+/// group commit holding it has returned. Dropping it does not cancel the
+/// submission.
+#[derive(Debug)]
+pub struct Ticket {
+    slot: Arc<Slot>,
+}
+
+impl Ticket {
+    /// Waits until the submission's events are durable (or dropped or
+    /// rejected), and says which were which. [`Error::CommitFailed`] when
+    /// their group commit failed: none of them is stored then.
+    pub fn wait(self) -> Result<Receipt> {
+        let mut done = lock(&self.slot.done);
+        loop {
+            if let Some(outcome) = done.take() {
+                return outcome;
+            }
+            done = self
+                .slot
+                .ready
+                .wait(done)
+                .unwrap_or_else(PoisonError::into_inner);
+        }
+    }
+
+    /// Whether the outcome is known (`wait` would not block).
+    pub fn is_done(&self) -> bool {
+        lock(&self.slot.done).is_some()
+    }
+}
+
+#[derive(Debug, Default)]
+struct Slot {
+    done: Mutex<Option<Result<Receipt>>>,
+    ready: Condvar,
+}
+
+impl Slot {
+    fn fill(&self, outcome: Result<Receipt>) {
+        *lock(&self.done) = Some(outcome);
+        self.ready.notify_all();
+    }
+}
+
+struct Submission {
+    /// Events that passed validation, with their index in the submission.
+    events: Vec<(usize, Event)>,
+    /// Those that did not.
+    rejected: Vec<(usize, EventError)>,
+    slot: Arc<Slot>,
+    at: Instant,
+}
+
+#[derive(Default)]
+struct Queue {
+    items: VecDeque<Submission>,
+    /// Events in `items`.
+    events: usize,
+    closed: bool,
+    /// Submissions made so far, and finished so far (in order: the
+    /// committer finishes them in submission order).
+    submitted: u64,
+    finished: u64,
+    /// The first failed group's error not yet returned by a flush.
+    unreported: Option<String>,
+    /// A flush is waiting: start the next group without delay.
+    hurry: bool,
+    stats: IngestStats,
+}
+
+struct Shared {
+    queue: Mutex<Queue>,
+    /// Signalled when the queue gains a submission or is closed.
+    work: Condvar,
+    /// Signalled when the queue loses submissions (room) or finishes some.
+    progress: Condvar,
+    options: IngestOptions,
+}
+
+/// Submits events to a store from any number of threads, committed in
+/// groups by one background thread. Get one from [`Store::ingest`]; clone
+/// it freely (clones share the queue and the committer).
+///
+/// Events are applied in submission order: those of one thread in the
+/// order it submitted them, and a control operation (deletion request,
+/// opt-out, site settings) that returned before a submission is made
+/// applies to its events. An opt-out therefore drops every event of the
+/// visitor submitted after `opt_out` returned; events submitted before it
+/// may be stored, and are then deleted with the visitor's past ones.
+///
+/// Dropping the last clone, or [`IngestHandle::close`], commits what was
+/// submitted and stops the committer.
+///
+/// ```
+/// use std::sync::Arc;
+/// use heatstore::{Event, EventKind, Store};
+/// let store = Arc::new(Store::in_memory()?);
+/// let ingest = store.ingest()?;
+/// let threads: Vec<_> = (0..4)
+///     .map(|t| {
+///         let ingest = ingest.clone();
+///         std::thread::spawn(move || {
+///             let session = format!("s{t}");
+///             let mut e = Event::new("a.com", 1_700_000_000_000 + t, EventKind::Leave, &session, "/");
+///             e.duration_ms = Some(5_000);
+///             ingest.submit(vec![e])?.wait()
+///         })
+///     })
+///     .collect();
+/// for t in threads {
+///     assert_eq!(t.join().unwrap()?.stored, 1);
+/// }
+/// ingest.close()?;
+/// assert_eq!(store.snapshot()?.counts("a.com")?.events, 4);
+/// # Ok::<(), heatstore::Error>(())
+/// ```
+#[derive(Clone)]
+pub struct IngestHandle {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    shared: Arc<Shared>,
+    committer: Mutex<Option<JoinHandle<()>>>,
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+impl Inner {
+    fn stop(&self) {
+        lock(&self.shared.queue).closed = true;
+        self.shared.work.notify_all();
+        if let Some(t) = lock(&self.committer).take() {
+            // The committer catches its own panics: joining cannot fail
+            // but for one in the unwinding machinery itself.
+            let _ = t.join();
+        }
+    }
+}
+
+impl std::fmt::Debug for IngestHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("IngestHandle")
+            .field("options", &self.inner.shared.options)
+            .field("stats", &self.stats())
+            .finish()
+    }
+}
+
+impl IngestHandle {
+    pub(crate) fn start(store: Arc<Store>, options: IngestOptions) -> Result<IngestHandle> {
+        if options.max_events == 0 || options.queue_events == 0 {
+            return Err(Error::InvalidArgument(
+                "IngestOptions::max_events and queue_events must be at least 1".into(),
+            ));
+        }
+        if store.is_read_only() {
+            return Err(Error::ReadOnly);
+        }
+        let shared = Arc::new(Shared {
+            queue: Mutex::new(Queue::default()),
+            work: Condvar::new(),
+            progress: Condvar::new(),
+            options,
+        });
+        let for_thread = Arc::clone(&shared);
+        let committer = std::thread::Builder::new()
+            .name("heatstore-committer".into())
+            .spawn(move || commit_loop(&store, &for_thread))
+            .map_err(Error::Io)?;
+        Ok(IngestHandle {
+            inner: Arc::new(Inner {
+                shared,
+                committer: Mutex::new(Some(committer)),
+            }),
+        })
+    }
+
+    /// Submits events (one or a batch), waiting while the queue is full.
+    /// Each is validated at once; the returned [`Ticket`] tells, after the
+    /// group commit, which were stored, dropped or rejected.
+    pub fn submit(&self, events: Vec<Event>) -> Result<Ticket> {
+        self.enqueue(events, true)
+    }
+
+    /// [`IngestHandle::submit`] that fails with [`Error::QueueFull`]
+    /// instead of waiting.
+    pub fn try_submit(&self, events: Vec<Event>) -> Result<Ticket> {
+        self.enqueue(events, false)
+    }
+
+    /// Submits and waits until the events are durable.
+    pub fn submit_durable(&self, events: Vec<Event>) -> Result<Receipt> {
+        self.submit(events)?.wait()
+    }
+
+    fn enqueue(&self, events: Vec<Event>, wait: bool) -> Result<Ticket> {
+        let n = events.len();
+        let mut valid = Vec::with_capacity(n);
+        let mut rejected = Vec::new();
+        for (i, e) in events.into_iter().enumerate() {
+            match e.validate() {
+                Ok(()) => valid.push((i, e)),
+                Err(err) => rejected.push((i, err)),
+            }
+        }
+        let slot = Arc::new(Slot::default());
+        let shared = &self.inner.shared;
+        let mut q = lock(&shared.queue);
+        let cap = shared.options.queue_events;
+        loop {
+            if q.closed {
+                return Err(Error::Closed);
+            }
+            if q.events == 0 || q.events + valid.len() <= cap {
+                break;
+            }
+            if !wait {
+                return Err(Error::QueueFull { capacity: cap });
+            }
+            q = shared
+                .progress
+                .wait(q)
+                .unwrap_or_else(PoisonError::into_inner);
+        }
+        q.submitted += 1;
+        q.stats.submitted += n as u64;
+        q.stats.rejected += rejected.len() as u64;
+        q.events += valid.len();
+        q.items.push_back(Submission {
+            events: valid,
+            rejected,
+            slot: Arc::clone(&slot),
+            at: Instant::now(),
+        });
+        drop(q);
+        shared.work.notify_one();
+        Ok(Ticket { slot })
+    }
+
+    /// Waits until everything submitted before the call is committed (or
+    /// failed). Returns the first group commit error since the last flush
+    /// ([`Error::CommitFailed`]), if any.
+    pub fn flush(&self) -> Result<()> {
+        let shared = &self.inner.shared;
+        let mut q = lock(&shared.queue);
+        let target = q.submitted;
+        q.hurry = true;
+        shared.work.notify_one();
+        while q.finished < target {
+            q = shared
+                .progress
+                .wait(q)
+                .unwrap_or_else(PoisonError::into_inner);
+        }
+        match q.unreported.take() {
+            Some(reason) => Err(Error::CommitFailed { reason }),
+            None => Ok(()),
+        }
+    }
+
+    /// Commits what was submitted and stops the committer (for every
+    /// clone: later submissions fail with [`Error::Closed`]). Returns the
+    /// handle's counts.
+    pub fn close(self) -> Result<IngestStats> {
+        self.inner.stop();
+        let q = lock(&self.inner.shared.queue);
+        let stats = q.stats;
+        match &q.unreported {
+            Some(reason) => Err(Error::CommitFailed {
+                reason: reason.clone(),
+            }),
+            None => Ok(stats),
+        }
+    }
+
+    /// Counts since the handle started.
+    pub fn stats(&self) -> IngestStats {
+        let q = lock(&self.inner.shared.queue);
+        IngestStats {
+            queued: q.events as u64,
+            ..q.stats
+        }
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    // Every critical section leaves its data whole: a panic elsewhere
+    // while one was held changes nothing in it.
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// The committer: takes groups from the queue until it is closed and
+/// empty.
+fn commit_loop(store: &Store, shared: &Shared) {
+    loop {
+        let group = {
+            let mut q = lock(&shared.queue);
+            loop {
+                if !q.items.is_empty() {
+                    let waited = q.items.front().map_or(Duration::ZERO, |s| s.at.elapsed());
+                    let delay = shared.options.max_delay;
+                    if q.closed
+                        || q.hurry
+                        || q.events >= shared.options.max_events
+                        || waited >= delay
+                    {
+                        break;
+                    }
+                    q = shared
+                        .work
+                        .wait_timeout(q, delay - waited)
+                        .unwrap_or_else(PoisonError::into_inner)
+                        .0;
+                    continue;
+                }
+                if q.closed {
+                    return;
+                }
+                q.hurry = false;
+                q = shared.work.wait(q).unwrap_or_else(PoisonError::into_inner);
+            }
+            let mut group = Vec::new();
+            let mut events = 0;
+            while let Some(s) = q.items.front() {
+                if !group.is_empty() && events + s.events.len() > shared.options.max_events {
+                    break;
+                }
+                events += s.events.len();
+                if let Some(s) = q.items.pop_front() {
+                    group.push(s);
+                }
+            }
+            q.events -= events;
+            if q.items.is_empty() {
+                q.hurry = false;
+            }
+            drop(q);
+            // Room in the queue.
+            shared.progress.notify_all();
+            group
+        };
+        let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            crate::guard::guarded("committing a group", || commit_group(store, &group))
+        }))
+        .unwrap_or_else(|_| {
+            Err(Error::CommitFailed {
+                reason: "the committer panicked (a bug: please report it)".into(),
+            })
+        });
+        let n = group.len() as u64;
+        let mut q = lock(&shared.queue);
+        match outcome {
+            Ok(receipts) => {
+                q.stats.groups += 1;
+                for (s, mut r) in group.into_iter().zip(receipts) {
+                    q.stats.stored += r.stored as u64;
+                    q.stats.dropped += r.dropped.len() as u64;
+                    q.stats.rejected += r.rejected.len() as u64;
+                    r.rejected.extend(s.rejected);
+                    r.rejected.sort_by_key(|(i, _)| *i);
+                    s.slot.fill(Ok(r));
+                }
+            }
+            Err(e) => {
+                q.stats.failed_groups += 1;
+                let reason = match e {
+                    Error::CommitFailed { reason } => reason,
+                    other => other.to_string(),
+                };
+                q.unreported.get_or_insert_with(|| reason.clone());
+                for s in &group {
+                    s.slot.fill(Err(Error::CommitFailed {
+                        reason: reason.clone(),
+                    }));
+                }
+            }
+        }
+        q.finished += n;
+        drop(q);
+        shared.progress.notify_all();
+    }
+}
+
+/// Builds a group into one batch and commits it: a receipt per submission.
+fn commit_group(store: &Store, group: &[Submission]) -> Result<Vec<Receipt>> {
+    let mut b = Builder::new(&store.core);
+    let mut receipts = Vec::with_capacity(group.len());
+    for s in group {
+        let mut r = Receipt::default();
+        for (i, e) in &s.events {
+            match b.append_event(&e.view()) {
+                Ok(Appended::Buffered) => r.stored += 1,
+                Ok(Appended::Dropped(d)) => r.dropped.push((*i, d)),
+                Err(Error::InvalidEvent(err)) => r.rejected.push((*i, err)),
+                Err(other) => return Err(other),
+            }
+        }
+        receipts.push(r);
+    }
+    b.commit()?;
+    Ok(receipts)
+}
