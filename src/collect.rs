@@ -13,11 +13,12 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+use crate::core::Core;
 use crate::error::{Error, Result};
 use crate::event::{Event, EventError};
 use crate::ingest::Dropped;
-use crate::store::Store;
-use crate::write::{Appended, Builder};
+use crate::storage::file::Db;
+use crate::write::{write_batch, Appended, Batch, Builder, CommitPlan, Written};
 
 /// How an [`IngestHandle`] groups submissions. [`IngestOptions::default`]
 /// documents every default.
@@ -117,12 +118,27 @@ impl Ticket {
 struct Slot {
     done: Mutex<Option<Result<Receipt>>>,
     ready: Condvar,
+    filled: std::sync::atomic::AtomicBool,
 }
 
 impl Slot {
     fn fill(&self, outcome: Result<Receipt>) {
+        self.filled
+            .store(true, std::sync::atomic::Ordering::Release);
         *lock(&self.done) = Some(outcome);
         self.ready.notify_all();
+    }
+}
+
+impl Drop for Submission {
+    fn drop(&mut self) {
+        // A submission lost without an outcome (a bug made the committer
+        // drop it): its ticket must not wait forever.
+        if !self.slot.filled.load(std::sync::atomic::Ordering::Acquire) {
+            self.slot.fill(Err(Error::CommitFailed {
+                reason: "the committer lost the submission (a bug: please report it)".into(),
+            }));
+        }
     }
 }
 
@@ -236,13 +252,13 @@ impl std::fmt::Debug for IngestHandle {
 }
 
 impl IngestHandle {
-    pub(crate) fn start(store: Arc<Store>, options: IngestOptions) -> Result<IngestHandle> {
+    pub(crate) fn start(core: Arc<Core>, options: IngestOptions) -> Result<IngestHandle> {
         if options.max_events == 0 || options.queue_events == 0 {
             return Err(Error::InvalidArgument(
                 "IngestOptions::max_events and queue_events must be at least 1".into(),
             ));
         }
-        if store.is_read_only() {
+        if matches!(*core.db(), Db::Ro(_)) {
             return Err(Error::ReadOnly);
         }
         let shared = Arc::new(Shared {
@@ -254,7 +270,7 @@ impl IngestHandle {
         let for_thread = Arc::clone(&shared);
         let committer = std::thread::Builder::new()
             .name("heatstore-committer".into())
-            .spawn(move || commit_loop(&store, &for_thread))
+            .spawn(move || commit_loop(&core, &for_thread))
             .map_err(Error::Io)?;
         Ok(IngestHandle {
             inner: Arc::new(Inner {
@@ -378,101 +394,200 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
+/// A group whose batch is being written on the writing thread.
+struct Flight {
+    id: u64,
+}
+
+/// What the writing thread is given: a group's batch, and its submitters
+/// to tell once it is durable.
+struct Job {
+    batch: Batch,
+    plan: CommitPlan,
+    group: Vec<Submission>,
+    receipts: Vec<Receipt>,
+    /// Counts the batch in flight until it is written.
+    passage: crate::core::Passage,
+}
+
 /// The committer: takes groups from the queue until it is closed and
-/// empty.
-fn commit_loop(store: &Store, shared: &Shared) {
-    loop {
-        let group = {
-            let mut q = lock(&shared.queue);
-            loop {
-                if !q.items.is_empty() {
-                    let waited = q.items.front().map_or(Duration::ZERO, |s| s.at.elapsed());
-                    let delay = shared.options.max_delay;
-                    if q.closed
-                        || q.hurry
-                        || q.events >= shared.options.max_events
-                        || waited >= delay
-                    {
-                        break;
+/// empty. Each group's batch is written (and made durable) on a second
+/// thread, which tells the group's submitters at once, while the
+/// committer builds the next group: the two overlap, and the queue fills
+/// meanwhile, so groups grow with the load.
+fn commit_loop(core: &Core, shared: &Shared) {
+    let (jobs_tx, jobs_rx) = std::sync::mpsc::sync_channel::<Job>(0);
+    let (done_tx, done_rx) = std::sync::mpsc::sync_channel::<Result<Written>>(1);
+    std::thread::scope(|scope| {
+        let writer = std::thread::Builder::new()
+            .name("heatstore-group-writer".into())
+            .spawn_scoped(scope, move || {
+                for job in jobs_rx {
+                    let Job {
+                        batch,
+                        plan,
+                        group,
+                        receipts,
+                        passage,
+                    } = job;
+                    let written = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                        crate::guard::guarded("writing a group", || write_batch(core, batch, plan))
+                    }))
+                    .unwrap_or_else(|_| Err(panicked()));
+                    drop(passage);
+                    // Durable (or failed): the submitters may go on.
+                    let (outcome, written) = match written {
+                        Ok(w) => (Ok(receipts), Ok(w)),
+                        Err(e) => {
+                            let reason = e.to_string();
+                            (Err(e), Err(Error::CommitFailed { reason }))
+                        }
+                    };
+                    report(shared, group, outcome);
+                    if done_tx.send(written).is_err() {
+                        return;
                     }
-                    q = shared
-                        .work
-                        .wait_timeout(q, delay - waited)
-                        .unwrap_or_else(PoisonError::into_inner)
-                        .0;
-                    continue;
                 }
-                if q.closed {
-                    return;
+            });
+        if writer.is_err() {
+            // No second thread: fail what comes, rather than hang.
+            fail_all(shared, "the committer could not start its writing thread");
+            return;
+        }
+        let mut flight: Option<Flight> = None;
+        loop {
+            let Some(group) = take_group(shared, flight.is_none()) else {
+                break;
+            };
+            if group.is_empty() {
+                // Nothing queued: wait for the group in flight.
+                if let Some(f) = flight.take() {
+                    let written = done_rx.recv().unwrap_or_else(|_| Err(panicked()));
+                    let _ = Builder::new(core).finish(f.id, written);
                 }
-                q.hurry = false;
-                q = shared.work.wait(q).unwrap_or_else(PoisonError::into_inner);
+                continue;
             }
-            let mut group = Vec::new();
-            let mut events = 0;
-            while let Some(s) = q.items.front() {
-                if !group.is_empty() && events + s.events.len() > shared.options.max_events {
-                    break;
-                }
-                events += s.events.len();
-                if let Some(s) = q.items.pop_front() {
-                    group.push(s);
-                }
-            }
-            q.events -= events;
-            if q.items.is_empty() {
-                q.hurry = false;
-            }
-            drop(q);
-            // Room in the queue.
-            shared.progress.notify_all();
-            group
-        };
-        let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            crate::guard::guarded("committing a group", || commit_group(store, &group))
-        }))
-        .unwrap_or_else(|_| {
-            Err(Error::CommitFailed {
-                reason: "the committer panicked (a bug: please report it)".into(),
-            })
-        });
-        let n = group.len() as u64;
-        let mut q = lock(&shared.queue);
-        match outcome {
-            Ok(receipts) => {
-                q.stats.groups += 1;
-                for (s, mut r) in group.into_iter().zip(receipts) {
-                    q.stats.stored += r.stored as u64;
-                    q.stats.dropped += r.dropped.len() as u64;
-                    q.stats.rejected += r.rejected.len() as u64;
-                    r.rejected.extend(s.rejected);
-                    r.rejected.sort_by_key(|(i, _)| *i);
-                    s.slot.fill(Ok(r));
-                }
-            }
-            Err(e) => {
-                q.stats.failed_groups += 1;
-                let reason = match e {
-                    Error::CommitFailed { reason } => reason,
-                    other => other.to_string(),
-                };
-                q.unreported.get_or_insert_with(|| reason.clone());
-                for s in &group {
-                    s.slot.fill(Err(Error::CommitFailed {
-                        reason: reason.clone(),
-                    }));
+            let step = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                crate::guard::guarded("committing a group", || {
+                    let mut b = Builder::new(core);
+                    let receipts = build_group(&mut b, &group);
+                    // The previous group's outcome, now that this one is
+                    // built (its submitters know it already).
+                    if let Some(f) = flight.take() {
+                        let written = done_rx.recv().unwrap_or_else(|_| Err(panicked()));
+                        let _ = b.finish(f.id, written);
+                    }
+                    let receipts = match receipts {
+                        Ok(r) => r,
+                        Err(e) => {
+                            b.rollback_batch();
+                            report(shared, group, Err(e));
+                            return Ok(());
+                        }
+                    };
+                    match b.take_for_commit() {
+                        Some((id, batch, plan, passage)) => {
+                            drop(b);
+                            let job = Job {
+                                batch,
+                                plan,
+                                group,
+                                receipts,
+                                passage,
+                            };
+                            if let Err(std::sync::mpsc::SendError(job)) = jobs_tx.send(job) {
+                                report(shared, job.group, Err(panicked()));
+                            } else {
+                                flight = Some(Flight { id });
+                            }
+                        }
+                        // Nothing to write (all dropped or rejected).
+                        None => report(shared, group, Ok(receipts)),
+                    }
+                    Ok(())
+                })
+            }));
+            if !matches!(step, Ok(Ok(()))) {
+                // A bug or a damaged page while building: the group was
+                // lost with the panic; keep serving (its submissions were
+                // dropped with it, which fails their tickets).
+                if flight.take().is_some() {
+                    let _ = done_rx.recv();
                 }
             }
         }
-        q.finished += n;
-        drop(q);
-        shared.progress.notify_all();
+        if let Some(f) = flight.take() {
+            let written = done_rx.recv().unwrap_or_else(|_| Err(panicked()));
+            let mut b = Builder::new(core);
+            let _ = b.finish(f.id, written);
+        }
+        drop(jobs_tx);
+    });
+}
+
+fn panicked() -> Error {
+    Error::CommitFailed {
+        reason: "the committer panicked (a bug: please report it)".into(),
     }
 }
 
-/// Builds a group into one batch and commits it: a receipt per submission.
-fn commit_group(store: &Store, group: &[Submission]) -> Result<Vec<Receipt>> {
-    let mut b = Builder::new(&store.core);
+/// The next group: everything queued, up to `max_events` (at least one
+/// submission). Waits for one when `wait` (nothing in flight), honouring
+/// `max_delay`; otherwise takes what is there, possibly nothing. `None`:
+/// closed and drained.
+fn take_group(shared: &Shared, wait: bool) -> Option<Vec<Submission>> {
+    let mut q = lock(&shared.queue);
+    loop {
+        if !q.items.is_empty() {
+            let waited = q.items.front().map_or(Duration::ZERO, |s| s.at.elapsed());
+            let delay = shared.options.max_delay;
+            if !wait
+                || q.closed
+                || q.hurry
+                || q.events >= shared.options.max_events
+                || waited >= delay
+            {
+                break;
+            }
+            q = shared
+                .work
+                .wait_timeout(q, delay - waited)
+                .unwrap_or_else(PoisonError::into_inner)
+                .0;
+            continue;
+        }
+        if !wait {
+            return Some(Vec::new());
+        }
+        if q.closed {
+            return None;
+        }
+        q.hurry = false;
+        q = shared.work.wait(q).unwrap_or_else(PoisonError::into_inner);
+    }
+    let mut group = Vec::new();
+    let mut events = 0;
+    while let Some(s) = q.items.front() {
+        if !group.is_empty() && events + s.events.len() > shared.options.max_events {
+            break;
+        }
+        events += s.events.len();
+        if let Some(s) = q.items.pop_front() {
+            group.push(s);
+        }
+    }
+    q.events -= events;
+    if q.items.is_empty() {
+        q.hurry = false;
+    }
+    drop(q);
+    // Room in the queue.
+    shared.progress.notify_all();
+    Some(group)
+}
+
+/// Builds a group into the builder's batch: a receipt per submission.
+fn build_group(b: &mut Builder<'_>, group: &[Submission]) -> Result<Vec<Receipt>> {
     let mut receipts = Vec::with_capacity(group.len());
     for s in group {
         let mut r = Receipt::default();
@@ -486,6 +601,51 @@ fn commit_group(store: &Store, group: &[Submission]) -> Result<Vec<Receipt>> {
         }
         receipts.push(r);
     }
-    b.commit()?;
     Ok(receipts)
+}
+
+/// Tells a group's submitters what became of their events.
+fn report(shared: &Shared, group: Vec<Submission>, outcome: Result<Vec<Receipt>>) {
+    let n = group.len() as u64;
+    let mut q = lock(&shared.queue);
+    match outcome {
+        Ok(receipts) => {
+            q.stats.groups += 1;
+            for (mut s, mut r) in group.into_iter().zip(receipts) {
+                q.stats.stored += r.stored as u64;
+                q.stats.dropped += r.dropped.len() as u64;
+                q.stats.rejected += r.rejected.len() as u64;
+                r.rejected.append(&mut s.rejected);
+                r.rejected.sort_by_key(|(i, _)| *i);
+                s.slot.fill(Ok(r));
+            }
+        }
+        Err(e) => {
+            q.stats.failed_groups += 1;
+            let reason = match e {
+                Error::CommitFailed { reason } => reason,
+                other => other.to_string(),
+            };
+            q.unreported.get_or_insert_with(|| reason.clone());
+            for s in &group {
+                s.slot.fill(Err(Error::CommitFailed {
+                    reason: reason.clone(),
+                }));
+            }
+        }
+    }
+    q.finished += n;
+    drop(q);
+    shared.progress.notify_all();
+}
+
+/// Fails everything queued now and later (the committer cannot work).
+fn fail_all(shared: &Shared, why: &str) {
+    while let Some(group) = take_group(shared, true) {
+        report(
+            shared,
+            group,
+            Err(Error::CommitFailed { reason: why.into() }),
+        );
+    }
 }

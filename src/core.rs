@@ -3,7 +3,7 @@
 //! `Snapshot` are the public faces of it; the layers below (write, read,
 //! query, deletion, import) take a `&Core`.
 
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError, RwLock};
 
 use redb::WriteTransaction;
 
@@ -43,6 +43,54 @@ pub(crate) struct Core {
     pub journal: Journal,
     pub maintenance: Mutex<()>,
     pub cache: Arc<Cache>,
+    /// Batches built and being written on another thread (the ingest
+    /// handle's and an import's), which hold the `state` lock no longer.
+    pub writes: Arc<Gate>,
+}
+
+/// Counts the batches in flight (built under the `state` lock, written
+/// after it was released), so that a control operation can wait for them:
+/// one that changes what ingest drops (a deletion request, an opt-out, a
+/// site's settings, a purge's removed sessions) takes the `state` lock,
+/// which stops new batches, then waits here until those built before it
+/// are written. Otherwise a batch built before an opt-out and written
+/// after it would store the visitor's events after the opt-out returned.
+#[derive(Default)]
+pub(crate) struct Gate {
+    count: Mutex<usize>,
+    clear: Condvar,
+}
+
+/// One batch in flight: the gate counts it until this is dropped (after
+/// its transaction committed or failed).
+pub(crate) struct Passage(Arc<Gate>);
+
+impl Drop for Passage {
+    fn drop(&mut self) {
+        let mut n = self.0.count.lock().unwrap_or_else(PoisonError::into_inner);
+        *n = n.saturating_sub(1);
+        if *n == 0 {
+            self.0.clear.notify_all();
+        }
+    }
+}
+
+impl Gate {
+    /// Counts one more batch in flight; call with the `state` lock held.
+    pub(crate) fn enter(self: &Arc<Gate>) -> Passage {
+        *self.count.lock().unwrap_or_else(PoisonError::into_inner) += 1;
+        Passage(Arc::clone(self))
+    }
+
+    /// Waits until no batch is in flight; call with the `state` lock held
+    /// (so that none starts meanwhile). Never waits for anything that
+    /// needs the `state` lock: writing a batch takes only `commit`.
+    pub(crate) fn wait_clear(&self) {
+        let mut n = self.count.lock().unwrap_or_else(PoisonError::into_inner);
+        while *n > 0 {
+            n = self.clear.wait(n).unwrap_or_else(PoisonError::into_inner);
+        }
+    }
 }
 
 /// A read transaction and the database it reads (see [`Core::read`]).
@@ -115,12 +163,13 @@ impl WriterState {
     }
 
     /// Forgets what may describe a batch that failed to commit: the
-    /// stored sites' cached state (reloaded when next needed) and the next
-    /// sequence number. Sites made and not committed stay: events already
-    /// prepared for them hash their ids with their keys.
+    /// stored sites' cached state (reloaded when next needed). Sites made
+    /// and not committed stay: events already prepared for them hash
+    /// their ids with their keys. The next sequence number stays too: a
+    /// batch built meanwhile holds the numbers after the failed one's, and
+    /// numbers never go back (a gap is harmless).
     pub(crate) fn forget_after_failure(&mut self) {
         self.sites.retain(|_, s| s.is_new);
-        self.next_seq = None;
     }
 }
 
@@ -150,7 +199,16 @@ impl Core {
                 spare: Vec::new(),
             }),
             cache: Arc::new(crate::cache::Cache::new(crate::cache::DEFAULT_CACHE_BYTES)),
+            writes: Arc::default(),
         })
+    }
+
+    /// The writer's state, once every batch built before is written: for
+    /// a control operation that changes what ingest drops (see [`Gate`]).
+    pub(crate) fn lock_settled(&self) -> MutexGuard<'_, WriterState> {
+        let state = self.lock();
+        self.writes.wait_clear();
+        state
     }
 
     pub(crate) fn lock(&self) -> MutexGuard<'_, WriterState> {
@@ -251,7 +309,7 @@ impl Core {
         settings.validate()?;
         crate::event::validate_site(site)
             .map_err(|e| crate::Error::InvalidArgument(format!("site {site:?}: {e}")))?;
-        let mut state = self.lock();
+        let mut state = self.lock_settled();
         let reserved = state.reserved();
         self.write(|txn, _| crate::storage::sites::put_settings(txn, site, settings, &reserved))?;
         state.sites.remove(site);

@@ -145,12 +145,15 @@ impl Core {
             scope.spawn(move || read_blocks(reader, blocks_tx, spent_rx));
             // A full batch is written on its own thread while the next one
             // is built; at most one is being written at a time.
-            let (batches_tx, batches_rx) = sync_channel::<(Batch, CommitPlan)>(0);
+            let (batches_tx, batches_rx) =
+                sync_channel::<(Batch, CommitPlan, crate::core::Passage)>(0);
             let (written_tx, written_rx) = sync_channel::<Result<Written>>(1);
             let store = self;
             scope.spawn(move || {
-                for (batch, plan) in batches_rx {
-                    if written_tx.send(write_batch(store, batch, plan)).is_err() {
+                for (batch, plan, passage) in batches_rx {
+                    let written = write_batch(store, batch, plan);
+                    drop(passage);
+                    if written_tx.send(written).is_err() {
                         return;
                     }
                 }
@@ -208,11 +211,11 @@ impl Core {
                             p.committed += b.finish(id, written)?.events;
                             progress(p);
                         }
-                        if let Some((id, batch, plan)) = b.take_for_commit() {
+                        if let Some((id, batch, plan, passage)) = b.take_for_commit() {
                             builder = None;
                             writing.set(Some(id));
                             batches_tx
-                                .send((batch, plan))
+                                .send((batch, plan, passage))
                                 .map_err(|_| committer_gone())?;
                         }
                     }

@@ -82,29 +82,49 @@
 //!
 //! # Concurrency
 //!
-//! - **Snapshots** are independent and consistent: any number, on any
-//!   threads ([`Snapshot`] is `Send`), while a writer commits; a snapshot
-//!   never sees a later commit.
-//! - **One writer at a time.** [`Store::writer`] locks the store's writer
-//!   state for as long as the [`Writer`] lives; another call blocks until
-//!   it is dropped. [`Store::import_ndjson`], [`Store::request_deletion`],
-//!   [`Store::opt_out`] and [`Store::set_site_settings`] take the same lock:
-//!   called on a thread that holds a `Writer`, they deadlock, and on other
-//!   threads they wait for it. Drop the writer first.
-//! - **Maintenance** ([`Store::maintenance`], [`Store::compact`]) takes
-//!   `&mut Store`: no snapshot or writer of the store may be alive.
-//! - **Processes.** A file is open for writing by one process, or
-//!   read-only by any number ([`Store::open_read_only`]); never both. An
-//!   open that finds the file held waits up to [`OpenOptions::wait`]
-//!   (default [`DEFAULT_WAIT`]) and then fails with [`Error::InUse`] naming
-//!   the holder where the platform tells. A second process should query
-//!   through the process that holds the store.
+//! [`Store`] is `Send + Sync`: share it as `Arc<Store>` between any number
+//! of threads or async tasks. What may run at once:
+//!
+//! | operation | runs concurrently with | waits for |
+//! |---|---|---|
+//! | snapshots and every report ([`Snapshot`]) | everything | nothing; a snapshot never sees a later commit, and keeps reading the file it began on while maintenance swaps in a new one |
+//! | [`IngestHandle::submit`] | everything | room in the queue only ([`IngestOptions::queue_events`]) |
+//! | a commit (the ingest committer's group, [`Writer::commit`], one batch of [`Store::import_ndjson`]) | snapshots, submissions, maintenance's long phases | the batch being built or committed, if any (one at a time) |
+//! | [`Writer::append`] | everything | a batch being built (it normalizes under the same lock, briefly) |
+//! | [`Store::request_deletion`], [`Store::opt_out`], [`Store::set_site_settings`] | everything | at most one batch being built and committed |
+//! | [`Store::maintenance`], [`Store::compact`] | snapshots, ingest, commits, control operations | another maintenance run (one at a time) |
+//!
+//! Holding a [`Writer`] locks nothing: a writer keeps its appended events
+//! to itself until it commits, so any number may exist, on any threads,
+//! and no call deadlocks on one. Maintenance pauses commits only for its
+//! own short transactions and the file rewrite's last catch-up round and
+//! swap ([`MaintenanceReport::longest_pause_us`]: about 9 ms on a store of
+//! 1M events, 30 ms on one of 10M, on a 2-core machine).
+//!
+//! **Order.** Commits apply in the order they are made; the events of one
+//! [`IngestHandle`] in submission order (those of one thread in the order
+//! it submitted them). A control operation takes effect between commits:
+//! once [`Store::opt_out`] or [`Store::request_deletion`] has returned,
+//! every event submitted (or appended) afterwards that it covers is
+//! dropped at ingest. Events submitted before it may be stored; they are
+//! then hidden at once and erased with the rest of the visitor's data.
+//!
+//! **Processes.** A file is open for writing by one process, or read-only
+//! by any number ([`Store::open_read_only`]); never both. An open that
+//! finds the file held waits up to [`OpenOptions::wait`] (default
+//! [`DEFAULT_WAIT`]) and then fails with [`Error::InUse`] naming the
+//! holder where the platform tells; it never hangs and never touches the
+//! file. A second process (a report job, a CLI) should query through the
+//! process that holds the store, e.g. over its HTTP API, rather than open
+//! the file.
 //!
 //! # Durability
 //!
 //! Every commit is one redb transaction, synced to disk before it returns:
 //! a crash loses at most the events appended since the last commit, and
-//! never leaves half a commit. Maintenance is a sequence of idempotent
+//! never leaves half a commit. Through the ingest handle, a submission is
+//! durable when its [`Ticket::wait`] returns: a crash loses only
+//! submissions not yet acknowledged, each whole or not at all. Maintenance is a sequence of idempotent
 //! transactions ending with a rewrite of the file swapped in by an atomic
 //! rename; a run killed at any point leaves a store that opens, and the
 //! next run finishes the job. Opening never moves or replaces an existing
@@ -183,6 +203,7 @@ pub mod normalize;
 pub mod query;
 mod read;
 mod recover;
+mod schedule;
 mod snapshot;
 mod storage;
 mod store;
@@ -191,7 +212,7 @@ mod write;
 
 pub use cache::DEFAULT_CACHE_BYTES;
 pub use collect::{IngestHandle, IngestOptions, IngestStats, Receipt, Ticket};
-pub use deletion::{DeletionTarget, MaintenanceReport};
+pub use deletion::{DeletionTarget, MaintenanceReport, MaintenanceStatus};
 pub use error::{Corrupt, Error, Result};
 pub use event::{Event, EventError, EventKind};
 pub use import::{ImportError, ImportProgress, ImportReport, IMPORT_BATCH};
@@ -199,8 +220,10 @@ pub use ingest::{Dropped, IngestMode};
 pub use normalize::SessionAttrs;
 pub use query::{SiteCounts, StoreStats, StoredEvent};
 pub use recover::RecoverReport;
+pub use schedule::{ScheduleOptions, ScheduleStatus, Scheduler};
 pub use snapshot::Snapshot;
 pub use storage::file::Vfs;
+pub use storage::meta::MaintenanceRun;
 pub use storage::meta::FORMAT_VERSION;
 pub use storage::requests::{DeletionRequest, RequestStatus, StoredTarget};
 pub use storage::sites::{SiteSettings, MAX_PURGE_WINDOW_DAYS};

@@ -12,7 +12,7 @@ use redb::Database;
 
 use crate::collect::{IngestHandle, IngestOptions};
 use crate::core::Core;
-use crate::deletion::{DeletionTarget, MaintenanceReport};
+use crate::deletion::{DeletionTarget, MaintenanceReport, MaintenanceStatus};
 use crate::error::{Error, Result};
 use crate::guard::guarded;
 use crate::import::{ImportProgress, ImportReport};
@@ -20,6 +20,7 @@ use crate::ingest::{IngestMode, Normalizer};
 use crate::normalize::ReferrerSources;
 use crate::query::StoreStats;
 use crate::recover::RecoverReport;
+use crate::schedule::{ScheduleOptions, Scheduler};
 use crate::snapshot::Snapshot;
 use std::sync::Arc;
 use std::time::Duration;
@@ -46,7 +47,7 @@ use crate::write::Writer;
 /// # Ok::<(), heatstore::Error>(())
 /// ```
 pub struct Store {
-    pub(crate) core: Core,
+    pub(crate) core: Arc<Core>,
 }
 
 impl Store {
@@ -104,7 +105,7 @@ impl Store {
 
     pub(crate) fn from_db(db: Db, location: Location) -> Result<Store> {
         Ok(Store {
-            core: Core::init(db, location)?,
+            core: Arc::new(Core::init(db, location)?),
         })
     }
 
@@ -156,12 +157,13 @@ impl Store {
 
     /// An ingest handle with the default [`IngestOptions`]: a background
     /// committer that stores the events any number of threads submit, in
-    /// group commits. Needs the store in an `Arc` (the committer shares it).
+    /// group commits. The handle shares the store's file: it stays open
+    /// until the store and every clone of the handle are dropped (or the
+    /// handle is closed).
     ///
     /// ```
-    /// use std::sync::Arc;
     /// use heatstore::{Event, EventKind, Store};
-    /// let store = Arc::new(Store::in_memory()?);
+    /// let store = Store::in_memory()?;
     /// let ingest = store.ingest()?;
     /// let mut leave = Event::new("a.com", 1, EventKind::Leave, "s", "/");
     /// leave.duration_ms = Some(5_000);
@@ -172,13 +174,13 @@ impl Store {
     /// assert_eq!(receipt.rejected[0].0, 1);
     /// # Ok::<(), heatstore::Error>(())
     /// ```
-    pub fn ingest(self: &Arc<Self>) -> Result<IngestHandle> {
+    pub fn ingest(&self) -> Result<IngestHandle> {
         self.ingest_with(IngestOptions::default())
     }
 
     /// [`Store::ingest`] with chosen options.
-    pub fn ingest_with(self: &Arc<Self>, options: IngestOptions) -> Result<IngestHandle> {
-        IngestHandle::start(Arc::clone(self), options)
+    pub fn ingest_with(&self, options: IngestOptions) -> Result<IngestHandle> {
+        IngestHandle::start(Arc::clone(&self.core), options)
     }
 
     /// A consistent read-only view of everything committed so far.
@@ -336,6 +338,48 @@ impl Store {
     /// deletion request is filed for their past ones. Returns its id.
     pub fn opt_out(&self, site: &str, visitor: &str) -> Result<u64> {
         guarded("recording an opt-out", || self.core.opt_out(site, visitor))
+    }
+
+    /// Starts the maintenance scheduler: a background thread that runs
+    /// [`Store::maintenance`] whenever it is due (before the earliest
+    /// deletion deadline, daily batches of requests, daily retention; see
+    /// [`ScheduleOptions`]), so erasure happens without an operator. It
+    /// runs until [`Scheduler::stop`] or until it is dropped, and keeps the
+    /// store's file open meanwhile.
+    pub fn start_maintenance(&self, options: ScheduleOptions) -> Result<Scheduler> {
+        Scheduler::start(Arc::clone(&self.core), options)
+    }
+
+    /// Where erasure stands at `now` (ms since the epoch): the last
+    /// maintenance run (kept in the file), pending and overdue requests,
+    /// and when the default schedule ([`ScheduleOptions::default`]) would
+    /// run next.
+    ///
+    /// ```
+    /// use heatstore::{DeletionTarget, SiteSettings, Store};
+    /// let store = Store::in_memory()?;
+    /// store.set_site_settings("a.com", SiteSettings::default())?;
+    /// store.request_deletion_at("a.com", DeletionTarget::Visitor("v".into()), 1_000)?;
+    /// let s = store.maintenance_status(2_000)?;
+    /// assert_eq!((s.pending, s.last_run), (1, None));
+    /// assert_eq!(s.next_due, Some(1_000 + 86_400_000)); // a day after the request
+    /// store.maintenance(2_000)?;
+    /// let s = store.maintenance_status(3_000)?;
+    /// assert_eq!((s.pending, s.next_due), (0, None));
+    /// assert_eq!(s.last_run.unwrap().erased, 1);
+    /// # Ok::<(), heatstore::Error>(())
+    /// ```
+    pub fn maintenance_status(&self, now: i64) -> Result<MaintenanceStatus> {
+        self.maintenance_status_with(now, &ScheduleOptions::default())
+    }
+
+    /// [`Store::maintenance_status`] for a schedule of `options`.
+    pub fn maintenance_status_with(
+        &self,
+        now: i64,
+        options: &ScheduleOptions,
+    ) -> Result<MaintenanceStatus> {
+        crate::schedule::status_of(&self.core, now, options)
     }
 
     /// Every deletion request with its status and deadline, oldest first.
@@ -627,6 +671,12 @@ mod tests {
         w.commit().unwrap(); // pending rows
         drop(w);
         store.opt_out("t.example", "v-c").unwrap(); // opt_outs, a pending request
+        let mut w = store.writer().unwrap();
+        let mut e = Event::new("t.example", now, EventKind::Pageview, "d", "/");
+        (e.vw, e.vh, e.dh) = (Some(800), Some(600), Some(2000));
+        w.append(&e).unwrap();
+        w.commit().unwrap(); // a session block tail
+        drop(w);
         let before = entries(&store.core.db());
         assert_eq!(before.len(), TABLE_COUNT);
         assert_eq!(before.keys().cloned().collect::<Vec<_>>(), {

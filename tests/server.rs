@@ -368,3 +368,156 @@ fn heatstore_now() -> i64 {
         .unwrap()
         .as_millis() as i64
 }
+
+/// Session reports after thousands of small commits (each rewriting only
+/// its days' small block tails, folded into the blocks now and then) equal
+/// those after one commit of the same events, shuffled arrival included.
+#[test]
+fn small_group_commits_give_the_reports_of_one_big_commit() {
+    use heatstore::gen::{GenConfig, Generator};
+    use heatstore::query::{DeviceBy, Interval, ReferrerBy};
+    // One site, one day mostly: about 1,500 sessions in a day's block, so
+    // its tail is folded into it along the way (at 1,024 changes).
+    let cfg = GenConfig {
+        events: 100_000,
+        days: 1,
+        sites: vec!["one.example".into()],
+        arrival_jitter_ms: 120_000,
+        late_fraction: 0.05,
+        ..GenConfig::default()
+    };
+    let events: Vec<Event> = Generator::new(cfg.clone()).collect();
+    let report = |store: &Store| {
+        let snap = store.snapshot().unwrap();
+        snap.check().unwrap();
+        let f = Filters::default();
+        let mut out = Vec::new();
+        for site in snap.sites().unwrap() {
+            out.push(format!(
+                "{:?}",
+                snap.devices(&site, &f, DeviceBy::Browser, None).unwrap()
+            ));
+            out.push(format!(
+                "{:?}",
+                snap.referrers(&site, &f, ReferrerBy::Host, None).unwrap()
+            ));
+            out.push(format!(
+                "{:?}",
+                snap.series(&site, &f, Interval::Hour).unwrap()
+            ));
+            out.push(format!(
+                "{:?}",
+                snap.sessions(&site, &f, Some(100_000)).unwrap().total
+            ));
+            let half = Filters::range(cfg.start_ms + 3_600_000, cfg.start_ms + 30 * 3_600_000);
+            out.push(format!(
+                "{:?}",
+                snap.devices(&site, &half, DeviceBy::Class, None).unwrap()
+            ));
+        }
+        out
+    };
+    let one = Store::in_memory().unwrap();
+    let mut w = one.writer().unwrap();
+    for e in &events {
+        w.append(e).unwrap();
+    }
+    w.seal_all().unwrap();
+    drop(w);
+    let want = report(&one);
+
+    let store = Arc::new(Store::in_memory().unwrap());
+    let ingest = store.ingest().unwrap();
+    for chunk in events.chunks(41) {
+        ingest.submit_durable(chunk.to_vec()).unwrap();
+    }
+    ingest.close().unwrap();
+    assert_eq!(report(&store), want, "before sealing");
+    store.writer().unwrap().seal_all().unwrap();
+    assert_eq!(report(&store), want, "after sealing");
+}
+
+/// The scheduler carries out requests without an operator: an overdue
+/// one at once, a fresh one once it is `batch_after` old, while ingest
+/// goes on; its status shows what it did and what is next.
+#[test]
+fn the_scheduler_erases_without_an_operator() {
+    let store = Arc::new(Store::in_memory().unwrap());
+    let ingest = store.ingest().unwrap();
+    let start = heatstore_now() - 86_400_000;
+    let events: Vec<Event> = (0..600).map(|i| event(0, i, start).1).collect();
+    ingest.submit_durable(events).unwrap();
+    let now = heatstore_now();
+    // Filed 200 days ago: past its deadline (at most 180 days).
+    let old = store
+        .request_deletion_at(
+            &site(0),
+            DeletionTarget::Visitor(visitor(0, 1)),
+            now - 200 * 86_400_000,
+        )
+        .unwrap();
+    let status = store.maintenance_status(now).unwrap();
+    assert_eq!(status.overdue, vec![old]);
+    assert!(status.next_due.unwrap() <= now);
+    let options = heatstore::ScheduleOptions {
+        batch_after: Duration::from_millis(300),
+        check_every: Duration::from_millis(20),
+        ..heatstore::ScheduleOptions::default()
+    };
+    let scheduler = store.start_maintenance(options).unwrap();
+    let wait_for = |what: &str, ok: &dyn Fn(&heatstore::ScheduleStatus) -> bool| {
+        let t0 = std::time::Instant::now();
+        loop {
+            let s = scheduler.status().unwrap();
+            if ok(&s) {
+                return s;
+            }
+            assert!(t0.elapsed() < Duration::from_secs(30), "{what}: {s:?}");
+            // Ingest goes on meanwhile (of other visitors: events of the
+            // old request's visitor that happened after it was filed are
+            // not covered by it).
+            let (k, e) = event(0, 10_000 + t0.elapsed().as_millis() as usize, start);
+            if k != 1 && k != 2 {
+                ingest.submit(vec![e]).unwrap();
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    };
+    let s = wait_for("the overdue request erased", &|s| {
+        s.store.pending == 0 && s.runs >= 1
+    });
+    assert!(s.store.overdue.is_empty());
+    assert_eq!(s.last_error, None);
+    assert_eq!(s.last_report.as_ref().unwrap().erased, vec![old]);
+    assert!(s.store.last_run.is_some());
+    // A fresh request waits for `batch_after`, then goes too.
+    let fresh = store
+        .request_deletion(&site(0), DeletionTarget::Visitor(visitor(0, 2)))
+        .unwrap();
+    let s = scheduler.status().unwrap();
+    assert_eq!(s.store.pending, 1);
+    assert!(s.store.next_due.unwrap() > heatstore_now() - 50);
+    // (`runs` counts a run once it has returned, just after its last
+    // transaction marked the request erased.)
+    let s = wait_for("the fresh request erased", &|s| {
+        s.store.pending == 0 && s.runs >= 2
+    });
+    let erased: Vec<u64> = store
+        .deletion_requests()
+        .unwrap()
+        .into_iter()
+        .filter(|r| r.status == RequestStatus::Erased)
+        .map(|r| r.id)
+        .collect();
+    assert_eq!(erased, vec![old, fresh]);
+    scheduler.stop();
+    ingest.close().unwrap();
+    let snap = store.snapshot().unwrap();
+    for k in [1, 2] {
+        let v = visitor(0, k);
+        assert!(snap
+            .session_events(&site(0), &format!("{v}-s0"))
+            .unwrap()
+            .is_empty());
+    }
+}

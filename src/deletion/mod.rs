@@ -24,6 +24,7 @@ use crate::core::Core;
 use crate::error::{Error, Result};
 use crate::normalize::id_hash;
 use crate::storage::hiding::record_request;
+use crate::storage::meta::{last_run, put_last_run, MaintenanceRun};
 use crate::storage::requests::{all_requests, DeletionRequest, RequestStatus, StoredTarget};
 use crate::storage::schema::*;
 use crate::storage::sites::ensure_site;
@@ -81,6 +82,23 @@ pub struct MaintenanceReport {
     pub duration_ms: u64,
 }
 
+/// Where erasure stands: see [`crate::Store::maintenance_status`].
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct MaintenanceStatus {
+    /// Whether a maintenance run is under way.
+    pub running: bool,
+    /// The last run that finished (kept in the file).
+    pub last_run: Option<MaintenanceRun>,
+    /// Requests not erased yet.
+    pub pending: usize,
+    /// The earliest deadline among them, ms since the epoch.
+    pub earliest_deadline: Option<i64>,
+    /// When the next run is due (`None`: nothing to do).
+    pub next_due: Option<i64>,
+    /// Requests past their deadline and not erased.
+    pub overdue: Vec<u64>,
+}
+
 /// The commit pauses a maintenance run imposes, as it runs them.
 #[derive(Debug, Default)]
 pub(crate) struct Pauses {
@@ -126,7 +144,7 @@ impl Core {
         }
         let settings = self.site_settings(site)?;
         settings.validate()?;
-        let mut state = self.lock();
+        let mut state = self.lock_settled();
         let reserved = state.reserved();
         let id = self.write(|txn, touched| {
             // A request for a site the store never saw is a mistake (a
@@ -170,7 +188,7 @@ impl Core {
     /// deletion request is filed for their past ones. Returns its id.
     pub(crate) fn opt_out(&self, site: &str, visitor: &str) -> Result<u64> {
         let settings = self.site_settings(site)?;
-        let mut state = self.lock();
+        let mut state = self.lock_settled();
         let reserved = state.reserved();
         let id = self.write(|txn, touched| {
             let (site_id, key) = ensure_site(txn, site, &reserved)?;
@@ -214,6 +232,7 @@ impl Core {
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         self.db().rw()?;
         let started = std::time::Instant::now();
+        let started_at = now_ms();
         let mut pauses = Pauses::default();
         let mut report = MaintenanceReport {
             overdue: self.overdue_requests(now)?.iter().map(|r| r.id).collect(),
@@ -263,7 +282,72 @@ impl Core {
         }
         report.longest_pause_us = u64::try_from(pauses.longest.as_micros()).unwrap_or(u64::MAX);
         report.duration_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+        let run = MaintenanceRun {
+            started_at,
+            finished_at: now_ms(),
+            as_of: now,
+            erased: report.erased.len() as u64,
+            rows_removed: report.rows_removed,
+            partitions_expired: report.partitions_expired,
+            longest_pause_us: report.longest_pause_us,
+        };
+        self.write(|txn, _| put_last_run(txn, &run))?;
         Ok(report)
+    }
+
+    /// Where erasure stands at `now`: the last maintenance run, what is
+    /// pending, what is overdue, and when a run is next due given `lead`
+    /// (how long before a deadline a run must happen), `batch_after` (how
+    /// old a pending request may get before a run carries it out) and
+    /// `retention_every` (how often retention runs for sites that have one).
+    pub(crate) fn maintenance_status(
+        &self,
+        now: i64,
+        lead: std::time::Duration,
+        batch_after: std::time::Duration,
+        retention_every: std::time::Duration,
+    ) -> Result<MaintenanceStatus> {
+        let ms = |d: std::time::Duration| i64::try_from(d.as_millis()).unwrap_or(i64::MAX);
+        let view = self.view()?;
+        let last_run = last_run(view.txn())?;
+        let requests = self.deletion_requests()?;
+        let open: Vec<&DeletionRequest> = requests
+            .iter()
+            .filter(|r| r.status != RequestStatus::Erased)
+            .collect();
+        let earliest_deadline = open.iter().map(|r| r.deadline).min();
+        let oldest = open.iter().map(|r| r.requested_at).min();
+        let mut due = [
+            earliest_deadline.map(|d| d.saturating_sub(ms(lead))),
+            oldest.map(|t| t.saturating_add(ms(batch_after))),
+        ]
+        .into_iter()
+        .flatten()
+        .min();
+        let mut has_retention = false;
+        for site in view.sites()? {
+            if let Some((_, r)) = view.site_record(&site)? {
+                has_retention |= r.settings.retention_days.is_some();
+            }
+        }
+        if has_retention {
+            let next = last_run
+                .as_ref()
+                .map_or(now, |r| r.as_of.saturating_add(ms(retention_every)));
+            due = Some(due.map_or(next, |d| d.min(next)));
+        }
+        Ok(MaintenanceStatus {
+            running: self.maintenance.try_lock().is_err(),
+            last_run,
+            pending: open.len(),
+            earliest_deadline,
+            next_due: due,
+            overdue: open
+                .iter()
+                .filter(|r| r.overdue(now))
+                .map(|r| r.id)
+                .collect(),
+        })
     }
 
     /// The size of the store's file (0 in memory).

@@ -32,7 +32,7 @@ use crate::storage::seal::{
     encode_segments, load_dicts, put_segments, save_dicts, write_segments, AttrsLookup,
 };
 use crate::storage::segment::{self, EncodedSegment, PartitionDicts};
-use crate::storage::sessions::SessionRow;
+use crate::storage::sessions::{block_days, BlockTables, SessionRow};
 use crate::storage::tombstones::Hidden;
 use crate::storage::{day_of, day_start};
 
@@ -98,9 +98,14 @@ impl Core {
                 for e in parts.range((site_id, i32::MIN)..(site_id, day_of(before)))? {
                     old.push(e?.0.value().1);
                 }
-                let b = r.open_table(SESSION_BLOCKS)?;
-                let mut old_blocks = b.range((site_id, i32::MIN)..(site_id, day_of(before)))?;
-                (old, old_blocks.next().is_some())
+                let days = block_days(
+                    &r.open_table(SESSION_BLOCKS)?,
+                    &r.open_table(SESSION_BLOCK_TAILS)?,
+                    site_id,
+                    i32::MIN,
+                    day_of(before) - 1,
+                )?;
+                (old, !days.is_empty())
             };
             if old.is_empty() && !has_blocks {
                 continue;
@@ -174,8 +179,9 @@ impl Core {
             v
         };
         // The session rows last, with the writer's state held, so that no
-        // batch being built meanwhile keeps a stale view of the site.
-        let mut state = self.lock();
+        // batch being built or written meanwhile keeps a stale view of
+        // the site.
+        let mut state = self.lock_settled();
         pauses.write(self, |txn, touched| {
             remove_sessions(txn, touched, site_id, &doomed, &cookieless)?;
             for (r, n) in batch.iter().zip(&counts) {
@@ -333,8 +339,9 @@ fn rebuild_aside(
     } else {
         let sessions = snap.open_table(SESSIONS)?;
         let blocks = snap.open_table(SESSION_BLOCKS)?;
-        let infos =
-            AttrsLookup::new(&sessions, &blocks, site).all(rows.iter().map(|r| r.session))?;
+        let tails = snap.open_table(SESSION_BLOCK_TAILS)?;
+        let infos = AttrsLookup::new(&sessions, &blocks, &tails, site)
+            .all(rows.iter().map(|r| r.session))?;
         let mut dicts = PartitionDicts::default();
         let encoded = encode_segments(&rows, day, &mut dicts, &infos);
         Some((encoded, dicts))
@@ -472,11 +479,7 @@ fn remove_sessions(
         }
     }
     if d.hidden.all {
-        let range = (site_id, i32::MIN)..=(site_id, i32::MAX);
-        let mut blocks = txn.open_table(SESSION_BLOCKS)?;
-        blocks.retain_in(range.clone(), |_, _| false)?;
-        let mut versions = txn.open_table(SESSION_BLOCK_VERSIONS)?;
-        versions.retain_in(range, |_, _| false)?;
+        BlockTables::open(txn)?.remove_days(site_id, i32::MIN..i32::MAX)?;
     }
     Ok(())
 }
@@ -508,11 +511,7 @@ fn remove_sessions_before(
     before: i64,
     candidates: &[u64],
 ) -> Result<()> {
-    let range = (site, i32::MIN)..(site, day_of(before));
-    let mut blocks = txn.open_table(SESSION_BLOCKS)?;
-    blocks.retain_in(range.clone(), |_, _| false)?;
-    let mut versions = txn.open_table(SESSION_BLOCK_VERSIONS)?;
-    versions.retain_in(range, |_, _| false)?;
+    BlockTables::open(txn)?.remove_days(site, i32::MIN..day_of(before))?;
     let mut sessions = txn.open_table(SESSIONS)?;
     let mut index = txn.open_table(VISITOR_SESSIONS)?;
     for &hash in candidates {

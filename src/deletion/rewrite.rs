@@ -175,7 +175,7 @@ fn way(table: &str) -> Option<Way> {
         "meta" | "sites" | "site_config" | "cookieless_salts" | "opt_outs"
         | "deletion_requests" | "deleted_sessions" => Way::Whole,
         "partitions" | "segment_columns" | "dictionaries" | "pending" => Way::Partition,
-        "session_blocks" | "session_block_versions" => Way::Block,
+        "session_blocks" | "session_block_tails" | "session_block_versions" => Way::Block,
         "sessions" | "visitor_sessions" | "cookieless_sessions" => Way::Journal,
         _ => return None,
     })
@@ -260,6 +260,12 @@ fn catch_up(
     }
     for key in changed(&seen.blocks, &current.blocks) {
         sync_range(now, &w, SESSION_BLOCKS, key..=key)?;
+        sync_range(
+            now,
+            &w,
+            SESSION_BLOCK_TAILS,
+            (key.0, key.1, 0)..=(key.0, key.1, u64::MAX),
+        )?;
         sync_range(now, &w, SESSION_BLOCK_VERSIONS, key..=key)?;
     }
     for &key in &keys.sessions {

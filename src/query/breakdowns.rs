@@ -128,12 +128,8 @@ impl View {
         let mut edge_blocks: Vec<(Arc<SessionBlock>, Vec<usize>)> = Vec::new();
         if use_agg {
             let (lo, hi) = day_span(f.from, f.to);
-            if lo <= hi {
-                for e in self.t.blocks.range((site.id, lo)..=(site.id, hi))? {
-                    let (k, v) = e?;
-                    let day = k.value().1;
-                    let bytes = v.value();
-                    let (b, key) = self.session_block_cached(site.id, day, bytes)?;
+            {
+                for (day, b, key) in self.blocks_in(site.id, lo, hi)? {
                     let c = cohorts(self, &ids, site.id, day, key, &b)?;
                     if c.exact && matches!(cover(f, day), Cover::Day) {
                         let g = groups(

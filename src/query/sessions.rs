@@ -155,10 +155,7 @@ impl View {
             return Ok(());
         }
         let mut matched = Vec::new();
-        for e in self.t.blocks.range((site.id, lo)..=(site.id, hi))? {
-            let (k, v) = e?;
-            let day = k.value().1;
-            let (b, _) = self.session_block_cached(site.id, day, v.value())?;
+        for (_, b, _) in self.blocks_in(site.id, lo, hi)? {
             matched.clear();
             for i in 0..b.len() {
                 if !session_filter_ok(f, &b, i) {
@@ -218,11 +215,7 @@ impl View {
         if lo > hi {
             return Ok(());
         }
-        for e in self.t.blocks.range((site.id, lo)..=(site.id, hi))? {
-            let (k, v) = e?;
-            let day = k.value().1;
-            let bytes = v.value();
-            let (b, key) = self.session_block_cached(site.id, day, bytes)?;
+        for (day, b, key) in self.blocks_in(site.id, lo, hi)? {
             let c = cohorts(self, ids, site.id, day, key, &b)?;
             let hours = match cover(f, day) {
                 Cover::Day => Some([true; 24]),

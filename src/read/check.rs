@@ -141,20 +141,29 @@ impl View {
                 )
                 .into());
             }
-            // A block version never outlives its block.
+            // A block version never outlives its block (or tail), and
+            // every tail decodes.
             for e in self
                 .t
                 .block_versions
                 .range((s.id, i32::MIN)..=(s.id, i32::MAX))?
             {
                 let day = e?.0.value().1;
-                if self.t.blocks.get((s.id, day))?.is_none() {
+                if self.t.blocks.get((s.id, day))?.is_none()
+                    && self
+                        .t
+                        .tails
+                        .range((s.id, day, 0)..=(s.id, day, u64::MAX))?
+                        .next()
+                        .is_none()
+                {
                     return Err(Corrupt::new(
                         "session block versions",
                         format!("day {day} of site {} has a version but no block", s.id),
                     )
                     .into());
                 }
+                self.session_block(s.id, day)?;
             }
         }
         Ok(events)

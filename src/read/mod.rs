@@ -23,7 +23,7 @@ use crate::storage::segment::{self, PartitionDicts};
 use crate::storage::sessions::{SessionBlock, SessionRow};
 use crate::storage::sites::SiteRecord;
 use crate::storage::tombstones::{hidden_for, Hidden};
-use crate::storage::{day_start, Corrupt};
+use crate::storage::Corrupt;
 
 pub(crate) struct Tables {
     pub sites: ReadOnlyTable<&'static str, u32>,
@@ -35,6 +35,7 @@ pub(crate) struct Tables {
     pub sessions: ReadOnlyTable<(u32, u64), &'static [u8]>,
     pub visitors: ReadOnlyTable<(u32, u64, u64), ()>,
     pub blocks: ReadOnlyTable<(u32, i32), &'static [u8]>,
+    pub tails: ReadOnlyTable<(u32, i32, u64), &'static [u8]>,
     pub block_versions: ReadOnlyTable<(u32, i32), u64>,
     pub deletions: ReadOnlyTable<u64, &'static [u8]>,
     pub deleted_sessions: ReadOnlyTable<(u32, u64), i64>,
@@ -127,6 +128,7 @@ impl View {
             sessions: txn.open_table(SESSIONS)?,
             visitors: txn.open_table(VISITOR_SESSIONS)?,
             blocks: txn.open_table(SESSION_BLOCKS)?,
+            tails: txn.open_table(SESSION_BLOCK_TAILS)?,
             block_versions: txn.open_table(SESSION_BLOCK_VERSIONS)?,
             deletions: txn.open_table(DELETIONS)?,
             deleted_sessions: txn.open_table(DELETED_SESSIONS)?,
@@ -234,6 +236,7 @@ impl View {
                     let infos = crate::storage::seal::AttrsLookup::new(
                         &self.t.sessions,
                         &self.t.blocks,
+                        &self.t.tails,
                         site,
                     )
                     .all(rows.iter().map(|r| r.session))?;
@@ -320,16 +323,27 @@ impl View {
     /// the cache, and the key it is cached under (what the block's
     /// aggregates are cached under too): the block's version, or a hash of
     /// its bytes when it has none.
+    /// The read transaction the view reads.
+    pub(crate) fn txn(&self) -> &ReadTransaction {
+        &self._txn
+    }
+
     pub(crate) fn session_block_cached(
         &self,
         site: u32,
         day: i32,
-        bytes: &[u8],
-    ) -> Result<(Arc<SessionBlock>, u64)> {
+    ) -> Result<Option<(Arc<SessionBlock>, u64)>> {
         let key = match self.t.block_versions.get((site, day))? {
             Some(v) => v.value(),
-            None => crate::query::block_key(bytes),
+            None => {
+                // Written before versions existed (and so without a tail).
+                match self.t.blocks.get((site, day))? {
+                    Some(g) => crate::query::block_key(g.value()),
+                    None => return Ok(None),
+                }
+            }
         };
+        let mut found = true;
         let b = self.cache.get_or_try(
             crate::cache::Key::Block(crate::cache::BlockKey {
                 site,
@@ -337,19 +351,42 @@ impl View {
                 version: key,
             }),
             || {
-                let b = SessionBlock::decode(bytes, day_start(day))?;
-                Ok((b, bytes.len() * 4 + 64))
+                let b = self.session_block(site, day)?.unwrap_or_else(|| {
+                    found = false;
+                    SessionBlock::default()
+                });
+                let size = b.len() * 96 + 64;
+                Ok((b, size))
             },
         )?;
-        Ok((b, key))
+        Ok(found.then_some((b, key)))
     }
 
-    /// The session block of a day (sessions whose first pageview is on it).
+    /// The session block of a day (sessions whose first pageview is on
+    /// it), block ⊕ tail.
     pub(crate) fn session_block(&self, site: u32, day: i32) -> Result<Option<SessionBlock>> {
-        match self.t.blocks.get((site, day))? {
-            Some(g) => Ok(Some(SessionBlock::decode(g.value(), day_start(day))?)),
-            None => Ok(None),
+        crate::storage::sessions::load_block(&self.t.blocks, &self.t.tails, (site, day))
+    }
+
+    /// The days of `site` in `[lo, hi]` with sessions, and their blocks.
+    pub(crate) fn blocks_in(
+        &self,
+        site: u32,
+        lo: i32,
+        hi: i32,
+    ) -> Result<Vec<(i32, Arc<SessionBlock>, u64)>> {
+        let mut out = Vec::new();
+        if lo > hi {
+            return Ok(out);
         }
+        for day in
+            crate::storage::sessions::block_days(&self.t.blocks, &self.t.tails, site, lo, hi)?
+        {
+            if let Some((b, key)) = self.session_block_cached(site, day)? {
+                out.push((day, b, key));
+            }
+        }
+        Ok(out)
     }
 }
 
@@ -374,6 +411,9 @@ impl View {
             *out.entry("session rows".into()).or_default() += e?.1.value().len() as u64 + 12;
         }
         for e in self.t.blocks.iter()? {
+            *out.entry("session blocks".into()).or_default() += e?.1.value().len() as u64;
+        }
+        for e in self.t.tails.iter()? {
             *out.entry("session blocks".into()).or_default() += e?.1.value().len() as u64;
         }
         for e in self.t.block_versions.iter()? {

@@ -9,11 +9,11 @@ use redb::{ReadableTable, WriteTransaction};
 use super::journal::Touched;
 use super::requests::{DeletionRequest, RequestStatus, StoredTarget};
 use super::schema::*;
-use super::sessions::{put_block, SessionBlock, SessionRow};
+use super::sessions::{block_days, BlockTables, SessionBlock, SessionRow};
 use super::sites::MAX_PURGE_WINDOW_DAYS;
 use super::tombstones::Hidden;
 use crate::error::{Error, Result};
-use crate::time::{day_of, day_start, now_ms, DAY_MS};
+use crate::time::{day_of, now_ms, DAY_MS};
 
 pub(crate) fn record_request(
     txn: &WriteTransaction,
@@ -123,22 +123,16 @@ pub(crate) fn hide_sessions(
         }
         _ => None,
     };
-    let mut blocks = txn.open_table(SESSION_BLOCKS)?;
-    let mut versions = txn.open_table(SESSION_BLOCK_VERSIONS)?;
+    let mut blocks = BlockTables::open(txn)?;
     let days: Vec<i32> = match only_days {
         Some(d) => d.into_iter().collect(),
-        None => blocks
-            .range((site, i32::MIN)..=(site, i32::MAX))?
-            .map(|e| e.map(|(k, _)| k.value().1))
-            .collect::<Result<_, _>>()?,
+        None => block_days(&blocks.blocks, &blocks.tails, site, i32::MIN, i32::MAX)?,
     };
     let mut lost_attrs = Vec::new();
     for day in days {
-        let start = day_start(day);
-        let Some(bytes) = blocks.get((site, day))?.map(|g| g.value().to_vec()) else {
+        let Some(block) = blocks.load((site, day))? else {
             continue;
         };
-        let block = SessionBlock::decode(&bytes, start)?;
         let entries = block.entries();
         let before = entries.len();
         let kept: Vec<_> = entries
@@ -154,11 +148,9 @@ pub(crate) fn hide_sessions(
         if kept.len() == before {
             continue;
         }
-        let bytes = (!kept.is_empty()).then(|| SessionBlock::build(kept).encode(start));
-        put_block(&mut blocks, &mut versions, (site, day), bytes.as_deref())?;
+        blocks.put((site, day), Some(&SessionBlock::build(kept)))?;
     }
     drop(blocks);
-    drop(versions);
     // Sessions whose first pageview is deleted keep no attributes.
     if !lost_attrs.is_empty() {
         let mut sessions = txn.open_table(SESSIONS)?;
@@ -174,9 +166,7 @@ pub(crate) fn hide_sessions(
             patch.push((hash, row.days));
         }
         drop(sessions);
-        for (hash, days) in patch {
-            crate::storage::seal::patch_session_attrs(txn, site, hash, &days)?;
-        }
+        crate::storage::seal::patch_session_attrs(txn, site, &patch)?;
     }
     Ok(())
 }

@@ -11,8 +11,8 @@ use super::Corrupt;
 use crate::error::{Error, Result};
 
 /// The on-disk format version this build writes. It also opens files of
-/// version 1, migrating them at open (`docs/format.md`, §7).
-pub const FORMAT_VERSION: u32 = 2;
+/// versions 1 and 2, migrating them at open (`docs/format.md`, §7).
+pub const FORMAT_VERSION: u32 = 3;
 /// The oldest format version this build migrates.
 pub(crate) const OLDEST_MIGRATED: u32 = 1;
 pub(crate) const MAGIC: &[u8] = b"heatstore";
@@ -61,6 +61,9 @@ pub(crate) fn initialize(db: &Database) -> Result<()> {
                     // `others` (read with defaults: a version-1 row's
                     // visitor counts as named first), and the
                     // `deleted_sessions` table is created below.
+                    // Version 2 → 3: partition metadata gains `sealed`
+                    // (read as 0), and the `session_block_tails` table is
+                    // created below.
                     meta.insert("format_version", FORMAT_VERSION.to_le_bytes().as_slice())?;
                 }
             }
@@ -141,4 +144,44 @@ fn index_visitors(txn: &redb::WriteTransaction) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// What the last maintenance run did, kept in the header table (key
+/// `last_maintenance`, MessagePack) so that a restarted server still shows
+/// it.
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct MaintenanceRun {
+    /// When it started, ms since the epoch.
+    pub started_at: i64,
+    /// When it finished.
+    pub finished_at: i64,
+    /// The `now` it ran as (retention and deadlines are judged at it).
+    pub as_of: i64,
+    /// Requests it erased.
+    pub erased: u64,
+    /// Rows it removed.
+    pub rows_removed: u64,
+    /// Partitions retention dropped.
+    pub partitions_expired: u64,
+    /// The longest pause it imposed on commits, in µs.
+    pub longest_pause_us: u64,
+}
+
+/// Records the last maintenance run (in `txn`).
+pub(crate) fn put_last_run(txn: &redb::WriteTransaction, run: &MaintenanceRun) -> Result<()> {
+    let bytes = rmp_serde::to_vec(run).unwrap_or_default();
+    txn.open_table(META)?
+        .insert("last_maintenance", bytes.as_slice())?;
+    Ok(())
+}
+
+/// The last maintenance run recorded, if any.
+pub(crate) fn last_run(txn: &redb::ReadTransaction) -> Result<Option<MaintenanceRun>> {
+    let meta = txn.open_table(META)?;
+    let Some(g) = meta.get("last_maintenance")? else {
+        return Ok(None);
+    };
+    rmp_serde::from_slice(g.value())
+        .map(Some)
+        .map_err(|e| Corrupt::new("store header", format!("last maintenance run: {e}")).into())
 }

@@ -67,3 +67,24 @@ impl PartMeta {
         self.segments.iter().map(|s| u64::from(s.rows)).sum::<u64>() + self.pending_rows
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Metadata written by format 2 (four fields, no `sealed`) still reads.
+    #[test]
+    fn reads_metadata_without_sealed() {
+        let old = rmp_serde::to_vec(&(Vec::<SegInfo>::new(), 3u32, 7u64, 9u64)).unwrap();
+        let m = PartMeta::decode(&old).unwrap();
+        assert_eq!(
+            (m.next_segment, m.pending_rows, m.version, m.sealed),
+            (3, 7, 9, 0)
+        );
+        let mut m2 = m.clone();
+        let pending = m2.encode_pending_change();
+        assert_eq!(PartMeta::decode(&pending).unwrap().sealed, 0);
+        m2.encode_new_version();
+        assert_ne!(m2.sealed, 0);
+    }
+}

@@ -54,6 +54,15 @@ pub(crate) const SESSION_BLOCKS: TableDefinition<(u32, i32), &[u8]> =
 pub(crate) const SESSION_BLOCK_VERSIONS: TableDefinition<(u32, i32), u64> =
     TableDefinition::new("session_block_versions");
 
+/// (site, day, n) → one commit's changes to the day's session block:
+/// entries put and hashes removed (format in
+/// [`super::sessions::BlockTail`]), `n` counting the day's tails in
+/// commit order from 0. A commit writes only its own changes; the tails are
+/// folded into the block once a day has [`super::sessions::TAIL_MAX`] of
+/// them. Readers see the block with its tails applied in order.
+pub(crate) const SESSION_BLOCK_TAILS: TableDefinition<(u32, i32, u64), &[u8]> =
+    TableDefinition::new("session_block_tails");
+
 /// Day → that day's cookieless salt. Destroyed after the next day.
 pub(crate) const SALTS: TableDefinition<i32, &[u8]> = TableDefinition::new("cookieless_salts");
 
@@ -89,7 +98,7 @@ pub(crate) trait TableVisitor {
 }
 
 /// How many tables a current store has.
-pub(crate) const TABLE_COUNT: usize = 16;
+pub(crate) const TABLE_COUNT: usize = 17;
 
 /// Every table of a current store, once: what creating, opening, counting
 /// and copying tables all go through, so that a table cannot be left out
@@ -107,6 +116,7 @@ pub(crate) fn for_each_table(v: &mut impl TableVisitor) -> crate::Result<()> {
     v.visit(VISITOR_SESSIONS)?;
     v.visit(SESSION_BLOCKS)?;
     v.visit(SESSION_BLOCK_VERSIONS)?;
+    v.visit(SESSION_BLOCK_TAILS)?;
     v.visit(SALTS)?;
     v.visit(COOKIELESS)?;
     v.visit(OPT_OUTS)?;

@@ -7,12 +7,12 @@ use foldhash::{HashMap, HashMapExt};
 use redb::{ReadableTable, WriteTransaction};
 
 use super::columns;
+use super::day_of;
 use super::partition::{PartMeta, SegInfo};
 use super::row::{decode_batch, Row};
 use super::schema::*;
 use super::segment::{self, col, PartitionDicts, SessionInfo, SEGMENT_ROWS};
 use super::sessions::{SessionBlock, SessionRow};
-use super::{day_of, day_start};
 use crate::error::Result;
 use crate::normalize::SessionAttrs;
 
@@ -60,7 +60,8 @@ fn sessions_info(
 ) -> Result<HashMap<u64, SessionInfo>> {
     let sessions = txn.open_table(SESSIONS)?;
     let blocks = txn.open_table(SESSION_BLOCKS)?;
-    AttrsLookup::new(&sessions, &blocks, site).all(rows.iter().map(|r| r.session))
+    let tails = txn.open_table(SESSION_BLOCK_TAILS)?;
+    AttrsLookup::new(&sessions, &blocks, &tails, site).all(rows.iter().map(|r| r.session))
 }
 
 /// Encodes `rows` (in arrival order) as segments of [`SEGMENT_ROWS`] and
@@ -116,22 +117,25 @@ pub(crate) fn save_dicts(
 
 /// Finds sessions' attributes: the session row gives the day of the first
 /// pageview, that day's block the attributes. Blocks are decoded once.
-pub(crate) struct AttrsLookup<'t, S, B> {
+pub(crate) struct AttrsLookup<'t, S, B, T> {
     sessions: &'t S,
     blocks: &'t B,
+    tails: &'t T,
     site: u32,
     cache: HashMap<i32, Option<SessionBlock>>,
 }
 
-impl<'t, S, B> AttrsLookup<'t, S, B>
+impl<'t, S, B, T> AttrsLookup<'t, S, B, T>
 where
     S: ReadableTable<(u32, u64), &'static [u8]>,
     B: ReadableTable<(u32, i32), &'static [u8]>,
+    T: ReadableTable<(u32, i32, u64), &'static [u8]>,
 {
-    pub(crate) fn new(sessions: &'t S, blocks: &'t B, site: u32) -> Self {
+    pub(crate) fn new(sessions: &'t S, blocks: &'t B, tails: &'t T, site: u32) -> Self {
         AttrsLookup {
             sessions,
             blocks,
+            tails,
             site,
             cache: HashMap::new(),
         }
@@ -161,10 +165,8 @@ where
         };
         let day = day_of(fp.ts);
         if !self.cache.contains_key(&day) {
-            let block = match self.blocks.get((self.site, day))? {
-                Some(g) => Some(SessionBlock::decode(g.value(), day_start(day))?),
-                None => None,
-            };
+            let block =
+                crate::storage::sessions::load_block(self.blocks, self.tails, (self.site, day))?;
             self.cache.insert(day, block);
         }
         let block = self.cache.get(&day).and_then(Option::as_ref);
@@ -192,46 +194,74 @@ where
     }
 }
 
-/// When a sealed session's attributes change (an earlier pageview arrived
-/// late), rewrite its attribute codes and device bitmaps in the segments
-/// that hold it.
+/// When sealed sessions' attributes change (an earlier pageview arrived
+/// late), rewrites their attribute codes and device bitmaps in the
+/// segments that hold them: `sessions` lists each session with the days
+/// it has rows on. Each partition is read and written once, whatever the
+/// number of its sessions that changed.
 pub(crate) fn patch_session_attrs(
     txn: &WriteTransaction,
     site: u32,
-    hash: u64,
-    days: &[i32],
+    sessions: &[(u64, Vec<i32>)],
 ) -> Result<()> {
-    let attrs = {
-        let sessions = txn.open_table(SESSIONS)?;
+    if sessions.is_empty() {
+        return Ok(());
+    }
+    let attrs: HashMap<u64, Option<SessionAttrs>> = {
+        let s = txn.open_table(SESSIONS)?;
         let blocks = txn.open_table(SESSION_BLOCKS)?;
-        let mut lookup = AttrsLookup::new(&sessions, &blocks, site);
-        lookup.get(hash)?
+        let tails = txn.open_table(SESSION_BLOCK_TAILS)?;
+        let mut lookup = AttrsLookup::new(&s, &blocks, &tails, site);
+        let mut out = HashMap::new();
+        for (hash, _) in sessions {
+            out.insert(*hash, lookup.get(*hash)?);
+        }
+        out
     };
+    let mut by_day: std::collections::BTreeMap<i32, Vec<u64>> = std::collections::BTreeMap::new();
+    for (hash, days) in sessions {
+        for &d in days {
+            by_day.entry(d).or_default().push(*hash);
+        }
+    }
     let mut parts = txn.open_table(PARTITIONS)?;
     let mut cols = txn.open_table(SEGMENT_COLUMNS)?;
-    for &day in days {
+    for (day, mut hashes) in by_day {
+        hashes.sort_unstable();
+        hashes.dedup();
         let Some(meta) = parts.get((site, day))?.map(|g| g.value().to_vec()) else {
             continue;
         };
         let mut meta = PartMeta::decode(&meta)?;
-        let mut dicts = None;
+        let mut dicts: Option<(PartitionDicts, Vec<(u8, usize)>)> = None;
         for seg in &meta.segments {
             let Some(sess) = columns::get(&cols, site, day, seg.id, col::SESSIONS)? else {
                 continue;
             };
             let runs = segment::SessionRuns::decode(&sess, seg.rows)?;
-            let Ok(i) = runs.hashes.binary_search(&hash) else {
+            let found: Vec<(usize, u64)> = hashes
+                .iter()
+                .filter_map(|h| runs.hashes.binary_search(h).ok().map(|i| (i, *h)))
+                .collect();
+            if found.is_empty() {
                 continue;
-            };
-            let dicts = match &mut dicts {
+            }
+            let (dicts, _) = match &mut dicts {
                 Some(d) => d,
-                None => dicts.insert(load_dicts(&txn.open_table(DICTIONARIES)?, site, day)?),
+                None => {
+                    let d = load_dicts(&txn.open_table(DICTIONARIES)?, site, day)?;
+                    let lens = d.dicts.iter().map(|(k, v)| (*k, v.len())).collect();
+                    dicts.insert((d, lens))
+                }
             };
             let bytes =
                 columns::get(&cols, site, day, seg.id, col::SESSION_ATTRS)?.unwrap_or_default();
             let mut codes = segment::decode_session_attrs(&bytes, runs.len())?;
-            if let Some(slot) = codes.get_mut(i) {
-                *slot = segment::session_attr_codes(attrs.as_ref(), dicts);
+            for (i, h) in found {
+                if let Some(slot) = codes.get_mut(i) {
+                    let a = attrs.get(&h).and_then(Option::as_ref);
+                    *slot = segment::session_attr_codes(a, dicts);
+                }
             }
             columns::put(
                 &mut cols,
@@ -250,8 +280,15 @@ pub(crate) fn patch_session_attrs(
                 &segment::encode_device_bitmaps(&runs.starts, &codes),
             )?;
         }
-        if let Some(d) = dicts {
-            save_dicts(txn, site, day, &d)?;
+        if let Some((d, lens)) = dicts {
+            // Only the dictionaries that gained strings are written again.
+            let mut t = txn.open_table(DICTIONARIES)?;
+            for (dim, dict) in &d.dicts {
+                let before = lens.iter().find(|(k, _)| k == dim).map(|(_, n)| *n);
+                if before != Some(dict.len()) {
+                    t.insert((site, day, *dim), dict.encode().as_slice())?;
+                }
+            }
             // Columns changed in place: a new version for readers' caches.
             parts.insert((site, day), meta.encode_new_version().as_slice())?;
         }
@@ -341,6 +378,9 @@ pub(crate) fn seal_many(
     txn: &WriteTransaction,
     parts: Vec<(u32, i32, Vec<Row>)>,
 ) -> Result<Vec<Vec<Row>>> {
+    if parts.is_empty() {
+        return Ok(Vec::new());
+    }
     let mut jobs = Vec::with_capacity(parts.len());
     for (site, day, extra) in parts {
         jobs.push(seal_job(txn, site, day, extra)?);
@@ -430,9 +470,10 @@ fn seal_job(txn: &WriteTransaction, site: u32, day: i32, extra: Vec<Row>) -> Res
 
 /// Encodes every job, spread over the machine's cores by row count.
 fn encode_in_parallel(jobs: &mut [SealJob]) {
-    let threads = std::thread::available_parallelism()
-        .map_or(1, |n| n.get())
-        .min(jobs.len());
+    // Asking the system is a few system calls: once per process.
+    static CORES: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    let cores = *CORES.get_or_init(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    let threads = cores.min(jobs.len());
     if threads <= 1 {
         jobs.iter_mut().for_each(SealJob::encode);
         return;

@@ -6,6 +6,8 @@
 //! of the day of the first pageview (table `session_blocks`) is derived from
 //! it and rewritten whenever a session in it changes.
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
 
 use super::codec::{decode_uints, encode_uints, put_varint, Reader};
@@ -13,6 +15,8 @@ use super::dict::Dict;
 use super::Corrupt;
 use crate::error::Result;
 use crate::normalize::{Channel, DeviceClass, SessionAttrs};
+use crate::time::day_start;
+use redb::ReadableTable;
 
 /// The string attributes of a session block, in column order.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -348,30 +352,255 @@ impl SessionBlock {
     }
 }
 
-/// Writes a day's session block (`None`: removes it) with a fresh version,
-/// as every write of a block must (`SESSION_BLOCK_VERSIONS`).
-pub(crate) fn put_block(
-    blocks: &mut redb::Table<'_, (u32, i32), &'static [u8]>,
-    versions: &mut redb::Table<'_, (u32, i32), u64>,
-    key: (u32, i32),
-    bytes: Option<&[u8]>,
-) -> Result<()> {
-    match bytes {
-        Some(b) => {
-            blocks.insert(key, b)?;
-            versions.insert(key, rand::random::<u64>())?;
+/// Tails of a day that make a commit fold them into its block.
+pub(crate) const TAIL_MAX: usize = 48;
+
+/// One commit's changes to a day's session block (table
+/// `session_block_tails`): entries put (new sessions, or new versions of
+/// the block's) and hashes removed. Encoded as a varint count of removed
+/// hashes, the hashes (u64 LE, ascending), then the entries as a
+/// [`SessionBlock`]. Removals apply before puts.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct BlockTail {
+    pub entries: SessionBlock,
+    pub removed: Vec<u64>,
+}
+
+impl BlockTail {
+    /// Changes it holds.
+    pub(crate) fn len(&self) -> usize {
+        self.entries.len() + self.removed.len()
+    }
+
+    pub(crate) fn encode(&self, day_start: i64) -> Vec<u8> {
+        let mut out = Vec::new();
+        put_varint(&mut out, self.removed.len() as u64);
+        for h in &self.removed {
+            out.extend_from_slice(&h.to_le_bytes());
         }
-        None => {
-            blocks.remove(key)?;
-            versions.remove(key)?;
+        out.extend_from_slice(&self.entries.encode(day_start));
+        out
+    }
+
+    pub(crate) fn decode(bytes: &[u8], day_start: i64) -> Result<BlockTail, Corrupt> {
+        let mut r = Reader::new(bytes, "session block tail");
+        let n = r.count(8)?;
+        let mut removed = Vec::with_capacity(n);
+        for _ in 0..n {
+            removed.push(r.u64_le()?);
+        }
+        if removed.windows(2).any(|w| matches!(w, [a, b] if a >= b)) {
+            return Err(Corrupt::new(
+                "session block tail",
+                "removed hashes not sorted",
+            ));
+        }
+        Ok(BlockTail {
+            entries: SessionBlock::decode(r.rest(), day_start)?,
+            removed,
+        })
+    }
+
+    /// Applies the changes to entries by hash.
+    pub(crate) fn apply_to(&self, entries: &mut BTreeMap<u64, BlockEntry>) {
+        for h in &self.removed {
+            entries.remove(h);
+        }
+        for e in self.entries.entries() {
+            entries.insert(e.hash, e);
         }
     }
-    Ok(())
+}
+
+/// A block's entries by hash.
+fn entries_of(block: Option<&SessionBlock>) -> BTreeMap<u64, BlockEntry> {
+    block
+        .map(|b| b.entries().into_iter().map(|e| (e.hash, e)).collect())
+        .unwrap_or_default()
+}
+
+/// The session block of `key` as readers see it (the block with its tails
+/// applied in order); `None` when the day has neither.
+pub(crate) fn load_block(
+    blocks: &impl ReadableTable<(u32, i32), &'static [u8]>,
+    tails: &impl ReadableTable<(u32, i32, u64), &'static [u8]>,
+    key: (u32, i32),
+) -> crate::Result<Option<SessionBlock>> {
+    let start = day_start(key.1);
+    let main = match blocks.get(key)? {
+        Some(g) => Some(SessionBlock::decode(g.value(), start)?),
+        None => None,
+    };
+    let mut range = tails
+        .range((key.0, key.1, 0)..=(key.0, key.1, u64::MAX))?
+        .peekable();
+    if range.peek().is_none() {
+        return Ok(main);
+    }
+    let mut entries = entries_of(main.as_ref());
+    for e in range {
+        BlockTail::decode(e?.1.value(), start)?.apply_to(&mut entries);
+    }
+    Ok(Some(SessionBlock::build(entries.into_values().collect())))
+}
+
+/// The days of `site` in `[lo, hi]` that have a session block or a tail.
+pub(crate) fn block_days(
+    blocks: &impl ReadableTable<(u32, i32), &'static [u8]>,
+    tails: &impl ReadableTable<(u32, i32, u64), &'static [u8]>,
+    site: u32,
+    lo: i32,
+    hi: i32,
+) -> crate::Result<Vec<i32>> {
+    let mut days = std::collections::BTreeSet::new();
+    for e in blocks.range((site, lo)..=(site, hi))? {
+        days.insert(e?.0.value().1);
+    }
+    for e in tails.range((site, lo, 0)..=(site, hi, u64::MAX))? {
+        days.insert(e?.0.value().1);
+    }
+    Ok(days.into_iter().collect())
+}
+
+/// The tables a session block lives in, opened for writing.
+pub(crate) struct BlockTables<'t> {
+    pub blocks: redb::Table<'t, (u32, i32), &'static [u8]>,
+    pub tails: redb::Table<'t, (u32, i32, u64), &'static [u8]>,
+    pub versions: redb::Table<'t, (u32, i32), u64>,
+}
+
+impl<'t> BlockTables<'t> {
+    pub(crate) fn open(txn: &'t redb::WriteTransaction) -> crate::Result<BlockTables<'t>> {
+        Ok(BlockTables {
+            blocks: txn.open_table(super::schema::SESSION_BLOCKS)?,
+            tails: txn.open_table(super::schema::SESSION_BLOCK_TAILS)?,
+            versions: txn.open_table(super::schema::SESSION_BLOCK_VERSIONS)?,
+        })
+    }
+
+    /// The block of `key` as readers see it.
+    pub(crate) fn load(&self, key: (u32, i32)) -> crate::Result<Option<SessionBlock>> {
+        load_block(&self.blocks, &self.tails, key)
+    }
+
+    /// Writes a day's whole session block (`None`: removes it), without
+    /// tails, with a fresh version, as every write of a block must
+    /// (`SESSION_BLOCK_VERSIONS`).
+    pub(crate) fn put(
+        &mut self,
+        key: (u32, i32),
+        block: Option<&SessionBlock>,
+    ) -> crate::Result<()> {
+        self.tails
+            .retain_in((key.0, key.1, 0)..=(key.0, key.1, u64::MAX), |_, _| false)?;
+        match block.filter(|b| b.len() > 0) {
+            Some(b) => {
+                self.blocks
+                    .insert(key, b.encode(day_start(key.1)).as_slice())?;
+                self.versions.insert(key, rand::random::<u64>())?;
+            }
+            None => {
+                self.blocks.remove(key)?;
+                self.versions.remove(key)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Adds one commit's tail to a day, after its others (tails apply in
+    /// commit order), with a fresh version; folds the day's tails into
+    /// its block once there are [`TAIL_MAX`] of them.
+    pub(crate) fn add_tail(&mut self, key: (u32, i32), tail: &BlockTail) -> crate::Result<()> {
+        if tail.len() == 0 {
+            return Ok(());
+        }
+        let (count, next) = {
+            let mut range = self
+                .tails
+                .range((key.0, key.1, 0)..=(key.0, key.1, u64::MAX))?;
+            let last = range.next_back().transpose()?.map(|(k, _)| k.value().2);
+            let count = 1 + range.count() + usize::from(last.is_some());
+            (count, last.map_or(0, |l| l + 1))
+        };
+        self.tails.insert(
+            (key.0, key.1, next),
+            tail.encode(day_start(key.1)).as_slice(),
+        )?;
+        if count >= TAIL_MAX {
+            let whole = self.load(key)?;
+            return self.put(key, whole.as_ref());
+        }
+        self.versions.insert(key, rand::random::<u64>())?;
+        Ok(())
+    }
+
+    /// Folds every tail into its block.
+    pub(crate) fn fold_all(&mut self) -> crate::Result<()> {
+        let mut days: Vec<(u32, i32)> = Vec::new();
+        for e in self.tails.iter()? {
+            let (site, day, _) = e?.0.value();
+            if days.last() != Some(&(site, day)) {
+                days.push((site, day));
+            }
+        }
+        for key in days {
+            let whole = self.load(key)?;
+            self.put(key, whole.as_ref())?;
+        }
+        Ok(())
+    }
+
+    /// Removes every block, tail and version of `site` in `range` of days.
+    pub(crate) fn remove_days(
+        &mut self,
+        site: u32,
+        range: std::ops::Range<i32>,
+    ) -> crate::Result<()> {
+        let r = (site, range.start)..(site, range.end);
+        self.blocks.retain_in(r.clone(), |_, _| false)?;
+        self.tails
+            .retain_in((site, range.start, 0)..(site, range.end, 0), |_, _| false)?;
+        self.versions.retain_in(r, |_, _| false)?;
+        Ok(())
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_tail_puts_replaces_and_removes_entries_of_its_block() {
+        let main = SessionBlock::build(vec![
+            entry(1, 10, "A"),
+            entry(2, 20, "B"),
+            entry(3, 30, "C"),
+        ]);
+        let tail = BlockTail {
+            entries: SessionBlock::build(vec![entry(2, 21, "B2"), entry(4, 40, "D")]),
+            removed: vec![3],
+        };
+        let start = 0;
+        let tail = BlockTail::decode(&tail.encode(start), start).unwrap();
+        let mut entries = entries_of(Some(&main));
+        tail.apply_to(&mut entries);
+        let got: Vec<(u64, i64, String)> = entries
+            .into_values()
+            .map(|e| (e.hash, e.first_ts, e.attrs.browser))
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                (1, 10, "A".into()),
+                (2, 21, "B2".into()),
+                (4, 40, "D".into())
+            ]
+        );
+        let mut none = entries_of(None);
+        tail.apply_to(&mut none);
+        assert_eq!(none.len(), 2);
+        assert!(BlockTail::decode(&[1, 0], 0).is_err());
+    }
 
     fn entry(hash: u64, ts: i64, browser: &str) -> BlockEntry {
         BlockEntry {

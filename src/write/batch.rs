@@ -20,15 +20,16 @@ use crate::core::Core;
 use crate::error::Result;
 use crate::normalize::IdKey;
 use crate::normalize::SessionAttrs;
+use crate::storage::day_of;
 use crate::storage::journal::Touched;
 use crate::storage::partition::PartMeta;
 use crate::storage::row::{encode_batch, Row};
 use crate::storage::schema::*;
 use crate::storage::seal::{patch_session_attrs, refile_visitors, seal_many};
-use crate::storage::sessions::put_block;
-use crate::storage::sessions::{BlockEntry, FirstPv, SessionBlock, SessionRow};
+use crate::storage::sessions::{
+    BlockEntry, BlockTables, BlockTail, FirstPv, SessionBlock, SessionRow,
+};
 use crate::storage::tombstones::Cover;
-use crate::storage::{day_of, day_start};
 
 #[derive(Default)]
 pub(crate) struct SessionDelta {
@@ -171,8 +172,8 @@ fn write_in(
         for ((site, hash), delta) in deltas {
             let old = sessions.get((site, hash))?.map(|g| g.value().to_vec());
             let known = old.is_some();
-            let mut row = match old {
-                Some(b) => SessionRow::decode(&b)?,
+            let mut row = match &old {
+                Some(b) => SessionRow::decode(b)?,
                 None => SessionRow::new(hash),
             };
             let old_index = if known {
@@ -243,8 +244,14 @@ fn write_in(
                     index_add.push((site, *v, hash));
                 }
             }
-            sessions.insert((site, hash), row.encode().as_slice())?;
-            touched.session(site, hash);
+            // Most events of a known session change nothing in its row:
+            // rewriting it anyway would dirty a page of the table per
+            // session in every commit.
+            let bytes = row.encode();
+            if old.as_deref() != Some(bytes.as_slice()) {
+                sessions.insert((site, hash), bytes.as_slice())?;
+                touched.session(site, hash);
+            }
         }
         index_add.sort_unstable();
         let mut visitors = txn.open_table(VISITOR_SESSIONS)?;
@@ -257,12 +264,31 @@ fn write_in(
             touched.visitor(key.0, key.1);
         }
     }
+    let t_rows = std::time::Instant::now();
+    let n_blocks = block_changes.len();
     apply_block_changes(txn, block_changes)?;
+    let t_blocks = std::time::Instant::now();
+    let n_patch = changed_sealed.len();
+    let mut patches: BTreeMap<u32, Vec<(u64, Vec<i32>)>> = BTreeMap::new();
     for (site, hash, days) in changed_sealed {
-        patch_session_attrs(txn, site, hash, &days)?;
+        patches.entry(site).or_default().push((hash, days));
     }
+    for (site, sessions) in &patches {
+        patch_session_attrs(txn, *site, sessions)?;
+    }
+    let t_patch = std::time::Instant::now();
     for ((site, day), changes) in &refile {
         refile_visitors(txn, *site, *day, changes)?;
+    }
+    if std::env::var_os("HEATSTORE_TRACE").is_some() {
+        eprintln!(
+            "  rows {:?} blocks {n_blocks} {:?} patch {n_patch} {:?} refile {} {:?}",
+            t_rows - t_start,
+            t_blocks - t_rows,
+            t_patch - t_blocks,
+            refile.len(),
+            t_patch.elapsed()
+        );
     }
     // Sessions covered by a deleted visitor's request: remembered, and
     // their stored events (which did not name the visitor) deleted.
@@ -344,20 +370,18 @@ fn write_in(
     })
 }
 
+/// Applies a commit's changes to the session blocks: each day's changes
+/// become one small tail, so a
+/// commit costs what it changes, not what the day holds; a day's tails are
+/// folded into its block now and then ([`TAIL_MAX`]).
 fn apply_block_changes(txn: &WriteTransaction, changes: BlockChanges) -> Result<()> {
-    let mut blocks = txn.open_table(SESSION_BLOCKS)?;
-    let mut versions = txn.open_table(SESSION_BLOCK_VERSIONS)?;
-    for ((site, day), list) in changes {
-        let start = day_start(day);
-        let old = blocks.get((site, day))?.map(|g| g.value().to_vec());
-        let mut entries: BTreeMap<u64, BlockEntry> = match old {
-            Some(b) => SessionBlock::decode(&b, start)?
-                .entries()
-                .into_iter()
-                .map(|e| (e.hash, e))
-                .collect(),
-            None => BTreeMap::new(),
-        };
+    let mut t = BlockTables::open(txn)?;
+    for (key, list) in changes {
+        let mut entries: BTreeMap<u64, BlockEntry> = BTreeMap::new();
+        let mut removed: BTreeSet<u64> = BTreeSet::new();
+        // The block as readers see it, built only when a change needs an
+        // entry of it (a visitor changed: rare).
+        let mut current: Option<Option<SessionBlock>> = None;
         for (hash, change) in list {
             match change {
                 BlockChange::Put(e) => {
@@ -365,17 +389,35 @@ fn apply_block_changes(txn: &WriteTransaction, changes: BlockChanges) -> Result<
                 }
                 BlockChange::Remove => {
                     entries.remove(&hash);
+                    removed.insert(hash);
                 }
                 BlockChange::Visitor(v) => {
                     if let Some(e) = entries.get_mut(&hash) {
                         e.visitor = v;
+                        continue;
+                    }
+                    if removed.contains(&hash) {
+                        continue;
+                    }
+                    if current.is_none() {
+                        current = Some(t.load(key)?);
+                    }
+                    let found = current
+                        .as_ref()
+                        .and_then(Option::as_ref)
+                        .and_then(|b| b.hashes.binary_search(&hash).ok().and_then(|i| b.entry(i)));
+                    if let Some(mut e) = found {
+                        e.visitor = v;
+                        entries.insert(hash, e);
                     }
                 }
             }
         }
-        let bytes = (!entries.is_empty())
-            .then(|| SessionBlock::build(entries.into_values().collect()).encode(start));
-        put_block(&mut blocks, &mut versions, (site, day), bytes.as_deref())?;
+        let tail = BlockTail {
+            entries: SessionBlock::build(entries.into_values().collect()),
+            removed: removed.into_iter().collect(),
+        };
+        t.add_tail(key, &tail)?;
     }
     Ok(())
 }

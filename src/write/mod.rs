@@ -141,8 +141,8 @@ impl<'s> Writer<'s> {
 }
 
 impl Core {
-    /// Seals every partition's pending rows into segments, in one
-    /// transaction.
+    /// Seals every partition's pending rows into segments and folds every
+    /// session block tail into its block, in one transaction.
     pub(crate) fn seal_all(&self) -> Result<u64> {
         self.db().rw()?;
         let t0 = std::time::Instant::now();
@@ -165,6 +165,9 @@ impl Core {
                     .map(|&(site, day)| (site, day, Vec::new()))
                     .collect(),
             )?;
+            // And every session block tail into its block, so that reads
+            // decode one block per day.
+            crate::storage::sessions::BlockTables::open(txn)?.fold_all()?;
             Ok(parts.len() as u64)
         })?;
         if std::env::var_os("HEATSTORE_TRACE").is_some() {
@@ -475,6 +478,13 @@ impl<'c> Builder<'c> {
         Some(dropped)
     }
 
+    /// Drops the batch built so far, and what the writer's state may have
+    /// learnt from it (the lock is kept until the builder is dropped).
+    pub(crate) fn rollback_batch(&mut self) {
+        self.batch = Batch::default();
+        self.state.forget_after_failure();
+    }
+
     /// Makes the batch durable, in one transaction, and releases the lock.
     pub(crate) fn commit(mut self) -> Result<CommitSummary> {
         let Some((batch, plan)) = self.take_batch() else {
@@ -511,15 +521,22 @@ impl<'c> Builder<'c> {
     /// [`Builder::finish`] is given the outcome, the batch's cookieless
     /// state and salts stay visible to the batches built meanwhile. Returns
     /// the id to finish it with.
-    pub(crate) fn take_for_commit(&mut self) -> Option<(u64, Batch, CommitPlan)> {
+    ///
+    /// The batch counts as in flight (see [`crate::core::Gate`]) until
+    /// the returned passage is dropped: drop it once the batch is written
+    /// or abandoned.
+    pub(crate) fn take_for_commit(
+        &mut self,
+    ) -> Option<(u64, Batch, CommitPlan, crate::core::Passage)> {
         let (batch, plan) = self.take_batch()?;
+        let passage = self.core.writes.enter();
         let id = batch.start_seq;
         self.state.in_flight.push(InFlight {
             id,
             salts: batch.salts.clone(),
             cookieless: batch.cookieless.clone(),
         });
-        Some((id, batch, plan))
+        Some((id, batch, plan, passage))
     }
 
     /// Takes in the outcome of [`write_batch`] for the batch `id` taken
