@@ -19,6 +19,12 @@
 //! - `HEATSTORE_BENCH_SHAPE=tracker`: build the stores from the tracker
 //!   shape of traffic instead of the generator's default (the visitor id on
 //!   pageviews only, every event arriving within two minutes in any order).
+//! - `HEATSTORE_BENCH_PENDING` (default 100; 0 skips it): after the hot
+//!   tables, each store is copied and every report (filter set `all`) is
+//!   timed on the copy: the first query in a freshly opened store (the
+//!   open timed apart), hot, then with this many pending visitor deletion
+//!   requests (of visitors active in the window): the first query after
+//!   they are filed, and hot.
 //!
 //! Stores are generated once through the append API (`Generator` →
 //! `Writer::append`, a commit every 131,072 events, `seal_all`, `compact`)
@@ -188,8 +194,9 @@ fn open_cached(path: &Path, events: u64) -> Option<Store> {
     }
 }
 
-/// The cached store of `events` over `days`, built when missing.
-fn store_for(events: u64, days: u32) -> Store {
+/// The cached store of `events` over `days`, built when missing, and its
+/// path.
+fn store_for(events: u64, days: u32) -> (Store, PathBuf) {
     let dir = bench_data_dir();
     std::fs::create_dir_all(&dir).expect("create target/bench-data");
     let tracker = std::env::var("HEATSTORE_BENCH_SHAPE").is_ok_and(|v| v == "tracker");
@@ -201,7 +208,7 @@ fn store_for(events: u64, days: u32) -> Store {
     if !rebuild {
         if let Some(s) = open_cached(&path, events) {
             eprintln!("  {}: cached {}", label(events, days), path.display());
-            return s;
+            return (s, path);
         }
     }
     let tmp = path.with_extension("building");
@@ -243,7 +250,8 @@ fn store_for(events: u64, days: u32) -> Store {
         );
     }
     std::fs::rename(&tmp, &path).expect("move the built store in place");
-    open_cached(&path, events).expect("the store just built")
+    let store = open_cached(&path, events).expect("the store just built");
+    (store, path)
 }
 
 /// What the reports of one store and one filter set run on.
@@ -571,6 +579,109 @@ fn measure(stores: &[(String, &Store)], runs: usize) -> Vec<Measured> {
     out
 }
 
+/// Visitor ids active in `[from, to)` of the store of `events` over
+/// `days`, `n` of them spread over the window's visitors (the generator
+/// is deterministic: the same configuration makes the same events).
+fn visitors_in(events: u64, days: u32, (from, to): (i64, i64), n: usize) -> Vec<String> {
+    let tracker = std::env::var("HEATSTORE_BENCH_SHAPE").is_ok_and(|v| v == "tracker");
+    let mut cfg = GenConfig {
+        events,
+        days,
+        ..GenConfig::default()
+    };
+    if tracker {
+        cfg.visitor_ids = VisitorIds::Pageviews;
+        cfg.arrival_jitter_ms = 120_000;
+    }
+    let mut seen = std::collections::BTreeSet::new();
+    for e in Generator::new(cfg) {
+        if e.site == SITE && e.ts >= from && e.ts < to {
+            if let Some(v) = e.visitor {
+                seen.insert(v);
+            }
+        }
+    }
+    let all: Vec<String> = seen.into_iter().collect();
+    let step = (all.len() / n.max(1)).max(1);
+    all.into_iter().step_by(step).take(n).collect()
+}
+
+/// The first query of each report in a freshly opened copy of a store,
+/// hot, and with `pending` visitor deletion requests.
+fn cold_and_pending(p: &Prepared<'_>, path: &Path, events: u64, days: u32, pending: usize) {
+    let copy = path.with_extension("pending-copy");
+    std::fs::copy(path, &copy).expect("copy the store");
+    let setup = &p.setups[0];
+    let win = (
+        setup.base.from.expect("window"),
+        setup.base.to.expect("window"),
+    );
+    println!();
+    println!(
+        "store {}: first query in a fresh store (in-process), hot, and with {pending} pending visitor deletions (ms, median of {} hot runs)",
+        p.label, 20
+    );
+    println!(
+        "| report | open | first query | hot | first after {pending} requests | hot with {pending} pending | pending / none |"
+    );
+    println!("|---|---|---|---|---|---|---|");
+    let visitors = visitors_in(events, days, win, pending);
+    let mut rows = Vec::new();
+    for (name, _, run) in reports() {
+        let t0 = Instant::now();
+        let store = Store::open(&copy).expect("open the copy");
+        let open = t0.elapsed();
+        let t1 = Instant::now();
+        let snap = store.snapshot().expect("snapshot");
+        black_box(run(&snap, setup));
+        let first = t1.elapsed();
+        drop(snap);
+        let hot = hot_of(&store, &*run, setup);
+        rows.push((name, open, first, hot));
+        drop(store);
+    }
+    // The requests, filed once, then every report again.
+    let store = Store::open(&copy).expect("open the copy");
+    for v in &visitors {
+        store
+            .request_deletion(SITE, heatstore::DeletionTarget::Visitor(v.clone()))
+            .expect("request");
+    }
+    for ((name, open, first, hot), (_, _, run)) in rows.into_iter().zip(reports()) {
+        let t0 = Instant::now();
+        let snap = store.snapshot().expect("snapshot");
+        black_box(run(&snap, setup));
+        let after = t0.elapsed();
+        drop(snap);
+        let hot_pending = hot_of(&store, &*run, setup);
+        println!(
+            "| {name} | {:.2} | {:.2} | {:.3} | {:.2} | {:.3} | {:.2}× |",
+            ms(open),
+            ms(first),
+            ms(hot.median),
+            ms(after),
+            ms(hot_pending.median),
+            hot_pending.median.as_secs_f64() / hot.median.as_secs_f64().max(1e-9)
+        );
+    }
+    drop(store);
+    let _ = std::fs::remove_file(&copy);
+}
+
+/// Median of 20 hot runs (after [`WARMUP`] untimed ones) of a report.
+fn hot_of(store: &Store, run: &dyn Fn(&Snapshot, &Setup) -> u64, setup: &Setup) -> Timing {
+    let mut times = Vec::new();
+    for i in 0..WARMUP + 20 {
+        let t0 = Instant::now();
+        let snap = store.snapshot().expect("snapshot");
+        black_box(run(&snap, setup));
+        if i >= WARMUP {
+            times.push(t0.elapsed());
+        }
+    }
+    Timing::of(times)
+}
+
 fn print_store(m: &Measured, runs: usize) {
     println!();
     println!(
@@ -664,17 +775,23 @@ fn main() {
 
     eprintln!("stores:");
     let mut measured = Vec::new();
+    let pending = std::env::var("HEATSTORE_BENCH_PENDING")
+        .ok()
+        .and_then(|v| v.parse::<usize>().ok())
+        .unwrap_or(100);
+    let mut later = Vec::new();
     for &n in &sizes {
-        let store = store_for(n, WINDOW_DAYS as u32);
+        let (store, path) = store_for(n, WINDOW_DAYS as u32);
         measured.extend(measure(&[(label(n, WINDOW_DAYS as u32), &store)], runs));
+        later.push((n, path));
     }
     // The same last-30-day reports over a longer history, measured
     // interleaved with the smallest store so that load changes cancel out.
     let history = (sizes.len() >= 2).then(|| {
         let (small, large) = (sizes[0], sizes[sizes.len() - 1]);
         let days = (WINDOW_DAYS as u64 * large / small).min(u64::from(u32::MAX)) as u32;
-        let short = store_for(small, WINDOW_DAYS as u32);
-        let long = store_for(large, days);
+        let (short, _) = store_for(small, WINDOW_DAYS as u32);
+        let (long, _) = store_for(large, days);
         let mut pair = measure(
             &[
                 (label(small, WINDOW_DAYS as u32), &short),
@@ -692,6 +809,13 @@ fn main() {
     }
     if let Some((_, h)) = &history {
         print_store(h, runs);
+    }
+    if pending > 0 {
+        for (n, path) in &later {
+            let store = Store::open(path).expect("reopen the store");
+            let p = prepare(label(*n, WINDOW_DAYS as u32), &store);
+            cold_and_pending(&p, path, *n, WINDOW_DAYS as u32, pending);
+        }
     }
     let (first, last) = (&measured[0], &measured[measured.len() - 1]);
     if measured.len() >= 2 {

@@ -502,6 +502,7 @@ fn the_scheduler_erases_without_an_operator() {
     let s = wait_for("the fresh request erased", &|s| {
         s.store.pending == 0 && s.runs >= 2
     });
+    assert_eq!(s.last_error, None);
     let erased: Vec<u64> = store
         .deletion_requests()
         .unwrap()

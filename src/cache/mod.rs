@@ -49,8 +49,13 @@ pub(crate) enum Key {
     /// A partition's pending rows, built into in-memory segments.
     Pending(PartKey),
     /// A partition's pageview aggregate, numbered in a generation of the
-    /// site's numbering.
-    PvAgg { part: PartKey, generation: u64 },
+    /// site's numbering, without the rows hidden by the pending requests
+    /// whose key is `hidden` (0: all rows).
+    PvAgg {
+        part: PartKey,
+        generation: u64,
+        hidden: u64,
+    },
     /// A partition's pageviews of one page (heatmap viewport fallback).
     PagePvs { part: PartKey, page: u32 },
     /// A partition's heatmap cells of one page, kind and grid.
@@ -60,16 +65,22 @@ pub(crate) enum Key {
         kind: u8,
         cols: u32,
         row_px: u32,
+        hidden: u64,
     },
     /// A decoded session block.
     Block(BlockKey),
     /// A session block's cohorts (device class, channel).
-    Cohorts { block: BlockKey, generation: u64 },
+    Cohorts {
+        block: BlockKey,
+        generation: u64,
+        hidden: u64,
+    },
     /// A session block's groups by one field.
     Groups {
         block: BlockKey,
         field: u8,
         generation: u64,
+        hidden: u64,
     },
 }
 

@@ -3,11 +3,15 @@
 //!
 //! An aggregate is keyed like the data it is computed from (partition
 //! version, or the session block's content hash), so it can never be stale.
-//! It is computed with fixed filters (bots left out or kept apart, no
-//! deletion request pending) and a report uses it only when its own filters
-//! select exactly what the aggregate holds over a partition its range
-//! covers whole (or whole hours of it); otherwise the report scans that
-//! partition. Distinct visitors are kept as roaring bitmaps of their numbers
+//! It is computed with fixed filters (bots left out or kept apart) and a
+//! report uses it only when its own filters select exactly what the
+//! aggregate holds over a partition its range covers whole (or whole hours
+//! of it); otherwise the report scans that partition. Pending deletion
+//! requests keep the fast path: a partition (or session block) whose day
+//! holds no hidden row uses its aggregate as it is; one whose day does
+//! uses an aggregate computed without the hidden rows, cached under the
+//! key of what is hidden ([`Hidden::key`]), so that only the days a
+//! request touches are computed again when requests change. Distinct visitors are kept as roaring bitmaps of their numbers
 //! in the site's in-memory numbering ([`DenseIds`]), so that a report over
 //! many partitions counts a union of bitmaps rather than hashing every
 //! visitor; aggregates are cached under the numbering's generation. Nothing
@@ -18,7 +22,7 @@ use std::sync::Arc;
 use foldhash::{HashMap, HashMapExt};
 use roaring::RoaringBitmap;
 
-use super::scan::{filter_rows, SegCtx};
+use super::scan::{filter_rows, hide, SegCtx};
 use super::Filters;
 use crate::cache::numbering::{bitmap_of, sorted_ids, DenseIds};
 use crate::error::Result;
@@ -27,6 +31,7 @@ use crate::read::{PartitionView, SiteRef, View};
 use crate::storage::dict::Dim;
 use crate::storage::segment::col;
 use crate::storage::sessions::{SField, SessionBlock};
+use crate::storage::tombstones::Hidden;
 use crate::storage::{day_start, DAY_MS, HOUR_MS};
 use crate::EventKind;
 
@@ -263,10 +268,10 @@ pub(crate) struct Answers {
 /// their range covers: the one rule every report that reads aggregates
 /// goes by. None answers a browser, OS or referrer filter (session
 /// attributes they do not split by), nor rows hidden by a deletion request
-/// that is not erased yet.
-pub(crate) fn aggregates_answer(site: &SiteRef, f: &Filters, a: Answers) -> bool {
-    site.hidden.is_empty()
-        && f.browser.is_none()
+/// that is not erased yet, which the aggregates of the days those rows are
+/// on leave out (see the module documentation).
+pub(crate) fn aggregates_answer(_site: &SiteRef, f: &Filters, a: Answers) -> bool {
+    f.browser.is_none()
         && f.os.is_none()
         && f.referrer.is_none()
         && (a.page || f.page.is_none())
@@ -328,12 +333,19 @@ fn bitmap_bytes(b: &RoaringBitmap) -> usize {
 }
 
 /// The pageview aggregate of a partition, computed on first use, its
-/// visitors numbered in `ids`.
-pub(crate) fn pv_agg(snap: &View, part: &PartitionView, ids: &DenseIds) -> Result<Arc<PvAgg>> {
+/// visitors numbered in `ids`, without the rows `hidden` hides.
+pub(crate) fn pv_agg(
+    snap: &View,
+    hidden: &Hidden,
+    part: &PartitionView,
+    ids: &DenseIds,
+) -> Result<Arc<PvAgg>> {
+    let hidden_key = hidden.key_on(part.day);
     snap.cache.get_or_try(
         crate::cache::Key::PvAgg {
             part: part.key(),
             generation: ids.generation,
+            hidden: hidden_key,
         },
         || {
             let start = day_start(part.day);
@@ -345,7 +357,10 @@ pub(crate) fn pv_agg(snap: &View, part: &PartitionView, ids: &DenseIds) -> Resul
             };
             for seg in &part.segments {
                 let ctx = SegCtx::new(snap, part, seg);
-                let rows = filter_rows(&ctx, &base, Some(&[EventKind::Pageview]))?;
+                let mut rows = filter_rows(&ctx, &base, Some(&[EventKind::Pageview]))?;
+                if hidden_key != 0 && !rows.is_empty() {
+                    rows = hide(&ctx, hidden, rows)?;
+                }
                 if rows.is_empty() {
                     continue;
                 }
@@ -545,11 +560,22 @@ pub(crate) fn block_key(bytes: &[u8]) -> u64 {
     foldhash::fast::FixedState::with_seed(0x5e55).hash_one(bytes)
 }
 
+/// Whether entry `i` of a block is hidden (by its session, visitor or
+/// first pageview's time).
+pub(crate) fn entry_hidden(hidden: &Hidden, b: &SessionBlock, i: usize) -> bool {
+    hidden.session_hidden(
+        b.hashes.get(i).copied().unwrap_or_default(),
+        b.visitors.get(i).copied().unwrap_or_default(),
+    ) || hidden.ts_hidden(b.first_ts.get(i).copied().unwrap_or_default())
+}
+
+/// The sessions of the `day`'s block of `site`, by cohort, without those
+/// `hidden` hides.
 pub(crate) fn cohorts(
     snap: &View,
     ids: &DenseIds,
-    site: u32,
-    day: i32,
+    hidden: &Hidden,
+    (site, day): (u32, i32),
     key: u64,
     b: &SessionBlock,
 ) -> Result<Arc<Cohorts>> {
@@ -558,10 +584,12 @@ pub(crate) fn cohorts(
         day,
         version: key,
     };
+    let hidden_key = hidden.key_on(day);
     snap.cache.get_or_try(
         crate::cache::Key::Cohorts {
             block,
             generation: ids.generation,
+            hidden: hidden_key,
         },
         || {
             let start = day_start(day);
@@ -569,6 +597,9 @@ pub(crate) fn cohorts(
             let mut map: HashMap<(u8, u8), ([u64; 24], Vec<u32>)> = HashMap::new();
             let visitor = ids.number_each(&b.visitors);
             for i in 0..b.len() {
+                if hidden_key != 0 && entry_hidden(hidden, b, i) {
+                    continue;
+                }
                 let device = b.device.get(i).copied().unwrap_or_default();
                 let channel = b.channel.get(i).copied().unwrap_or_default();
                 let off = b.first_ts.get(i).copied().unwrap_or_default() - start;
@@ -618,9 +649,11 @@ pub(crate) fn cohorts(
 /// The per-cohort groups of one block, the `day`'s of `site`. `key` is the
 /// block's content key and a code telling groupings apart in the cache;
 /// `id` and `name` are the grouping's.
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn groups(
     snap: &View,
     ids: &DenseIds,
+    hidden: &Hidden,
     (site, day): (u32, i32),
     key: (u64, u8),
     b: &SessionBlock,
@@ -632,17 +665,22 @@ pub(crate) fn groups(
         day,
         version: key.0,
     };
+    let hidden_key = hidden.key_on(day);
     snap.cache.get_or_try(
         crate::cache::Key::Groups {
             block,
             field: key.1,
             generation: ids.generation,
+            hidden: hidden_key,
         },
         || {
             let start = day_start(day);
             let mut map: HashMap<(u8, u8, u32), (u64, Vec<u32>)> = HashMap::new();
             let visitor = ids.number_each(&b.visitors);
             for i in 0..b.len() {
+                if hidden_key != 0 && entry_hidden(hidden, b, i) {
+                    continue;
+                }
                 let off = b.first_ts.get(i).copied().unwrap_or_default() - start;
                 if !(0..DAY_MS).contains(&off) {
                     // Not used: `cohorts` marks such a block inexact.

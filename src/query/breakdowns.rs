@@ -1,8 +1,8 @@
 //! Referrer and device breakdowns: sessions and visitors per group.
 
 use super::agg::{
-    aggregates_answer, cohorts, cover, entry_passes, field_code, groups, Answers, Cohorts, Cover,
-    GroupEntry, Visitors,
+    aggregates_answer, cohorts, cover, entry_hidden, entry_passes, field_code, groups, Answers,
+    Cohorts, Cover, GroupEntry, Visitors,
 };
 use super::sessions::session_filter_ok;
 use super::{top, DeviceBy, Filters, ReferrerBy};
@@ -130,11 +130,12 @@ impl View {
             let (lo, hi) = day_span(f.from, f.to);
             {
                 for (day, b, key) in self.blocks_in(site.id, lo, hi)? {
-                    let c = cohorts(self, &ids, site.id, day, key, &b)?;
+                    let c = cohorts(self, &ids, &site.hidden, (site.id, day), key, &b)?;
                     if c.exact && matches!(cover(f, day), Cover::Day) {
                         let g = groups(
                             self,
                             &ids,
+                            &site.hidden,
                             (site.id, day),
                             (key, group.code()),
                             &b,
@@ -145,7 +146,11 @@ impl View {
                         cohorts_of.push(c);
                     } else {
                         let matched = (0..b.len())
-                            .filter(|&i| session_filter_ok(f, &b, i))
+                            .filter(|&i| {
+                                session_filter_ok(f, &b, i)
+                                    && (site.hidden.is_empty()
+                                        || !entry_hidden(&site.hidden, &b, i))
+                            })
                             .collect();
                         edge_blocks.push((b, matched));
                     }

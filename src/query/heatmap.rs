@@ -13,6 +13,7 @@ use crate::normalize::DeviceClass;
 use crate::read::{PartitionView, SiteRef, View};
 use crate::storage::dict::Dim;
 use crate::storage::segment::col;
+use crate::storage::tombstones::Hidden;
 use crate::storage::{day_start, DAY_MS, HOUR_MS};
 use crate::time::day_span;
 use crate::EventKind;
@@ -383,17 +384,20 @@ impl CohortAcc {
 /// The heat aggregate of a partition, computed on first use.
 fn heat_agg(
     snap: &View,
+    hidden: &Hidden,
     part: &PartitionView,
     page_id: u32,
     kind: EventKind,
     opts: HeatmapOptions,
 ) -> Result<Arc<HeatAgg>> {
+    let hidden_key = hidden.key_on(part.day);
     let key = crate::cache::Key::Heat {
         part: part.key(),
         page: page_id,
         kind: kind.code(),
         cols: opts.cols,
         row_px: opts.row_px,
+        hidden: hidden_key,
     };
     snap.cache.get_or_try(key, || {
         let pvs = page_pvs(snap, part, page_id)?;
@@ -403,7 +407,10 @@ fn heat_agg(
         let mut nonbot = CohortAcc::default();
         for (si, seg) in part.segments.iter().enumerate() {
             let ctx = SegCtx::new(snap, part, seg);
-            let rows = ctx.kind_page_rows(kind, page_id)?;
+            let mut rows = ctx.kind_page_rows(kind, page_id)?;
+            if hidden_key != 0 && !rows.is_empty() {
+                rows = super::scan::hide(&ctx, hidden, rows)?;
+            }
             if rows.is_empty() {
                 continue;
             }
@@ -533,7 +540,7 @@ pub(crate) fn heatmap(
         };
         let c = cover(f, day);
         if !matches!(c, Cover::Partial) {
-            let agg = heat_agg(snap, &part, page_id, kind, opts)?;
+            let agg = heat_agg(snap, &site.hidden, &part, page_id, kind, opts)?;
             if agg.exact {
                 for co in agg.select(f) {
                     let hour_in = |h: usize| match &c {

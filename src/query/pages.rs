@@ -100,7 +100,7 @@ impl View {
             let part = self.partition_view(site_ref.id, day, &meta)?;
             let c = cover(filters, day);
             if use_agg && !matches!(c, Cover::Partial) {
-                let agg = pv_agg(self, &part, &ids)?;
+                let agg = pv_agg(self, &site_ref.hidden, &part, &ids)?;
                 if agg.exact {
                     let pages = agg.select(filters).flat_map(|co| &co.pages);
                     for p in pages {

@@ -423,7 +423,11 @@ pub(crate) fn scan_partition(
 }
 
 /// Takes away the rows pending deletion requests hide.
-fn hide(ctx: &SegCtx<'_>, hidden: &Hidden, mut rows: RoaringBitmap) -> Result<RoaringBitmap> {
+pub(crate) fn hide(
+    ctx: &SegCtx<'_>,
+    hidden: &Hidden,
+    mut rows: RoaringBitmap,
+) -> Result<RoaringBitmap> {
     if hidden.all {
         return Ok(RoaringBitmap::new());
     }

@@ -151,7 +151,7 @@ impl View {
             if use_agg {
                 let c = cover(filters, day);
                 if !matches!(c, Cover::Partial) {
-                    let agg = pv_agg(self, &part, ids)?;
+                    let agg = pv_agg(self, &site.hidden, &part, ids)?;
                     if agg.exact {
                         let start = day_start(day);
                         let hours = agg

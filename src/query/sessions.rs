@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use serde::Serialize;
 
-use super::agg::{aggregates_answer, cohort_passes, cohorts, cover, Answers, Cover};
+use super::agg::{aggregates_answer, cohort_passes, cohorts, cover, entry_hidden, Answers, Cover};
 use super::scan::scan;
 use super::Filters;
 use crate::cache::numbering::DenseIds;
@@ -216,7 +216,7 @@ impl View {
             return Ok(());
         }
         for (day, b, key) in self.blocks_in(site.id, lo, hi)? {
-            let c = cohorts(self, ids, site.id, day, key, &b)?;
+            let c = cohorts(self, ids, &site.hidden, (site.id, day), key, &b)?;
             let hours = match cover(f, day) {
                 Cover::Day => Some([true; 24]),
                 Cover::Hours(h) => Some(h),
@@ -243,7 +243,9 @@ impl View {
                 }
                 _ => {
                     for i in 0..b.len() {
-                        if session_filter_ok(f, &b, i) {
+                        if session_filter_ok(f, &b, i)
+                            && (site.hidden.is_empty() || !entry_hidden(&site.hidden, &b, i))
+                        {
                             let t = b.first_ts.get(i).copied().unwrap_or_default();
                             acc.entry(bucket(t)).or_default().sessions += 1;
                         }

@@ -158,8 +158,13 @@ impl View {
         let Some((id, record)) = self.site_record(site)? else {
             return Ok(None);
         };
-        let hidden =
-            std::sync::Arc::new(hidden_for(&self.t.deletions, &self.t.visitors, id, site)?);
+        let hidden = std::sync::Arc::new(hidden_for(
+            &self.t.deletions,
+            &self.t.visitors,
+            &self.t.sessions,
+            id,
+            site,
+        )?);
         Ok(Some(SiteRef { id, record, hidden }))
     }
 

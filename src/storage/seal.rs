@@ -291,6 +291,10 @@ pub(crate) fn patch_session_attrs(
             }
             // Columns changed in place: a new version for readers' caches.
             parts.insert((site, day), meta.encode_new_version().as_slice())?;
+        } else if meta.pending_rows > 0 {
+            // Pending rows take their session's attributes when they are
+            // built for reading: those built before must not be read again.
+            parts.insert((site, day), meta.encode_pending_change().as_slice())?;
         }
     }
     Ok(())

@@ -199,9 +199,58 @@ pub(crate) struct Hidden {
     pub sessions: HashSet<u64>,
     pub visitors: HashSet<u64>,
     pub ranges: Vec<(i64, i64)>,
+    /// The days the hidden sessions have rows on (from their session
+    /// rows; filled by [`hidden_for`]): with `all` and `ranges`, the days
+    /// whose partitions and session blocks hold hidden rows.
+    pub days: std::collections::BTreeSet<i32>,
+    /// A key of everything hidden (0 when nothing is): aggregates of a
+    /// partition computed without its hidden rows are cached under it.
+    pub key: u64,
 }
 
 impl Hidden {
+    /// Whether day `day`'s partition or session block may hold hidden
+    /// rows. A day it says no for holds none: its aggregates answer as
+    /// they are.
+    pub(crate) fn touches(&self, day: i32) -> bool {
+        if self.all || self.days.contains(&day) {
+            return true;
+        }
+        let (start, end) = (crate::time::day_start(day), crate::time::day_start(day + 1));
+        self.ranges.iter().any(|&(f, t)| f < end && start < t)
+    }
+
+    /// The key of what is hidden on a day: 0 when nothing is (the
+    /// aggregates of the day as stored), else [`Hidden::key`].
+    pub(crate) fn key_on(&self, day: i32) -> u64 {
+        if self.touches(day) {
+            self.key
+        } else {
+            0
+        }
+    }
+
+    /// Sets [`Hidden::key`] from the contents.
+    fn seal_key(&mut self) {
+        use std::hash::BuildHasher;
+        if self.is_empty() {
+            self.key = 0;
+            return;
+        }
+        let mut sessions: Vec<u64> = self.sessions.iter().copied().collect();
+        let mut visitors: Vec<u64> = self.visitors.iter().copied().collect();
+        sessions.sort_unstable();
+        visitors.sort_unstable();
+        let h = foldhash::fast::FixedState::with_seed(0x41dd).hash_one((
+            self.all,
+            &sessions,
+            &visitors,
+            &self.ranges,
+        ));
+        // 0 stands for "nothing hidden".
+        self.key = h.max(1);
+    }
+
     pub(crate) fn is_empty(&self) -> bool {
         !self.all && self.sessions.is_empty() && self.visitors.is_empty() && self.ranges.is_empty()
     }
@@ -265,6 +314,7 @@ impl Hidden {
 pub(crate) fn hidden_for(
     t: &impl ReadableTable<u64, &'static [u8]>,
     index: &impl ReadableTable<(u32, u64, u64), ()>,
+    sessions: &impl ReadableTable<(u32, u64), &'static [u8]>,
     site_id: u32,
     site: &str,
 ) -> Result<Hidden> {
@@ -276,6 +326,15 @@ pub(crate) fn hidden_for(
         }
     }
     h.resolve(index, site_id)?;
+    if !h.all {
+        for &s in &h.sessions {
+            if let Some(g) = sessions.get((site_id, s))? {
+                let row = super::sessions::SessionRow::decode(g.value())?;
+                h.days.extend(row.days.iter().copied());
+            }
+        }
+    }
+    h.seal_key();
     Ok(h)
 }
 
