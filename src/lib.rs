@@ -199,6 +199,7 @@ pub mod gen;
 mod guard;
 mod import;
 mod ingest;
+pub mod logs;
 pub mod normalize;
 pub mod query;
 mod read;
