@@ -204,6 +204,8 @@ pub mod normalize;
 pub mod query;
 mod read;
 mod recover;
+#[cfg(feature = "png")]
+pub mod render;
 mod schedule;
 mod snapshot;
 mod storage;
