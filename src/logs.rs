@@ -80,6 +80,17 @@
 //! what could not be imported visible, rather than filing such views under
 //! one made-up visitor per IP.
 //!
+//! # Quirks
+//!
+//! - Behind a reverse proxy or CDN, `%h` is the proxy's address unless the
+//!   server logs the client's (Apache `mod_remoteip`, Nginx `real_ip`):
+//!   visitors with the same User-Agent then merge into one.
+//! - Log times have whole seconds, so `ts` is a multiple of 1000.
+//! - A time before 1970 parses (negative `ts`) and is rejected when the
+//!   event is validated, as any out-of-range `ts` is.
+//! - `%h` longer than the store's 64-byte `ip` limit (a long reverse-DNS
+//!   name) is likewise rejected at validation, naming `ip`.
+//!
 //! # Examples
 //!
 //! ```
