@@ -124,12 +124,14 @@ use std::str::FromStr;
 
 use crate::{Event, EventKind};
 
+mod import;
 mod page;
 mod parse;
 mod reader;
 #[cfg(test)]
 mod tests;
 
+pub use import::LogImportReport;
 pub use page::{classify, is_page, PageVerdict};
 use parse::shown;
 pub use parse::{detect_format, parse_line};
