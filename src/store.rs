@@ -289,6 +289,28 @@ impl Store {
         })
     }
 
+    /// Imports an NDJSON export ([`Snapshot::export_ndjson`]): each line
+    /// as its event, and on pageviews the session attributes the export
+    /// carries (`derived`) instead of deriving them again, so that the
+    /// store answers every report as the exported one (for a whole-site
+    /// export; a time range cuts the sessions that cross its bounds).
+    /// Malformed lines are listed with their numbers, as by
+    /// [`Store::import_ndjson`].
+    pub fn import_export<R: BufRead>(&self, reader: R) -> Result<ImportReport> {
+        self.import_export_with_progress(reader, &mut |_| {})
+    }
+
+    /// [`Store::import_export`], calling `progress` after every commit.
+    pub fn import_export_with_progress<R: BufRead>(
+        &self,
+        reader: R,
+        progress: &mut dyn FnMut(ImportProgress),
+    ) -> Result<ImportReport> {
+        guarded("importing an export", || {
+            self.core.import_export(reader, progress)
+        })
+    }
+
     /// Compacts the file: rewrites it into a fresh one holding only live
     /// pages (no stale copy of any freed page stays in it) and swaps it in,
     /// while the store keeps serving: commits pause only for the rewrite's

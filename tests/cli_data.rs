@@ -91,3 +91,81 @@ fn import_combined_log() {
     let err = fails(&["import", "--site", "x.example", "--db", s(&db), s(&log)]);
     assert!(err.contains("--site is for access logs"), "{err}");
 }
+
+#[test]
+fn export_and_import_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let events = dir.path().join("events.ndjson");
+    let db = dir.path().join("a.heat");
+    let copy = dir.path().join("b.heat");
+    let out = dir.path().join("export.ndjson");
+    ok(&[
+        "gen",
+        "--events",
+        "3000",
+        "--seed",
+        "3",
+        "--sites",
+        "a.example",
+        "--out",
+        s(&events),
+    ]);
+    ok(&["import", "--db", s(&db), s(&events)]);
+    let o = heatstore(&[
+        "export",
+        "--db",
+        s(&db),
+        "--site",
+        "a.example",
+        "--out",
+        s(&out),
+        "--json",
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let r = json(&String::from_utf8(o.stdout).unwrap());
+    assert_eq!(r["events"], 3000, "{r}");
+    let note = String::from_utf8(o.stderr).unwrap();
+    assert!(
+        note.contains("deletion requests recorded after this export"),
+        "{note}"
+    );
+    assert_eq!(std::fs::read_to_string(&out).unwrap().lines().count(), 3000);
+    let r = json(&ok(&[
+        "import",
+        "--format",
+        "export",
+        "--db",
+        s(&copy),
+        "--json",
+        s(&out),
+    ]));
+    assert_eq!(
+        (r["accepted"].as_u64(), r["rejected"].as_u64()),
+        (Some(3000), Some(0))
+    );
+    let q = |db: &Path| {
+        json(&ok(&[
+            "query",
+            "referrers",
+            "--db",
+            s(db),
+            "--site",
+            "a.example",
+            "--json",
+        ]))
+    };
+    let (mut a, mut b) = (q(&db), q(&copy));
+    a.as_object_mut().unwrap().remove("elapsed_ms");
+    b.as_object_mut().unwrap().remove("elapsed_ms");
+    assert_eq!(a, b);
+    let err = fails(&[
+        "export",
+        "--db",
+        s(&db),
+        "--site",
+        "none.example",
+        "--out",
+        s(&out),
+    ]);
+    assert!(err.contains("none.example"), "{err}");
+}

@@ -29,6 +29,9 @@ enum Format {
     Combined,
     /// Apache `vhost_combined` only.
     VhostCombined,
+    /// An NDJSON export of `heatstore export`: the sessions keep the
+    /// attributes the exported store derived.
+    Export,
 }
 
 /// Arguments of `heatstore import`.
@@ -139,6 +142,7 @@ fn import_one(
     };
     let result = match how {
         How::Ndjson => store.import_ndjson_with_progress(reader, &mut on_commit),
+        How::Export => store.import_export_with_progress(reader, &mut on_commit),
         How::Log(format, site) => store
             .import_access_log_with_progress(reader, format, site, &mut on_commit)
             .map(|r| {
@@ -160,6 +164,7 @@ fn import_one(
 #[derive(Clone, Copy)]
 enum How<'a> {
     Ndjson,
+    Export,
     Log(LogFormat, &'a str),
 }
 
@@ -195,7 +200,8 @@ pub fn run(args: &Args) -> CmdResult {
     let how =
         match (args.format, args.site.as_deref()) {
             (Format::Ndjson, None) => How::Ndjson,
-            (Format::Ndjson, Some(_)) => return Err(Failure::new(
+            (Format::Export, None) => How::Export,
+            (Format::Ndjson | Format::Export, Some(_)) => return Err(Failure::new(
                 "--site is for access logs (--format combined): NDJSON lines name their own site",
             )),
             (_, None) => {
