@@ -194,15 +194,19 @@ mod core;
 mod deletion;
 mod error;
 pub mod event;
+mod export;
 #[cfg(feature = "gen")]
 pub mod gen;
 mod guard;
 mod import;
 mod ingest;
+pub mod logs;
 pub mod normalize;
 pub mod query;
 mod read;
 mod recover;
+#[cfg(feature = "png")]
+pub mod render;
 mod schedule;
 mod snapshot;
 mod storage;
@@ -215,6 +219,9 @@ pub use collect::{IngestHandle, IngestOptions, IngestStats, Receipt, Ticket};
 pub use deletion::{DeletionTarget, MaintenanceReport, MaintenanceStatus};
 pub use error::{Corrupt, Error, Result};
 pub use event::{Event, EventError, EventKind};
+#[cfg(feature = "parquet")]
+pub use export::PARQUET_ROWS_PER_FILE;
+pub use export::{ExportProgress, ExportReport, EXPORT_PROGRESS_EVERY};
 pub use import::{ImportError, ImportProgress, ImportReport, IMPORT_BATCH};
 pub use ingest::{Dropped, IngestMode};
 pub use normalize::SessionAttrs;

@@ -440,4 +440,87 @@ impl Snapshot {
             self.view.session_events_by_key(site, key)
         })
     }
+
+    /// Writes every visible event of `site` in `[from, to)` (`None`: no
+    /// bound) to `out` as Event NDJSON v1, one line per stored event, from
+    /// this snapshot: `session` and `visitor` are the stored keyed hashes
+    /// in hex (the raw ids are never stored; `visitor` only when an event
+    /// named one), `url` the stored page, and each pageview carries
+    /// `derived`, the attributes ingest derived for its session (referrer
+    /// host, domain and channel, campaign, device, browser, OS, screen,
+    /// language, time zone). [`crate::Store::import_export`] reads it back
+    /// into a store that answers every report as this one. Memory stays
+    /// bounded (one segment and a few days of sessions at a time). See
+    /// `docs/export.md`.
+    ///
+    /// ```
+    /// let store = heatstore::Store::in_memory()?;
+    /// store.import_ndjson(r#"{"site":"a.com","ts":1790812800000,"type":"pageview","session":"s1","url":"/?utm_source=news","referrer":"https://www.google.com/"}"#.as_bytes())?;
+    /// let mut out = Vec::new();
+    /// let r = store.snapshot()?.export_ndjson("a.com", None, None, &mut out)?;
+    /// assert_eq!(r.events, 1);
+    /// let text = String::from_utf8(out).unwrap();
+    /// assert!(text.contains(r#""channel":"campaign""#), "{text}");
+    /// let copy = heatstore::Store::in_memory()?;
+    /// assert_eq!(copy.import_export(text.as_bytes())?.accepted, 1);
+    /// # Ok::<(), heatstore::Error>(())
+    /// ```
+    pub fn export_ndjson(
+        &self,
+        site: &str,
+        from: Option<i64>,
+        to: Option<i64>,
+        out: &mut dyn std::io::Write,
+    ) -> Result<crate::ExportReport> {
+        self.export_ndjson_with_progress(site, from, to, out, &mut |_| {})
+    }
+
+    /// [`Snapshot::export_ndjson`], calling `progress` every
+    /// [`crate::EXPORT_PROGRESS_EVERY`] events.
+    pub fn export_ndjson_with_progress(
+        &self,
+        site: &str,
+        from: Option<i64>,
+        to: Option<i64>,
+        out: &mut dyn std::io::Write,
+        progress: &mut dyn FnMut(crate::ExportProgress),
+    ) -> Result<crate::ExportReport> {
+        guarded("exporting NDJSON", || {
+            self.view.export_ndjson(site, from, to, out, progress)
+        })
+    }
+
+    /// Writes every visible event of `site` in `[from, to)` as a
+    /// Hive-partitioned Parquet dataset under `dir`:
+    /// `events/site=…/date=…/part-NNNNN.parquet` (one row per event, with
+    /// its session's attributes) and `sessions/site=…/date=…/part-NNNNN.parquet`
+    /// (one row per session whose first pageview is in the range, by its
+    /// day). Files are written one at a time, in row groups of 65,536 rows
+    /// (bounded memory). Columns in `docs/export.md`. Feature `parquet`.
+    #[cfg(feature = "parquet")]
+    pub fn export_parquet(
+        &self,
+        site: &str,
+        from: Option<i64>,
+        to: Option<i64>,
+        dir: &std::path::Path,
+    ) -> Result<crate::ExportReport> {
+        self.export_parquet_with_progress(site, from, to, dir, &mut |_| {})
+    }
+
+    /// [`Snapshot::export_parquet`], calling `progress` every
+    /// [`crate::EXPORT_PROGRESS_EVERY`] events.
+    #[cfg(feature = "parquet")]
+    pub fn export_parquet_with_progress(
+        &self,
+        site: &str,
+        from: Option<i64>,
+        to: Option<i64>,
+        dir: &std::path::Path,
+        progress: &mut dyn FnMut(crate::ExportProgress),
+    ) -> Result<crate::ExportReport> {
+        guarded("exporting Parquet", || {
+            self.view.export_parquet(site, from, to, dir, progress)
+        })
+    }
 }

@@ -17,6 +17,7 @@ use crate::error::{Error, Result};
 use crate::guard::guarded;
 use crate::import::{ImportProgress, ImportReport};
 use crate::ingest::{IngestMode, Normalizer};
+use crate::logs::{LogFormat, LogImportReport};
 use crate::normalize::ReferrerSources;
 use crate::query::StoreStats;
 use crate::recover::RecoverReport;
@@ -231,6 +232,82 @@ impl Store {
     ) -> Result<ImportReport> {
         guarded("importing", || {
             self.core.import_ndjson_with_progress(reader, progress)
+        })
+    }
+
+    /// Imports a web server's access log (Combined Log Format and its
+    /// variants, see [`crate::logs`]) as the pageviews of `site`: one per
+    /// request for a page (the page rule of [`crate::logs`]), with the
+    /// referrer and User-Agent of the line and a cookieless visitor id
+    /// derived from the client address and User-Agent under the day's salt
+    /// (the address is never stored). Log times are read with their UTC
+    /// offset. Lines that cannot be imported are counted and listed with
+    /// their line numbers; they never abort the import.
+    ///
+    /// With [`LogFormat::Auto`] the format is detected from the first
+    /// lines; a file none of whose first lines is a log line, and a log in
+    /// the Common format (no User-Agent), are refused with
+    /// [`Error::InvalidArgument`] before anything is stored. Events are
+    /// committed [`Store::set_import_batch`] at a time, in the order of
+    /// the file: an I/O error keeps what was read before it.
+    ///
+    /// ```
+    /// use heatstore::logs::LogFormat;
+    /// let store = heatstore::Store::in_memory()?;
+    /// let log = concat!(
+    ///     r#"203.0.113.9 - - [01/Oct/2026:09:00:00 +0200] "GET /pricing HTTP/1.1" 200 5120 "https://www.google.com/" "Mozilla/5.0 (X11; Linux x86_64)""#, "\n",
+    ///     r#"203.0.113.9 - - [01/Oct/2026:09:00:01 +0200] "GET /app.css HTTP/1.1" 200 900 "-" "Mozilla/5.0 (X11; Linux x86_64)""#, "\n",
+    ///     "not a log line\n",
+    /// );
+    /// let r = store.import_access_log(log.as_bytes(), LogFormat::Auto, "shop.example")?;
+    /// assert_eq!((r.accepted, r.not_pages, r.rejected), (1, 1, 1));
+    /// assert_eq!(r.errors[0].line, 3);
+    /// let snap = store.snapshot()?;
+    /// assert_eq!(snap.counts("shop.example")?.events, 1);
+    /// # Ok::<(), heatstore::Error>(())
+    /// ```
+    pub fn import_access_log<R: BufRead>(
+        &self,
+        reader: R,
+        format: LogFormat,
+        site: &str,
+    ) -> Result<LogImportReport> {
+        self.import_access_log_with_progress(reader, format, site, &mut |_| {})
+    }
+
+    /// [`Store::import_access_log`], calling `progress` after every commit
+    /// (its `bytes` is 0: count them on the reader).
+    pub fn import_access_log_with_progress<R: BufRead>(
+        &self,
+        reader: R,
+        format: LogFormat,
+        site: &str,
+        progress: &mut dyn FnMut(ImportProgress),
+    ) -> Result<LogImportReport> {
+        guarded("importing an access log", || {
+            self.core.import_access_log(reader, format, site, progress)
+        })
+    }
+
+    /// Imports an NDJSON export ([`Snapshot::export_ndjson`]): each line
+    /// as its event, and on pageviews the session attributes the export
+    /// carries (`derived`) instead of deriving them again, so that the
+    /// store answers every report as the exported one (for a whole-site
+    /// export; a time range cuts the sessions that cross its bounds).
+    /// Malformed lines are listed with their numbers, as by
+    /// [`Store::import_ndjson`].
+    pub fn import_export<R: BufRead>(&self, reader: R) -> Result<ImportReport> {
+        self.import_export_with_progress(reader, &mut |_| {})
+    }
+
+    /// [`Store::import_export`], calling `progress` after every commit.
+    pub fn import_export_with_progress<R: BufRead>(
+        &self,
+        reader: R,
+        progress: &mut dyn FnMut(ImportProgress),
+    ) -> Result<ImportReport> {
+        guarded("importing an export", || {
+            self.core.import_export(reader, progress)
         })
     }
 

@@ -676,16 +676,19 @@ fn random_visitors_deleted_under_shuffled_arrival() {
             visitor_on: VisitorOn::Pageviews,
             two_visitors: 0.0,
             late: 1.0,
+            no_viewport: 0.0,
         },
         Shape {
             visitor_on: VisitorOn::Some(0.3),
             two_visitors: 0.3,
             late: 0.6,
+            no_viewport: 0.0,
         },
         Shape {
             visitor_on: VisitorOn::Pageviews,
             two_visitors: 0.4,
             late: 0.25,
+            no_viewport: 0.0,
         },
     ];
     for (i, shape) in shapes.into_iter().enumerate() {

@@ -139,6 +139,7 @@ fn reports_equal_the_model_when_ids_ride_on_pageviews_only() {
             visitor_on: VisitorOn::Pageviews,
             two_visitors: 0.0,
             late: 1.0,
+            no_viewport: 0.0,
         };
         run_shaped(seed, 120, seed == 2, shape, &mut rng);
     }
@@ -154,8 +155,26 @@ fn reports_equal_the_model_with_ids_on_some_events_and_second_visitors() {
             visitor_on: VisitorOn::Some(p),
             two_visitors: 0.3,
             late: 0.6,
+            no_viewport: 0.0,
         };
         run_shaped(seed, 120, true, shape, &mut rng);
+    }
+}
+
+/// Pageviews without a viewport or document height (server logs, no-JS
+/// pixels) count in every report; heatmap events that find no viewport are
+/// `skipped`, scroll reach leaves out what has no document height.
+#[test]
+fn reports_equal_the_model_with_viewport_less_pageviews() {
+    for (seed, p) in [(11u64, 0.5), (12, 1.0)] {
+        let mut rng = StdRng::seed_from_u64(seed);
+        let shape = Shape {
+            visitor_on: VisitorOn::Pageviews,
+            two_visitors: 0.0,
+            late: 0.6,
+            no_viewport: p,
+        };
+        run_shaped(seed, 120, seed == 12, shape, &mut rng);
     }
 }
 

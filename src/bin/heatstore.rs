@@ -19,6 +19,8 @@ mod check;
 mod common;
 #[path = "heatstore/delete.rs"]
 mod delete;
+#[path = "heatstore/export.rs"]
+mod export;
 #[path = "heatstore/gen.rs"]
 mod gen;
 #[path = "heatstore/import.rs"]
@@ -51,8 +53,11 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Import Event NDJSON v1 files into a store (created if missing).
+    /// Import Event NDJSON v1 files, access logs or an export into a store
+    /// (created if missing).
     Import(import::Args),
+    /// Export one site's events as NDJSON or a Parquet dataset.
+    Export(export::Args),
     /// Print counts and sizes of a store.
     Stats(stats::Args),
     /// Write a deterministic synthetic workload as Event NDJSON v1.
@@ -79,6 +84,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match &cli.command {
         Command::Import(args) => import::run(args),
+        Command::Export(args) => export::run(args),
         Command::Stats(args) => stats::run(args),
         Command::Gen(args) => gen::run(args),
         Command::Check(args) => check::run(args),

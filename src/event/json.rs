@@ -429,4 +429,19 @@ mod tests {
         let bad = r#"{"site":"a.com","ts":1,"type":"pageview","url":"/","vw":1,"vh":1,"dh":1}"#;
         assert_eq!(err(bad).field, "session");
     }
+
+    #[test]
+    fn pageviews_need_no_viewport() {
+        for line in [
+            r#"{"site":"a.com","ts":1,"type":"pageview","session":"s","url":"/"}"#,
+            r#"{"site":"a.com","ts":1,"type":"pageview","session":"s","url":"/","vw":1280,"vh":720}"#,
+            r#"{"site":"a.com","ts":1,"type":"pageview","url":"/","ip":"1.2.3.4","ua":"x"}"#,
+        ] {
+            let e = Event::from_json_line(line.as_bytes()).unwrap();
+            assert_eq!(e.dh, None);
+        }
+        // What is given is still checked.
+        let zero = r#"{"site":"a.com","ts":1,"type":"pageview","session":"s","url":"/","dh":0}"#;
+        assert_eq!(err(zero).field, "dh");
+    }
 }

@@ -97,11 +97,10 @@ impl EventRef<'_> {
         }
         let kind = self.kind;
         match kind {
-            EventKind::Pageview => {
-                require("vw", kind, &self.vw)?;
-                require("vh", kind, &self.vh)?;
-                require("dh", kind, &self.dh)?;
-            }
+            // The viewport is optional (server logs, no-JS pixels): such a
+            // pageview counts in every report; heatmaps and scroll reach
+            // leave out what has no viewport or document height.
+            EventKind::Pageview => {}
             EventKind::Click | EventKind::Move => {
                 require("x", kind, &self.x)?;
                 require("y", kind, &self.y)?;

@@ -41,7 +41,8 @@ pub struct Heatmap {
     /// Events placed in cells.
     pub total: u64,
     /// Events left out: no viewport width on the event nor on the
-    /// session's pageview of the page.
+    /// session's pageview of the page (a pageview without a viewport, as
+    /// imported from a server log, or no pageview of the page at all).
     pub skipped: u64,
     /// Columns of the grid.
     pub cols: u32,

@@ -49,6 +49,9 @@ pub struct Shape {
     pub visitor_on: VisitorOn,
     pub two_visitors: f64,
     pub late: f64,
+    /// Pageviews without a viewport (server logs, no-JS pixels): half of
+    /// them with no `vw`, `vh`, `dh` at all, half with no `dh` only.
+    pub no_viewport: f64,
 }
 
 impl Shape {
@@ -58,6 +61,7 @@ impl Shape {
         visitor_on: VisitorOn::All,
         two_visitors: 0.0,
         late: 0.25,
+        no_viewport: 0.0,
     };
 
     /// A shape drawn at random: classic, ids on pageviews only, ids on
@@ -71,6 +75,7 @@ impl Shape {
             },
             two_visitors: [0.0, 0.2][rng.random_range(0..2)],
             late: [0.0, 0.25, 0.6, 1.0][rng.random_range(0..4)],
+            no_viewport: [0.0, 0.3][rng.random_range(0..2)],
         }
     }
 }
@@ -116,6 +121,12 @@ pub fn events_shaped(seed: u64, n_sessions: usize, shape: Shape) -> Vec<Event> {
                 let mut e = Event::new(site, t, EventKind::Pageview, &session, &url);
                 e.visitor = visitor.clone();
                 (e.vw, e.vh, e.dh) = (Some(vw), Some(vh), Some(dh));
+                if shape.no_viewport > 0.0 && rng.random_bool(shape.no_viewport) {
+                    e.dh = None;
+                    if rng.random_bool(0.5) {
+                        (e.vw, e.vh) = (None, None);
+                    }
+                }
                 e.ua = ua.map(str::to_owned);
                 e.referrer = REFERRERS[rng.random_range(0..REFERRERS.len())].map(str::to_owned);
                 e.load_ms = (rng.random_range(0..3) > 0).then(|| rng.random_range(100..5000));
@@ -498,7 +509,11 @@ pub fn check_all(store: &Store, m: &Model, f: &Filters, opts: HeatmapOptions) {
                             let (vh, dh) = match (e.e.vh, e.e.dh) {
                                 (Some(vh), Some(dh)) => (vh, dh),
                                 _ => match m.pageview_for(site, &sid, page, e.e.ts, e.arrival) {
-                                    Some(p) => (p.e.vh.unwrap(), p.e.dh.unwrap()),
+                                    Some(p) => match (p.e.vh, p.e.dh) {
+                                        (Some(vh), Some(dh)) => (vh, dh),
+                                        // No document height: left out.
+                                        _ => continue,
+                                    },
                                     None => continue,
                                 },
                             };
@@ -507,8 +522,10 @@ pub fn check_all(store: &Store, m: &Model, f: &Filters, opts: HeatmapOptions) {
                             *x = (*x).max(d);
                         }
                         EventKind::Pageview => {
-                            let d =
-                                depth(0, u64::from(e.e.vh.unwrap()), u64::from(e.e.dh.unwrap()));
+                            let (Some(vh), Some(dh)) = (e.e.vh, e.e.dh) else {
+                                continue;
+                            };
+                            let d = depth(0, u64::from(vh), u64::from(dh));
                             let x = fold.entry(sid).or_insert((e.e.ts, e.arrival, d));
                             if (e.e.ts, e.arrival) < (x.0, x.1) {
                                 *x = (e.e.ts, e.arrival, d);

@@ -1,10 +1,12 @@
-//! `heatstore import`: NDJSON files into a store, with a progress bar.
+//! `heatstore import`: NDJSON files or access logs into a store, with a
+//! progress bar.
 
 use std::fs::File;
 use std::io::{self, BufReader, IsTerminal, Read};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
+use heatstore::logs::LogFormat;
 use heatstore::{ImportProgress, ImportReport, Store};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde_json::json;
@@ -16,12 +18,36 @@ use crate::outln;
 /// Read buffer in front of each input.
 const READ_BUFFER: usize = 1 << 20;
 
+/// What the input files are.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+enum Format {
+    /// Event NDJSON v1 (each line names its site).
+    Ndjson,
+    /// A web server's access log in the Combined Log Format: Apache
+    /// `combined`, Nginx's default, or Apache `vhost_combined` (detected
+    /// from the first lines). Needs `--site`.
+    Combined,
+    /// Apache `vhost_combined` only.
+    VhostCombined,
+    /// An NDJSON export of `heatstore export`: the sessions keep the
+    /// attributes the exported store derived.
+    Export,
+}
+
 /// Arguments of `heatstore import`.
 #[derive(clap::Args, Debug)]
 pub struct Args {
-    /// Event NDJSON v1 files; `-` reads standard input.
+    /// Input files (Event NDJSON v1, or access logs with `--format
+    /// combined`); `-` reads standard input.
     #[arg(required = true, value_name = "FILE")]
     files: Vec<PathBuf>,
+    /// What the files are.
+    #[arg(long, value_enum, default_value_t = Format::Ndjson)]
+    format: Format,
+    /// The site an access log's pageviews belong to (access logs only:
+    /// NDJSON lines name their own).
+    #[arg(long, value_name = "SITE")]
+    site: Option<String>,
     #[command(flatten)]
     db: DbArg,
     /// Print one JSON object `{"accepted","rejected","dropped","errors"}`
@@ -100,7 +126,9 @@ fn rate(events: u64, elapsed: Duration) -> f64 {
 fn import_one(
     store: &Store,
     input: Input,
+    how: How<'_>,
     quiet: bool,
+    not_pages: &mut Vec<u64>,
 ) -> Result<(ImportReport, Duration), Failure> {
     let pb = progress_bar(&input, quiet);
     let start = Instant::now();
@@ -112,10 +140,32 @@ fn import_one(
             rate(p.committed, start.elapsed())
         ));
     };
-    let result = store.import_ndjson_with_progress(reader, &mut on_commit);
+    let result = match how {
+        How::Ndjson => store.import_ndjson_with_progress(reader, &mut on_commit),
+        How::Export => store.import_export_with_progress(reader, &mut on_commit),
+        How::Log(format, site) => store
+            .import_access_log_with_progress(reader, format, site, &mut on_commit)
+            .map(|r| {
+                not_pages.push(r.not_pages);
+                ImportReport {
+                    accepted: r.accepted,
+                    rejected: r.rejected,
+                    dropped: r.dropped,
+                    errors: r.errors,
+                }
+            }),
+    };
     pb.finish_and_clear();
     let report = result.map_err(|e| Failure::new(format!("importing {}: {e}", input.name)))?;
     Ok((report, start.elapsed()))
+}
+
+/// How the inputs are read.
+#[derive(Clone, Copy)]
+enum How<'a> {
+    Ndjson,
+    Export,
+    Log(LogFormat, &'a str),
 }
 
 fn print_text(
@@ -147,6 +197,21 @@ fn print_text(
 /// Imports every file in order; stops at the first file that cannot be
 /// read or stored (the batches committed before it stay).
 pub fn run(args: &Args) -> CmdResult {
+    let how =
+        match (args.format, args.site.as_deref()) {
+            (Format::Ndjson, None) => How::Ndjson,
+            (Format::Export, None) => How::Export,
+            (Format::Ndjson | Format::Export, Some(_)) => return Err(Failure::new(
+                "--site is for access logs (--format combined): NDJSON lines name their own site",
+            )),
+            (_, None) => {
+                return Err(Failure::new(
+                    "an access log needs --site SITE: its lines do not say which site they are",
+                ))
+            }
+            (Format::Combined, Some(site)) => How::Log(LogFormat::Auto, site),
+            (Format::VhostCombined, Some(site)) => How::Log(LogFormat::VhostCombined, site),
+        };
     // Open every input first: a typo in the last name should not leave
     // the first files imported.
     let inputs = args
@@ -159,16 +224,19 @@ pub fn run(args: &Args) -> CmdResult {
     let (mut accepted, mut rejected, mut dropped) = (0u64, 0u64, 0u64);
     let mut errors = Vec::new();
     let mut total_time = Duration::ZERO;
+    let mut not_pages_total = 0u64;
     // The text is written once the data work is done: a closed or full
     // standard output must not stop an import half-way.
     let mut text = Vec::new();
     for input in inputs {
         let name = input.name.clone();
-        let (report, elapsed) = import_one(&store, input, args.json)?;
+        let mut skipped = Vec::new();
+        let (report, elapsed) = import_one(&store, input, how, args.json, &mut skipped)?;
         total_time += elapsed;
         accepted += report.accepted;
         rejected += report.rejected;
         dropped += report.dropped;
+        not_pages_total += skipped.iter().sum::<u64>();
         if args.json {
             for e in &report.errors {
                 errors.push(if many {
@@ -179,15 +247,23 @@ pub fn run(args: &Args) -> CmdResult {
             }
         } else {
             print_text(&mut text, &name, &report, elapsed, args.show_errors);
+            if let Some(n) = skipped.first() {
+                text.push(format!(
+                    "  {n} lines are no page (assets, not GET, errors, endpoints) and were skipped"
+                ));
+            }
         }
     }
     if args.json {
-        let report = json!({
+        let mut report = json!({
             "accepted": accepted,
             "rejected": rejected,
             "dropped": dropped,
             "errors": errors,
         });
+        if matches!(how, How::Log(..)) {
+            report["not_pages"] = json!(not_pages_total);
+        }
         text.push(report.to_string());
     } else if many {
         text.push(format!(
