@@ -46,6 +46,13 @@ pub(crate) struct Core {
     /// Batches built and being written on another thread (the ingest
     /// handle's and an import's), which hold the `state` lock no longer.
     pub writes: Arc<Gate>,
+    /// Write transactions begun committing, and done (committed or
+    /// failed): equal when none is committing. A view taken between two
+    /// equal readings sees exactly the first `done` commits, so what is
+    /// derived from the whole store's state (what pending requests hide)
+    /// may be cached under that count.
+    begun: std::sync::atomic::AtomicU64,
+    done: std::sync::atomic::AtomicU64,
 }
 
 /// Counts the batches in flight (built under the `state` lock, written
@@ -200,6 +207,8 @@ impl Core {
             }),
             cache: Arc::new(crate::cache::Cache::new(crate::cache::DEFAULT_CACHE_BYTES)),
             writes: Arc::default(),
+            begun: Default::default(),
+            done: Default::default(),
         })
     }
 
@@ -263,7 +272,11 @@ impl Core {
         let txn = db.rw()?.begin_write()?;
         let mut touched = Touched::new(self.journal.active());
         let out = f(&txn, &mut touched)?;
-        txn.commit()?;
+        use std::sync::atomic::Ordering::SeqCst;
+        self.begun.fetch_add(1, SeqCst);
+        let committed = txn.commit();
+        self.done.fetch_add(1, SeqCst);
+        committed?;
         self.journal.record(touched);
         Ok((out, t0.elapsed()))
     }
@@ -277,7 +290,10 @@ impl Core {
     /// Replaces the database (with the commit lock held: see
     /// [`Core::pause_commits`]).
     pub(crate) fn swap_db(&self, _paused: &MutexGuard<'_, ()>, db: Db) {
+        use std::sync::atomic::Ordering::SeqCst;
+        self.begun.fetch_add(1, SeqCst);
         *self.db.write().unwrap_or_else(PoisonError::into_inner) = Arc::new(db);
+        self.done.fetch_add(1, SeqCst);
     }
 
     /// The path of the store's file, `None` outside the file system.
@@ -287,8 +303,13 @@ impl Core {
 
     /// A consistent view of everything committed so far.
     pub(crate) fn view(&self) -> Result<crate::read::View> {
+        use std::sync::atomic::Ordering::SeqCst;
+        let done = self.done.load(SeqCst);
         let (txn, db) = self.read()?.into_parts();
-        crate::read::View::new(txn, db, Arc::clone(&self.cache))
+        let quiet = self.begun.load(SeqCst) == done;
+        let mut view = crate::read::View::new(txn, db, Arc::clone(&self.cache))?;
+        view.generation = quiet.then_some(done);
+        Ok(view)
     }
 
     /// The settings of a site (defaults for a site not seen yet).

@@ -75,6 +75,9 @@ pub(crate) enum Key {
         generation: u64,
         hidden: u64,
     },
+    /// What a site's pending deletion requests hide, as of a number of
+    /// commits (`Core::view`).
+    Hidden { site: u32, generation: u64 },
     /// A session block's groups by one field.
     Groups {
         block: BlockKey,
@@ -96,6 +99,7 @@ impl Key {
             | Key::PagePvs { part, .. }
             | Key::Heat { part, .. } => part.day,
             Key::Block(b) | Key::Cohorts { block: b, .. } | Key::Groups { block: b, .. } => b.day,
+            Key::Hidden { .. } => i32::MIN,
         }
     }
 }

@@ -45,6 +45,10 @@ pub(crate) struct Tables {
 pub(crate) struct View {
     pub(crate) t: Tables,
     pub(crate) cache: Arc<Cache>,
+    /// The number of commits this view sees, when known for sure (see
+    /// `Core::view`): what is derived from the whole state is cached
+    /// under it.
+    pub(crate) generation: Option<u64>,
     _txn: ReadTransaction,
     /// The database the transaction reads: kept open while the view lives,
     /// even if a file rewrite has swapped in another (fields drop in
@@ -136,6 +140,7 @@ impl View {
         Ok(View {
             t,
             cache,
+            generation: None,
             _txn: txn,
             _db: db,
         })
@@ -158,13 +163,27 @@ impl View {
         let Some((id, record)) = self.site_record(site)? else {
             return Ok(None);
         };
-        let hidden = std::sync::Arc::new(hidden_for(
-            &self.t.deletions,
-            &self.t.visitors,
-            &self.t.sessions,
-            id,
-            site,
-        )?);
+        let compute = || {
+            let h = hidden_for(
+                &self.t.deletions,
+                &self.t.visitors,
+                &self.t.sessions,
+                id,
+                site,
+            )?;
+            let size = 256 + (h.sessions.len() + h.visitors.len() + h.days.len()) * 24;
+            Ok((h, size))
+        };
+        let hidden = match self.generation {
+            Some(generation) => self.cache.get_or_try(
+                crate::cache::Key::Hidden {
+                    site: id,
+                    generation,
+                },
+                compute,
+            )?,
+            None => std::sync::Arc::new(compute()?.0),
+        };
         Ok(Some(SiteRef { id, record, hidden }))
     }
 
