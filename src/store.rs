@@ -707,6 +707,45 @@ mod tests {
         c.1
     }
 
+    /// The store's session count (read from the table's length when
+    /// nothing is hidden) equals the sites' counts, with and without a
+    /// pending request.
+    #[test]
+    fn store_sessions_are_the_sum_of_the_sites() {
+        let store = Store::in_memory().unwrap();
+        let mut w = store.writer().unwrap();
+        let now = now_ms();
+        for (i, site) in ["a.example", "b.example", "a.example"].iter().enumerate() {
+            for s in 0..(3 + i) {
+                let mut e = Event::new(
+                    site,
+                    now - 1000,
+                    EventKind::Pageview,
+                    &format!("s{i}-{s}"),
+                    "/",
+                );
+                (e.vw, e.vh, e.dh) = (Some(800), Some(600), Some(2000));
+                w.append(&e).unwrap();
+            }
+        }
+        w.commit().unwrap();
+        drop(w);
+        let sum = |st: &Store| {
+            let snap = st.snapshot().unwrap();
+            ["a.example", "b.example"]
+                .iter()
+                .map(|s| snap.counts(s).unwrap().sessions)
+                .sum::<u64>()
+        };
+        assert_eq!(store.stats().unwrap().sessions, 12);
+        assert_eq!(sum(&store), 12);
+        store
+            .request_deletion("a.example", DeletionTarget::Session("s0-1".into()))
+            .unwrap();
+        assert_eq!(store.stats().unwrap().sessions, 11);
+        assert_eq!(sum(&store), 11);
+    }
+
     /// The file rewrite carries every table and every entry: a table
     /// missing from the one list would fail here, not vanish at the next
     /// maintenance.

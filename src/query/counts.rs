@@ -1,7 +1,7 @@
 //! Counts and sizes: per site and for the whole store, as pending deletion
 //! requests leave them visible.
 
-use redb::ReadableTable;
+use redb::{ReadableTable, ReadableTableMetadata};
 use serde::Serialize;
 
 use crate::error::Result;
@@ -66,6 +66,11 @@ impl StoreStats {
 impl View {
     /// Counts of one site (zeros for an unknown site).
     pub(crate) fn counts(&self, site: &str) -> Result<SiteCounts> {
+        self.counts_with(site, true)
+    }
+
+    /// [`View::counts`], counting sessions only if `sessions`.
+    fn counts_with(&self, site: &str, sessions: bool) -> Result<SiteCounts> {
         let Some(s) = self.site(site)? else {
             return Ok(SiteCounts::default());
         };
@@ -76,8 +81,13 @@ impl View {
             c.events += meta.rows();
             c.pending_events += meta.pending_rows;
         }
-        for e in self.t.sessions.range((s.id, 0)..=(s.id, u64::MAX))? {
+        // (Without `sessions`, the caller counts them itself.)
+        let range = (s.id, 0)..=(s.id, if sessions { u64::MAX } else { 0 });
+        for e in self.t.sessions.range(range)? {
             let (k, v) = e?;
+            if !sessions {
+                break;
+            }
             if !s.hidden.is_empty() {
                 let row = SessionRow::decode(v.value())?;
                 if s.hidden.session_hidden(k.value().1, row.visitor)
@@ -115,8 +125,14 @@ impl View {
                 s.pending_requests += 1;
             }
         }
+        // With nothing hidden, the store's sessions are its session table's
+        // length (kept by redb): no walk over every session.
+        let whole = s.pending_requests == 0;
+        if whole {
+            s.sessions = self.t.sessions.len()?;
+        }
         for site in self.sites()? {
-            let c = self.counts(&site)?;
+            let c = self.counts_with(&site, !whole)?;
             s.sites += 1;
             s.events += c.events;
             s.hidden_events += c.hidden_events;
