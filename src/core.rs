@@ -53,6 +53,40 @@ pub(crate) struct Core {
     /// may be cached under that count.
     begun: std::sync::atomic::AtomicU64,
     done: std::sync::atomic::AtomicU64,
+    /// [`crate::guard::CAUGHT`] when the store was opened.
+    caught_at_open: u64,
+}
+
+impl Drop for Core {
+    fn drop(&mut self) {
+        // redb panicked on a damaged page since the store was opened (the
+        // guard made it an error): its locks may be poisoned, and dropping
+        // the database could panic again, outside any guard. Drop it inside
+        // one, in its place an empty in-memory database (made once).
+        if crate::guard::CAUGHT.load(std::sync::atomic::Ordering::SeqCst) == self.caught_at_open {
+            return;
+        }
+        static EMPTY: std::sync::OnceLock<Option<Arc<Db>>> = std::sync::OnceLock::new();
+        let empty = EMPTY.get_or_init(|| {
+            redb::Database::builder()
+                .create_with_backend(redb::backends::InMemoryBackend::new())
+                .ok()
+                .map(|d| Arc::new(Db::Rw(d)))
+        });
+        let slot = self.db.get_mut().unwrap_or_else(PoisonError::into_inner);
+        match empty {
+            Some(empty) => {
+                let damaged = std::mem::replace(slot, Arc::clone(empty));
+                let _ = crate::guard::guarded("closing a damaged store", || {
+                    drop(damaged);
+                    Ok(())
+                });
+            }
+            // No placeholder: keep the damaged database open until the
+            // process ends rather than panic.
+            None => std::mem::forget(Arc::clone(slot)),
+        }
+    }
 }
 
 /// Counts the batches in flight (built under the `state` lock, written
@@ -209,6 +243,7 @@ impl Core {
             writes: Arc::default(),
             begun: Default::default(),
             done: Default::default(),
+            caught_at_open: crate::guard::CAUGHT.load(std::sync::atomic::Ordering::SeqCst),
         })
     }
 
