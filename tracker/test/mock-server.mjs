@@ -110,7 +110,9 @@ function readBody(req, limit) {
   });
 }
 
-export async function startMock({ apiPort = 0, demoPort = 0, log = false } = {}) {
+// trackerServer: where the demo pages load heatstore.js from and send events
+// to (default: this mock's api origin; the real server in HEATSTORE_SERVER mode).
+export async function startMock({ apiPort = 0, demoPort = 0, log = false, trackerServer = null } = {}) {
   const fixtures = loadFixtures();
   const state = {
     batches: [], // {at, headers, body, json}
@@ -120,6 +122,8 @@ export async function startMock({ apiPort = 0, demoPort = 0, log = false } = {})
     deletions: JSON.parse(JSON.stringify(fixtures.deletions || [])),
   };
   let demoOrigin = '';
+  let apiOrigin = '';
+  const demoServer = () => trackerServer || apiOrigin;
 
   const api = http.createServer(async (req, res) => {
     const url = new URL(req.url, 'http://127.0.0.1');
@@ -265,7 +269,12 @@ export async function startMock({ apiPort = 0, demoPort = 0, log = false } = {})
       return res.end();
     }
     try {
-      const body = await readFile(file);
+      let body = await readFile(file);
+      if (p === '/boot.js') {
+        // The demo's "tiny inline config": pages without ?server= (e.g. in the
+        // dashboard's iframe) use this server.
+        body = `window.HEATSTORE_DEMO = window.HEATSTORE_DEMO || { server: ${JSON.stringify(demoServer())} };\n` + body;
+      }
       res.writeHead(200, { 'Content-Type': TYPES[path.extname(file)] || 'application/octet-stream', 'Cache-Control': 'no-store' });
       res.end(body);
     } catch {
@@ -279,6 +288,7 @@ export async function startMock({ apiPort = 0, demoPort = 0, log = false } = {})
   const apiUrl = `http://127.0.0.1:${ap}`;
   const demoUrl = `http://127.0.0.1:${dp}`;
   demoOrigin = demoUrl;
+  apiOrigin = apiUrl;
 
   return {
     apiUrl,
