@@ -350,9 +350,11 @@
               } }), ' ',
               h('button', { type: 'button', text: 'delete', title: 'Request deletion of this session', onclick: function () {
                 if (!window.confirm('Request deletion of session ' + r.session + '?')) return;
-                requestDeletion({ site: site(), session: r.session }).then(function () {
-                  showTab('deletions');
-                });
+                requestDeletion({ site: site(), session: r.session }).then(function (rec) {
+                  return showTab('deletions').then(function () {
+                    setStatus(deletionMessage(rec));
+                  });
+                }).catch(function () {});
               } }));
           } }
         ], d.rows);
@@ -528,9 +530,12 @@
   });
 
   // ---- deletions -------------------------------------------------------------------
+  function deletionMessage(rec) {
+    return 'Deletion request #' + (rec && rec.id) + ' recorded: hidden at once, erased by ' + fmtTime(rec && rec.deadline) + ' at the latest.';
+  }
   function requestDeletion(body) {
     return api('deletions', {}, { body: body }).then(function (rec) {
-      setStatus('Deletion request #' + (rec && rec.id) + ' recorded: hidden at once, erased by ' + fmtTime(rec && rec.deadline) + ' at the latest.');
+      setStatus(deletionMessage(rec));
       return rec;
     }).catch(function (e) {
       fail(e);
@@ -553,9 +558,11 @@
       if (!window.confirm('Delete ALL data of ' + body.site + '?')) return;
       body.all = true;
     }
-    requestDeletion(body).then(function () {
+    requestDeletion(body).then(function (rec) {
       $('del-id').value = '';
-      return render();
+      return render().then(function () {
+        setStatus(deletionMessage(rec));
+      });
     }).catch(function () {});
   });
   $('del-kind').addEventListener('change', function () {

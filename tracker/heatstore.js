@@ -308,7 +308,6 @@
   var queue = []; // [{t: type, s: JSON text}]
   var queueBytes = 0;
   var on = false; // recording
-  var flushSoon = 0;
 
   function post(body) {
     try {
@@ -328,9 +327,15 @@
     } catch (e) {}
   }
   var head = '';
+  var flushing = false;
   function flush() {
-    flushSoon = 0;
-    flushInputs();
+    if (flushing) return;
+    flushing = true;
+    try {
+      flushInputs();
+    } finally {
+      flushing = false;
+    }
     if (!endpoint) queue = [];
     while (queue.length) {
       var parts = [];
@@ -366,9 +371,7 @@
     }
     queue.push({ t: ev.type, s: s });
     queueBytes += s.length;
-    if ((queue.length >= FLUSH_EVENTS || queueBytes >= FLUSH_BYTES) && !flushSoon) {
-      flushSoon = setTimeout(safe(flush), 0);
-    }
+    if ((queue.length >= FLUSH_EVENTS || queueBytes >= FLUSH_BYTES) && !flushing) flush();
   }
 
   // Builds an event with the common fields and queues it.
