@@ -607,7 +607,8 @@
     $('token').placeholder = 'token set (' + token.length + ' characters)';
     loadSites().then(function () {
       fillOrigins();
-      return render();
+      // With no site list, keep the "type one" message until a site is typed.
+      if (site()) return render();
     }).catch(fail);
   }
 

@@ -131,19 +131,26 @@
     return visitor;
   }
   // Returns the session id for an event at `now`; rolled is set when a new
-  // session had to start (none stored, or 30 minutes without activity).
+  // session had to start (none stored, or 30 minutes without activity). Other
+  // tabs of the site share the stored session: an idle-looking one is re-read
+  // from storage before it is replaced.
   var rolled = false;
+  function readSession() {
+    var raw = sget(K_SESSION);
+    var m = raw && /^([A-Za-z0-9_-]{1,64})\.(\d+)$/.exec(raw);
+    return m ? { id: m[1], last: +m[2] } : null;
+  }
   function sessionId(now) {
     if (cookieless) return null;
-    if (!sess) {
-      var raw = sget(K_SESSION);
-      var m = raw && /^([A-Za-z0-9_-]{1,64})\.(\d+)$/.exec(raw);
-      if (m) sess = { id: m[1], last: +m[2] };
-    }
     if (!sess || now - sess.last > SESSION_IDLE_MS) {
-      sess = { id: rid(), last: now };
-      sessWritten = 0;
-      rolled = true;
+      var stored = readSession();
+      if (stored && now - stored.last <= SESSION_IDLE_MS) {
+        sess = stored;
+      } else {
+        sess = { id: rid(), last: now };
+        sessWritten = 0;
+        rolled = true;
+      }
     }
     if (now > sess.last) sess.last = now;
     if (now - sessWritten >= 1000) {
@@ -523,6 +530,7 @@
   function onHide(e) {
     if (!on) return;
     if (e.type === 'pagehide') leave(Date.now());
+    else commitPending(); // hidden before the load: the pageview goes now
     flush();
   }
   function onShow(e) {
@@ -569,6 +577,11 @@
     on = true;
     head = '{"site":' + JSON.stringify(site) + ',"events":[';
     var now = Date.now();
+    // The session is chosen now, so that only a later 30-minute timeout
+    // (not the first event of the page) starts a session with a new pageview.
+    sessionId(now);
+    visitorId();
+    rolled = false;
     startPage(now);
     var ref = d.referrer ? cleanUrl(d.referrer, false) : null;
     pendingPv = { ts: now, referrer: ref, timer: 0 };

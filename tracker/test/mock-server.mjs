@@ -210,6 +210,7 @@ export async function startMock({ apiPort = 0, demoPort = 0, log = false, tracke
         };
         switch (route) {
           case 'sites':
+            if (state.failSites) return send(500, { error: 'listing sites failed (test switch)' });
             return send(200, [SITE]);
           case 'sites/detail':
             return send(200, [{ site: SITE, origins: [demoOrigin] }]);

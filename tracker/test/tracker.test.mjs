@@ -72,7 +72,7 @@ async function newContext(device, opts = {}) {
   const ctx = await browser.newContext({ ...ctxOpts, ...opts });
   ctx.requests = [];
   ctx.on('request', (r) => {
-    ctx.requests.push({ url: r.url(), method: r.method(), headers: r.headers(), body: r.postData() || '' });
+    ctx.requests.push({ url: r.url(), method: r.method(), headers: r.headers(), body: r.postData() || '', type: r.resourceType() });
   });
   ctx.on('page', (p) => watchPage(p));
   return ctx;
@@ -326,6 +326,40 @@ test('desktop: leaving (closing the page, following a link) delivers a leave wit
   await page.close({ runBeforeUnload: true });
   const leaves = await waitFor(null, 'a leave of /tall.html after closing', (e) => e.type === 'leave' && e.page === '/tall.html', 5000, session);
   assert.ok(leaves[0].duration_ms >= 700, 'duration ' + leaves[0].duration_ms);
+  // Every /collect request the browser reported was a beacon (resource type "ping").
+  const sent = collectRequests(ctx);
+  assert.ok(sent.length >= 1 && sent.every((r) => r.type === 'ping'), 'sent by navigator.sendBeacon: ' + sent.map((r) => r.type));
+  if (!REAL) assert.ok(mock.events().every((e) => e.session === session), 'one session across both pages');
+  await ctx.close();
+});
+
+test('desktop: ids: one session across pages; 30 minutes idle start a new session with its own pageview', async () => {
+  if (REAL) return 'skip';
+  const ctx = await newContext(DESKTOP);
+  const page = await ctx.newPage();
+  watchPage(page);
+  await page.clock.install();
+  await page.goto(demoUrl('/'));
+  await page.waitForFunction(() => window.heatstore && window.heatstore.v === 1);
+  await page.clock.runFor(1000);
+  const [pv1] = await waitFor(page, 'the first pageview', (e) => e.type === 'pageview');
+  await page.goto(demoUrl('/tall.html'));
+  await page.waitForFunction(() => window.heatstore && window.heatstore.v === 1);
+  await page.clock.runFor(1000);
+  const [pv2] = await waitFor(page, 'the second pageview', (e) => e.type === 'pageview' && e.page === '/tall.html');
+  assert.equal(pv2.session, pv1.session, 'same session on the next page');
+  assert.equal(pv2.visitor, pv1.visitor, 'same visitor');
+  assert.match(pv1.session, /^[A-Za-z0-9_-]{22}$/);
+  await page.clock.fastForward('31:00');
+  await page.mouse.click(200, 200);
+  await page.clock.runFor(1000);
+  const [c] = await waitFor(page, 'a click after the idle time', (e) => e.type === 'click');
+  assert.notEqual(c.session, pv1.session, 'a new session');
+  assert.equal(c.visitor, pv1.visitor, 'the same visitor');
+  const pv3 = mock.events().filter((e) => e.type === 'pageview' && e.session === c.session);
+  assert.equal(pv3.length, 1, 'the new session starts with a pageview');
+  assert.equal(new URL(pv3[0].url).pathname, '/tall.html');
+  assert.ok(pv3[0].ts <= c.ts);
   await ctx.close();
 });
 
@@ -678,7 +712,7 @@ test('dashboard: loads, lists the site, renders tables and charts from the API, 
   await ctx.close();
 });
 
-test('dashboard: without /api/sites the site can be typed; a wrong token is reported', async () => {
+test('dashboard: a wrong token is reported; without /api/sites the site can be typed', async () => {
   const ctx = await newContext({ name: 'wide', viewport: { width: 1400, height: 1000 } });
   const page = await ctx.newPage();
   watchPage(page);
@@ -686,6 +720,20 @@ test('dashboard: without /api/sites the site can be typed; a wrong token is repo
   await page.fill('#token', 'wrong');
   await page.click('#token-form button[type=submit]');
   await page.waitForFunction(() => /refused/.test(document.getElementById('status').textContent));
+  mock.state.failSites = true;
+  try {
+    await page.fill('#token', MOCK_TOKEN);
+    await page.click('#token-form button[type=submit]');
+    await page.waitForSelector('#site-text:not([hidden])');
+    assert.match(await page.textContent('#status'), /type one/);
+    await page.fill('#site-text', MOCK_SITE);
+    await page.click('#apply');
+    await page.waitForSelector('#pages-table table');
+    const last = mock.state.apiCalls.filter((c) => c.url.startsWith('/api/pages')).pop();
+    assert.equal(new URL(last.url, 'http://x').searchParams.get('site'), MOCK_SITE);
+  } finally {
+    mock.state.failSites = false;
+  }
   await ctx.close();
 });
 
