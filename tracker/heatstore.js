@@ -654,7 +654,13 @@
     recording: function () {
       return on;
     },
-    flush: safe(flush)
+    flush: safe(flush),
+    // The selector the tracker would send for a click on `el` (the overlay's
+    // element picker uses it, so both follow the same rule).
+    selectorOf: safe(function (el) {
+      var t = targetOf(el);
+      return t ? selectorOf(t) : null;
+    })
   };
   function blocked() {
     return gpc || (respectDnt && dnt) || sget(K_OFF) === '1' || !!overlayMatch;

@@ -535,6 +535,36 @@
   w.addEventListener('scroll', redraw, { passive: true });
   w.addEventListener('resize', redraw);
 
+  // ---- element picker ----------------------------------------------------
+  // "Pick" + a click on the page: the element under the pointer (a heatmap
+  // spot) becomes a selector by the tracker's own rule, and the dashboard lists
+  // the sessions that clicked it. The click does not reach the page.
+  var picking = false;
+  function pickerButton() {
+    var b = button('Pick an element', function () {
+      picking = !picking;
+      b.textContent = picking ? 'Click an element\u2026' : 'Pick an element';
+      d.documentElement.style.cursor = picking ? 'crosshair' : '';
+    });
+    b.title = 'Then click on the page: the dashboard lists the sessions that clicked that element';
+    b.setAttribute('data-heatstore-pick', '');
+    return b;
+  }
+  d.addEventListener('click', function (e) {
+    if (!picking || panel.contains(e.target)) return;
+    e.preventDefault();
+    e.stopPropagation();
+    picking = false;
+    d.documentElement.style.cursor = '';
+    var pick = controls.querySelector('[data-heatstore-pick]');
+    if (pick) pick.textContent = 'Pick an element';
+    var hs = w.heatstore;
+    var sel = hs && hs.selectorOf ? hs.selectorOf(e.target) : null;
+    if (!sel) return;
+    info.textContent = 'Picked ' + sel;
+    tell({ type: 'selector', selector: sel });
+  }, true);
+
   // ---- loading a mode ------------------------------------------------------
   var loadSeq = 0;
   function load() {
@@ -603,6 +633,7 @@
     } else {
       return showError('unknown mode ' + state.mode);
     }
+    if (state.mode === 'heatmap' || state.mode === 'elements') pickerButton();
     var hide = button('Hide', function (b) {
       state.hidden = !state.hidden;
       b.textContent = state.hidden ? 'Show' : 'Hide';

@@ -689,6 +689,18 @@ test('dashboard: loads, lists the site, renders tables and charts from the API, 
   assert.equal(await page.inputValue('#selector'), '#buy');
   assert.ok(mock.state.apiCalls.some((c) => c.url.startsWith('/api/sessions') && new URL(c.url, 'http://x').searchParams.get('selector') === '#buy'));
 
+  // The sessions behind a spot of the heatmap: pick the element there.
+  await page.click('[data-tab=heatmap]');
+  const frame = page.frameLocator('#overlay-frame');
+  // The overlay's panel is fixed at the bottom of the frame: bring that into the dashboard's view.
+  await page.locator('#overlay-frame').evaluate((f) => f.scrollIntoView({ block: 'end' }));
+  await frame.locator('[data-heatstore-pick]').click({ timeout: 5000 });
+  const spot = frame.locator('.card:nth-of-type(2) .title');
+  await spot.evaluate((el) => el.scrollIntoView({ block: 'start' })); // away from the overlay's panel
+  await spot.click({ position: { x: 4, y: 4 }, timeout: 5000 });
+  await page.waitForFunction(() => document.getElementById('selector').value === 'body > main > section > div:nth-of-type(2) > span');
+  await page.waitForSelector('#tab-sessions:not([hidden]) #sessions-table table');
+
   // Replay of a session over its page.
   await page.click('#sessions-table tbody tr:first-child button:text("replay")');
   await page.waitForSelector('#replay-table table');
@@ -760,7 +772,7 @@ for (const t of tests) {
     }
   } catch (e) {
     failed++;
-    console.log(`FAIL ${t.name}\n     ${String(e && e.stack ? e.stack : e).split('\n').slice(0, 4).join('\n     ')}`);
+    console.log(`FAIL ${t.name}\n     ${String(e && e.stack ? e.stack : e).split("\n").slice(0, 14).join('\n     ')}`);
   }
 }
 await browser.close();
