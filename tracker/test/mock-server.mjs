@@ -123,7 +123,7 @@ export async function startMock({ apiPort = 0, demoPort = 0, log = false, tracke
   };
   let demoOrigin = '';
   let apiOrigin = '';
-  const demoServer = () => trackerServer || apiOrigin;
+  const demoServer = () => state.bootServer || trackerServer || apiOrigin;
 
   const api = http.createServer(async (req, res) => {
     const url = new URL(req.url, 'http://127.0.0.1');
@@ -225,10 +225,27 @@ export async function startMock({ apiPort = 0, demoPort = 0, log = false, tracke
             need('site');
             need('page');
             return send(200, state.overlay.scroll);
-          case 'replay':
+          case 'replay': {
             need('site');
             need('session');
+            // A session this mock collected: its events, shaped as the real
+            // server's replay (page instead of url, no ids), in ts order. This
+            // lets the tests' HEATSTORE_SERVER mode be tried against a mock.
+            const mine = [];
+            for (const b of state.batches) {
+              if (!b.json || b.json.site !== q.get('site')) continue;
+              for (const e of b.json.events || []) {
+                if (e.session !== q.get('session')) continue;
+                const { session, visitor, url, referrer, lang, tz, screen_w, screen_h, dnt, ...rest } = e;
+                mine.push({ ...rest, page: new URL(url, 'http://x').pathname });
+              }
+            }
+            if (mine.length) return send(200, mine.sort((a, b) => a.ts - b.ts));
+            // Tracker ids (22 characters) not collected (yet): no events, as
+            // the real server would answer. Other keys: the replay fixture.
+            if (/^[A-Za-z0-9_-]{22}$/.test(q.get('session'))) return send(200, []);
             return send(200, state.overlay.replay);
+          }
           case 'referrers':
             need('site');
             return send(200, fixtures['referrers-' + (q.get('by') || 'host')] || { error: 'bad by' });
@@ -310,6 +327,8 @@ export async function startMock({ apiPort = 0, demoPort = 0, log = false, tracke
       return out;
     },
     reset() {
+      state.bootServer = null;
+      state.failSites = false;
       state.batches.length = 0;
       state.optOuts.length = 0;
       state.apiCalls.length = 0;
