@@ -29,6 +29,7 @@ const REAL = process.env.HEATSTORE_SERVER ? process.env.HEATSTORE_SERVER.replace
 const REAL_TOKEN = process.env.HEATSTORE_TOKEN || '';
 const SITE = REAL ? process.env.HEATSTORE_SITE || MOCK_SITE : MOCK_SITE;
 const FILTER = process.env.HEATSTORE_TEST_FILTER || '';
+const TEST_TIMEOUT = +(process.env.HEATSTORE_TEST_TIMEOUT_MS || 60000); // per test; generous for a loaded 2-core machine
 const FLUSH = 400; // data-flush-interval used by most tests (ms)
 
 const DESKTOP = { name: 'desktop', viewport: { width: 1280, height: 800 } };
@@ -40,7 +41,7 @@ function test(name, fn, opts = {}) {
   tests.push({ name, fn, ...opts });
 }
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-async function until(what, fn, timeout = 5000, every = 50) {
+async function until(what, fn, timeout = 10000, every = 50) {
   const end = Date.now() + timeout;
   let last;
   for (;;) {
@@ -61,7 +62,21 @@ const browser = await chromium.launch({
   executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
   headless: true,
   args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run'],
+  // Our own handlers below end the run; playwright's would only close the
+  // browser and let the remaining tests fail one by one.
+  handleSIGINT: false,
+  handleSIGTERM: false,
+  handleSIGHUP: false,
 });
+for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
+  process.on(sig, async () => {
+    console.log(`browser: stopped by ${sig}`);
+    try {
+      await browser.close();
+    } catch {}
+    process.exit(2);
+  });
+}
 
 const pageErrors = []; // {test, error}
 let current = '';
@@ -127,7 +142,7 @@ async function delivered(page, sessionHint) {
   const j = await r.json();
   return Array.isArray(j) ? j : j.events || j.rows || [];
 }
-async function waitFor(page, what, pred, timeout = 5000, sessionHint) {
+async function waitFor(page, what, pred, timeout = 10000, sessionHint) {
   return until(what, async () => {
     const evs = await delivered(page, sessionHint);
     const hit = evs.filter(pred);
@@ -571,7 +586,7 @@ async function overlayShot(mode, fixtures, extra = {}) {
   const cfg = { server: mock.apiUrl, token: MOCK_TOKEN, site: MOCK_SITE, mode, kind: 'click', session: 'abc', ...extra };
   const q = new URLSearchParams({ server: mock.apiUrl, site: MOCK_SITE });
   await page.goto(`${mock.demoUrl}/?${q}${overlayHash(cfg)}`);
-  await page.waitForSelector('[data-heatstore-overlay][data-ready]', { timeout: 5000 });
+  await page.waitForSelector('[data-heatstore-overlay][data-ready]', { timeout: 15000 });
   await sleep(100);
   const png = await page.screenshot();
   writeFileSync(path.join(outDir, `overlay-${mode}-${fixtures.heatmap.cells.length ? 'data' : 'empty'}.png`), png);
@@ -642,7 +657,7 @@ test('overlay: a server named in the fragment other than the tracker\'s own is n
   watchPage(page);
   const cfg = { server: 'http://127.0.0.1:9', token: MOCK_TOKEN, site: MOCK_SITE, mode: 'heatmap' };
   await page.goto(`${mock.demoUrl}/?server=${encodeURIComponent(mock.apiUrl)}${overlayHash(cfg)}`);
-  await page.waitForSelector('[data-heatstore-overlay][data-ready]', { timeout: 5000 });
+  await page.waitForSelector('[data-heatstore-overlay][data-ready]', { timeout: 15000 });
   assert.ok(!ctx.requests.some((r) => r.url.startsWith('http://127.0.0.1:9/')), 'no request to the fragment\'s server');
   assert.ok(ctx.requests.some((r) => r.url.startsWith(mock.apiUrl + '/api/heatmap')));
   await ctx.close();
@@ -682,7 +697,7 @@ test('dashboard: loads, lists the site, renders tables and charts from the API, 
   await page.click('[data-tab=heatmap]');
   await page.click('#widths [data-w="390"]');
   await page.click('#show-overlay');
-  await page.waitForFunction(() => /Drawn: heatmap of \/ at 390 px/.test(document.getElementById('status').textContent), null, { timeout: 8000 });
+  await page.waitForFunction(() => /Drawn: heatmap of \/ at 390 px/.test(document.getElementById('status').textContent), null, { timeout: 15000 });
   const frameUrl = await page.getAttribute('#overlay-frame', 'src');
   assert.ok(frameUrl.startsWith(mock.demoUrl + '/#heatstore-overlay='), frameUrl);
   assert.equal(await page.$eval('#overlay-frame', (f) => f.clientWidth), 390);
@@ -700,17 +715,17 @@ test('dashboard: loads, lists the site, renders tables and charts from the API, 
   const frame = page.frameLocator('#overlay-frame');
   // The overlay's panel is fixed at the bottom of the frame: bring that into the dashboard's view.
   await page.locator('#overlay-frame').evaluate((f) => f.scrollIntoView({ block: 'end' }));
-  await frame.locator('[data-heatstore-pick]').click({ timeout: 5000 });
+  await frame.locator('[data-heatstore-pick]').click({ timeout: 15000 });
   const spot = frame.locator('.card:nth-of-type(2) .title');
   await spot.evaluate((el) => el.scrollIntoView({ block: 'start' })); // away from the overlay's panel
-  await spot.click({ position: { x: 4, y: 4 }, timeout: 5000 });
+  await spot.click({ position: { x: 4, y: 4 }, timeout: 15000 });
   await page.waitForFunction(() => document.getElementById('selector').value === 'body > main > section > div:nth-of-type(2) > span');
   await page.waitForSelector('#tab-sessions:not([hidden]) #sessions-table table');
 
   // Replay of a session over its page.
   await page.click('#sessions-table tbody tr:first-child button:text("replay")');
   await page.waitForSelector('#replay-table table');
-  await page.waitForFunction(() => /Drawn: replay/.test(document.getElementById('status').textContent), null, { timeout: 8000 });
+  await page.waitForFunction(() => /Drawn: replay/.test(document.getElementById('status').textContent), null, { timeout: 15000 });
 
   // A deletion request and its audit record.
   await page.click('[data-tab=deletions]');
@@ -767,7 +782,7 @@ for (const t of tests) {
   mock.reset();
   const t0 = Date.now();
   try {
-    const r = await Promise.race([t.fn(), sleep(30000).then(() => { throw new Error('test timed out after 30 s'); })]);
+    const r = await Promise.race([t.fn(), sleep(TEST_TIMEOUT).then(() => { throw new Error(`test timed out after ${TEST_TIMEOUT / 1000} s`); })]);
     const errs = pageErrors.filter((e) => e.test === t.name);
     if (errs.length) throw new Error('page error: ' + errs.map((e) => e.error).join('; '));
     if (r === 'skip') {
