@@ -29,6 +29,13 @@ const REAL = process.env.HEATSTORE_SERVER ? process.env.HEATSTORE_SERVER.replace
 const REAL_TOKEN = process.env.HEATSTORE_TOKEN || '';
 const SITE = REAL ? process.env.HEATSTORE_SITE || MOCK_SITE : MOCK_SITE;
 const FILTER = process.env.HEATSTORE_TEST_FILTER || '';
+// Against the mock every test has a site of its own, so that a late beacon of
+// an earlier test's closed page cannot count for this one.
+let siteNow = SITE;
+const mySite = (b) => b.json && b.json.site === siteNow;
+const myBatches = () => mock.batches.filter(mySite);
+const myOptOuts = () => mock.optOuts.filter(mySite);
+const myEvents = () => mock.events().filter((e) => e._site === siteNow);
 const TEST_TIMEOUT = +(process.env.HEATSTORE_TEST_TIMEOUT_MS || 60000); // per test; generous for a loaded 2-core machine
 const FLUSH = 400; // data-flush-interval used by most tests (ms)
 
@@ -102,7 +109,7 @@ function watchPage(p) {
   });
 }
 function demoUrl(pathname, params = {}) {
-  const q = new URLSearchParams({ server: TRACKER_SERVER, site: SITE, 'flush-interval': String(FLUSH), ...params });
+  const q = new URLSearchParams({ server: TRACKER_SERVER, site: siteNow, 'flush-interval': String(FLUSH), ...params });
   return `${mock.demoUrl}${pathname}?${q}`;
 }
 async function open(ctx, pathname, params) {
@@ -131,11 +138,11 @@ async function storedSession(page) {
 }
 async function delivered(page, sessionHint) {
   if (!REAL) {
-    return mock.events().map((e) => ({ ...e, page: new URL(e.url, 'http://x').pathname }));
+    return myEvents().map((e) => ({ ...e, page: new URL(e.url, 'http://x').pathname }));
   }
   const session = sessionHint || (page && (await storedSession(page)));
   if (!session) return [];
-  const r = await fetch(`${REAL}/api/replay?site=${encodeURIComponent(SITE)}&session=${encodeURIComponent(session)}`, {
+  const r = await fetch(`${REAL}/api/replay?site=${encodeURIComponent(siteNow)}&session=${encodeURIComponent(session)}`, {
     headers: { Authorization: 'Bearer ' + REAL_TOKEN },
   });
   if (!r.ok) return [];
@@ -152,7 +159,7 @@ async function waitFor(page, what, pred, timeout = 10000, sessionHint) {
 function bodiesText(ctx) {
   // Everything that left the browser (urls, headers, bodies), plus what the mock received.
   const browserSide = ctx.requests.map((r) => r.url + '\n' + JSON.stringify(r.headers) + '\n' + r.body).join('\n');
-  const serverSide = mock.batches.map((b) => b.body).join('\n') + mock.optOuts.map((b) => b.body).join('\n');
+  const serverSide = mock.batches.map((b) => b.body).join('\n') + mock.optOuts.map((b) => b.body).join('\n'); // every test's, to be safe
   return browserSide + '\n' + serverSide;
 }
 const near = (a, b, tol, msg) => assert.ok(Math.abs(a - b) <= tol, `${msg}: ${a} is not within ${tol} of ${b}`);
@@ -179,13 +186,13 @@ for (const dev of [DESKTOP, MOBILE]) {
       assert.equal(new URL(pv.url).search, '?utm_source=news');
       const toServer = ctx.requests.filter((r) => r.url.startsWith(TRACKER_SERVER));
       assert.ok(toServer.every((r) => !(r.url + r.body).includes('tok123')), 'other query parameters are not sent');
-      assert.ok(!mock.batches.some((b) => b.body.includes('tok123')), 'other query parameters are not received');
-      for (const e of mock.events()) {
+      assert.ok(!myBatches().some((b) => b.body.includes('tok123')), 'other query parameters are not received');
+      for (const e of myEvents()) {
         for (const f of ['ua', 'ip', 'site', 'value', 'text']) assert.ok(!(f in e), `event has no ${f}`);
       }
-      const b = mock.batches[0];
+      const b = myBatches()[0];
       assert.equal(b.headers['content-type'], 'text/plain;charset=UTF-8');
-      assert.equal(b.json.site, SITE);
+      assert.equal(b.json.site, siteNow);
       assert.ok(Array.isArray(b.json.events));
       assert.ok(!('cookie' in b.headers), 'no cookie sent to the server');
     }
@@ -348,7 +355,7 @@ test('desktop: leaving (closing the page, following a link) delivers a leave wit
   // Every /collect request the browser reported was a beacon (resource type "ping").
   const sent = collectRequests(ctx);
   assert.ok(sent.length >= 1 && sent.every((r) => r.type === 'ping'), 'sent by navigator.sendBeacon: ' + sent.map((r) => r.type));
-  if (!REAL) assert.ok(mock.events().every((e) => e.session === session), 'one session across both pages');
+  if (!REAL) assert.ok(myEvents().every((e) => e.session === session), 'one session across both pages');
   await ctx.close();
 });
 
@@ -375,7 +382,7 @@ test('desktop: ids: one session across pages; 30 minutes idle start a new sessio
   const [c] = await waitFor(page, 'a click after the idle time', (e) => e.type === 'click');
   assert.notEqual(c.session, pv1.session, 'a new session');
   assert.equal(c.visitor, pv1.visitor, 'the same visitor');
-  const pv3 = mock.events().filter((e) => e.type === 'pageview' && e.session === c.session);
+  const pv3 = myEvents().filter((e) => e.type === 'pageview' && e.session === c.session);
   assert.equal(pv3.length, 1, 'the new session starts with a pageview');
   assert.equal(new URL(pv3[0].url).pathname, '/tall.html');
   assert.ok(pv3[0].ts <= c.ts);
@@ -401,7 +408,7 @@ for (const [label, init] of [
     await sleep(300);
     assert.equal(await page.evaluate(() => window.heatstore.recording()), false);
     assert.equal(collectRequests(ctx).length, 0, 'no /collect request');
-    if (!REAL) assert.equal(mock.batches.length, 0, 'the server got nothing');
+    if (!REAL) assert.equal(myBatches().length, 0, 'the server got nothing');
     const stored = await page.evaluate(() => Object.keys(localStorage).filter((k) => k.startsWith('_hs')).concat(document.cookie ? [document.cookie] : []));
     assert.deepEqual(stored, [], 'no id stored');
     await ctx.close();
@@ -428,13 +435,13 @@ test('desktop: heatstore.optOut() posts the opt-out, stops at once and stays off
   await page.mouse.move(10, 10);
   await page.evaluate(() => window.heatstore.optOut());
   const optReq = await until('the opt-out request', async () => ctx.requests.find((r) => r.url === TRACKER_SERVER + '/api/opt-out'));
-  assert.deepEqual(JSON.parse(optReq.body), { site: SITE, visitor });
+  assert.deepEqual(JSON.parse(optReq.body), { site: siteNow, visitor });
   if (!REAL) {
-    const o = await until('the opt-out at the server', async () => mock.optOuts[0]);
-    assert.deepEqual(o.json, { site: SITE, visitor });
+    const o = await until('the opt-out at the server', async () => myOptOuts()[0]);
+    assert.deepEqual(o.json, { site: siteNow, visitor });
   }
   const before = collectRequests(ctx).length;
-  const serverBefore = mock.batches.length;
+  const serverBefore = myBatches().length;
   await page.mouse.move(200, 200);
   await page.mouse.click(140, 430);
   await page.evaluate(() => window.scrollTo(0, 300));
@@ -446,7 +453,7 @@ test('desktop: heatstore.optOut() posts the opt-out, stops at once and stays off
   await page.close({ runBeforeUnload: true });
   await sleep(300);
   assert.equal(collectRequests(ctx).length, before, 'no /collect after opting out');
-  if (!REAL) assert.equal(mock.batches.length, serverBefore, 'the server got nothing more');
+  if (!REAL) assert.equal(myBatches().length, serverBefore, 'the server got nothing more');
   await ctx.close();
 });
 
@@ -470,7 +477,7 @@ test('desktop: cookieless mode sends neither session nor visitor and stores noth
   const page = await open(ctx, '/', { cookieless: 'true' });
   await page.mouse.click(140, 430);
   await waitFor(page, 'a pageview and a click', (e) => e.type === 'click');
-  const evs = mock.events();
+  const evs = myEvents();
   assert.ok(evs.length >= 2);
   for (const e of evs) {
     assert.ok(!('session' in e) && !('visitor' in e), 'no ids: ' + JSON.stringify(e));
@@ -478,8 +485,8 @@ test('desktop: cookieless mode sends neither session nor visitor and stores noth
   const stored = await page.evaluate(() => Object.keys(localStorage).concat(document.cookie ? [document.cookie] : []));
   assert.deepEqual(stored, []);
   await page.evaluate(() => window.heatstore.optOut());
-  const o = await until('the opt-out', async () => mock.optOuts[0]);
-  assert.deepEqual(o.json, { site: SITE }, 'cookieless opt-out names no visitor');
+  const o = await until('the opt-out', async () => myOptOuts()[0]);
+  assert.deepEqual(o.json, { site: siteNow }, 'cookieless opt-out names no visitor');
   await ctx.close();
 });
 
@@ -497,7 +504,7 @@ test('desktop: moves are sampled (at most one per 100 ms), batches stay small, o
   for (let i = 1; i < ts.length; i++) assert.ok(ts[i] - ts[i - 1] >= 90, 'spacing ' + (ts[i] - ts[i - 1]));
   for (const m of moves) assert.equal(m.vw, 1280);
   if (!REAL) {
-    for (const b of mock.batches) {
+    for (const b of myBatches()) {
       assert.ok(b.json.events.length <= 60, 'batch of ' + b.json.events.length);
       assert.ok(b.body.length < 64 * 1024);
     }
@@ -515,7 +522,7 @@ test('desktop: a full batch (50 events) is sent at once, before the flush interv
   await page.evaluate(() => {
     for (let i = 0; i < 60; i++) window.heatstore.track('e' + i);
   });
-  const b = await until('a batch', async () => mock.batches[0], 2000);
+  const b = await until('a batch', async () => myBatches()[0], 2000);
   assert.ok(b.json.events.length >= 50 && b.json.events.length <= 51, 'batch size ' + b.json.events.length);
   await ctx.close();
 });
@@ -608,7 +615,7 @@ test('overlay: the click heatmap is drawn on the hot cells (screenshot vs an emp
   for (let i = 0; i < pts.length; i++) assert.ok(diff(a[i], b[i]) > 60, `pixel ${pts[i]} differs: ${a[i]} vs ${b[i]}`);
   for (let i = pts.length; i < a.length; i++) assert.ok(diff(a[i], b[i]) < 10, `pixel ${a[i]} away from data is unchanged`);
   // Overlay mode records nothing and the token leaves the address bar.
-  assert.equal(mock.batches.length, 0, 'nothing recorded in overlay mode');
+  assert.equal(mock.batches.filter((b) => b.json && b.json.site === MOCK_SITE).length, 0, 'nothing recorded in overlay mode');
   assert.ok(!hot.url.includes('heatstore-overlay'), 'fragment removed: ' + hot.url);
   const calls = mock.state.apiCalls.filter((c) => c.url.startsWith('/api/heatmap'));
   assert.ok(calls.length >= 2);
@@ -646,7 +653,7 @@ test('overlay: elements, scroll reach and replay draw over the page', async () =
   assert.ok(diff(a[0], b[0]) > 60, `replay click marker: ${a[0]} vs ${b[0]}`);
   const replayCall = mock.state.apiCalls.find((c) => c.url.startsWith('/api/replay'));
   assert.ok(replayCall && new URL(replayCall.url, 'http://x').searchParams.get('session') === 'abc');
-  assert.equal(mock.batches.length, 0);
+  assert.equal(mock.batches.filter((b) => b.json && b.json.site === MOCK_SITE).length, 0);
 });
 
 test('overlay: a server named in the fragment other than the tracker\'s own is not used', async () => {
@@ -775,10 +782,13 @@ test('dashboard: a wrong token is reported; without /api/sites the site can be t
 let passed = 0;
 let failed = 0;
 let skipped = 0;
+let testIndex = 0;
 const started = Date.now();
 for (const t of tests) {
   if (FILTER && !t.name.includes(FILTER)) continue;
   current = t.name;
+  testIndex++;
+  siteNow = REAL ? SITE : `t${testIndex}.${MOCK_SITE}`;
   mock.reset();
   const t0 = Date.now();
   try {
