@@ -207,6 +207,7 @@ mod read;
 mod recover;
 #[cfg(feature = "png")]
 pub mod render;
+pub mod report;
 mod schedule;
 mod snapshot;
 mod storage;
