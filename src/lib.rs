@@ -209,6 +209,8 @@ mod recover;
 pub mod render;
 pub mod report;
 mod schedule;
+#[cfg(feature = "server")]
+pub mod server;
 mod snapshot;
 mod storage;
 mod store;
