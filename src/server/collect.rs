@@ -152,16 +152,27 @@ pub(super) async fn collect(State(app): State<Arc<App>>, request: Request) -> Re
     // Index in the batch of each event passed on, and the rejections found here.
     let mut index = Vec::with_capacity(n);
     let mut rejected: Vec<(usize, String, String)> = Vec::new();
+    // What the server adds to every event before decoding it (so that a
+    // cookieless event, with neither id, passes the rules), taken off
+    // again after where the format does not want it.
+    let mut added = String::new();
+    push_field(&mut added, "site", &batch.site);
+    if let Some(ua) = &ua {
+        push_field(&mut added, "ua", ua);
+    }
+    if let Some(ip) = &ip {
+        push_field(&mut added, "ip", ip);
+    }
     let mut line = String::new();
     for (i, raw) in batch.events.iter().enumerate() {
-        match decode_event(&batch.site, raw.get(), &mut line) {
+        match decode_event(&added, raw.get(), &mut line) {
             Ok(mut e) => {
                 let cookieless = e.session.is_none() && e.visitor.is_none();
-                e.ip = if cookieless { ip.clone() } else { None };
-                if e.kind == EventKind::Pageview || cookieless {
-                    e.ua.clone_from(&ua);
-                } else {
-                    e.ua = None;
+                if !cookieless {
+                    e.ip = None;
+                    if e.kind != EventKind::Pageview {
+                        e.ua = None;
+                    }
                 }
                 events.push(e);
                 index.push(i);
@@ -206,29 +217,47 @@ pub(super) async fn collect(State(app): State<Arc<App>>, request: Request) -> Re
     allow_origin(json_response(status, body.to_string()), cors)
 }
 
-/// One event of a batch: its JSON with the batch's site put in, decoded by
-/// the Event NDJSON v1 rules. `Err((field, reason))`.
-fn decode_event(site: &str, raw: &str, line: &mut String) -> Result<Event, (String, String)> {
+/// `"name":"value",` (JSON-escaped) onto `out`.
+fn push_field(out: &mut String, name: &str, value: &str) {
+    out.push('"');
+    out.push_str(name);
+    out.push_str("\":");
+    // Serializing a string cannot fail.
+    out.push_str(&serde_json::to_string(value).unwrap_or_default());
+    out.push(',');
+}
+
+/// One event of a batch: its JSON with the server's fields (`added`:
+/// `"site":…,"ua":…,"ip":…,`) put in, decoded by the Event NDJSON v1
+/// rules. `Err((field, reason))`.
+fn decode_event(added: &str, raw: &str, line: &mut String) -> Result<Event, (String, String)> {
     let Some(rest) = raw.strip_prefix('{') else {
         return Err(("event".into(), "an event must be a JSON object".into()));
     };
     line.clear();
-    line.push_str("{\"site\":");
-    // A site name passed parse_site: serializing it cannot fail.
-    line.push_str(&serde_json::to_string(site).unwrap_or_default());
-    if !rest.trim_start().starts_with('}') {
-        line.push(',');
+    line.push('{');
+    line.push_str(added);
+    if rest.trim_start().starts_with('}') {
+        line.pop(); // the last added field's comma
     }
     line.push_str(rest);
     Event::from_json_line(line.as_bytes()).map_err(|e| {
-        if e.reason.contains("duplicate field `site`") {
-            (
-                "site".to_owned(),
-                "an event of a batch has no site of its own (the batch names it)".to_owned(),
-            )
-        } else {
-            (e.field.into_owned(), e.reason)
+        for field in ["site", "ua", "ip"] {
+            if e.reason.contains(&format!("duplicate field `{field}`")) {
+                return (
+                    field.to_owned(),
+                    format!(
+                        "an event of a batch has no {field} of its own (the server sets it: {})",
+                        match field {
+                            "site" => "the batch names the site",
+                            "ua" => "the User-Agent header",
+                            _ => "the client's address, for cookieless ids only",
+                        }
+                    ),
+                );
+            }
         }
+        (e.field.into_owned(), e.reason)
     })
 }
 
@@ -287,18 +316,18 @@ mod tests {
     fn events_get_the_batch_site() {
         let mut line = String::new();
         let e = decode_event(
-            "a.com",
+            r#""site":"a.com","#,
             r#"{"ts":1,"type":"leave","session":"s","url":"/","duration_ms":5}"#,
             &mut line,
         )
         .unwrap();
         assert_eq!(e.site, "a.com");
-        let err = decode_event("a.com", "{}", &mut line).unwrap_err();
+        let err = decode_event(r#""site":"a.com","#, "{}", &mut line).unwrap_err();
         assert_eq!(err.0, "ts");
-        let err = decode_event("a.com", "[1]", &mut line).unwrap_err();
+        let err = decode_event(r#""site":"a.com","#, "[1]", &mut line).unwrap_err();
         assert_eq!(err.0, "event");
         let err = decode_event(
-            "a.com",
+            r#""site":"a.com","#,
             r#"{"site":"b.com","ts":1,"type":"leave","session":"s","url":"/","duration_ms":5}"#,
             &mut line,
         )
