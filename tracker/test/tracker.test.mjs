@@ -60,7 +60,9 @@ async function until(what, fn, timeout = 10000, every = 50) {
 }
 
 // ---- browser and servers -----------------------------------------------------
-const mock = await startMock({ trackerServer: REAL });
+// HEATSTORE_DEMO_PORT: the demo origin's port, when the real server was
+// started with --site NAME=http://127.0.0.1:PORT (its pages' origin).
+const mock = await startMock({ trackerServer: REAL, demoPort: +(process.env.HEATSTORE_DEMO_PORT || 0) });
 const TRACKER_SERVER = REAL || mock.apiUrl;
 // playwright's launch() gives the browser a fresh temporary --user-data-dir of
 // its own (it refuses one passed in args); every test gets a new context, so
@@ -149,6 +151,12 @@ async function delivered(page, sessionHint) {
   const j = await r.json();
   return Array.isArray(j) ? j : j.events || j.rows || [];
 }
+// GET /api/<path> of the real server (HEATSTORE_SERVER mode), as JSON.
+async function realApi(pathAndQuery) {
+  const r = await fetch(`${REAL}/api/${pathAndQuery}`, { headers: { Authorization: 'Bearer ' + REAL_TOKEN } });
+  assert.equal(r.status, 200, `GET /api/${pathAndQuery}: ${r.status}`);
+  return r.json();
+}
 async function waitFor(page, what, pred, timeout = 10000, sessionHint) {
   return until(what, async () => {
     const evs = await delivered(page, sessionHint);
@@ -218,6 +226,18 @@ for (const dev of [DESKTOP, MOBILE]) {
     near(c.ex, Math.round((ox / box.width) * 10000), 10000 / box.width + 1, 'ex');
     near(c.ey, Math.round((oy / box.height) * 10000), 10000 / box.height + 1, 'ey');
     assert.equal(c.vw, dev.viewport.width);
+    if (REAL) {
+      // Through the reports: the click in its heatmap cell (cols 64, rows of
+      // 16 px) and on its element. Headless Chromium's UA is a bot's, hence
+      // include_bots.
+      const q = `site=${encodeURIComponent(siteNow)}&page=/&include_bots=true`;
+      const col = Math.min(63, Math.floor((c.x * 64) / c.vw));
+      const row = Math.floor(c.y / 16);
+      const h = await realApi(`heatmap?${q}&cols=64&row_px=16`);
+      assert.ok(h.cells.some((x) => x.col === col && x.row === row && x.count >= 1), `cell (${col}, ${row}) in ${JSON.stringify(h.cells)}`);
+      const el = await realApi(`elements?${q}`);
+      assert.ok(el.rows.some((r) => r.selector === '#buy' && r.clicks >= 1), 'elements: ' + JSON.stringify(el.rows));
+    }
     const [t] = await waitFor(page, 'the custom event', (e) => e.type === 'custom');
     assert.equal(t.name, 'buy-clicked');
     await ctx.close();
@@ -454,6 +474,14 @@ test('desktop: heatstore.optOut() posts the opt-out, stops at once and stays off
   await sleep(300);
   assert.equal(collectRequests(ctx).length, before, 'no /collect after opting out');
   if (!REAL) assert.equal(myBatches().length, serverBefore, 'the server got nothing more');
+  if (REAL) {
+    // The server filed the opt-out as a visitor deletion request.
+    const dels = await until('the opt-out\'s deletion request', async () => {
+      const d = await realApi(`deletions?site=${encodeURIComponent(siteNow)}`);
+      return d.some((x) => x.target && x.target.kind === 'visitor') ? d : null;
+    });
+    assert.ok(dels.length >= 1);
+  }
   await ctx.close();
 });
 
