@@ -44,7 +44,11 @@ struct OptOut {
 }
 
 /// Reads the body up to `limit` bytes: 413 beyond, 400 when it is cut.
-async fn read_body(body: Body, headers: &HeaderMap, limit: usize) -> Result<Vec<u8>, Response> {
+async fn read_body(
+    body: Body,
+    headers: &HeaderMap,
+    limit: usize,
+) -> Result<axum::body::Bytes, Response> {
     let too_large = || {
         fail(
             StatusCode::PAYLOAD_TOO_LARGE,
@@ -59,7 +63,7 @@ async fn read_body(body: Body, headers: &HeaderMap, limit: usize) -> Result<Vec<
         return Err(too_large());
     }
     match axum::body::to_bytes(body, limit).await {
-        Ok(b) => Ok(b.to_vec()),
+        Ok(b) => Ok(b),
         Err(e) => {
             let over = std::error::Error::source(&e)
                 .is_some_and(|s| s.is::<http_body_util::LengthLimitError>());
@@ -187,9 +191,9 @@ pub(super) async fn collect(State(app): State<Arc<App>>, request: Request) -> Re
             Ok(t) => t,
             Err(e) => return allow_origin(store_error(&e), cors),
         };
-        let receipt = match blocking(move || ticket.wait()).await {
+        let receipt = match app.waiter.wait(ticket).await {
             Ok(r) => r,
-            Err(r) => return allow_origin(r, cors),
+            Err(e) => return allow_origin(store_error(&e), cors),
         };
         stored = receipt.stored;
         dropped = receipt.dropped.len();
