@@ -660,6 +660,47 @@ test('overlay: the click heatmap is drawn on the hot cells (screenshot vs an emp
   assert.deepEqual(hot.errors, []);
 });
 
+test('real server: the clicks recorded here are drawn over the page (screenshot vs a range with no data)', async () => {
+  if (!REAL) return 'skip:needs HEATSTORE_SERVER';
+  // Record clicks on #buy at a known spot, unscrolled (document = viewport coordinates).
+  const ctx = await newContext(DESKTOP);
+  const page = await open(ctx, '/');
+  const box = await page.locator('#buy').boundingBox();
+  const spot = [Math.round(box.x + 50), Math.round(box.y + 15)];
+  for (let i = 0; i < 12; i++) await page.mouse.click(spot[0], spot[1]);
+  await page.evaluate(() => window.heatstore.flush());
+  const col = Math.floor((spot[0] * 64) / 1280);
+  const row = Math.floor(spot[1] / 16);
+  await until('the clicks in the heatmap', async () => {
+    const h = await realApi(`heatmap?site=${encodeURIComponent(siteNow)}&page=/&include_bots=true`);
+    return h.cells.some((c) => c.col === col && c.row === row && c.count >= 12);
+  });
+  await ctx.close();
+  // The overlay against the real API, as the dashboard's frame opens it.
+  const shot = async (extra) => {
+    const c = await newContext(DESKTOP);
+    const p = await c.newPage();
+    watchPage(p);
+    const cfg = { server: REAL, token: REAL_TOKEN, site: siteNow, mode: 'heatmap', kind: 'click', include_bots: true, ...extra };
+    const q = new URLSearchParams({ server: REAL, site: siteNow });
+    await p.goto(`${mock.demoUrl}/?${q}${overlayHash(cfg)}`);
+    await p.waitForSelector('[data-heatstore-overlay][data-ready]', { timeout: 15000 });
+    await sleep(100);
+    const png = await p.screenshot();
+    const errors = p.consoleErrors.slice();
+    await c.close();
+    return { png, errors };
+  };
+  const hot = await shot({});
+  const cold = await shot({ from: 0, to: 1 });
+  writeFileSync(path.join(outDir, 'real-heatmap-data.png'), hot.png);
+  writeFileSync(path.join(outDir, 'real-heatmap-empty.png'), cold.png);
+  const [a] = await pixels(hot.png, [spot]);
+  const [b] = await pixels(cold.png, [spot]);
+  assert.ok(diff(a, b) > 60, `the clicked spot ${spot} is coloured: ${a} vs ${b}`);
+  assert.deepEqual(hot.errors, []);
+});
+
 test('overlay: elements, scroll reach and replay draw over the page', async () => {
   mock.reset();
   const shots = {};
@@ -823,9 +864,9 @@ for (const t of tests) {
     const r = await Promise.race([t.fn(), sleep(TEST_TIMEOUT).then(() => { throw new Error(`test timed out after ${TEST_TIMEOUT / 1000} s`); })]);
     const errs = pageErrors.filter((e) => e.test === t.name);
     if (errs.length) throw new Error('page error: ' + errs.map((e) => e.error).join('; '));
-    if (r === 'skip') {
+    if (typeof r === 'string' && r.startsWith('skip')) {
       skipped++;
-      console.log(`- skip ${t.name} (needs the mock's raw bodies)`);
+      console.log(`- skip ${t.name} (${r === 'skip' ? "needs the mock's raw bodies" : r.slice(5)})`);
     } else {
       passed++;
       console.log(`ok   ${t.name} (${Date.now() - t0} ms)`);
