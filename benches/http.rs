@@ -9,6 +9,9 @@
 //! HEATSTORE_BENCH_SECONDS=20 HEATSTORE_BENCH_CONNECTIONS=128 cargo bench --bench http --features server
 //! ```
 //!
+//! `HEATSTORE_BENCH_WORKERS` sets the server's tokio worker threads
+//! (default 2), `HEATSTORE_BENCH_BATCH` the events per batch (20).
+//!
 //! The server (`heatstore::server` on tokio, 2 worker threads) and the
 //! clients share the machine's cores, as a server and the load generator
 //! on one host do.
@@ -222,6 +225,7 @@ fn main() {
     let seconds = env_u64("HEATSTORE_BENCH_SECONDS", 10);
     let connections = env_u64("HEATSTORE_BENCH_CONNECTIONS", 64) as usize;
     let per = env_u64("HEATSTORE_BENCH_BATCH", 20) as usize;
+    let workers = env_u64("HEATSTORE_BENCH_WORKERS", 2) as usize;
     let dir = tempfile::tempdir().expect("temp dir");
     let path = dir.path().join("http-bench.heatstore");
     let store = Arc::new(Store::open(&path).expect("store"));
@@ -233,7 +237,7 @@ fn main() {
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     let server = std::thread::spawn(move || {
         let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
+            .worker_threads(workers.max(1))
             .enable_all()
             .build()
             .expect("runtime");
