@@ -1,17 +1,20 @@
 //! Mounting heatstore's routes on an application's own axum router: the
 //! app keeps its routes, heatstore adds `/collect`, `/api/*`, the tracker
-//! and the dashboard (under `/analytics` here), and the maintenance
-//! scheduler erases what is due in the background.
+//! and the dashboard (at `/`), and the maintenance scheduler erases what is
+//! due in the background. The routes belong at the root of their origin
+//! (the tracker finds `/api/opt-out` and the overlay from the endpoint's
+//! origin, the dashboard calls `/api/...`): merge them, do not nest them
+//! under a prefix; the app's own routes take other paths.
 //!
 //! ```text
 //! cargo run --example embed --features server -- /tmp/embed.heatstore 127.0.0.1:8080
 //! ```
 //!
-//! Then the tag `<script src="http://127.0.0.1:8080/analytics/heatstore.js"
+//! Then the tag `<script src="http://127.0.0.1:8080/heatstore.js"
 //! data-site="shop.example.com"
-//! data-endpoint="http://127.0.0.1:8080/analytics/collect" async></script>`
-//! and the dashboard at `http://127.0.0.1:8080/analytics/` (token
-//! `change-me`). `HEATSTORE_EMBED_ONCE=1` stops after one self-test request.
+//! data-endpoint="http://127.0.0.1:8080/collect" async></script>` and the
+//! dashboard at `http://127.0.0.1:8080/` (token `change-me`).
+//! `HEATSTORE_EMBED_ONCE=1` stops after one self-test request.
 use std::sync::Arc;
 
 use axum::routing::get;
@@ -34,19 +37,19 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     // Behind a reverse proxy: the client's address for cookieless ids.
     config.proxy_header = Some("x-forwarded-for".into());
 
-    // The application's own routes, and heatstore's nested under a prefix.
+    // The application's own routes, and heatstore's merged beside them.
     let app = Router::new()
-        .route("/", get(|| async { "the shop's own home page" }))
+        .route("/shop", get(|| async { "the shop's own page" }))
         .route("/health", get(|| async { "ok" }))
-        .nest("/analytics", router(Arc::clone(&store), config)?);
+        .merge(router(Arc::clone(&store), config)?);
 
     let listener = tokio::net::TcpListener::bind(&addr).await?;
     let bound = listener.local_addr()?;
-    println!("serving on http://{bound}/ (heatstore under /analytics)");
+    println!("serving on http://{bound}/ (the dashboard at /, the app at /shop)");
     if std::env::var_os("HEATSTORE_EMBED_ONCE").is_some() {
         let server = tokio::spawn(serve(listener, app, std::future::pending()));
-        let js = fetch(bound, "/analytics/heatstore.js").await?;
-        println!("GET /analytics/heatstore.js: {} bytes", js.len());
+        let js = fetch(bound, "/heatstore.js").await?;
+        println!("GET /heatstore.js: {} bytes", js.len());
         server.abort();
         return Ok(());
     }

@@ -13,6 +13,11 @@
 //! | `GET /api/deletions`, `POST /api/deletions` | yes | the audit records; a deletion request |
 //! | `GET /` (`/dashboard.js`, `/dashboard.css`) | no (the page asks for the token; every API call it makes needs it) | the dashboard |
 //!
+//! Mount the router at the root of its origin (merge it into an app's
+//! router, or give it a host of its own): the tracker derives
+//! `/api/opt-out` and the overlay's `/api/*` from its endpoint's origin,
+//! and the dashboard calls `/api/...`, so a path prefix would break them.
+//!
 //! Every error is a 4xx or 5xx with a JSON body `{"error": "..."}` that
 //! says what was wrong. The token is compared in constant time.
 //!

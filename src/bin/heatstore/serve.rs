@@ -57,7 +57,12 @@ pub fn run(args: &Args) -> CmdResult {
         config.proxy_header = Some(name);
     }
     config.max_body = args.max_body;
-    let store = Arc::new(args.db.open_or_create()?);
+    let store = Arc::new(args.db.open_or_create().map_err(|e| {
+        Failure::new(format!(
+            "cannot open the store {}: {e}",
+            args.db.db.display()
+        ))
+    })?);
     let scheduler = store.start_maintenance(ScheduleOptions::default())?;
     let app = router(Arc::clone(&store), config)?;
     let mut rt = tokio::runtime::Builder::new_multi_thread();
