@@ -10,7 +10,11 @@
 //! ```
 //!
 //! `HEATSTORE_BENCH_WORKERS` sets the server's tokio worker threads
-//! (default 2), `HEATSTORE_BENCH_BATCH` the events per batch (20).
+//! (default 2), `HEATSTORE_BENCH_BATCH` the events per batch (20),
+//! `HEATSTORE_BENCH_API_PAUSE_MS` the dashboard client's pause between two
+//! reports (default 50 ms: about 12 reports a second, far more than a person
+//! at a dashboard; each report under live ingest re-reads the day's
+//! uncommitted-to-segments rows, so this load costs the collector CPU).
 //!
 //! The server (`heatstore::server` on tokio, 2 worker threads) and the
 //! clients share the machine's cores, as a server and the load generator
@@ -192,7 +196,7 @@ async fn client(
 }
 
 /// The dashboard meanwhile: a round of reports, again and again.
-async fn dashboard(addr: SocketAddr, stop: &AtomicBool) -> (Vec<Duration>, u64) {
+async fn dashboard(addr: SocketAddr, stop: &AtomicBool, pause: Duration) -> (Vec<Duration>, u64) {
     let mut conn = Conn::open(addr).await.expect("connect");
     let mut lat = Vec::new();
     let mut failed = 0u64;
@@ -216,7 +220,7 @@ async fn dashboard(addr: SocketAddr, stop: &AtomicBool) -> (Vec<Duration>, u64) 
             Ok(200) => lat.push(at.elapsed()),
             _ => failed += 1,
         }
-        tokio::time::sleep(Duration::from_millis(50)).await;
+        tokio::time::sleep(pause).await;
     }
     (lat, failed)
 }
@@ -226,6 +230,7 @@ fn main() {
     let connections = env_u64("HEATSTORE_BENCH_CONNECTIONS", 64) as usize;
     let per = env_u64("HEATSTORE_BENCH_BATCH", 20) as usize;
     let workers = env_u64("HEATSTORE_BENCH_WORKERS", 2) as usize;
+    let api_pause = Duration::from_millis(env_u64("HEATSTORE_BENCH_API_PAUSE_MS", 50));
     let dir = tempfile::tempdir().expect("temp dir");
     let path = dir.path().join("http-bench.heatstore");
     let store = Arc::new(Store::open(&path).expect("store"));
@@ -303,7 +308,7 @@ fn main() {
                 .enable_all()
                 .build()
                 .expect("dashboard runtime");
-            rt.block_on(dashboard(addr, &stop))
+            rt.block_on(dashboard(addr, &stop, api_pause))
         })
     };
 
