@@ -633,3 +633,65 @@ fn every_report_answers_what_query_json_prints() {
         );
     }
 }
+
+/// `heatstore serve` as a process: it says where it listens, stores a
+/// batch, and on SIGTERM stops cleanly with the batch in the file.
+#[cfg(unix)]
+#[test]
+fn serve_stores_and_stops_cleanly_on_sigterm() {
+    use std::io::BufRead;
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("served.heatstore");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_heatstore"))
+        .args([
+            "serve",
+            "--db",
+            s(&db),
+            "--addr",
+            "127.0.0.1:0",
+            "--token",
+            TOKEN,
+        ])
+        .args(["--site", &format!("{SITE}={ORIGIN}")])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start heatstore serve");
+    let mut line = String::new();
+    std::io::BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let addr: SocketAddr = line
+        .split("http://")
+        .nth(1)
+        .and_then(|r| r.split('/').next())
+        .and_then(|a| a.parse().ok())
+        .unwrap_or_else(|| panic!("no address in {line:?}"));
+    let t0 = 1_717_000_000_000_i64;
+    let batch = json!({"site": SITE, "events": [
+        event(t0, "pageview", "s1", json!({"vw": 1280, "vh": 800, "dh": 1600})),
+        event(t0 + 5, "click", "s1", json!({"x": 10, "y": 20, "vw": 1280})),
+    ]});
+    let r = collect(addr, Some(ORIGIN), &batch.to_string());
+    assert_eq!(
+        r.json(),
+        json!({"accepted": 2, "dropped": 0, "rejected": []})
+    );
+    let r = api(addr, "/api/sessions?site=demo.test");
+    assert_eq!(r.json()["total"], 1, "{}", r.body);
+    let killed = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "serve exits 0 on SIGTERM: {} {}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let store = Store::open(&db).unwrap();
+    assert_eq!(events_of(&store), 2, "the batch is in the file");
+}
