@@ -386,6 +386,15 @@ fn bad_input_gets_a_reason_and_stores_nothing_of_it() {
         "no request filed by bad calls"
     );
 
+    // A body that never arrives in full: 408 after the server's 10 s.
+    let mut slow = TcpStream::connect(a).unwrap();
+    slow.write_all(b"POST /collect HTTP/1.1\r\nHost: h\r\nContent-Length: 100\r\n\r\n{\"site\"")
+        .unwrap();
+    let mut raw = String::new();
+    let _ = slow.read_to_string(&mut raw);
+    assert!(raw.starts_with("HTTP/1.1 408"), "{raw}");
+    assert!(raw.contains("not received within 10 s"), "{raw}");
+
     // Still serving: a good batch, the tracker, the dashboard, a preflight.
     let ok = json!({"site": SITE, "events": [event(t0 + 10, "scroll", "s2", json!({"y": 100, "vw": 1280, "vh": 800, "dh": 1600}))]});
     let r = collect(a, Some(ORIGIN), &ok.to_string());

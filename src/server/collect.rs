@@ -43,6 +43,9 @@ struct OptOut {
     visitor: Option<String>,
 }
 
+/// How long a client may take to send a body.
+const BODY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// Reads the body up to `limit` bytes: 413 beyond, 400 when it is cut.
 async fn read_body(
     body: Body,
@@ -62,7 +65,19 @@ async fn read_body(
     if declared.is_some_and(|n| n > limit as u64) {
         return Err(too_large());
     }
-    match axum::body::to_bytes(body, limit).await {
+    // A client that trickles its body holds a connection and a buffer:
+    // it gets a bounded time to send it all.
+    let read = tokio::time::timeout(BODY_TIMEOUT, axum::body::to_bytes(body, limit));
+    let Ok(read) = read.await else {
+        return Err(fail(
+            StatusCode::REQUEST_TIMEOUT,
+            format!(
+                "the body was not received within {} s",
+                BODY_TIMEOUT.as_secs()
+            ),
+        ));
+    };
+    match read {
         Ok(b) => Ok(b),
         Err(e) => {
             let over = std::error::Error::source(&e)
