@@ -207,7 +207,10 @@ mod read;
 mod recover;
 #[cfg(feature = "png")]
 pub mod render;
+pub mod report;
 mod schedule;
+#[cfg(feature = "server")]
+pub mod server;
 mod snapshot;
 mod storage;
 mod store;

@@ -37,6 +37,9 @@ mod query;
 mod recover;
 #[path = "heatstore/requests.rs"]
 mod requests;
+#[cfg(feature = "server")]
+#[path = "heatstore/serve.rs"]
+mod serve;
 #[path = "heatstore/stats.rs"]
 mod stats;
 
@@ -78,6 +81,10 @@ enum Command {
     /// Set a damaged store aside and salvage what still reads into a new
     /// one at the same path (the only command that moves a store's file).
     Recover(recover::Args),
+    /// Serve the tracker's /collect endpoint, the reports' HTTP API and the
+    /// dashboard (feature `server`).
+    #[cfg(feature = "server")]
+    Serve(serve::Args),
 }
 
 fn main() -> ExitCode {
@@ -94,6 +101,8 @@ fn main() -> ExitCode {
         Command::Maintain(args) => maintain::run(args),
         Command::Normalize(args) => normalize::run(args),
         Command::Recover(args) => recover::run(args),
+        #[cfg(feature = "server")]
+        Command::Serve(args) => serve::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

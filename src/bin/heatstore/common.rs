@@ -7,7 +7,6 @@ use std::path::{Path, PathBuf};
 use std::io::Write;
 use std::time::Duration;
 
-use heatstore::event::{MAX_SITE_LEN, MAX_TS};
 use heatstore::{OpenOptions, Store};
 
 /// Why a command failed: printed as `error: <message>`, exit status 1;
@@ -136,36 +135,10 @@ fn require_file(path: &Path) -> Result<(), Failure> {
     }
 }
 
-/// clap value parser for a time: ms since the Unix epoch or RFC 3339.
-/// clap names the flag in its error.
-pub fn parse_time_arg(s: &str) -> Result<i64, String> {
-    match heatstore::parse_time(s.trim()) {
-        Some(t) if (0..=MAX_TS).contains(&t) => Ok(t),
-        Some(t) => Err(format!(
-            "{t} is out of range (0..={MAX_TS} ms since the Unix epoch)"
-        )),
-        None => Err(
-            "expected ms since the Unix epoch or an RFC 3339 time such as 2026-10-01T00:00:00Z"
-                .to_owned(),
-        ),
-    }
-}
-
-/// clap value parser for a site name (the `site` field's rule,
-/// `heatstore::event::validate_site`).
-pub fn parse_site(s: &str) -> Result<String, String> {
-    if s.is_empty() {
-        return Err("a site name must not be empty".to_owned());
-    }
-    if s.len() > MAX_SITE_LEN {
-        return Err(format!(
-            "a site name is at most {MAX_SITE_LEN} bytes, this one is {}",
-            s.len()
-        ));
-    }
-    heatstore::event::validate_site(s).map_err(|e| e.reason)?;
-    Ok(s.to_owned())
-}
+/// clap value parsers for a time (ms since the Unix epoch or RFC 3339)
+/// and a site name: the library's, which the server's query strings use
+/// too. clap names the flag in its error.
+pub use heatstore::report::{parse_site, parse_time as parse_time_arg};
 
 /// clap value parser for a share in 0..=1.
 pub fn parse_fraction(s: &str) -> Result<f64, String> {

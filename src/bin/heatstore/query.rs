@@ -3,15 +3,19 @@
 
 use clap::ValueEnum;
 use heatstore::normalize::{Channel, DeviceClass};
-use heatstore::query::{DeviceBy, Filters, HeatmapOptions, Interval, ReferrerBy};
-use heatstore::{EventKind, Snapshot};
+use heatstore::query::{Filters, Interval};
+use heatstore::report::{
+    parse_channel, parse_device, parse_interval, parse_kind, ReportRequest, ReportResult,
+    DEFAULT_COLS, DEFAULT_ROW_PX, DEFAULT_STEP,
+};
+use heatstore::EventKind;
 use serde::Serialize;
 
 use crate::common::{parse_site, parse_time_arg, CmdResult, DbArg, Failure};
 use crate::out::Out;
 use crate::outln;
 
-/// Which report.
+/// Which report (the names of [`heatstore::report::Report`]).
 #[derive(Clone, Copy, Debug, ValueEnum)]
 pub enum Report {
     /// Click (or `--kind move`) heatmap of `--page`.
@@ -34,6 +38,24 @@ pub enum Report {
     Replay,
     /// Sessions matching the filters (e.g. `--selector` clicked).
     Sessions,
+}
+
+impl Report {
+    fn shared(self) -> heatstore::report::Report {
+        use heatstore::report::Report as R;
+        match self {
+            Report::Heatmap => R::Heatmap,
+            Report::Elements => R::Elements,
+            Report::Rage => R::Rage,
+            Report::Scroll => R::Scroll,
+            Report::Referrers => R::Referrers,
+            Report::Devices => R::Devices,
+            Report::Pages => R::Pages,
+            Report::Series => R::Series,
+            Report::Replay => R::Replay,
+            Report::Sessions => R::Sessions,
+        }
+    }
 }
 
 /// Arguments of `heatstore query`.
@@ -84,17 +106,17 @@ pub struct Args {
     #[arg(long)]
     by: Option<String>,
     /// Heatmap columns.
-    #[arg(long, default_value_t = 64)]
+    #[arg(long, default_value_t = DEFAULT_COLS)]
     cols: u32,
     /// Heatmap row height in px.
-    #[arg(long, default_value_t = 16)]
+    #[arg(long, default_value_t = DEFAULT_ROW_PX)]
     row_px: u32,
     /// Scroll reach step in percent.
-    #[arg(long, default_value_t = 10)]
+    #[arg(long, default_value_t = DEFAULT_STEP)]
     step: u32,
     /// Series bucket: hour or day.
-    #[arg(long, default_value = "day")]
-    interval: String,
+    #[arg(long, default_value = "day", value_parser = parse_interval)]
+    interval: Interval,
     /// Session for replay: its raw id, or its key (16 hex digits) as the
     /// sessions report prints it.
     #[arg(long)]
@@ -110,21 +132,6 @@ pub struct Args {
     /// columns; later runs are hot, as in a long-running server).
     #[arg(long, value_name = "N", default_value_t = 1)]
     repeat: u32,
-}
-
-fn parse_kind(s: &str) -> Result<EventKind, String> {
-    EventKind::parse(s)
-        .ok_or_else(|| "expected pageview, click, move, scroll, input, leave or custom".to_owned())
-}
-
-fn parse_device(s: &str) -> Result<DeviceClass, String> {
-    DeviceClass::parse(s)
-        .ok_or_else(|| "expected desktop, mobile, tablet, bot or unknown".to_owned())
-}
-
-fn parse_channel(s: &str) -> Result<Channel, String> {
-    Channel::parse(s)
-        .ok_or_else(|| "expected direct, search, social, email, referral or campaign".to_owned())
 }
 
 /// Where a result goes.
@@ -214,9 +221,11 @@ pub fn run(args: &Args) -> CmdResult {
     Ok(())
 }
 
-fn run_once(args: &Args, store: &heatstore::Store, o: &mut Out, output: bool) -> CmdResult {
-    let snap = store.snapshot()?;
-    let f = Filters {
+/// The shared request (`heatstore::report`, also what `GET /api/<report>`
+/// parses) from the command line.
+fn request(args: &Args) -> ReportRequest {
+    let mut req = ReportRequest::new(args.report.shared(), &args.site);
+    req.filters = Filters {
         from: args.from,
         to: args.to,
         page: args.page.clone(),
@@ -229,48 +238,56 @@ fn run_once(args: &Args, store: &heatstore::Store, o: &mut Out, output: bool) ->
         selector: args.selector.clone(),
         include_bots: args.include_bots,
     };
-    let site = args.site.as_str();
+    req.by.clone_from(&args.by);
+    req.cols = args.cols;
+    req.row_px = args.row_px;
+    req.step = args.step;
+    req.interval = args.interval;
+    req.session.clone_from(&args.session);
+    req.limit = args.limit;
+    req
+}
+
+fn run_once(args: &Args, store: &heatstore::Store, o: &mut Out, output: bool) -> CmdResult {
+    let snap = store.snapshot()?;
+    let req = request(args);
+    let result = req.run(&snap).map_err(|e| match (&e, args.report) {
+        (heatstore::Error::InvalidArgument(_), Report::Replay) if args.session.is_none() => {
+            Failure::new("replay needs --session (a raw session id or a key from `query sessions`)")
+        }
+        _ => Failure::from(e),
+    })?;
     let json = match (output, args.json) {
         (false, _) => Output::Silent,
         (true, true) => Output::Json,
         (true, false) => Output::Table,
     };
-    match args.report {
-        Report::Heatmap => {
-            let h = snap.heatmap(
-                site,
-                &f,
-                HeatmapOptions {
-                    cols: args.cols,
-                    row_px: args.row_px,
-                },
-            )?;
-            print(o, json, &h, |o, h| {
-                outln!(
-                    o,
-                    "{} events in {} cells ({} without a viewport width)",
-                    h.total,
-                    h.cells.len(),
-                    h.skipped
-                );
-                let mut cells = h.cells.clone();
-                cells.sort_by(|a, b| {
-                    b.count
-                        .cmp(&a.count)
-                        .then((a.row, a.col).cmp(&(b.row, b.col)))
-                });
-                cells.truncate(args.limit.unwrap_or(20));
-                rows(
-                    o,
-                    &["row", "col", "count"],
-                    cells
-                        .iter()
-                        .map(|c| vec![c.row.to_string(), c.col.to_string(), c.count.to_string()])
-                        .collect(),
-                )
-            })
-        }
-        Report::Elements => print(o, json, &snap.elements(site, &f, args.limit)?, |o, e| {
+    match &result {
+        ReportResult::Heatmap(h) => print(o, json, h, |o, h| {
+            outln!(
+                o,
+                "{} events in {} cells ({} without a viewport width)",
+                h.total,
+                h.cells.len(),
+                h.skipped
+            );
+            let mut cells = h.cells.clone();
+            cells.sort_by(|a, b| {
+                b.count
+                    .cmp(&a.count)
+                    .then((a.row, a.col).cmp(&(b.row, b.col)))
+            });
+            cells.truncate(args.limit.unwrap_or(20));
+            rows(
+                o,
+                &["row", "col", "count"],
+                cells
+                    .iter()
+                    .map(|c| vec![c.row.to_string(), c.col.to_string(), c.count.to_string()])
+                    .collect(),
+            )
+        }),
+        ReportResult::Elements(e) => print(o, json, e, |o, e| {
             rows(
                 o,
                 &["selector", "clicks", "mean ex", "mean ey"],
@@ -287,7 +304,7 @@ fn run_once(args: &Args, store: &heatstore::Store, o: &mut Out, output: bool) ->
                     .collect(),
             )
         }),
-        Report::Rage => print(o, json, &snap.rage_clicks(site, &f, args.limit)?, |o, r| {
+        ReportResult::Rage(r) => print(o, json, r, |o, r| {
             outln!(o, "{} bursts in {} sessions", r.bursts, r.sessions);
             rows(
                 o,
@@ -304,7 +321,7 @@ fn run_once(args: &Args, store: &heatstore::Store, o: &mut Out, output: bool) ->
                     .collect(),
             )
         }),
-        Report::Scroll => print(o, json, &snap.scroll_reach(site, &f, args.step)?, |o, s| {
+        ReportResult::Scroll(s) => print(o, json, s, |o, s| {
             outln!(o, "{} sessions", s.sessions);
             rows(
                 o,
@@ -315,20 +332,8 @@ fn run_once(args: &Args, store: &heatstore::Store, o: &mut Out, output: bool) ->
                     .collect(),
             )
         }),
-        Report::Referrers => {
-            let by: ReferrerBy = args.by.as_deref().unwrap_or("host").parse()?;
-            print(
-                o,
-                json,
-                &snap.referrers(site, &f, by, args.limit)?,
-                breakdown,
-            )
-        }
-        Report::Devices => {
-            let by: DeviceBy = args.by.as_deref().unwrap_or("class").parse()?;
-            print(o, json, &snap.devices(site, &f, by, args.limit)?, breakdown)
-        }
-        Report::Pages => print(o, json, &snap.pages(site, &f, args.limit)?, |o, p| {
+        ReportResult::Breakdown(b) => print(o, json, b, breakdown),
+        ReportResult::Pages(p) => print(o, json, p, |o, p| {
             rows(
                 o,
                 &["page", "pageviews", "visitors", "entries", "mean load ms"],
@@ -346,54 +351,43 @@ fn run_once(args: &Args, store: &heatstore::Store, o: &mut Out, output: bool) ->
                     .collect(),
             )
         }),
-        Report::Series => {
-            let interval: Interval = args.interval.parse()?;
-            print(o, json, &snap.series(site, &f, interval)?, |o, s| {
-                rows(
-                    o,
-                    &["bucket", "pageviews", "sessions", "visitors"],
-                    s.rows
-                        .iter()
-                        .map(|r| {
-                            vec![
-                                time_text(r.ts),
-                                r.pageviews.to_string(),
-                                r.sessions.to_string(),
-                                r.visitors.to_string(),
-                            ]
-                        })
-                        .collect(),
-                )
-            })
-        }
-        Report::Replay => {
-            let session = args.session.as_deref().ok_or_else(|| {
-                Failure::new(
-                    "replay needs --session (a raw session id or a key from `query sessions`)",
-                )
-            })?;
-            let events = replay(&snap, site, session)?;
-            print(o, json, &events, |o, ev| {
-                rows(
-                    o,
-                    &["ts", "type", "page", "x", "y", "selector"],
-                    ev.iter()
-                        .map(|e| {
-                            let o = |v: Option<u32>| v.map_or(String::new(), |x| x.to_string());
-                            vec![
-                                time_text(e.ts),
-                                e.kind.as_str().to_owned(),
-                                e.page.clone(),
-                                o(e.x),
-                                o(e.y),
-                                e.selector.clone().unwrap_or_default(),
-                            ]
-                        })
-                        .collect(),
-                )
-            })
-        }
-        Report::Sessions => print(o, json, &snap.sessions(site, &f, args.limit)?, |o, s| {
+        ReportResult::Series(s) => print(o, json, s, |o, s| {
+            rows(
+                o,
+                &["bucket", "pageviews", "sessions", "visitors"],
+                s.rows
+                    .iter()
+                    .map(|r| {
+                        vec![
+                            time_text(r.ts),
+                            r.pageviews.to_string(),
+                            r.sessions.to_string(),
+                            r.visitors.to_string(),
+                        ]
+                    })
+                    .collect(),
+            )
+        }),
+        ReportResult::Replay(events) => print(o, json, events, |o, ev| {
+            rows(
+                o,
+                &["ts", "type", "page", "x", "y", "selector"],
+                ev.iter()
+                    .map(|e| {
+                        let o = |v: Option<u32>| v.map_or(String::new(), |x| x.to_string());
+                        vec![
+                            time_text(e.ts),
+                            e.kind.as_str().to_owned(),
+                            e.page.clone(),
+                            o(e.x),
+                            o(e.y),
+                            e.selector.clone().unwrap_or_default(),
+                        ]
+                    })
+                    .collect(),
+            )
+        }),
+        ReportResult::Sessions(s) => print(o, json, s, |o, s| {
             outln!(o, "{} sessions", s.total);
             rows(
                 o,
@@ -424,20 +418,12 @@ fn run_once(args: &Args, store: &heatstore::Store, o: &mut Out, output: bool) ->
                     .collect(),
             )
         }),
+        // A report added to the library but not yet to the CLI's tables.
+        other => print(o, json, other, |o, v| {
+            outln!(o, "{}", v.to_json());
+            Ok(())
+        }),
     }
-}
-
-/// A raw session id first; a 16-hex-digit key when the raw id has no events.
-fn replay(
-    snap: &Snapshot,
-    site: &str,
-    session: &str,
-) -> Result<Vec<heatstore::StoredEvent>, Failure> {
-    let events = snap.session_events(site, session)?;
-    if events.is_empty() && session.len() == 16 && session.bytes().all(|b| b.is_ascii_hexdigit()) {
-        return Ok(snap.session_events_by_key(site, session)?);
-    }
-    Ok(events)
 }
 
 fn breakdown(o: &mut Out, b: &heatstore::query::Breakdown) -> CmdResult {
