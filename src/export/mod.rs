@@ -89,12 +89,7 @@ struct Blocks {
 const BLOCKS_KEPT: usize = 8;
 
 impl Blocks {
-    fn get(
-        &mut self,
-        view: &View,
-        site: u32,
-        day: i32,
-    ) -> Result<Option<Arc<IndexedBlock>>> {
+    fn get(&mut self, view: &View, site: u32, day: i32) -> Result<Option<Arc<IndexedBlock>>> {
         if let Some(b) = self.by_day.get(&day) {
             return Ok(Some(Arc::clone(b)));
         }

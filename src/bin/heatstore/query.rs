@@ -10,6 +10,7 @@ use serde::Serialize;
 use crate::common::{parse_site, parse_time_arg, CmdResult, DbArg, Failure};
 use crate::out::Out;
 use crate::outln;
+use crate::picture::PictureArgs;
 
 /// Which report.
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -105,6 +106,8 @@ pub struct Args {
     /// Print the typed result as JSON.
     #[arg(long)]
     json: bool,
+    #[command(flatten)]
+    picture: PictureArgs,
     /// Run the report N times in this process and print the median and
     /// minimum time to stderr (the first run fills the cache of decoded
     /// columns; later runs are hot, as in a long-running server).
@@ -186,6 +189,11 @@ fn opt_f(v: Option<f64>) -> String {
 
 /// Runs one report (`--repeat` times).
 pub fn run(args: &Args) -> CmdResult {
+    if args.picture.png.is_some() && !matches!(args.report, Report::Heatmap | Report::Scroll) {
+        return Err(Failure::new(
+            "--png draws the heatmap and scroll reports only",
+        ));
+    }
     let store = args.db.open_read()?;
     let mut out = Out::new();
     let mut times = Vec::new();
@@ -245,6 +253,9 @@ fn run_once(args: &Args, store: &heatstore::Store, o: &mut Out, output: bool) ->
                     row_px: args.row_px,
                 },
             )?;
+            if output {
+                args.picture.heatmap(&h)?;
+            }
             print(o, json, &h, |o, h| {
                 outln!(
                     o,
@@ -304,17 +315,23 @@ fn run_once(args: &Args, store: &heatstore::Store, o: &mut Out, output: bool) ->
                     .collect(),
             )
         }),
-        Report::Scroll => print(o, json, &snap.scroll_reach(site, &f, args.step)?, |o, s| {
-            outln!(o, "{} sessions", s.sessions);
-            rows(
-                o,
-                &["depth %", "sessions"],
-                s.steps
-                    .iter()
-                    .map(|x| vec![x.depth.to_string(), x.sessions.to_string()])
-                    .collect(),
-            )
-        }),
+        Report::Scroll => {
+            let s = snap.scroll_reach(site, &f, args.step)?;
+            if output {
+                args.picture.scroll(&s)?;
+            }
+            print(o, json, &s, |o, s| {
+                outln!(o, "{} sessions", s.sessions);
+                rows(
+                    o,
+                    &["depth %", "sessions"],
+                    s.steps
+                        .iter()
+                        .map(|x| vec![x.depth.to_string(), x.sessions.to_string()])
+                        .collect(),
+                )
+            })
+        }
         Report::Referrers => {
             let by: ReferrerBy = args.by.as_deref().unwrap_or("host").parse()?;
             print(
