@@ -798,6 +798,101 @@ mod tests {
         check("https://mail.ru/", "mail.ru", "mail.ru", Channel::Referral);
     }
 
+    /// Regional mail and search providers, their webmail and redirect
+    /// hosts, and enterprise social hosts.
+    #[test]
+    fn regional_and_enterprise_hosts() {
+        use Channel::{Email, Referral, Search, Social};
+        let cases: &[(&str, &str, Channel)] = &[
+            // GMX and Web.de: webmail, redirector, portal search.
+            ("https://navigator-bs.gmx.net/mail", "gmx.net", Email),
+            (
+                "https://deref-gmx.net/mail/client/x/dereferrer/?redirectUrl=y",
+                "deref-gmx.net",
+                Email,
+            ),
+            ("https://suche.gmx.net/web?q=x", "gmx.net", Search),
+            ("https://navigator.web.de/", "web.de", Email),
+            ("https://3c-bap.web.de/mail/client/", "web.de", Email),
+            ("https://deref-web.de/mail/client/x", "deref-web.de", Email),
+            ("https://suche.web.de/web?q=x", "web.de", Search),
+            ("https://web.de/magazine/", "web.de", Referral),
+            // T-Online, Orange, Ionos / 1&1, Bluewin, UPC.
+            ("https://email.t-online.de/em", "t-online.de", Email),
+            (
+                "https://suche.t-online.de/fast-cgi/tsc?q=x",
+                "t-online.de",
+                Search,
+            ),
+            (
+                "https://www.t-online.de/nachrichten/",
+                "t-online.de",
+                Referral,
+            ),
+            ("https://messagerie.orange.fr/", "orange.fr", Email),
+            ("https://mail.orange.fr/appsuite/", "orange.fr", Email),
+            ("https://lemoteur.orange.fr/?kw=x", "orange.fr", Search),
+            ("https://email.ionos.de/appsuite/", "ionos.de", Email),
+            ("https://webmailer.1und1.de/", "1und1.de", Email),
+            ("https://email.bluewin.ch/", "bluewin.ch", Email),
+            ("https://search.bluewin.ch/", "bluewin.ch", Search),
+            ("https://webmail.upcmail.ch/", "upcmail.ch", Email),
+            ("https://mail.aol.com/webmail-std/", "aol.com", Email),
+            ("https://search.aol.com/aol/search?q=x", "aol.com", Search),
+            // Yandex, Seznam, Naver, Baidu, Rambler.
+            ("https://yandex.ru/search/?text=x", "yandex.ru", Search),
+            ("https://mail.yandex.com.tr/", "yandex.com.tr", Email),
+            ("https://dzen.ru/a/x", "dzen.ru", Social),
+            ("https://search.seznam.cz/?q=x", "seznam.cz", Search),
+            ("https://email.seznam.cz/", "seznam.cz", Email),
+            (
+                "https://m.search.naver.com/search.naver?query=x",
+                "naver.com",
+                Search,
+            ),
+            ("https://mail.naver.com/", "naver.com", Email),
+            ("https://kin.naver.com/qna/", "naver.com", Social),
+            ("https://news.naver.com/", "naver.com", Referral),
+            ("https://www.baidu.com/link?url=x", "baidu.com", Search),
+            ("https://tieba.baidu.com/p/1", "baidu.com", Social),
+            ("https://baike.baidu.com/item/x", "baidu.com", Referral),
+            (
+                "https://nova.rambler.ru/search?query=x",
+                "rambler.ru",
+                Search,
+            ),
+            ("https://mail.rambler.ru/", "rambler.ru", Email),
+            // Enterprise social, with Workplace's link shims.
+            ("https://l.workplace.com/l.php?u=x", "workplace.com", Social),
+            (
+                "https://lm.workplace.com/l.php?u=x",
+                "workplace.com",
+                Social,
+            ),
+            (
+                "https://acme.workplace.com/groups/1",
+                "workplace.com",
+                Social,
+            ),
+            ("https://web.yammer.com/main/", "yammer.com", Social),
+            ("https://teams.microsoft.com/", "microsoft.com", Social),
+            (
+                "https://slack-redir.net/link?url=x",
+                "slack-redir.net",
+                Social,
+            ),
+            ("https://app.slack.com/client/T1", "slack.com", Social),
+        ];
+        for &(referrer, domain, channel) in cases {
+            let r = classify(Some(referrer), Some("example.com"));
+            assert_eq!(
+                (r.domain.as_str(), r.channel),
+                (domain, channel),
+                "{referrer}"
+            );
+        }
+    }
+
     #[test]
     fn referrals_and_odd_hosts() {
         check(
