@@ -72,7 +72,7 @@ pub struct Args {
     /// Referrer host, e.g. google.com or "(direct)".
     #[arg(long)]
     referrer: Option<String>,
-    /// Channel (direct, search, social, email, referral, campaign).
+    /// Channel (direct, search, social, email, referral, campaign, ai).
     #[arg(long, value_parser = parse_channel)]
     channel: Option<Channel>,
     /// Target element's selector (clicks and inputs on it).
@@ -126,8 +126,9 @@ fn parse_device(s: &str) -> Result<DeviceClass, String> {
 }
 
 fn parse_channel(s: &str) -> Result<Channel, String> {
-    Channel::parse(s)
-        .ok_or_else(|| "expected direct, search, social, email, referral or campaign".to_owned())
+    Channel::parse(s).ok_or_else(|| {
+        "expected direct, search, social, email, referral, campaign or ai".to_owned()
+    })
 }
 
 /// Where a result goes.

@@ -21,8 +21,8 @@
 //!      page's host (both compared lower-cased, without `www.`). Host and
 //!      domain are then `(direct)` ([`DIRECT`]).
 //!   3. The channel that [`ReferrerSources`] gives the host: search, social,
-//!      email, or referral for hosts listed to keep them out of a broader
-//!      entry (`docs.google.com` is not a search).
+//!      email, ai, or referral for hosts listed to keep them out of a
+//!      broader entry (`docs.google.com` is not a search).
 //!   4. [`Channel::Referral`].
 //!
 //! # The source table
@@ -30,9 +30,12 @@
 //! [`ReferrerSources::builtin`] is heatstore's own table of search engines,
 //! social networks and webmail hosts (the list is in this file, `BUILTIN`).
 //! **AI assistants** (`chatgpt.com`, `perplexity.ai`, `claude.ai`,
-//! `gemini.google.com`, ...) are listed as [`Channel::Search`]: people ask
-//! them what they used to ask a search engine, and the contract has six
-//! channels, none for them. Mastodon and other federated networks run on
+//! `gemini.google.com`, ...) are their own channel, [`Channel::Ai`]: their
+//! visitors arrive from an answer, not from a list of results, and sites
+//! want to see how many do. **Paid clicks** (`gclid`, `msclkid`,
+//! `utm_medium=cpc`, ...) are [`Channel::Campaign`] by rule 1: every
+//! tagged landing URL is a campaign, and `utm_medium` (a report grouping
+//! of its own) tells paid from other campaigns. Mastodon and other federated networks run on
 //! thousands of hosts and are not listed (they count as referral).
 //!
 //! An entry is a host (`facebook.com`), which also covers its subdomains
@@ -68,7 +71,7 @@ pub enum Channel {
     /// No referrer, or one on the page's own host.
     #[default]
     Direct = 0,
-    /// A search engine (or AI assistant).
+    /// A search engine.
     Search = 1,
     /// A social network.
     Social = 2,
@@ -78,17 +81,22 @@ pub enum Channel {
     Referral = 4,
     /// The landing URL carried `utm_*`, `gclid` or `msclkid`.
     Campaign = 5,
+    /// An AI assistant (`chatgpt.com`, `perplexity.ai`, `claude.ai`, ...).
+    /// Code 6, new in this version: older versions reject a file holding
+    /// it as corrupt.
+    Ai = 6,
 }
 
 impl Channel {
     /// Every channel, in code order.
-    pub const ALL: [Channel; 6] = [
+    pub const ALL: [Channel; 7] = [
         Channel::Direct,
         Channel::Search,
         Channel::Social,
         Channel::Email,
         Channel::Referral,
         Channel::Campaign,
+        Channel::Ai,
     ];
 
     /// The name used in reports and filters.
@@ -105,6 +113,7 @@ impl Channel {
             Channel::Email => "email",
             Channel::Referral => "referral",
             Channel::Campaign => "campaign",
+            Channel::Ai => "ai",
         }
     }
 
@@ -118,7 +127,7 @@ impl Channel {
     /// ```
     /// use heatstore::normalize::Channel;
     /// assert_eq!(Channel::from_code(Channel::Social.code()), Some(Channel::Social));
-    /// assert_eq!(Channel::from_code(6), None);
+    /// assert_eq!(Channel::from_code(7), None);
     /// ```
     pub fn from_code(code: u8) -> Option<Channel> {
         Channel::ALL.get(usize::from(code)).copied()
@@ -249,7 +258,7 @@ impl ReferrerSources {
     /// let sources = ReferrerSources::builtin();
     /// assert_eq!(sources.lookup("t.co"), Some(Channel::Social));
     /// assert_eq!(sources.lookup("webmail.example.org"), Some(Channel::Email));
-    /// assert_eq!(sources.lookup("chatgpt.com"), Some(Channel::Search));
+    /// assert_eq!(sources.lookup("chatgpt.com"), Some(Channel::Ai));
     /// ```
     pub fn lookup(&self, host: &str) -> Option<Channel> {
         let host = normalize_host(host);
@@ -647,19 +656,19 @@ mod tests {
             "https://chatgpt.com/",
             "chatgpt.com",
             "chatgpt.com",
-            Channel::Search,
+            Channel::Ai,
         );
         check(
             "https://www.perplexity.ai/",
             "perplexity.ai",
             "perplexity.ai",
-            Channel::Search,
+            Channel::Ai,
         );
         check(
             "https://gemini.google.com/",
             "gemini.google.com",
             "google.com",
-            Channel::Search,
+            Channel::Ai,
         );
         check(
             "https://docs.google.com/d/1",
@@ -1039,6 +1048,46 @@ mod tests {
             assert_eq!(Channel::from_code(c.code()), Some(c));
             assert_eq!(Channel::parse(c.as_str()), Some(c));
         }
+        // The codes on disk never change (docs/format.md 4.3.8).
+        let codes: Vec<(&str, u8)> = Channel::ALL
+            .iter()
+            .map(|c| (c.as_str(), c.code()))
+            .collect();
+        assert_eq!(
+            codes,
+            [
+                ("direct", 0),
+                ("search", 1),
+                ("social", 2),
+                ("email", 3),
+                ("referral", 4),
+                ("campaign", 5),
+                ("ai", 6)
+            ]
+        );
+        assert_eq!(Channel::from_code(7), None);
+    }
+
+    /// AI assistants are their own channel; a tagged landing URL (paid
+    /// click ids included) is a campaign whatever the referrer.
+    #[test]
+    fn ai_assistants_and_paid_clicks() {
+        for host in [
+            "chatgpt.com",
+            "claude.ai",
+            "copilot.microsoft.com",
+            "chat.mistral.ai",
+        ] {
+            let r = classify(Some(&format!("https://{host}/")), Some("example.com"));
+            assert_eq!(r.channel, Channel::Ai, "{host}");
+        }
+        let paid = classify_referrer(
+            Some("https://chatgpt.com/"),
+            Some("example.com"),
+            true,
+            &ReferrerSources::builtin(),
+        );
+        assert_eq!(paid.channel, Channel::Campaign);
     }
 
     #[test]

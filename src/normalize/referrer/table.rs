@@ -8,7 +8,7 @@ use super::Channel;
 /// subdomains) or `brand.*` (any ICANN public suffix); see the module docs.
 /// `Referral` entries carve exceptions out of broader ones.
 pub(super) const BUILTIN: &[(&str, Channel)] = {
-    use Channel::{Email, Referral, Search, Social};
+    use Channel::{Ai, Email, Referral, Search, Social};
     &[
         // --- Search engines ---
         ("google.*", Search),
@@ -60,27 +60,27 @@ pub(super) const BUILTIN: &[(&str, Channel)] = {
         ("search.bluewin.ch", Search),
         ("search.mail.com", Search),
         ("nova.rambler.ru", Search),
-        // --- AI assistants: counted as search (module docs) ---
-        ("chatgpt.com", Search),
-        ("chat.openai.com", Search),
-        ("perplexity.ai", Search),
-        ("gemini.google.com", Search),
-        ("bard.google.com", Search),
-        ("copilot.microsoft.com", Search),
-        ("copilot.cloud.microsoft", Search),
-        ("claude.ai", Search),
-        ("chat.mistral.ai", Search),
-        ("chat.deepseek.com", Search),
-        ("you.com", Search),
-        ("phind.com", Search),
-        ("poe.com", Search),
-        ("meta.ai", Search),
-        ("grok.com", Search),
-        ("kimi.com", Search),
-        ("kimi.moonshot.cn", Search),
-        ("doubao.com", Search),
-        ("com.openai.chatgpt", Search),
-        ("ai.perplexity", Search),
+        // --- AI assistants: their own channel (module docs) ---
+        ("chatgpt.com", Ai),
+        ("chat.openai.com", Ai),
+        ("perplexity.ai", Ai),
+        ("gemini.google.com", Ai),
+        ("bard.google.com", Ai),
+        ("copilot.microsoft.com", Ai),
+        ("copilot.cloud.microsoft", Ai),
+        ("claude.ai", Ai),
+        ("chat.mistral.ai", Ai),
+        ("chat.deepseek.com", Ai),
+        ("you.com", Ai),
+        ("phind.com", Ai),
+        ("poe.com", Ai),
+        ("meta.ai", Ai),
+        ("grok.com", Ai),
+        ("kimi.com", Ai),
+        ("kimi.moonshot.cn", Ai),
+        ("doubao.com", Ai),
+        ("com.openai.chatgpt", Ai),
+        ("ai.perplexity", Ai),
         // --- Not search, though under a search brand ---
         ("docs.google.com", Referral),
         ("drive.google.com", Referral),
