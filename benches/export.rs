@@ -104,6 +104,7 @@ fn main() -> heatstore::Result<()> {
         .and_then(|s| s.parse().ok())
         .unwrap_or(3)
         .max(1);
+    #[cfg_attr(not(feature = "parquet"), allow(unused_mut))]
     let mut formats: Vec<(&str, &Export)> = vec![("ndjson", &ndjson)];
     #[cfg(feature = "parquet")]
     formats.push(("parquet", &parquet));
