@@ -5,7 +5,8 @@
 //! cargo run --release --example quickstart [EVENTS] [PATH]
 //! ```
 //! EVENTS defaults to 500,000; PATH to `quickstart.heat` in the system's
-//! temporary directory.
+//! temporary directory. It also draws the top page's click heatmap as a PNG
+//! beside the store (`quickstart.heatmap.png`) and prints where.
 
 use std::time::Instant;
 
@@ -96,6 +97,16 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     section(&format!("Click heatmap of {top}"));
     let heat = snap.heatmap(&site, &on_top, HeatmapOptions::default())?;
     print_grid(&heat, 48, 24);
+    #[cfg(feature = "png")]
+    {
+        // The same heatmap as a picture (feature `png`, on for examples).
+        let png_path = path.with_extension("heatmap.png");
+        let png =
+            heatstore::render::heatmap_png(&heat, &heatstore::render::RenderOptions::default())?;
+        std::fs::write(&png_path, png)
+            .map_err(|e| format!("cannot write {}: {e}", png_path.display()))?;
+        println!("picture of this heatmap: {}", png_path.display());
+    }
 
     section(&format!("Elements clicked on {top}"));
     let elements = snap.elements(&site, &on_top, Some(6))?;

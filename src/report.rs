@@ -376,8 +376,9 @@ pub fn parse_device(s: &str) -> std::result::Result<DeviceClass, String> {
 
 /// A channel by name.
 pub fn parse_channel(s: &str) -> std::result::Result<Channel, String> {
-    Channel::parse(s)
-        .ok_or_else(|| "expected direct, search, social, email, referral or campaign".to_owned())
+    Channel::parse(s).ok_or_else(|| {
+        "expected direct, search, social, email, referral, campaign or ai".to_owned()
+    })
 }
 
 /// A series bucket: `hour` or `day`.

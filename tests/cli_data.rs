@@ -169,3 +169,132 @@ fn export_and_import_back() {
     ]);
     assert!(err.contains("none.example"), "{err}");
 }
+
+#[test]
+fn query_pictures() {
+    let dir = tempfile::tempdir().unwrap();
+    let events = dir.path().join("events.ndjson");
+    let db = dir.path().join("p.heat");
+    let mut lines = String::new();
+    let pv = |sess: &str, ts: i64| {
+        format!(
+            "{{\"site\":\"p.example\",\"ts\":{ts},\"type\":\"pageview\",\"session\":\"{sess}\",\
+             \"url\":\"/\",\"vw\":1280,\"vh\":800,\"dh\":4000}}\n"
+        )
+    };
+    let t0 = 1_790_000_000_000i64;
+    for i in 0..4 {
+        let sess = format!("s{i}");
+        lines += &pv(&sess, t0 + i * 10_000);
+        lines += &format!(
+            "{{\"site\":\"p.example\",\"ts\":{},\"type\":\"click\",\"session\":\"{sess}\",\
+             \"url\":\"/\",\"x\":640,\"y\":300}}\n\
+             {{\"site\":\"p.example\",\"ts\":{},\"type\":\"scroll\",\"session\":\"{sess}\",\
+             \"url\":\"/\",\"y\":{},\"vw\":1280,\"vh\":800,\"dh\":4000}}\n",
+            t0 + i * 10_000 + 1000,
+            t0 + i * 10_000 + 2000,
+            800 * i
+        );
+    }
+    std::fs::write(&events, lines).unwrap();
+    ok(&["import", "--db", s(&db), s(&events)]);
+    let base = [
+        "query",
+        "--db",
+        s(&db),
+        "--site",
+        "p.example",
+        "--page",
+        "/",
+    ];
+    let with = |report: &str, more: &[&str]| -> Vec<String> {
+        let mut a: Vec<String> = vec![base[0].into(), report.into()];
+        a.extend(base[1..].iter().map(|x| x.to_string()));
+        a.extend(more.iter().map(|x| x.to_string()));
+        a
+    };
+    let run = |a: Vec<String>| heatstore(&a.iter().map(String::as_str).collect::<Vec<_>>());
+
+    // A heatmap picture of the given width, and the report still printed.
+    let heat = dir.path().join("heat.png");
+    let o = run(with(
+        "heatmap",
+        &["--png", s(&heat), "--width", "320", "--json"],
+    ));
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(json(&String::from_utf8(o.stdout).unwrap())["total"], 4);
+    assert!(String::from_utf8_lossy(&o.stderr).contains("heat.png"));
+    let bytes = std::fs::read(&heat).unwrap();
+    let info = png::Decoder::new(std::io::Cursor::new(&bytes[..]))
+        .read_info()
+        .unwrap()
+        .info()
+        .clone();
+    assert_eq!(info.width, 320);
+
+    // Over a screenshot (itself one of our pictures: any PNG will do).
+    let over = dir.path().join("over.png");
+    let o = run(with(
+        "heatmap",
+        &["--png", s(&over), "--background", s(&heat)],
+    ));
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(std::fs::read(&over).unwrap().starts_with(b"\x89PNG"));
+
+    // A scroll map.
+    let scroll = dir.path().join("scroll.png");
+    let o = run(with("scroll", &["--png", s(&scroll)]));
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(std::fs::read(&scroll).unwrap().starts_with(b"\x89PNG"));
+
+    // Clear errors: a background that is not a PNG, or missing; a path
+    // that cannot be written; a report without a picture; a width out of
+    // range; --width without --png.
+    let bad = dir.path().join("bad.png");
+    std::fs::write(&bad, b"GIF89a not really").unwrap();
+    let fails_with = |a: Vec<String>, needle: &str| {
+        let o = run(a);
+        assert!(!o.status.success());
+        let err = String::from_utf8_lossy(&o.stderr).into_owned();
+        assert!(err.contains(needle), "{needle:?} not in {err}");
+        assert!(!err.contains("panicked"), "{err}");
+    };
+    let out = dir.path().join("x.png");
+    fails_with(
+        with("heatmap", &["--png", s(&out), "--background", s(&bad)]),
+        "cannot use the background screenshot",
+    );
+    fails_with(
+        with(
+            "heatmap",
+            &[
+                "--png",
+                s(&out),
+                "--background",
+                s(&dir.path().join("none.png")),
+            ],
+        ),
+        "cannot read the background",
+    );
+    fails_with(
+        with(
+            "heatmap",
+            &["--png", s(&dir.path().join("no/such/dir/x.png"))],
+        ),
+        "cannot write the picture",
+    );
+    fails_with(
+        with("heatmap", &["--png", s(dir.path())]),
+        "cannot write the picture",
+    );
+    fails_with(
+        with("pages", &["--png", s(&out)]),
+        "--png draws the heatmap and scroll reports only",
+    );
+    fails_with(
+        with("heatmap", &["--png", s(&out), "--width", "0"]),
+        "invalid argument",
+    );
+    fails_with(with("heatmap", &["--width", "300"]), "--png");
+    assert!(!out.exists());
+}

@@ -321,6 +321,60 @@ fn parquet_export_reads_back() {
         .map(|p| (p.page.clone(), p.pageviews))
         .collect();
     assert_eq!(pv, want);
+    // Every stored field in its own column: the Parquet rows equal the
+    // NDJSON export's lines field by field, and seq numbers them 0..n.
+    const INTS: [&str; 10] = [
+        "x",
+        "y",
+        "vw",
+        "vh",
+        "dh",
+        "load_ms",
+        "ex",
+        "ey",
+        "len",
+        "duration_ms",
+    ];
+    let mut nd = Vec::new();
+    snap.export_ndjson(site, None, None, &mut nd).unwrap();
+    let mut want_rows: Vec<(i64, String, Vec<Option<i64>>)> = String::from_utf8(nd)
+        .unwrap()
+        .lines()
+        .map(|l| {
+            let v: Value = serde_json::from_str(l).unwrap();
+            let ints = INTS.iter().map(|n| v[*n].as_i64()).collect();
+            (
+                v["ts"].as_i64().unwrap(),
+                v["type"].as_str().unwrap().to_owned(),
+                ints,
+            )
+        })
+        .collect();
+    let mut got_rows = Vec::new();
+    let mut seqs = Vec::new();
+    for (_, b) in &events {
+        let int = |n: &str| {
+            let c = b.column_by_name(n).unwrap_or_else(|| panic!("column {n}"));
+            c.as_any().downcast_ref::<Int64Array>().unwrap().clone()
+        };
+        let kind = b.column_by_name("type").unwrap();
+        let kind = kind.as_any().downcast_ref::<StringArray>().unwrap();
+        let (ts, seq) = (int("ts"), int("seq"));
+        let cols: Vec<Int64Array> = INTS.iter().map(|n| int(n)).collect();
+        for i in 0..b.num_rows() {
+            let ints = cols
+                .iter()
+                .map(|c| (!c.is_null(i)).then(|| c.value(i)))
+                .collect();
+            got_rows.push((ts.value(i), kind.value(i).to_owned(), ints));
+            seqs.push(seq.value(i));
+        }
+    }
+    want_rows.sort();
+    got_rows.sort();
+    assert_eq!(got_rows, want_rows);
+    seqs.sort_unstable();
+    assert!(seqs.iter().copied().eq(0..counts.events as i64));
     let sessions: usize = read("sessions").iter().map(|(_, b)| b.num_rows()).sum();
     let with_bots = Filters {
         include_bots: true,

@@ -31,6 +31,8 @@ mod maintain;
 mod normalize;
 #[path = "heatstore/out.rs"]
 mod out;
+#[path = "heatstore/picture.rs"]
+mod picture;
 #[path = "heatstore/query.rs"]
 mod query;
 #[path = "heatstore/recover.rs"]
@@ -69,7 +71,8 @@ enum Command {
     Check(check::Args),
     /// Run a report: heatmap, elements, rage, scroll, referrers, devices,
     /// pages, series, replay, sessions.
-    Query(query::Args),
+    // Boxed: its many options make it by far the largest variant.
+    Query(Box<query::Args>),
     /// Record a deletion request (hidden at once, erased by `maintain`).
     Delete(delete::Args),
     /// List deletion requests with their status and deadline.

@@ -28,8 +28,9 @@ pub const PARQUET_ROWS_PER_FILE: u64 = 1 << 22;
 /// Rows in one row group (and one Arrow batch in memory).
 const BATCH_ROWS: usize = 65_536;
 
-const EVENT_INTS: [&str; 13] = [
+const EVENT_INTS: [&str; 14] = [
     "ts",
+    "seq",
     "x",
     "y",
     "vw",

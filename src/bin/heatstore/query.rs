@@ -14,6 +14,7 @@ use serde::Serialize;
 use crate::common::{parse_site, parse_time_arg, CmdResult, DbArg, Failure};
 use crate::out::Out;
 use crate::outln;
+use crate::picture::PictureArgs;
 
 /// Which report (the names of [`heatstore::report::Report`]).
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -127,6 +128,8 @@ pub struct Args {
     /// Print the typed result as JSON.
     #[arg(long)]
     json: bool,
+    #[command(flatten)]
+    picture: PictureArgs,
     /// Run the report N times in this process and print the median and
     /// minimum time to stderr (the first run fills the cache of decoded
     /// columns; later runs are hot, as in a long-running server).
@@ -193,6 +196,11 @@ fn opt_f(v: Option<f64>) -> String {
 
 /// Runs one report (`--repeat` times).
 pub fn run(args: &Args) -> CmdResult {
+    if args.picture.png.is_some() && !matches!(args.report, Report::Heatmap | Report::Scroll) {
+        return Err(Failure::new(
+            "--png draws the heatmap and scroll reports only",
+        ));
+    }
     let store = args.db.open_read()?;
     let mut out = Out::new();
     let mut times = Vec::new();
@@ -262,6 +270,13 @@ fn run_once(args: &Args, store: &heatstore::Store, o: &mut Out, output: bool) ->
         (true, true) => Output::Json,
         (true, false) => Output::Table,
     };
+    if output {
+        match &result {
+            ReportResult::Heatmap(h) => args.picture.heatmap(h)?,
+            ReportResult::Scroll(s) => args.picture.scroll(s)?,
+            _ => {}
+        }
+    }
     match &result {
         ReportResult::Heatmap(h) => print(o, json, h, |o, h| {
             outln!(

@@ -21,8 +21,8 @@
 //!      page's host (both compared lower-cased, without `www.`). Host and
 //!      domain are then `(direct)` ([`DIRECT`]).
 //!   3. The channel that [`ReferrerSources`] gives the host: search, social,
-//!      email, or referral for hosts listed to keep them out of a broader
-//!      entry (`docs.google.com` is not a search).
+//!      email, ai, or referral for hosts listed to keep them out of a
+//!      broader entry (`docs.google.com` is not a search).
 //!   4. [`Channel::Referral`].
 //!
 //! # The source table
@@ -30,9 +30,12 @@
 //! [`ReferrerSources::builtin`] is heatstore's own table of search engines,
 //! social networks and webmail hosts (the list is in this file, `BUILTIN`).
 //! **AI assistants** (`chatgpt.com`, `perplexity.ai`, `claude.ai`,
-//! `gemini.google.com`, ...) are listed as [`Channel::Search`]: people ask
-//! them what they used to ask a search engine, and the contract has six
-//! channels, none for them. Mastodon and other federated networks run on
+//! `gemini.google.com`, ...) are their own channel, [`Channel::Ai`]: their
+//! visitors arrive from an answer, not from a list of results, and sites
+//! want to see how many do. **Paid clicks** (`gclid`, `msclkid`,
+//! `utm_medium=cpc`, ...) are [`Channel::Campaign`] by rule 1: every
+//! tagged landing URL is a campaign, and `utm_medium` (a report grouping
+//! of its own) tells paid from other campaigns. Mastodon and other federated networks run on
 //! thousands of hosts and are not listed (they count as referral).
 //!
 //! An entry is a host (`facebook.com`), which also covers its subdomains
@@ -68,7 +71,7 @@ pub enum Channel {
     /// No referrer, or one on the page's own host.
     #[default]
     Direct = 0,
-    /// A search engine (or AI assistant).
+    /// A search engine.
     Search = 1,
     /// A social network.
     Social = 2,
@@ -78,17 +81,22 @@ pub enum Channel {
     Referral = 4,
     /// The landing URL carried `utm_*`, `gclid` or `msclkid`.
     Campaign = 5,
+    /// An AI assistant (`chatgpt.com`, `perplexity.ai`, `claude.ai`, ...).
+    /// Code 6, new in this version: older versions reject a file holding
+    /// it as corrupt.
+    Ai = 6,
 }
 
 impl Channel {
     /// Every channel, in code order.
-    pub const ALL: [Channel; 6] = [
+    pub const ALL: [Channel; 7] = [
         Channel::Direct,
         Channel::Search,
         Channel::Social,
         Channel::Email,
         Channel::Referral,
         Channel::Campaign,
+        Channel::Ai,
     ];
 
     /// The name used in reports and filters.
@@ -105,6 +113,7 @@ impl Channel {
             Channel::Email => "email",
             Channel::Referral => "referral",
             Channel::Campaign => "campaign",
+            Channel::Ai => "ai",
         }
     }
 
@@ -118,7 +127,7 @@ impl Channel {
     /// ```
     /// use heatstore::normalize::Channel;
     /// assert_eq!(Channel::from_code(Channel::Social.code()), Some(Channel::Social));
-    /// assert_eq!(Channel::from_code(6), None);
+    /// assert_eq!(Channel::from_code(7), None);
     /// ```
     pub fn from_code(code: u8) -> Option<Channel> {
         Channel::ALL.get(usize::from(code)).copied()
@@ -249,7 +258,7 @@ impl ReferrerSources {
     /// let sources = ReferrerSources::builtin();
     /// assert_eq!(sources.lookup("t.co"), Some(Channel::Social));
     /// assert_eq!(sources.lookup("webmail.example.org"), Some(Channel::Email));
-    /// assert_eq!(sources.lookup("chatgpt.com"), Some(Channel::Search));
+    /// assert_eq!(sources.lookup("chatgpt.com"), Some(Channel::Ai));
     /// ```
     pub fn lookup(&self, host: &str) -> Option<Channel> {
         let host = normalize_host(host);
@@ -647,19 +656,19 @@ mod tests {
             "https://chatgpt.com/",
             "chatgpt.com",
             "chatgpt.com",
-            Channel::Search,
+            Channel::Ai,
         );
         check(
             "https://www.perplexity.ai/",
             "perplexity.ai",
             "perplexity.ai",
-            Channel::Search,
+            Channel::Ai,
         );
         check(
             "https://gemini.google.com/",
             "gemini.google.com",
             "google.com",
-            Channel::Search,
+            Channel::Ai,
         );
         check(
             "https://docs.google.com/d/1",
@@ -796,6 +805,101 @@ mod tests {
         );
         // `mail.ru` is a portal, not a mail host.
         check("https://mail.ru/", "mail.ru", "mail.ru", Channel::Referral);
+    }
+
+    /// Regional mail and search providers, their webmail and redirect
+    /// hosts, and enterprise social hosts.
+    #[test]
+    fn regional_and_enterprise_hosts() {
+        use Channel::{Email, Referral, Search, Social};
+        let cases: &[(&str, &str, Channel)] = &[
+            // GMX and Web.de: webmail, redirector, portal search.
+            ("https://navigator-bs.gmx.net/mail", "gmx.net", Email),
+            (
+                "https://deref-gmx.net/mail/client/x/dereferrer/?redirectUrl=y",
+                "deref-gmx.net",
+                Email,
+            ),
+            ("https://suche.gmx.net/web?q=x", "gmx.net", Search),
+            ("https://navigator.web.de/", "web.de", Email),
+            ("https://3c-bap.web.de/mail/client/", "web.de", Email),
+            ("https://deref-web.de/mail/client/x", "deref-web.de", Email),
+            ("https://suche.web.de/web?q=x", "web.de", Search),
+            ("https://web.de/magazine/", "web.de", Referral),
+            // T-Online, Orange, Ionos / 1&1, Bluewin, UPC.
+            ("https://email.t-online.de/em", "t-online.de", Email),
+            (
+                "https://suche.t-online.de/fast-cgi/tsc?q=x",
+                "t-online.de",
+                Search,
+            ),
+            (
+                "https://www.t-online.de/nachrichten/",
+                "t-online.de",
+                Referral,
+            ),
+            ("https://messagerie.orange.fr/", "orange.fr", Email),
+            ("https://mail.orange.fr/appsuite/", "orange.fr", Email),
+            ("https://lemoteur.orange.fr/?kw=x", "orange.fr", Search),
+            ("https://email.ionos.de/appsuite/", "ionos.de", Email),
+            ("https://webmailer.1und1.de/", "1und1.de", Email),
+            ("https://email.bluewin.ch/", "bluewin.ch", Email),
+            ("https://search.bluewin.ch/", "bluewin.ch", Search),
+            ("https://webmail.upcmail.ch/", "upcmail.ch", Email),
+            ("https://mail.aol.com/webmail-std/", "aol.com", Email),
+            ("https://search.aol.com/aol/search?q=x", "aol.com", Search),
+            // Yandex, Seznam, Naver, Baidu, Rambler.
+            ("https://yandex.ru/search/?text=x", "yandex.ru", Search),
+            ("https://mail.yandex.com.tr/", "yandex.com.tr", Email),
+            ("https://dzen.ru/a/x", "dzen.ru", Social),
+            ("https://search.seznam.cz/?q=x", "seznam.cz", Search),
+            ("https://email.seznam.cz/", "seznam.cz", Email),
+            (
+                "https://m.search.naver.com/search.naver?query=x",
+                "naver.com",
+                Search,
+            ),
+            ("https://mail.naver.com/", "naver.com", Email),
+            ("https://kin.naver.com/qna/", "naver.com", Social),
+            ("https://news.naver.com/", "naver.com", Referral),
+            ("https://www.baidu.com/link?url=x", "baidu.com", Search),
+            ("https://tieba.baidu.com/p/1", "baidu.com", Social),
+            ("https://baike.baidu.com/item/x", "baidu.com", Referral),
+            (
+                "https://nova.rambler.ru/search?query=x",
+                "rambler.ru",
+                Search,
+            ),
+            ("https://mail.rambler.ru/", "rambler.ru", Email),
+            // Enterprise social, with Workplace's link shims.
+            ("https://l.workplace.com/l.php?u=x", "workplace.com", Social),
+            (
+                "https://lm.workplace.com/l.php?u=x",
+                "workplace.com",
+                Social,
+            ),
+            (
+                "https://acme.workplace.com/groups/1",
+                "workplace.com",
+                Social,
+            ),
+            ("https://web.yammer.com/main/", "yammer.com", Social),
+            ("https://teams.microsoft.com/", "microsoft.com", Social),
+            (
+                "https://slack-redir.net/link?url=x",
+                "slack-redir.net",
+                Social,
+            ),
+            ("https://app.slack.com/client/T1", "slack.com", Social),
+        ];
+        for &(referrer, domain, channel) in cases {
+            let r = classify(Some(referrer), Some("example.com"));
+            assert_eq!(
+                (r.domain.as_str(), r.channel),
+                (domain, channel),
+                "{referrer}"
+            );
+        }
     }
 
     #[test]
@@ -944,6 +1048,46 @@ mod tests {
             assert_eq!(Channel::from_code(c.code()), Some(c));
             assert_eq!(Channel::parse(c.as_str()), Some(c));
         }
+        // The codes on disk never change (docs/format.md 4.3.8).
+        let codes: Vec<(&str, u8)> = Channel::ALL
+            .iter()
+            .map(|c| (c.as_str(), c.code()))
+            .collect();
+        assert_eq!(
+            codes,
+            [
+                ("direct", 0),
+                ("search", 1),
+                ("social", 2),
+                ("email", 3),
+                ("referral", 4),
+                ("campaign", 5),
+                ("ai", 6)
+            ]
+        );
+        assert_eq!(Channel::from_code(7), None);
+    }
+
+    /// AI assistants are their own channel; a tagged landing URL (paid
+    /// click ids included) is a campaign whatever the referrer.
+    #[test]
+    fn ai_assistants_and_paid_clicks() {
+        for host in [
+            "chatgpt.com",
+            "claude.ai",
+            "copilot.microsoft.com",
+            "chat.mistral.ai",
+        ] {
+            let r = classify(Some(&format!("https://{host}/")), Some("example.com"));
+            assert_eq!(r.channel, Channel::Ai, "{host}");
+        }
+        let paid = classify_referrer(
+            Some("https://chatgpt.com/"),
+            Some("example.com"),
+            true,
+            &ReferrerSources::builtin(),
+        );
+        assert_eq!(paid.channel, Channel::Campaign);
     }
 
     #[test]
