@@ -53,19 +53,15 @@ pub(crate) struct Core {
     /// may be cached under that count.
     begun: std::sync::atomic::AtomicU64,
     done: std::sync::atomic::AtomicU64,
-    /// [`crate::guard::CAUGHT`] when the store was opened.
-    caught_at_open: u64,
 }
 
 impl Drop for Core {
     fn drop(&mut self) {
-        // redb panicked on a damaged page since the store was opened (the
-        // guard made it an error): its locks may be poisoned, and dropping
-        // the database could panic again, outside any guard. Drop it inside
-        // one, in its place an empty in-memory database (made once).
-        if crate::guard::CAUGHT.load(std::sync::atomic::Ordering::SeqCst) == self.caught_at_open {
-            return;
-        }
+        // Dropping a redb database commits its allocator state: on a
+        // damaged file that can panic (and after redb panicked once, its
+        // locks are poisoned and it will), outside any guard. So the
+        // database is dropped inside one, an empty in-memory database
+        // (made once per process) taking its place.
         static EMPTY: std::sync::OnceLock<Option<Arc<Db>>> = std::sync::OnceLock::new();
         let empty = EMPTY.get_or_init(|| {
             redb::Database::builder()
@@ -243,7 +239,6 @@ impl Core {
             writes: Arc::default(),
             begun: Default::default(),
             done: Default::default(),
-            caught_at_open: crate::guard::CAUGHT.load(std::sync::atomic::Ordering::SeqCst),
         })
     }
 

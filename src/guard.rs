@@ -49,11 +49,6 @@ fn install_hook() {
     });
 }
 
-/// Panics raised inside redb and caught by [`guarded`], in this process.
-/// After one, redb's own locks may be poisoned: dropping a database it
-/// panicked in can panic again (see `Core`'s `Drop`).
-pub(crate) static CAUGHT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-
 /// Runs `f`, turning a panic raised inside redb into [`Corrupt`] naming
 /// `what` was being read.
 pub(crate) fn guarded<T>(what: &str, f: impl FnOnce() -> Result<T>) -> Result<T> {
@@ -67,7 +62,6 @@ pub(crate) fn guarded<T>(what: &str, f: impl FnOnce() -> Result<T>) -> Result<T>
             if IN_REDB.with(Cell::take) == Some(false) {
                 resume_unwind(payload);
             }
-            CAUGHT.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
             let msg = payload
                 .downcast_ref::<&str>()
                 .map(|s| (*s).to_owned())

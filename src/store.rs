@@ -746,6 +746,47 @@ mod tests {
         assert_eq!(sum(&store), 11);
     }
 
+    /// `compact` returns what many small commits left free to the file
+    /// system. (That the rewrite's fresh file is compacted too is measured,
+    /// not tested here: 1M events, 17.8 → 10.5 bytes/event.)
+    #[test]
+    fn compact_shrinks_a_file_of_many_commits() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.heat");
+        let store = Store::open(&path).unwrap();
+        store.set_seal_rows(500);
+        let now = now_ms();
+        for c in 0..200 {
+            let mut w = store.writer().unwrap();
+            for i in 0..50 {
+                let mut e = Event::new(
+                    "c.example",
+                    now - 86_400_000 + c * 1000 + i,
+                    EventKind::Click,
+                    &format!("s{c}"),
+                    &format!("/page/{}", i % 7),
+                );
+                (e.x, e.y, e.vw) = (Some(i as u32), Some(c as u32), Some(1280));
+                w.append(&e).unwrap();
+            }
+            w.commit().unwrap();
+        }
+        store.writer().unwrap().seal_all().unwrap();
+        let before = std::fs::metadata(&path).unwrap().len();
+        store.compact().unwrap();
+        let after = std::fs::metadata(&path).unwrap().len();
+        assert!(after * 10 < before * 8, "{before} -> {after} bytes");
+        assert_eq!(
+            store
+                .snapshot()
+                .unwrap()
+                .counts("c.example")
+                .unwrap()
+                .events,
+            10_000
+        );
+    }
+
     /// The file rewrite carries every table and every entry: a table
     /// missing from the one list would fail here, not vanish at the next
     /// maintenance.

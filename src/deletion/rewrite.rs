@@ -63,11 +63,19 @@ impl Core {
     }
 
     fn rewrite_from(&self, old: &Database, pauses: &mut Pauses) -> Result<Rewritten> {
-        let (fresh, tmp) = self.fresh_database()?;
+        let (mut fresh, tmp) = self.fresh_database()?;
         let base = old.begin_read()?;
         copy_all(&base, &fresh)?;
         let mut seen = Versions::of(&base)?;
         drop(base);
+        // The copy, one large transaction, leaves free pages in the fresh
+        // file: compact it now, before the rounds (no lock is held, and
+        // nothing else has the fresh file open).
+        for _ in 0..3 {
+            if !fresh.compact()? {
+                break;
+            }
+        }
         let mut done = Rewritten::default();
         for _ in 0..MAX_ROUNDS {
             let t0 = Instant::now();
