@@ -82,12 +82,9 @@ impl View {
             c.pending_events += meta.pending_rows;
         }
         // (Without `sessions`, the caller counts them itself.)
-        let range = (s.id, 0)..=(s.id, if sessions { u64::MAX } else { 0 });
-        for e in self.t.sessions.range(range)? {
+        let range = (s.id, 0)..=(s.id, u64::MAX);
+        for e in self.t.sessions.range(range)?.take_while(|_| sessions) {
             let (k, v) = e?;
-            if !sessions {
-                break;
-            }
             if !s.hidden.is_empty() {
                 let row = SessionRow::decode(v.value())?;
                 if s.hidden.session_hidden(k.value().1, row.visitor)
