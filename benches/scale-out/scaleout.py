@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
-"""Scale-out check: the SQL of docs/export.md, run by ClickHouse (chDB) and
-Spark (PySpark, local mode) over heatstore's Parquet export, must give
-exactly `heatstore query --json`'s answers.
+"""Scale-out check: the SQL of docs/export.md, run by ClickHouse (chDB),
+Spark (PySpark, local mode) and DuckDB over heatstore's Parquet export,
+must give exactly `heatstore query --json`'s answers.
 
 Run it through `benches/scale-out/run` (which builds heatstore and the venv).
 
@@ -74,12 +74,15 @@ def statements(sql):
 PARAM = re.compile(r"(?<![:\w]):([a-z_]+)\b")
 
 
-def bind(sql, params):
-    """`:name` → the value as a literal (ints bare, strings quoted)."""
+def bind(sql, params, engine="spark"):
+    """`:name` → the value as a literal (ints bare, strings quoted the
+    engine's way: DuckDB's strings have no backslash escapes)."""
     def lit(m):
         v = params[m.group(1)]
         if isinstance(v, int):
             return str(v)
+        if engine == "duckdb":
+            return "'" + str(v).replace("'", "''") + "'"
         return "'" + str(v).replace("\\", "\\\\").replace("'", "\\'") + "'"
     return PARAM.sub(lit, sql)
 
@@ -140,6 +143,26 @@ class Spark:
 
     def close(self):
         self.spark.stop()
+
+
+class DuckDB:
+    name = "duckdb"
+
+    def __init__(self):
+        import duckdb
+        self.con = duckdb.connect()
+        self.version = duckdb.__version__
+
+    def run(self, sql):
+        out = None
+        for st in statements(sql):
+            rows = self.con.execute(st)
+            if not re.match(r"(?is)\s*(CREATE|SET|DROP|USE)\b", st):
+                out = [tuple(r) for r in rows.fetchall()]
+        return out
+
+    def close(self):
+        self.con.close()
 
 
 # ---------------------------------------------------------------- heatstore
@@ -295,7 +318,7 @@ def main():
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--days", type=int, default=10)
     ap.add_argument("--site", default="shop.example.com")
-    ap.add_argument("--engines", default="clickhouse,spark", help="comma-separated: clickhouse, spark")
+    ap.add_argument("--engines", default="clickhouse,spark", help="comma-separated: clickhouse, spark, duckdb")
     ap.add_argument("--spark-cores", type=int, default=2)
     ap.add_argument("--workdir", default=os.path.join(ROOT, "target", "scale-out"))
     ap.add_argument("--heatstore", default=os.path.join(ROOT, "target", "release", "heatstore"))
@@ -336,7 +359,8 @@ def main():
     engines = []
     for name in [e.strip() for e in args.engines.split(",") if e.strip()]:
         log(f"starting {name}")
-        eng = ClickHouse() if name == "clickhouse" else Spark(args.spark_cores) if name == "spark" else None
+        makers = {"clickhouse": ClickHouse, "spark": lambda: Spark(args.spark_cores), "duckdb": DuckDB}
+        eng = makers[name]() if name in makers else None
         if eng is None:
             sys.exit(f"scaleout.py: unknown engine {name!r}")
         setup = blocks.get(("setup", "views", name))
@@ -350,7 +374,7 @@ def main():
         sys.exit("scaleout.py: no engine")
     p["session"] = first.run(bind(
         "SELECT session FROM events WHERE page = :page GROUP BY session ORDER BY count(*) DESC, session LIMIT 1",
-        p))[0][0]
+        p, first.name))[0][0]
 
     failures = 0
     timings = {}
@@ -364,7 +388,7 @@ def main():
                 continue
             t = time.perf_counter()
             try:
-                rows = eng.run(bind(sql, p))
+                rows = eng.run(bind(sql, p, eng.name))
             except Exception as e:  # an engine's error: report it, go on
                 log(f"FAIL {title} [{eng.name}]: the engine failed: {str(e).splitlines()[0][:500]}")
                 failures += 1

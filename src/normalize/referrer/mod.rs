@@ -21,8 +21,8 @@
 //!      page's host (both compared lower-cased, without `www.`). Host and
 //!      domain are then `(direct)` ([`DIRECT`]).
 //!   3. The channel that [`ReferrerSources`] gives the host: search, social,
-//!      email, ai, or referral for hosts listed to keep them out of a
-//!      broader entry (`docs.google.com` is not a search).
+//!      email, ai, campaign (ad servers), or referral for hosts listed to
+//!      keep them out of a broader entry (`docs.google.com` is not a search).
 //!   4. [`Channel::Referral`].
 //!
 //! # The source table
@@ -45,8 +45,14 @@
 //! Lookup goes from the most specific host to the least, trying at each
 //! level the host entry, then the brand entry: `mail.google.com` (email) is
 //! found before `google.*` (search). At the most specific level only, a
-//! host whose first label is `mail` or `webmail` below its registrable
+//! host whose first label is `mail`, `webmail`, `webmailer` or `email`,
+//! optionally numbered (`webmail2`, `webmail1m`), below its registrable
 //! domain (`webmail.example.org`, `mail.yandex.ru`) counts as email.
+//!
+//! **Ad servers** (`doubleclick.net`, `googleadservices.com`,
+//! `googlesyndication.com`, ...) are [`Channel::Campaign`] by rule 3: a
+//! visitor who arrives from one clicked an ad, even when the landing URL
+//! carries no tag.
 //!
 //! Users may extend the table with [`ReferrerSources::add`] or with
 //! Snowplow's referer list ([`ReferrerSources::load_snowplow_json`]; it is
@@ -195,10 +201,10 @@ impl ReferrerSources {
 
     /// Adds (or replaces) one entry: a host such as `news.example.com`
     /// (covering its subdomains; a leading `www.` is ignored) or a brand
-    /// such as `example.*` (any ICANN public suffix). Only search, social,
-    /// email and referral entries make sense: `Direct` and `Campaign`, an
-    /// empty pattern or one with `/`, spaces or `*` elsewhere are refused
-    /// and `false` is returned.
+    /// such as `example.*` (any ICANN public suffix). `Campaign` marks an ad
+    /// server (a click from it is a paid visit). `Direct`, an empty pattern
+    /// or one with `/`, spaces or `*` elsewhere are refused and `false` is
+    /// returned.
     ///
     /// ```
     /// use heatstore::normalize::{Channel, ReferrerSources};
@@ -210,7 +216,7 @@ impl ReferrerSources {
     /// assert!(!sources.add("example.com/path", Channel::Search));
     /// ```
     pub fn add(&mut self, pattern: &str, channel: Channel) -> bool {
-        if matches!(channel, Channel::Direct | Channel::Campaign) {
+        if channel == Channel::Direct {
             return false;
         }
         let lower = pattern.trim().to_ascii_lowercase();
@@ -398,7 +404,27 @@ fn is_webmail_host(host: &str, domain: Option<&str>) -> bool {
         Some(d) => host.len() > d.len(),
         None => host.split('.').count() >= 3,
     };
-    below_domain && (host.starts_with("mail.") || host.starts_with("webmail."))
+    let first = host.split('.').next().unwrap_or("");
+    below_domain && is_mail_label(first)
+}
+
+/// `mail`, `webmail`, `email`, `webmailer`, optionally numbered
+/// (`webmail1`, `mail2`, `webmail1m`: providers number their webmail
+/// front ends).
+fn is_mail_label(label: &str) -> bool {
+    let rest = ["webmailer", "webmail", "email", "mail"]
+        .iter()
+        .find_map(|p| label.strip_prefix(p));
+    match rest {
+        None => false,
+        Some("") => true,
+        Some(r) => {
+            let digits = r.trim_start_matches(|c: char| c.is_ascii_digit());
+            digits.len() < r.len()
+                && digits.len() <= 1
+                && digits.bytes().all(|b| b.is_ascii_lowercase())
+        }
+    }
 }
 
 /// Lower-cases a host and drops a trailing `.`, a `:port` and one leading
@@ -997,7 +1023,32 @@ mod tests {
             assert!(!s.add(bad, Channel::Search), "{bad:?}");
         }
         assert!(!s.add("example.org", Channel::Direct));
-        assert!(!s.add("example.org", Channel::Campaign));
+        assert!(s.add("ads.example.org", Channel::Campaign));
+    }
+
+    #[test]
+    fn regional_webmail_redirectors_and_ad_servers() {
+        let s = ReferrerSources::builtin();
+        for (host, want) in [
+            ("webmail1m.orange.fr", Channel::Email),
+            ("webmail2.example.net", Channel::Email),
+            ("email.example.org", Channel::Email),
+            ("deref-gmx.de", Channel::Email),
+            ("deref-gmx.at", Channel::Email),
+            ("deref-1und1.de", Channel::Email),
+            ("rich-v01.bluewin.ch", Channel::Email),
+            ("search.bluewin.ch", Channel::Search),
+            ("aolsearch.com", Channel::Search),
+            ("tdsf.doubleclick.net", Channel::Campaign),
+            ("adservice.google.com", Channel::Campaign),
+            ("character.ai", Channel::Ai),
+            // Not mail: a word that merely starts with it, or the domain itself.
+            ("mailchimp.com", Channel::Referral),
+            ("mailing.example.com", Channel::Referral),
+            ("mail.ru", Channel::Referral),
+        ] {
+            assert_eq!(s.lookup(host).unwrap_or(Channel::Referral), want, "{host}");
+        }
     }
 
     #[test]

@@ -8,7 +8,7 @@ use super::Channel;
 /// subdomains) or `brand.*` (any ICANN public suffix); see the module docs.
 /// `Referral` entries carve exceptions out of broader ones.
 pub(super) const BUILTIN: &[(&str, Channel)] = {
-    use Channel::{Ai, Email, Referral, Search, Social};
+    use Channel::{Ai, Campaign, Email, Referral, Search, Social};
     &[
         // --- Search engines ---
         ("google.*", Search),
@@ -27,6 +27,8 @@ pub(super) const BUILTIN: &[(&str, Channel)] = {
         ("search.brave.com", Search),
         ("ask.com", Search),
         ("search.aol.com", Search),
+        ("search.aol.co.uk", Search),
+        ("aolsearch.*", Search),
         ("sogou.com", Search),
         ("so.com", Search),
         ("sm.cn", Search),
@@ -62,6 +64,7 @@ pub(super) const BUILTIN: &[(&str, Channel)] = {
         ("nova.rambler.ru", Search),
         // --- AI assistants: their own channel (module docs) ---
         ("chatgpt.com", Ai),
+        ("character.ai", Ai),
         ("chat.openai.com", Ai),
         ("perplexity.ai", Ai),
         ("gemini.google.com", Ai),
@@ -85,7 +88,8 @@ pub(super) const BUILTIN: &[(&str, Channel)] = {
         ("docs.google.com", Referral),
         ("drive.google.com", Referral),
         ("sites.google.com", Referral),
-        ("groups.google.com", Referral),
+        ("groups.google.*", Referral),
+        ("maps.google.*", Referral),
         ("play.google.com", Referral),
         ("accounts.google.com", Referral),
         ("support.google.com", Referral),
@@ -102,6 +106,10 @@ pub(super) const BUILTIN: &[(&str, Channel)] = {
         ("news.naver.com", Referral),
         ("finance.yahoo.*", Referral),
         ("sports.yahoo.*", Referral),
+        ("answers.yahoo.*", Referral),
+        ("weather.yahoo.*", Referral),
+        ("travel.yahoo.*", Referral),
+        ("mail.google.*", Email),
         // --- Social networks ---
         ("facebook.com", Social),
         ("fb.com", Social),
@@ -166,7 +174,20 @@ pub(super) const BUILTIN: &[(&str, Channel)] = {
         ("teams.cloud.microsoft", Social),
         ("slack.com", Social),
         ("slack-redir.net", Social),
+        ("qzone.qq.com", Social),
+        ("t.cn", Social),
+        ("vkontakte.ru", Social),
+        ("odnoklassniki.ru", Social),
+        ("mixi.jp", Social),
+        ("disqus.com", Social),
+        ("disq.us", Social),
+        // Link-in-bio pages: the visitor came from a social profile.
+        ("linktr.ee", Social),
+        ("lnk.bio", Social),
         ("com.facebook.katana", Social),
+        ("com.instagram.barcelona", Social),
+        ("com.snapchat.android", Social),
+        ("com.slack", Social),
         ("com.facebook.orca", Social),
         ("com.facebook.lite", Social),
         ("com.instagram.android", Social),
@@ -200,9 +221,10 @@ pub(super) const BUILTIN: &[(&str, Channel)] = {
         ("mail.163.com", Email),
         ("mail.126.com", Email),
         ("gmx.*", Email),
-        ("deref-gmx.net", Email),
-        ("deref-gmx.com", Email),
-        ("deref-web.de", Email),
+        // Their link redirectors, one per country domain.
+        ("deref-gmx.*", Email),
+        ("deref-web.*", Email),
+        ("deref-1und1.*", Email),
         ("deref-web-02.de", Email),
         ("deref-mail.com", Email),
         ("mail.com", Email),
@@ -222,8 +244,9 @@ pub(super) const BUILTIN: &[(&str, Channel)] = {
         ("email.ionos.co.uk", Email),
         ("email.1und1.de", Email),
         ("webmailer.1und1.de", Email),
-        ("email.bluewin.ch", Email),
-        ("webmail.bluewin.ch", Email),
+        // bluewin.ch is Swisscom's mail brand: its webmail runs on
+        // numbered hosts; search.bluewin.ch (search) is more specific.
+        ("bluewin.ch", Email),
         ("upcmail.net", Email),
         ("webmail.upcmail.ch", Email),
         ("email.seznam.cz", Email),
@@ -234,5 +257,18 @@ pub(super) const BUILTIN: &[(&str, Channel)] = {
         ("com.google.android.gm", Email),
         ("com.microsoft.office.outlook", Email),
         ("com.yahoo.mobile.client.android.mail", Email),
+        // --- Ad servers: a click on an ad is a paid visit ---
+        ("doubleclick.net", Campaign),
+        ("googleadservices.com", Campaign),
+        ("googlesyndication.com", Campaign),
+        ("adservice.google.*", Campaign),
+        ("adnxs.com", Campaign),
+        ("criteo.com", Campaign),
+        ("criteo.net", Campaign),
+        ("taboola.com", Campaign),
+        ("outbrain.com", Campaign),
+        ("adform.net", Campaign),
+        ("amazon-adsystem.com", Campaign),
+        ("bat.bing.com", Campaign),
     ]
 };
