@@ -26,6 +26,13 @@
 //!   requests (of visitors active in the window): the first query after
 //!   they are filed, and hot.
 //!
+//! - `HEATSTORE_BENCH_RAW_ONLY=1`: only the raw event scans (the last
+//!   table, always printed): events/s of `Snapshot::event_batches` over
+//!   the last 30 days (all clicks, a few columns; every event, three
+//!   columns), of `Snapshot::events` (every column, row by row) and, with
+//!   the `parquet` feature, of Arrow record batches; the first scan in a
+//!   freshly opened store and hot, on one core.
+//!
 //! Stores are generated once through the append API (`Generator` →
 //! `Writer::append`, a commit every 131,072 events, `seal_all`, `compact`)
 //! and cached under `target/bench-data/`, keyed by event count, days and
@@ -49,7 +56,7 @@ use std::time::{Duration, Instant};
 
 use heatstore::gen::{GenConfig, Generator, VisitorIds};
 use heatstore::normalize::{Channel, DeviceClass};
-use heatstore::query::{DeviceBy, Filters, HeatmapOptions, Interval, ReferrerBy};
+use heatstore::query::{Column, DeviceBy, Filters, HeatmapOptions, Interval, ReferrerBy};
 use heatstore::{EventKind, Snapshot, Store, FORMAT_VERSION};
 
 const SITE: &str = "shop.example.com";
@@ -668,6 +675,117 @@ fn cold_and_pending(p: &Prepared<'_>, path: &Path, events: u64, days: u32, pendi
     let _ = std::fs::remove_file(&copy);
 }
 
+/// A raw scan: rows returned.
+type Scan = Box<dyn Fn(&Snapshot, &Filters) -> u64>;
+
+fn raw_scans() -> Vec<(&'static str, Filters, Scan)> {
+    let clicks = Filters {
+        kind: Some(EventKind::Click),
+        ..Filters::default()
+    };
+    let batches = |cols: &'static [Column]| -> Scan {
+        Box::new(move |snap: &Snapshot, f: &Filters| {
+            let mut n = 0u64;
+            for b in snap.event_batches(SITE, f, cols).expect("scan") {
+                let b = b.expect("batch");
+                n += b.rows as u64;
+                black_box(&b);
+            }
+            n
+        })
+    };
+    let mut v: Vec<(&'static str, Filters, Scan)> = vec![
+        (
+            "clicks: ts, x, y, vw (batches)",
+            clicks.clone(),
+            batches(&[Column::Ts, Column::X, Column::Y, Column::Vw]),
+        ),
+        (
+            "every event: ts, kind, session (batches)",
+            Filters::default(),
+            batches(&[Column::Ts, Column::Kind, Column::Session]),
+        ),
+        (
+            "clicks: every column, row by row (events)",
+            clicks.clone(),
+            Box::new(|snap: &Snapshot, f: &Filters| {
+                let mut n = 0u64;
+                for e in snap.events(SITE, f).expect("scan") {
+                    black_box(e.expect("event"));
+                    n += 1;
+                }
+                n
+            }),
+        ),
+    ];
+    #[cfg(feature = "parquet")]
+    v.push((
+        "clicks: ts, x, y, vw, selector (Arrow record batches)",
+        clicks,
+        Box::new(|snap: &Snapshot, f: &Filters| {
+            let cols = [
+                Column::Ts,
+                Column::X,
+                Column::Y,
+                Column::Vw,
+                Column::Selector,
+            ];
+            let mut n = 0u64;
+            for rb in snap.event_record_batches(SITE, f, &cols).expect("scan") {
+                n += rb.expect("record batch").num_rows() as u64;
+            }
+            n
+        }),
+    ));
+    v
+}
+
+/// The raw event scans over the last 30 days of a store: the first scan
+/// in a freshly opened store, then hot (median of 20).
+fn raw_scan_table(label: &str, path: &Path) {
+    println!();
+    println!(
+        "store {label}: raw event scans, last 30 days, one thread (first scan in a freshly opened store; hot: median of 20)"
+    );
+    println!("| scan | events | first scan ms | first: M events/s | hot ms | hot: M events/s |");
+    println!("|---|---|---|---|---|---|");
+    for (name, base, scan) in raw_scans() {
+        let store = Store::open(path).expect("open the store");
+        let (from, to) = window(&store.snapshot().expect("snapshot"));
+        let f = Filters {
+            from: Some(from),
+            to: Some(to),
+            ..base
+        };
+        drop(store);
+        let store = Store::open(path).expect("open the store");
+        let t0 = Instant::now();
+        let snap = store.snapshot().expect("snapshot");
+        let n = scan(&snap, &f);
+        let first = t0.elapsed();
+        drop(snap);
+        assert!(n > 0, "{name}: the scan returned nothing");
+        let mut times = Vec::new();
+        for i in 0..WARMUP + 20 {
+            let t = Instant::now();
+            let snap = store.snapshot().expect("snapshot");
+            assert_eq!(scan(&snap, &f), n, "{name}: scans disagree");
+            if i >= WARMUP {
+                times.push(t.elapsed());
+            }
+        }
+        let hot = Timing::of(times).median;
+        let rate = |d: Duration| n as f64 / d.as_secs_f64().max(1e-9) / 1e6;
+        println!(
+            "| {name} | {n} | {:.1} | {:.1} | {:.2} | {:.1} |",
+            ms(first),
+            rate(first),
+            ms(hot),
+            rate(hot)
+        );
+    }
+}
+
 /// Median of 20 hot runs (after [`WARMUP`] untimed ones) of a report.
 fn hot_of(store: &Store, run: &dyn Fn(&Snapshot, &Setup) -> u64, setup: &Setup) -> Timing {
     let mut times = Vec::new();
@@ -774,6 +892,14 @@ fn main() {
         .max(20);
 
     eprintln!("stores:");
+    if std::env::var("HEATSTORE_BENCH_RAW_ONLY").is_ok_and(|v| v == "1") {
+        for &n in &sizes {
+            let (store, path) = store_for(n, WINDOW_DAYS as u32);
+            drop(store);
+            raw_scan_table(&label(n, WINDOW_DAYS as u32), &path);
+        }
+        return;
+    }
     let mut measured = Vec::new();
     let pending = std::env::var("HEATSTORE_BENCH_PENDING")
         .ok()
@@ -833,5 +959,8 @@ fn main() {
             short,
             long,
         );
+    }
+    for (n, path) in &later {
+        raw_scan_table(&label(*n, WINDOW_DAYS as u32), path);
     }
 }

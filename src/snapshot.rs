@@ -8,8 +8,9 @@ use std::collections::BTreeMap;
 use crate::error::Result;
 use crate::guard::guarded;
 use crate::query::{
-    Breakdown, DeviceBy, Elements, Filters, Heatmap, HeatmapOptions, Interval, Pages, RageClicks,
-    ReferrerBy, ScrollReach, Series, SessionList, SiteCounts, StoreStats, StoredEvent,
+    Breakdown, Column, DeviceBy, Elements, EventBatches, Events, Filters, Heatmap, HeatmapOptions,
+    Interval, Pages, RageClicks, ReferrerBy, ScrollReach, Series, SessionList, SiteCounts,
+    StoreStats, StoredEvent,
 };
 use crate::read::View;
 
@@ -438,6 +439,110 @@ impl Snapshot {
     pub fn session_events_by_key(&self, site: &str, key: &str) -> Result<Vec<StoredEvent>> {
         guarded("reading session events by key", || {
             self.view.session_events_by_key(site, key)
+        })
+    }
+
+    /// Every stored event of `site` that passes `filters`, one by one, with
+    /// its session's attributes: the raw event API, for analyses the
+    /// reports do not cover. The filters mean what they mean for event
+    /// reports: the range, page, kind and the session filters (device,
+    /// browser, OS, referrer, channel; bots left out unless
+    /// [`Filters::include_bots`] or [`Filters::device`] asks for them); a
+    /// `selector` keeps the clicks and inputs on that element. Deleted
+    /// data is never returned: rows that pending deletion requests hide
+    /// are left out as in every report. Order: by UTC day, within a day in
+    /// storage order (each session's events together, not sorted by time).
+    ///
+    /// Every column is decoded; [`Snapshot::event_batches`] decodes only
+    /// the columns asked for, and is the fast path.
+    ///
+    /// ```
+    /// # let store = heatstore::Store::in_memory()?;
+    /// # store.import_ndjson(concat!(
+    /// #     r##"{"site":"shop.example","ts":1790812800000,"type":"pageview","session":"s1","url":"/pricing","vw":390,"vh":700,"dh":3000,"ua":"Mozilla/5.0 (iPhone; CPU iPhone OS 17_1 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.1 Mobile/15E148 Safari/604.1"}"##, "\n",
+    /// #     r##"{"site":"shop.example","ts":1790812804000,"type":"click","session":"s1","url":"/pricing","x":195,"y":1200,"selector":"#buy"}"##, "\n",
+    /// # ).as_bytes())?;
+    /// use heatstore::query::Filters;
+    /// use heatstore::normalize::DeviceClass;
+    /// let snap = store.snapshot()?;
+    /// // Time from the pageview to the first click, per session.
+    /// let mut first: std::collections::HashMap<u64, (i64, Option<i64>)> = Default::default();
+    /// for e in snap.events("shop.example", &Filters::default())? {
+    ///     let e = e?;
+    ///     assert_eq!(e.device, DeviceClass::Mobile);
+    ///     let s = first.entry(e.session).or_insert((i64::MAX, None));
+    ///     match e.kind {
+    ///         heatstore::EventKind::Pageview => s.0 = s.0.min(e.ts),
+    ///         heatstore::EventKind::Click => s.1 = Some(s.1.map_or(e.ts, |t: i64| t.min(e.ts))),
+    ///         _ => {}
+    ///     }
+    /// }
+    /// let (pv, click) = first.values().next().copied().unwrap();
+    /// assert_eq!(click.unwrap() - pv, 4000);
+    /// # Ok::<(), heatstore::Error>(())
+    /// ```
+    pub fn events(&self, site: &str, filters: &Filters) -> Result<Events<'_>> {
+        let batches = self.event_batches(site, filters, &Column::ALL)?;
+        Ok(Events::new(batches))
+    }
+
+    /// The events of [`Snapshot::events`] as columnar batches (one per
+    /// segment with matching rows, so memory stays bounded by a segment)
+    /// holding only the `columns` asked for: bitmaps select the rows, and
+    /// only those columns are decoded, for those rows only. See
+    /// [`crate::query::EventBatch`] for an example; with the `parquet`
+    /// feature, [`crate::query::EventBatch::to_record_batch`] makes an
+    /// Arrow `RecordBatch` of each.
+    pub fn event_batches(
+        &self,
+        site: &str,
+        filters: &Filters,
+        columns: &[Column],
+    ) -> Result<EventBatches<'_>> {
+        guarded("scanning events", || {
+            EventBatches::new(&self.view, site, filters, columns)
+        })
+    }
+
+    /// The keyed hash the store holds for a raw session or visitor id of
+    /// `site`: the value of [`Column::Session`] and [`Column::Visitor`]
+    /// for that id (`None`: no such site). The hash is keyed per site, so
+    /// the same id has different hashes on different sites, and the raw id
+    /// cannot be recovered from it; this finds one's own test session in a
+    /// scan.
+    ///
+    /// ```
+    /// let store = heatstore::Store::in_memory()?;
+    /// store.import_ndjson(r#"{"site":"a.com","ts":1790812800000,"type":"pageview","session":"s1","url":"/"}"#.as_bytes())?;
+    /// let snap = store.snapshot()?;
+    /// let key = snap.id_hash("a.com", "s1")?.unwrap();
+    /// let e = snap.events("a.com", &Default::default())?.next().unwrap()?;
+    /// assert_eq!(e.session, key);
+    /// assert_eq!(e.visitor, key, "no visitor named: the session stands for itself");
+    /// # Ok::<(), heatstore::Error>(())
+    /// ```
+    pub fn id_hash(&self, site: &str, raw_id: &str) -> Result<Option<u64>> {
+        guarded("hashing an id", || {
+            Ok(self
+                .view
+                .site(site)?
+                .map(|s| crate::normalize::id_hash(&s.record.key, raw_id)))
+        })
+    }
+
+    /// The batches of [`Snapshot::event_batches`] as Apache Arrow
+    /// `RecordBatch`es (feature `parquet`), for DataFusion, Polars or a
+    /// Parquet writer; the fields are the `columns`, in order
+    /// ([`Column::arrow_field`]).
+    #[cfg(feature = "parquet")]
+    pub fn event_record_batches(
+        &self,
+        site: &str,
+        filters: &Filters,
+        columns: &[Column],
+    ) -> Result<crate::query::RecordBatches<'_>> {
+        Ok(crate::query::RecordBatches {
+            inner: self.event_batches(site, filters, columns)?,
         })
     }
 

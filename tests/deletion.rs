@@ -9,7 +9,9 @@ use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Command, Stdio};
 
-use common::model::{check_all, events, events_shaped, Model, Shape, VisitorOn, PAGES};
+use common::model::{
+    check_all, events, events_shaped, model_after, Model, Shape, VisitorOn, PAGES,
+};
 use heatstore::query::{Filters, HeatmapOptions};
 use heatstore::{DeletionTarget, Event, EventKind, RequestStatus, SiteSettings, Store};
 use rand::rngs::StdRng;
@@ -29,38 +31,6 @@ fn load(path: &Path, all: &[Event], seal_rows: u64) -> Store {
         w.commit().unwrap();
     }
     store
-}
-
-/// The model after deletions: the events left, and sessions whose first
-/// pageview fell in a deleted range keep no attributes.
-fn model_after(
-    all: &[Event],
-    visitors: &[(String, String)],
-    sessions: &[(String, String)],
-    ranges: &[(i64, i64)],
-) -> Model {
-    let full = Model::new(all);
-    let gone_session = |e: &Event| {
-        let sid = e.session.clone().unwrap();
-        let s = &full.sessions[&(e.site.clone(), sid)];
-        Model::deleted(s, visitors, sessions)
-    };
-    let in_range = |t: i64| ranges.iter().any(|&(f, to)| t >= f && t < to);
-    let left: Vec<Event> = all
-        .iter()
-        .filter(|e| !gone_session(e) && !in_range(e.ts))
-        .cloned()
-        .collect();
-    let mut m = Model::new(&left);
-    for (key, s) in m.sessions.iter_mut() {
-        if let Some(orig) = full.sessions.get(key) {
-            if orig.first.is_some_and(|(t, _)| in_range(t)) {
-                s.first = None;
-                s.attrs = None;
-            }
-        }
-    }
-    m
 }
 
 fn check_reports(store: &Store, m: &Model, seed: u64) {

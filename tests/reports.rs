@@ -4,49 +4,15 @@
 
 mod common;
 
-use common::model::{check_all, events_shaped, Model, Shape, VisitorOn, PAGES};
-use heatstore::normalize::{Channel, DeviceClass};
+use common::model::{
+    check_all, events_shaped, random_filters as filters, Model, Shape, VisitorOn, PAGES,
+};
+use heatstore::normalize::DeviceClass;
 use heatstore::query::{Filters, HeatmapOptions, ReferrerBy};
 use heatstore::{EventKind, Store};
 use proptest::prelude::*;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
-
-pub fn filters(rng: &mut StdRng) -> Filters {
-    let base = 1_767_225_600_000i64;
-    let mut f = Filters::default();
-    if rng.random_range(0..3) > 0 {
-        let a = base + rng.random_range(-86_400_000..3 * 86_400_000i64);
-        let b = a + rng.random_range(0..3 * 86_400_000i64);
-        // Ranges on whole hours and days too: reports answer those from
-        // per-partition aggregates, the others by scanning.
-        let unit = [1, 3_600_000, 86_400_000][rng.random_range(0..3)];
-        f.from = Some(a.div_euclid(unit) * unit);
-        f.to = Some(b.div_euclid(unit) * unit);
-    }
-    if rng.random_range(0..2) == 0 {
-        f.page = Some(PAGES[rng.random_range(0..PAGES.len())].to_owned());
-    }
-    match rng.random_range(0..8) {
-        0 => f.kind = Some(EventKind::Click),
-        1 => f.kind = Some(EventKind::Pageview),
-        2 => f.kind = Some(EventKind::Scroll),
-        _ => {}
-    }
-    match rng.random_range(0..10) {
-        0 => f.device = Some(DeviceClass::Mobile),
-        1 => f.device = Some(DeviceClass::Bot),
-        2 => f.browser = Some("Chrome".into()),
-        3 => f.os = Some("iOS".into()),
-        4 => f.referrer = Some("google.com".into()),
-        5 => f.channel = Some(Channel::Direct),
-        6 => f.channel = Some(Channel::Social),
-        7 => f.selector = Some("#buy".into()),
-        _ => {}
-    }
-    f.include_bots = rng.random_range(0..4) == 0;
-    f
-}
 
 fn run(seed: u64, n_sessions: usize, reopen: bool) {
     let mut rng = StdRng::seed_from_u64(seed ^ 0x5eed);

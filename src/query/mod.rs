@@ -11,15 +11,22 @@
 //! one event in the range that passes it. Bots are left out unless
 //! [`Filters::include_bots`] is set or [`Filters::device`] asks for them.
 //!
+//! The raw event API ([`crate::Snapshot::events`],
+//! [`crate::Snapshot::event_batches`]) returns the events themselves that
+//! pass the same filters, for analyses the reports do not cover.
+//!
 //! Work is done per partition and segment: filters become bitmap algebra
 //! over the segment's indexes, and only the columns of the surviving rows'
 //! segments are decoded.
 
 mod agg;
+#[cfg(feature = "parquet")]
+mod arrow;
 pub(crate) use agg::block_key;
 mod breakdowns;
 mod counts;
 mod elements;
+mod events;
 mod heatmap;
 mod pages;
 mod rage;
@@ -32,9 +39,12 @@ mod viewport;
 
 use serde::{Deserialize, Serialize};
 
+#[cfg(feature = "parquet")]
+pub use arrow::RecordBatches;
 pub use breakdowns::{Breakdown, BreakdownRow};
 pub use counts::{SiteCounts, StoreStats};
 pub use elements::{Element, Elements};
+pub use events::{Column, EventBatch, EventBatches, Events, RawEvent};
 pub use heatmap::{Heatmap, HeatmapCell};
 pub use pages::{PageRow, Pages};
 pub use rage::{RageBurst, RageClicks};

@@ -4,7 +4,9 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
-use heatstore::normalize::{classify_referrer, parse_page, Device, DeviceClass, ReferrerSources};
+use heatstore::normalize::{
+    classify_referrer, parse_page, Channel, Device, DeviceClass, ReferrerSources,
+};
 use heatstore::query::{DeviceBy, Filters, HeatmapOptions, Interval, ReferrerBy};
 use heatstore::{Event, EventKind, Store, StoredEvent};
 use rand::rngs::StdRng;
@@ -332,7 +334,7 @@ impl Model {
             || s.named.iter().any(|v| hit(visitors, v))
     }
 
-    fn session(&self, e: &ME) -> &SessionModel {
+    pub fn session(&self, e: &ME) -> &SessionModel {
         &self.sessions[&(e.e.site.clone(), e.e.session.clone().unwrap())]
     }
 
@@ -362,7 +364,7 @@ impl Model {
     }
 
     /// Event filter, without the selector.
-    fn event_ok(&self, e: &ME, site: &str, f: &Filters) -> bool {
+    pub fn event_ok(&self, e: &ME, site: &str, f: &Filters) -> bool {
         e.e.site == site
             && f.from.is_none_or(|t| e.e.ts >= t)
             && f.to.is_none_or(|t| e.e.ts < t)
@@ -827,6 +829,75 @@ pub fn check_all(store: &Store, m: &Model, f: &Filters, opts: HeatmapOptions) {
             );
         }
     }
+}
+
+/// The model after deletions: the events left, and sessions whose first
+/// pageview fell in a deleted range keep no attributes.
+pub fn model_after(
+    all: &[Event],
+    visitors: &[(String, String)],
+    sessions: &[(String, String)],
+    ranges: &[(i64, i64)],
+) -> Model {
+    let full = Model::new(all);
+    let gone_session = |e: &Event| {
+        let sid = e.session.clone().unwrap();
+        let s = &full.sessions[&(e.site.clone(), sid)];
+        Model::deleted(s, visitors, sessions)
+    };
+    let in_range = |t: i64| ranges.iter().any(|&(f, to)| t >= f && t < to);
+    let left: Vec<Event> = all
+        .iter()
+        .filter(|e| !gone_session(e) && !in_range(e.ts))
+        .cloned()
+        .collect();
+    let mut m = Model::new(&left);
+    for (key, s) in m.sessions.iter_mut() {
+        if let Some(orig) = full.sessions.get(key) {
+            if orig.first.is_some_and(|(t, _)| in_range(t)) {
+                s.first = None;
+                s.attrs = None;
+            }
+        }
+    }
+    m
+}
+
+/// Random filters of every kind the reports take.
+pub fn random_filters(rng: &mut StdRng) -> Filters {
+    let base = 1_767_225_600_000i64;
+    let mut f = Filters::default();
+    if rng.random_range(0..3) > 0 {
+        let a = base + rng.random_range(-86_400_000..3 * 86_400_000i64);
+        let b = a + rng.random_range(0..3 * 86_400_000i64);
+        // Ranges on whole hours and days too: reports answer those from
+        // per-partition aggregates, the others by scanning.
+        let unit = [1, 3_600_000, 86_400_000][rng.random_range(0..3)];
+        f.from = Some(a.div_euclid(unit) * unit);
+        f.to = Some(b.div_euclid(unit) * unit);
+    }
+    if rng.random_range(0..2) == 0 {
+        f.page = Some(PAGES[rng.random_range(0..PAGES.len())].to_owned());
+    }
+    match rng.random_range(0..8) {
+        0 => f.kind = Some(EventKind::Click),
+        1 => f.kind = Some(EventKind::Pageview),
+        2 => f.kind = Some(EventKind::Scroll),
+        _ => {}
+    }
+    match rng.random_range(0..10) {
+        0 => f.device = Some(DeviceClass::Mobile),
+        1 => f.device = Some(DeviceClass::Bot),
+        2 => f.browser = Some("Chrome".into()),
+        3 => f.os = Some("iOS".into()),
+        4 => f.referrer = Some("google.com".into()),
+        5 => f.channel = Some(Channel::Direct),
+        6 => f.channel = Some(Channel::Social),
+        7 => f.selector = Some("#buy".into()),
+        _ => {}
+    }
+    f.include_bots = rng.random_range(0..4) == 0;
+    f
 }
 
 pub fn replay_model(m: &Model, site: &str, session: &str) -> Vec<StoredEvent> {
