@@ -759,6 +759,12 @@ fn raw_scan_table(label: &str, path: &Path) {
         };
         drop(store);
         let store = Store::open(path).expect("open the store");
+        if let Some(bytes) = std::env::var("HEATSTORE_BENCH_CACHE_BYTES")
+            .ok()
+            .and_then(|v| v.replace('_', "").parse().ok())
+        {
+            store.set_cache_bytes(bytes);
+        }
         let t0 = Instant::now();
         let snap = store.snapshot().expect("snapshot");
         let n = scan(&snap, &f);

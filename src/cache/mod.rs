@@ -145,6 +145,13 @@ impl Cache {
         }
     }
 
+    /// The cached value of `key`, if there is one.
+    pub(crate) fn get<T: Any + Send + Sync>(&self, key: Key) -> Option<Arc<T>> {
+        let g = self.inner.lock().ok()?;
+        let (v, _) = g.0.get(&key)?;
+        Arc::clone(v).downcast::<T>().ok()
+    }
+
     /// The cached value of `key`, or `build`'s (value, estimated bytes),
     /// cached.
     pub(crate) fn get_or_try<T: Any + Send + Sync>(

@@ -24,6 +24,52 @@ use crate::storage::journal::Touched;
 use crate::storage::schema::*;
 use crate::storage::Corrupt;
 
+/// Free space a rewrite leaves in the fresh file for the commits that
+/// follow. redb grows a file under 4 GiB by doubling it when a commit
+/// finds no free page of the size it needs, and a compacted file has
+/// none: without this, the first commit after a compaction that needed
+/// more than a few pages (a purge, the catch-up rounds, marking requests
+/// erased) doubled the file, and a file is trimmed only when more than
+/// half of it is free at its end. So the fresh file starts with a ballast
+/// table (its pages are the lowest of the file), the data is copied above
+/// it and compacted, the ballast is dropped, and the file is closed and
+/// reopened: closing trims whatever that last commit grew at the end,
+/// and the ballast's pages stay free below the data, for later commits.
+const RESERVE: TableDefinition<u32, &[u8]> = TableDefinition::new("rewrite_reserve");
+/// One ballast value: just under 1 MiB, so that each takes one 1 MiB
+/// block of redb's buddy allocator.
+const RESERVE_CHUNK: usize = (1 << 20) - (16 << 10);
+
+/// The reserve for a store whose file takes `file` bytes: 1/48 of it
+/// (about 2 %; the file may hold free pages of its own), at least 1 MiB
+/// and at most 64 MiB.
+fn reserve_chunks(file: u64) -> u32 {
+    let chunks = file / 48 / (1 << 20);
+    chunks.clamp(1, 64) as u32
+}
+
+/// Writes `chunks` ballast values into an empty `db`.
+fn fill_reserve(db: &Database, chunks: u32) -> Result<()> {
+    let txn = db.begin_write()?;
+    {
+        let mut t = txn.open_table(RESERVE)?;
+        let chunk = vec![0u8; RESERVE_CHUNK];
+        for i in 0..chunks {
+            t.insert(i, chunk.as_slice())?;
+        }
+    }
+    txn.commit()?;
+    Ok(())
+}
+
+/// Drops the ballast: its pages become the free reserve.
+fn release_reserve(db: &Database) -> Result<()> {
+    let txn = db.begin_write()?;
+    txn.delete_table(RESERVE)?;
+    txn.commit()?;
+    Ok(())
+}
+
 /// A catch-up round this quick is followed by the paused one.
 const QUICK: Duration = Duration::from_millis(20);
 
@@ -64,6 +110,15 @@ impl Core {
 
     fn rewrite_from(&self, old: &Database, pauses: &mut Pauses) -> Result<Rewritten> {
         let (mut fresh, tmp) = self.fresh_database()?;
+        // A file keeps a reserve of free pages ([`RESERVE`]); a store in
+        // memory has no file to keep small.
+        let reserve = match self.location {
+            Location::Memory => None,
+            _ => Some(reserve_chunks(self.file_bytes()?)),
+        };
+        if let Some(chunks) = reserve {
+            fill_reserve(&fresh, chunks)?;
+        }
         let base = old.begin_read()?;
         copy_all(&base, &fresh)?;
         let mut seen = Versions::of(&base)?;
@@ -75,6 +130,11 @@ impl Core {
             if !fresh.compact()? {
                 break;
             }
+        }
+        if reserve.is_some() {
+            release_reserve(&fresh)?;
+            drop(fresh);
+            fresh = self.reopen_fresh(tmp.as_deref())?;
         }
         let mut done = Rewritten::default();
         for _ in 0..MAX_ROUNDS {
@@ -114,6 +174,18 @@ impl Core {
         drop(paused);
         pauses.note(t0.elapsed());
         Ok(done)
+    }
+
+    /// The fresh database again, after it was closed (a file store only).
+    fn reopen_fresh(&self, tmp: Option<&Path>) -> Result<Database> {
+        let tmp = tmp.ok_or_else(|| Corrupt::new("rewrite", "no fresh file to reopen"))?;
+        Ok(match &self.location {
+            Location::Vfs(vfs, _) => {
+                let backend = crate::storage::file::Boxed(vfs.open(&tmp.to_string_lossy(), false)?);
+                Database::builder().create_with_backend(backend)?
+            }
+            _ => Database::create(tmp)?,
+        })
     }
 
     /// An empty database beside the store (in memory for a store in

@@ -520,24 +520,25 @@ fn selector_rows(ctx: &SegCtx<'_>, selector: &str, rows: RoaringBitmap) -> Resul
     else {
         return Ok(RoaringBitmap::new());
     };
-    let dense = ctx.opt(col::SELECTOR)?;
-    let mut keep = RoaringBitmap::new();
-    for r in &rows {
-        if dense.get(r) == Some(u64::from(id)) {
-            keep.insert(r);
-        }
-    }
     let mut kinds = ctx.kind_rows(EventKind::Click)?;
     kinds |= ctx.kind_rows(EventKind::Input)?;
-    keep &= kinds;
-    Ok(keep)
+    let candidates: Vec<u32> = (rows & kinds).iter().collect();
+    let values = ctx.opt_at(col::SELECTOR, &candidates)?;
+    Ok(candidates
+        .into_iter()
+        .zip(values)
+        .filter(|(_, v)| *v == Some(u64::from(id)))
+        .map(|(r, _)| r)
+        .collect())
 }
 
 /// Strings of one dimension, resolved once per batch.
 struct Interner<'a> {
     ctx: &'a SegCtx<'a>,
     dim: Dim,
-    seen: HashMap<u64, Arc<str>>,
+    seen: HashMap<u64, Arc<str>, foldhash::fast::RandomState>,
+    /// The last id asked for: runs of one value are common.
+    last: Option<(u64, Arc<str>)>,
 }
 
 impl<'a> Interner<'a> {
@@ -545,15 +546,25 @@ impl<'a> Interner<'a> {
         Interner {
             ctx,
             dim,
-            seen: HashMap::new(),
+            seen: HashMap::default(),
+            last: None,
         }
     }
     fn get(&mut self, id: u64) -> Result<Arc<str>> {
-        if let Some(s) = self.seen.get(&id) {
-            return Ok(Arc::clone(s));
+        if let Some((last, s)) = &self.last {
+            if *last == id {
+                return Ok(Arc::clone(s));
+            }
         }
-        let s: Arc<str> = Arc::from(self.ctx.string(self.dim, id)?);
-        self.seen.insert(id, Arc::clone(&s));
+        let s = match self.seen.get(&id) {
+            Some(s) => Arc::clone(s),
+            None => {
+                let s: Arc<str> = Arc::from(self.ctx.string(self.dim, id)?);
+                self.seen.insert(id, Arc::clone(&s));
+                s
+            }
+        };
+        self.last = Some((id, Arc::clone(&s)));
         Ok(s)
     }
 }
@@ -579,8 +590,10 @@ fn pos_of(v: Option<u64>) -> Result<Option<u16>> {
 
 /// Decodes the wanted columns of the segment's surviving rows.
 fn gather(ctx: &SegCtx<'_>, w: Wanted) -> Result<EventBatch> {
-    let rows = &ctx.rows;
-    let n = rows.len() as usize;
+    // The rows once, as a slice: every column walks them.
+    let rows: Vec<u32> = ctx.rows.iter().collect();
+    let rows = rows.as_slice();
+    let n = rows.len();
     let mut b = EventBatch {
         rows: n,
         day: ctx.part.day,
@@ -589,7 +602,7 @@ fn gather(ctx: &SegCtx<'_>, w: Wanted) -> Result<EventBatch> {
     if w.has(Column::Ts) {
         let ts = ctx.ts()?;
         let mut v = Vec::with_capacity(n);
-        for r in rows {
+        for &r in rows {
             v.push(
                 *ts.get(r as usize)
                     .ok_or_else(|| Corrupt::new("segment time column", "row past the column"))?,
@@ -600,14 +613,16 @@ fn gather(ctx: &SegCtx<'_>, w: Wanted) -> Result<EventBatch> {
     if w.has(Column::Kind) {
         let mut per_row = vec![u8::MAX; ctx.seg.rows as usize];
         for k in EventKind::ALL {
-            for r in ctx.kind_rows(k)? {
+            let mut of_kind = ctx.kind_rows(k)?;
+            of_kind &= &ctx.rows;
+            for r in of_kind {
                 if let Some(slot) = per_row.get_mut(r as usize) {
                     *slot = k.code();
                 }
             }
         }
         let mut v = Vec::with_capacity(n);
-        for r in rows {
+        for &r in rows {
             let code = per_row.get(r as usize).copied().unwrap_or(u8::MAX);
             v.push(
                 EventKind::from_code(code)
@@ -620,7 +635,7 @@ fn gather(ctx: &SegCtx<'_>, w: Wanted) -> Result<EventBatch> {
         let pages = ctx.page_ids()?;
         let mut names = Interner::new(ctx, Dim::Page);
         let mut v = Vec::with_capacity(n);
-        for r in rows {
+        for &r in rows {
             let id = pages
                 .get(r as usize)
                 .ok_or_else(|| Corrupt::new("segment page column", "row past the column"))?;
@@ -638,7 +653,7 @@ fn gather(ctx: &SegCtx<'_>, w: Wanted) -> Result<EventBatch> {
         Column::Channel,
     ];
     if per_session.iter().any(|c| w.has(*c)) {
-        session_columns(ctx, w, &mut b)?;
+        session_columns(ctx, rows, w, &mut b)?;
     }
     let nums: [(Column, u8); 8] = [
         (Column::X, col::X),
@@ -654,10 +669,9 @@ fn gather(ctx: &SegCtx<'_>, w: Wanted) -> Result<EventBatch> {
         if !w.has(c) {
             continue;
         }
-        let dense = ctx.opt(id)?;
         let mut v = Vec::with_capacity(n);
-        for r in rows {
-            v.push(u32_of(dense.get(r))?);
+        for x in ctx.opt_at(id, rows)? {
+            v.push(u32_of(x)?);
         }
         match c {
             Column::X => b.x = Some(v),
@@ -674,10 +688,9 @@ fn gather(ctx: &SegCtx<'_>, w: Wanted) -> Result<EventBatch> {
         if !w.has(c) {
             continue;
         }
-        let dense = ctx.opt(id)?;
         let mut v = Vec::with_capacity(n);
-        for r in rows {
-            v.push(pos_of(dense.get(r))?);
+        for x in ctx.opt_at(id, rows)? {
+            v.push(pos_of(x)?);
         }
         if c == Column::Ex {
             b.ex = Some(v);
@@ -692,11 +705,10 @@ fn gather(ctx: &SegCtx<'_>, w: Wanted) -> Result<EventBatch> {
         if !w.has(c) {
             continue;
         }
-        let dense = ctx.opt(id)?;
         let mut names = Interner::new(ctx, dim);
         let mut v = Vec::with_capacity(n);
-        for r in rows {
-            v.push(match dense.get(r) {
+        for x in ctx.opt_at(id, rows)? {
+            v.push(match x {
                 Some(id) => Some(names.get(id)?),
                 None => None,
             });
@@ -711,7 +723,7 @@ fn gather(ctx: &SegCtx<'_>, w: Wanted) -> Result<EventBatch> {
 }
 
 /// The columns that come from each row's session.
-fn session_columns(ctx: &SegCtx<'_>, w: Wanted, b: &mut EventBatch) -> Result<()> {
+fn session_columns(ctx: &SegCtx<'_>, rows: &[u32], w: Wanted, b: &mut EventBatch) -> Result<()> {
     let runs = ctx.runs()?;
     let attrs = if [
         Column::Device,
@@ -745,7 +757,7 @@ fn session_columns(ctx: &SegCtx<'_>, w: Wanted, b: &mut EventBatch) -> Result<()
         }
     };
     let mut si = 0usize;
-    for r in &ctx.rows {
+    for &r in rows {
         while runs.starts.get(si + 1).is_some_and(|&s| s <= r) {
             si += 1;
         }

@@ -229,21 +229,29 @@ impl<'a> SegCtx<'a> {
         self.cached(id, || {
             let mut dense = vec![u32::MAX; self.seg.rows as usize];
             if let Some(c) = self.opt_column(id)? {
-                for (row, v) in c.iter() {
-                    let slot = dense.get_mut(row as usize).ok_or_else(|| {
-                        Corrupt::new("segment optional column", "row past the segment")
-                    })?;
-                    *slot = u32::try_from(v)
-                        .ok()
-                        .filter(|&v| v != u32::MAX)
-                        .ok_or_else(|| {
-                            Corrupt::new("segment optional column", "value out of range")
-                        })?;
-                }
+                c.fill_dense(&mut dense)?;
             }
             let size = dense.len() * 4 + 32;
             Ok((Dense(dense), size))
         })
+    }
+
+    /// The values of an optional column at `rows` (ascending): from the
+    /// decoded column when the cache holds it, else straight from the
+    /// column's bytes when the rows are few (only their values are
+    /// unpacked, nothing is cached), else through [`SegCtx::opt`].
+    pub(crate) fn opt_at(&self, id: u8, rows: &[u32]) -> Result<Vec<Option<u64>>> {
+        let dense = match self.snap.cache.get::<Dense>(self.key(id)) {
+            Some(d) => d,
+            None if rows.len().saturating_mul(64) < self.seg.rows as usize => {
+                return Ok(match self.opt_column(id)? {
+                    Some(c) => c.values_at(rows),
+                    None => vec![None; rows.len()],
+                });
+            }
+            None => self.opt(id)?,
+        };
+        Ok(rows.iter().map(|&r| dense.get(r)).collect())
     }
 
     /// A string of a dictionary-coded optional value.
@@ -484,11 +492,17 @@ pub(crate) fn filter_rows(
         }
     }
     // Device class (and bots left out unless asked for).
-    let devices = ctx.need(col::BM_DEVICE)?;
+    // The device bitmaps decoded once (cached), not read per query.
     match f.device {
-        Some(d) => rows &= segment::decode_bitmap_of(&devices, u32::from(d.code()))?,
+        Some(d) => rows &= ctx.bitmap_of(col::BM_DEVICE, u32::from(d.code()))?,
         None if !f.include_bots => {
-            rows -= segment::decode_bitmap_of(&devices, u32::from(DeviceClass::Bot.code()))?
+            let devices = ctx.bitmaps(col::BM_DEVICE)?;
+            if let Some((_, bots)) = devices
+                .iter()
+                .find(|(v, _)| *v == u32::from(DeviceClass::Bot.code()))
+            {
+                rows -= bots;
+            }
         }
         None => {}
     }

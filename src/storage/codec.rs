@@ -534,6 +534,57 @@ impl UintCol {
     }
 }
 
+impl UintCol {
+    /// Every value in order, unpacked in one sequential pass (what
+    /// [`UintCol::get`] gives for each index, without its per-value search
+    /// of the exceptions).
+    pub(crate) fn to_vec(&self) -> Vec<u64> {
+        match self {
+            UintCol::Const { n, v } => vec![*v; *n],
+            UintCol::Packed {
+                n,
+                min,
+                width,
+                words,
+                exceptions,
+            } => {
+                let mut out = Vec::with_capacity(*n);
+                let w = usize::from(*width);
+                if w == 0 {
+                    out.resize(*n, *min);
+                } else {
+                    let mask = if w == 64 { u64::MAX } else { (1u64 << w) - 1 };
+                    let mut bit = 0usize;
+                    for _ in 0..*n {
+                        let (at, off) = (bit / 64, bit % 64);
+                        let mut v = words.get(at).copied().unwrap_or(0) >> off;
+                        if off + w > 64 {
+                            v |= words.get(at + 1).copied().unwrap_or(0) << (64 - off);
+                        }
+                        out.push((v & mask).wrapping_add(*min));
+                        bit += w;
+                    }
+                }
+                for &(i, v) in exceptions {
+                    if let Some(slot) = out.get_mut(i) {
+                        *slot = v;
+                    }
+                }
+                out
+            }
+            UintCol::Runs { ends, values } => {
+                let mut out = Vec::new();
+                let mut start = 0usize;
+                for (&end, &v) in ends.iter().zip(values) {
+                    out.extend(std::iter::repeat_n(v, end.saturating_sub(start)));
+                    start = start.max(end);
+                }
+                out
+            }
+        }
+    }
+}
+
 /// The most values one column may hold: a segment's row limit, with room for
 /// the partition-wide session columns.
 pub(crate) const MAX_COLUMN_LEN: usize = 1 << 24;
@@ -556,6 +607,27 @@ pub(crate) fn get_bitmap(r: &mut Reader<'_>) -> Result<roaring::RoaringBitmap, C
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn to_vec_equals_get() {
+        let cases: Vec<Vec<u64>> = vec![
+            vec![],
+            vec![7; 100],
+            (0..1000).collect(),
+            (0..1000)
+                .map(|i| if i % 97 == 0 { u64::MAX - i } else { i % 13 })
+                .collect(),
+            (0..500).map(|i| i / 50).collect(),
+        ];
+        for values in cases {
+            let mut buf = Vec::new();
+            encode_uints(&values, &mut buf);
+            let col = UintCol::parse(&mut Reader::new(&buf, "test")).unwrap();
+            let all: Vec<u64> = (0..values.len()).map(|i| col.get(i).unwrap()).collect();
+            assert_eq!(col.to_vec(), all);
+            assert_eq!(all, values);
+        }
+    }
 
     fn roundtrip(values: &[u64]) -> usize {
         let mut buf = Vec::new();

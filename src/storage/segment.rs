@@ -599,20 +599,6 @@ pub(crate) fn decode_bitmaps(bytes: &[u8]) -> Result<Vec<(u32, RoaringBitmap)>, 
     Ok(out)
 }
 
-/// Decodes only the bitmap of one value (empty when absent).
-pub(crate) fn decode_bitmap_of(bytes: &[u8], value: u32) -> Result<RoaringBitmap, Corrupt> {
-    let mut r = Reader::new(bytes, "segment bitmap index");
-    let n = r.count(2)?;
-    for _ in 0..n {
-        let v = r.varint()?;
-        if v == u64::from(value) {
-            return get_bitmap(&mut r);
-        }
-        r.bytes_prefixed()?;
-    }
-    Ok(RoaringBitmap::new())
-}
-
 /// Which rows of a segment an optional column has a value for.
 #[derive(Clone, Debug)]
 enum Presence {
@@ -694,16 +680,79 @@ impl OptColumn {
         .collect()
     }
 
-    /// Every (row, value), in row order.
+    /// The rows that have a value.
+    fn present(&self) -> std::borrow::Cow<'_, RoaringBitmap> {
+        match &self.presence {
+            Presence::Kinds(ks) => match ks.as_slice() {
+                [one] => std::borrow::Cow::Borrowed(one),
+                ks => {
+                    std::borrow::Cow::Owned(ks.iter().fold(RoaringBitmap::new(), |acc, k| acc | k))
+                }
+            },
+            Presence::Bitmap(b) => std::borrow::Cow::Borrowed(b),
+        }
+    }
+
+    /// The value of each of `rows` (ascending), in one walk of the
+    /// presence bitmap: only the values of those rows are unpacked.
+    pub(crate) fn values_at(&self, rows: &[u32]) -> Vec<Option<u64>> {
+        let present = self.present();
+        let mut out = Vec::with_capacity(rows.len());
+        let mut it = present.iter();
+        // The next present row and its index among the present rows.
+        let mut next = it.next();
+        let mut index = 0usize;
+        for &r in rows {
+            while next.is_some_and(|p| p < r) {
+                next = it.next();
+                index += 1;
+            }
+            if next == Some(r) {
+                out.push(self.values.get(index));
+                next = it.next();
+                index += 1;
+            } else {
+                out.push(None);
+            }
+        }
+        out
+    }
+
+    /// Writes each present row's value into `dense` (one slot per row of
+    /// the segment), range of consecutive present rows by range: rows of a
+    /// session sit together, so the ranges are long.
+    pub(crate) fn fill_dense(&self, dense: &mut [u32]) -> Result<(), Corrupt> {
+        let present = self.present();
+        let values = self.values.to_vec();
+        let mut it = present.iter();
+        let mut i = 0usize;
+        while let Some(range) = it.next_range() {
+            let (a, b) = (*range.start() as usize, *range.end() as usize);
+            let n = b - a + 1;
+            let slots = dense
+                .get_mut(a..=b)
+                .ok_or_else(|| Corrupt::new("segment optional column", "row past the segment"))?;
+            let vals = values
+                .get(i..i + n)
+                .ok_or_else(|| Corrupt::new("segment optional column", "fewer values than rows"))?;
+            for (slot, &v) in slots.iter_mut().zip(vals) {
+                *slot = u32::try_from(v)
+                    .ok()
+                    .filter(|&v| v != u32::MAX)
+                    .ok_or_else(|| Corrupt::new("segment optional column", "value out of range"))?;
+            }
+            i += n;
+        }
+        Ok(())
+    }
+
+    /// Every (row, value), in row order (the values unpacked in one pass).
     pub(crate) fn iter(&self) -> impl Iterator<Item = (u32, u64)> + '_ {
         let present = match &self.presence {
             Presence::Kinds(ks) => ks.iter().fold(RoaringBitmap::new(), |acc, k| acc | k),
             Presence::Bitmap(b) => b.clone(),
         };
-        present
-            .into_iter()
-            .enumerate()
-            .map(|(i, r)| (r, self.values.get(i).unwrap_or_default()))
+        present.into_iter().zip(self.values.to_vec())
     }
 }
 
