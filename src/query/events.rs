@@ -527,7 +527,7 @@ fn selector_rows(ctx: &SegCtx<'_>, selector: &str, rows: RoaringBitmap) -> Resul
     Ok(candidates
         .into_iter()
         .zip(values)
-        .filter(|(_, v)| *v == Some(u64::from(id)))
+        .filter(|(_, v)| *v == Some(id))
         .map(|(r, _)| r)
         .collect())
 }
@@ -569,15 +569,7 @@ impl<'a> Interner<'a> {
     }
 }
 
-fn u32_of(v: Option<u64>) -> Result<Option<u32>> {
-    v.map(|v| {
-        u32::try_from(v).map_err(|_| Corrupt::new("segment optional column", "value out of range"))
-    })
-    .transpose()
-    .map_err(Into::into)
-}
-
-fn pos_of(v: Option<u64>) -> Result<Option<u16>> {
+fn pos_of(v: Option<u32>) -> Result<Option<u16>> {
     v.map(|v| {
         u16::try_from(v)
             .ok()
@@ -669,10 +661,7 @@ fn gather(ctx: &SegCtx<'_>, w: Wanted) -> Result<EventBatch> {
         if !w.has(c) {
             continue;
         }
-        let mut v = Vec::with_capacity(n);
-        for x in ctx.opt_at(id, rows)? {
-            v.push(u32_of(x)?);
-        }
+        let v = ctx.opt_at(id, rows)?;
         match c {
             Column::X => b.x = Some(v),
             Column::Y => b.y = Some(v),
@@ -709,7 +698,7 @@ fn gather(ctx: &SegCtx<'_>, w: Wanted) -> Result<EventBatch> {
         let mut v = Vec::with_capacity(n);
         for x in ctx.opt_at(id, rows)? {
             v.push(match x {
-                Some(id) => Some(names.get(id)?),
+                Some(id) => Some(names.get(u64::from(id))?),
                 None => None,
             });
         }

@@ -240,18 +240,39 @@ impl<'a> SegCtx<'a> {
     /// decoded column when the cache holds it, else straight from the
     /// column's bytes when the rows are few (only their values are
     /// unpacked, nothing is cached), else through [`SegCtx::opt`].
-    pub(crate) fn opt_at(&self, id: u8, rows: &[u32]) -> Result<Vec<Option<u64>>> {
+    pub(crate) fn opt_at(&self, id: u8, rows: &[u32]) -> Result<Vec<Option<u32>>> {
         let dense = match self.snap.cache.get::<Dense>(self.key(id)) {
             Some(d) => d,
             None if rows.len().saturating_mul(64) < self.seg.rows as usize => {
-                return Ok(match self.opt_column(id)? {
-                    Some(c) => c.values_at(rows),
-                    None => vec![None; rows.len()],
-                });
+                let Some(c) = self.opt_column(id)? else {
+                    return Ok(vec![None; rows.len()]);
+                };
+                return c
+                    .values_at(rows)
+                    .into_iter()
+                    .map(|v| {
+                        v.map(|v| {
+                            u32::try_from(v)
+                                .ok()
+                                .filter(|&v| v != u32::MAX)
+                                .ok_or_else(|| {
+                                    Corrupt::new("segment optional column", "value out of range")
+                                        .into()
+                                })
+                        })
+                        .transpose()
+                    })
+                    .collect();
             }
             None => self.opt(id)?,
         };
-        Ok(rows.iter().map(|&r| dense.get(r)).collect())
+        Ok(rows
+            .iter()
+            .map(|&r| match dense.0.get(r as usize) {
+                Some(&v) if v != u32::MAX => Some(v),
+                _ => None,
+            })
+            .collect())
     }
 
     /// A string of a dictionary-coded optional value.
