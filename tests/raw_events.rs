@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::model::{events_shaped, model_after, random_filters, Model, Shape, ME};
+use common::model::{events_shaped, model_after_on_sites, random_filters, Model, Shape, ME};
 use heatstore::normalize::DeviceClass;
 use heatstore::query::{Column, Filters, RawEvent};
 use heatstore::{DeletionTarget, Event, EventKind, Snapshot, Store};
@@ -208,75 +208,52 @@ fn deleted_events_are_never_returned() {
                 },
             )
             .unwrap();
-        let m = model_after(&all, &visitors, &sessions, &[]);
-        // The time range only on one site: the model drops its events there.
-        let left: Vec<Event> = m
-            .events
-            .iter()
-            .filter(|e| !(e.e.site == "shop.example" && e.e.ts >= range.0 && e.e.ts < range.1))
-            .map(|e| e.e.clone())
-            .collect();
-        let pending_model = {
-            let mut mm = Model::new(&left);
-            for (key, s) in mm.sessions.iter_mut() {
-                if let Some(orig) = full.sessions.get(key) {
-                    if key.0 == "shop.example"
-                        && orig.first.is_some_and(|(t, _)| t >= range.0 && t < range.1)
-                    {
-                        s.first = None;
-                        s.attrs = None;
-                    }
-                }
-            }
-            mm
-        };
-        let events_only = |m: &Model, f: &Filters| -> Vec<(i64, u8, String)> {
-            let mut v: Vec<_> = ["shop.example", "blog.example"]
-                .iter()
-                .flat_map(|site| {
-                    m.events
-                        .iter()
-                        .filter(move |e| e.e.site == *site)
-                        .filter(|e| {
-                            f.from.is_none_or(|t| e.e.ts >= t) && f.to.is_none_or(|t| e.e.ts < t)
-                        })
-                        .map(|e| (e.e.ts, e.e.kind.code(), e.page.clone()))
-                })
-                .collect();
-            v.sort();
-            v
-        };
-        let store_events = |f: &Filters| -> Vec<(i64, u8, String)> {
-            let snap = store.snapshot().unwrap();
-            let mut v: Vec<_> = ["shop.example", "blog.example"]
-                .iter()
-                .flat_map(|site| {
-                    snap.events(site, f)
-                        .unwrap()
-                        .map(|e| e.unwrap())
-                        .map(|e| (e.ts, e.kind.code(), e.page))
-                        .collect::<Vec<_>>()
-                })
-                .collect();
-            v.sort();
-            v
-        };
+        // The time range only on one site.
+        let pending_model = model_after_on_sites(
+            &all,
+            &visitors,
+            &sessions,
+            &[(Some("shop.example"), range.0, range.1)],
+        );
+        let sites = ["shop.example", "blog.example"];
         let every = Filters {
             include_bots: true,
             ..Filters::default()
         };
+        let model_events = |m: &Model| -> Vec<(i64, u8, String)> {
+            let mut v: Vec<_> = m
+                .events
+                .iter()
+                .filter(|e| sites.contains(&e.e.site.as_str()))
+                .map(|e| (e.e.ts, e.e.kind.code(), e.page.clone()))
+                .collect();
+            v.sort();
+            v
+        };
+        let store_events = || -> Vec<(i64, u8, String)> {
+            let snap = store.snapshot().unwrap();
+            let mut v = Vec::new();
+            for site in sites {
+                for e in snap.events(site, &every).unwrap() {
+                    let e = e.unwrap();
+                    v.push((e.ts, e.kind.code(), e.page));
+                }
+            }
+            v.sort();
+            v
+        };
         // Pending: hidden at once (the events themselves; every column is
         // checked after maintenance, when the file no longer holds them).
         assert_eq!(
-            store_events(&every),
-            events_only(&pending_model, &every),
+            store_events(),
+            model_events(&pending_model),
             "pending, seed {seed}"
         );
         // Erased by maintenance, then every column against the model.
         store.maintenance(BASE + 10 * DAY).unwrap();
         assert_eq!(
-            store_events(&every),
-            events_only(&pending_model, &every),
+            store_events(),
+            model_events(&pending_model),
             "after maintenance, seed {seed}"
         );
         check(

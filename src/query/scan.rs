@@ -25,8 +25,13 @@ pub(crate) struct Dense(Vec<u32>);
 impl Dense {
     /// Value of one row.
     pub(crate) fn get(&self, row: u32) -> Option<u64> {
+        self.get_u32(row).map(u64::from)
+    }
+
+    /// Value of one row, as stored.
+    pub(crate) fn get_u32(&self, row: u32) -> Option<u32> {
         match self.0.get(row as usize) {
-            Some(&v) if v != u32::MAX => Some(u64::from(v)),
+            Some(&v) if v != u32::MAX => Some(v),
             _ => None,
         }
     }
@@ -266,13 +271,7 @@ impl<'a> SegCtx<'a> {
             }
             None => self.opt(id)?,
         };
-        Ok(rows
-            .iter()
-            .map(|&r| match dense.0.get(r as usize) {
-                Some(&v) if v != u32::MAX => Some(v),
-                _ => None,
-            })
-            .collect())
+        Ok(rows.iter().map(|&r| dense.get_u32(r)).collect())
     }
 
     /// A string of a dictionary-coded optional value.

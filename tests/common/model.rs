@@ -839,22 +839,38 @@ pub fn model_after(
     sessions: &[(String, String)],
     ranges: &[(i64, i64)],
 ) -> Model {
+    let ranges: Vec<(Option<&str>, i64, i64)> = ranges.iter().map(|&(f, t)| (None, f, t)).collect();
+    model_after_on_sites(all, visitors, sessions, &ranges)
+}
+
+/// [`model_after`] with time ranges each deleted on one site (`Some`) or
+/// on every site (`None`).
+pub fn model_after_on_sites(
+    all: &[Event],
+    visitors: &[(String, String)],
+    sessions: &[(String, String)],
+    ranges: &[(Option<&str>, i64, i64)],
+) -> Model {
     let full = Model::new(all);
     let gone_session = |e: &Event| {
         let sid = e.session.clone().unwrap();
         let s = &full.sessions[&(e.site.clone(), sid)];
         Model::deleted(s, visitors, sessions)
     };
-    let in_range = |t: i64| ranges.iter().any(|&(f, to)| t >= f && t < to);
+    let in_range = |site: &str, t: i64| {
+        ranges
+            .iter()
+            .any(|&(s, f, to)| s.is_none_or(|s| s == site) && t >= f && t < to)
+    };
     let left: Vec<Event> = all
         .iter()
-        .filter(|e| !gone_session(e) && !in_range(e.ts))
+        .filter(|e| !gone_session(e) && !in_range(&e.site, e.ts))
         .cloned()
         .collect();
     let mut m = Model::new(&left);
     for (key, s) in m.sessions.iter_mut() {
         if let Some(orig) = full.sessions.get(key) {
-            if orig.first.is_some_and(|(t, _)| in_range(t)) {
+            if orig.first.is_some_and(|(t, _)| in_range(&key.0, t)) {
                 s.first = None;
                 s.attrs = None;
             }
