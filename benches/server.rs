@@ -6,6 +6,7 @@
 //!
 //! ```text
 //! cargo bench --bench server
+//! cargo bench --bench server --features server  # also async tasks (tokio) as submitters
 //! HEATSTORE_BENCH_SECONDS=5 cargo bench --bench server      # per case (default 3)
 //! HEATSTORE_BENCH_SIZES=1000000 cargo bench --bench server  # maintenance sizes
 //! ```
@@ -125,6 +126,70 @@ fn drive(
     }
 }
 
+/// [`drive`] with `submitters` async tasks on a two-thread tokio runtime
+/// (as a server's request handlers are), each awaiting its ticket.
+#[cfg(feature = "server")]
+fn drive_async(
+    ingest: &IngestHandle,
+    events: &Arc<Vec<Event>>,
+    submitters: usize,
+    batch: usize,
+    seconds: f64,
+) -> Outcome {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs_f64(seconds);
+    let t0 = Instant::now();
+    let results = rt.block_on(async {
+        let tasks: Vec<_> = (0..submitters)
+            .map(|t| {
+                let ingest = ingest.clone();
+                let events = Arc::clone(events);
+                tokio::spawn(async move {
+                    let mut mine = Vec::new();
+                    let mut done = 0u64;
+                    let stretch = events.len() / submitters;
+                    let mut i = t * stretch;
+                    while Instant::now() < deadline {
+                        let sub: Vec<Event> = (0..batch)
+                            .map(|k| {
+                                events[t * stretch + (i - t * stretch + k) % stretch.max(1)].clone()
+                            })
+                            .collect();
+                        i += batch;
+                        let s0 = Instant::now();
+                        let r = ingest.submit(sub).expect("submit").await.expect("durable");
+                        mine.push(s0.elapsed());
+                        done += (r.stored + r.dropped.len()) as u64;
+                    }
+                    (done, mine)
+                })
+            })
+            .collect();
+        let mut out = Vec::new();
+        for t in tasks {
+            out.push(t.await.unwrap());
+        }
+        out
+    });
+    let elapsed = t0.elapsed();
+    let mut latencies = Vec::new();
+    let mut events_done = 0;
+    for (d, l) in results {
+        events_done += d;
+        latencies.extend(l);
+    }
+    latencies.sort_unstable();
+    Outcome {
+        events: events_done,
+        elapsed,
+        latencies,
+    }
+}
+
 /// The ingest options benchmarked: the defaults, or
 /// `HEATSTORE_BENCH_DELAY_US` as `max_delay`.
 fn options() -> IngestOptions {
@@ -163,13 +228,33 @@ fn throughput(seconds: f64) {
             let secs = o.elapsed.as_secs_f64();
             println!(
                 "{:<12} {:>6} {:>14.0} {:>16.0} {:>10.2} {:>10.2}",
-                submitters,
+                format!("{submitters} threads"),
                 batch,
                 o.events as f64 / secs,
                 o.latencies.len() as f64 / secs,
                 percentile(&o.latencies, 0.5).as_secs_f64() * 1e3,
                 percentile(&o.latencies, 0.99).as_secs_f64() * 1e3,
             );
+            #[cfg(feature = "server")]
+            {
+                // A fresh store, so that the tasks do not send again what
+                // the threads stored.
+                let dir = tempfile::tempdir().unwrap();
+                let store = Arc::new(Store::open(dir.path().join("s.heat")).unwrap());
+                let ingest = store.ingest_with(options()).unwrap();
+                drive(&ingest, &events, submitters, batch, 0.3, None);
+                let o = drive_async(&ingest, &events, submitters, batch, seconds);
+                let secs = o.elapsed.as_secs_f64();
+                println!(
+                    "{:<12} {:>6} {:>14.0} {:>16.0} {:>10.2} {:>10.2}",
+                    format!("{submitters} tasks"),
+                    batch,
+                    o.events as f64 / secs,
+                    o.latencies.len() as f64 / secs,
+                    percentile(&o.latencies, 0.5).as_secs_f64() * 1e3,
+                    percentile(&o.latencies, 0.99).as_secs_f64() * 1e3,
+                );
+            }
             let stats = ingest.close().unwrap();
             assert_eq!(stats.failed_groups, 0);
             eprintln!(

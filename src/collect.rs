@@ -94,39 +94,101 @@ impl Ticket {
     /// Waits until the submission's events are durable (or dropped or
     /// rejected), and says which were which. [`Error::CommitFailed`] when
     /// their group commit failed: none of them is stored then.
+    ///
+    /// This blocks the thread. In async code, `.await` the ticket instead
+    /// (it is a [`Future`] with the same output): no thread waits then.
     pub fn wait(self) -> Result<Receipt> {
-        let mut done = lock(&self.slot.done);
+        let mut state = lock(&self.slot.state);
         loop {
-            if let Some(outcome) = done.take() {
+            if let Some(outcome) = state.outcome.take() {
                 return outcome;
             }
-            done = self
+            state = self
                 .slot
                 .ready
-                .wait(done)
+                .wait(state)
                 .unwrap_or_else(PoisonError::into_inner);
         }
     }
 
     /// Whether the outcome is known (`wait` would not block).
     pub fn is_done(&self) -> bool {
-        lock(&self.slot.done).is_some()
+        lock(&self.slot.state).outcome.is_some()
+    }
+}
+
+/// Awaiting a ticket gives what [`Ticket::wait`] gives, without blocking
+/// the thread: the committer wakes the task when the group commit holding
+/// the submission has returned. Any executor works (the ticket needs no
+/// runtime of its own). Polling it again after it returned `Ready` gives
+/// [`Error::CommitFailed`].
+///
+/// ```
+/// # use heatstore::{Event, EventKind, Store};
+/// # let store = Store::in_memory()?;
+/// # let ingest = store.ingest()?;
+/// # let mut e = Event::new("a.com", 1_700_000_000_000, EventKind::Leave, "s1", "/");
+/// # e.duration_ms = Some(5_000);
+/// let ticket = ingest.submit(vec![e])?;
+/// // In an async handler: `let receipt = ticket.await?;`
+/// # let receipt = ticket.wait()?;
+/// assert_eq!(receipt.stored, 1);
+/// # Ok::<(), heatstore::Error>(())
+/// ```
+impl std::future::Future for Ticket {
+    type Output = Result<Receipt>;
+
+    fn poll(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Self::Output> {
+        let mut state = lock(&self.slot.state);
+        if let Some(outcome) = state.outcome.take() {
+            state.polled_out = true;
+            return std::task::Poll::Ready(outcome);
+        }
+        if state.polled_out {
+            return std::task::Poll::Ready(Err(Error::CommitFailed {
+                reason: "the ticket was awaited again after it returned its outcome".into(),
+            }));
+        }
+        match &state.waker {
+            Some(w) if w.will_wake(cx.waker()) => {}
+            _ => state.waker = Some(cx.waker().clone()),
+        }
+        std::task::Poll::Pending
     }
 }
 
 #[derive(Debug, Default)]
 struct Slot {
-    done: Mutex<Option<Result<Receipt>>>,
+    state: Mutex<SlotState>,
     ready: Condvar,
     filled: std::sync::atomic::AtomicBool,
+}
+
+#[derive(Debug, Default)]
+struct SlotState {
+    outcome: Option<Result<Receipt>>,
+    /// The task awaiting the ticket, if it is awaited.
+    waker: Option<std::task::Waker>,
+    /// An await already returned the outcome.
+    polled_out: bool,
 }
 
 impl Slot {
     fn fill(&self, outcome: Result<Receipt>) {
         self.filled
             .store(true, std::sync::atomic::Ordering::Release);
-        *lock(&self.done) = Some(outcome);
+        let waker = {
+            let mut state = lock(&self.state);
+            state.outcome = Some(outcome);
+            state.waker.take()
+        };
         self.ready.notify_all();
+        if let Some(w) = waker {
+            w.wake();
+        }
     }
 }
 
@@ -165,6 +227,8 @@ struct Queue {
     unreported: Option<String>,
     /// A flush is waiting: start the next group without delay.
     hurry: bool,
+    /// Groups the writing thread has finished (durable or failed).
+    landed: u64,
     stats: IngestStats,
 }
 
@@ -418,7 +482,22 @@ struct Job {
 fn commit_loop(core: &Core, shared: &Shared) {
     let (jobs_tx, jobs_rx) = std::sync::mpsc::sync_channel::<Job>(0);
     let (done_tx, done_rx) = std::sync::mpsc::sync_channel::<Result<Written>>(1);
+    // Waking a group's submitters is a system call each: a third thread
+    // does it, so that the writing thread (the bottleneck under load)
+    // goes on to the next commit at once.
     std::thread::scope(|scope| {
+        let (tell_tx, tell_rx) = std::sync::mpsc::channel::<Telling>();
+        let notifier = std::thread::Builder::new()
+            .name("heatstore-notifier".into())
+            .spawn_scoped(scope, move || {
+                for (group, outcome) in tell_rx {
+                    report(shared, group, outcome);
+                }
+            });
+        // Without the thread, or once it is gone, this thread tells.
+        let teller = notifier.is_ok().then_some(tell_tx);
+        let tell = Teller { shared, tx: teller };
+        let writer_tell = tell.clone();
         let writer = std::thread::Builder::new()
             .name("heatstore-group-writer".into())
             .spawn_scoped(scope, move || {
@@ -443,10 +522,12 @@ fn commit_loop(core: &Core, shared: &Shared) {
                             (Err(e), Err(Error::CommitFailed { reason }))
                         }
                     };
-                    report(shared, group, outcome);
+                    writer_tell.tell(group, outcome);
                     if done_tx.send(written).is_err() {
                         return;
                     }
+                    lock(&shared.queue).landed += 1;
+                    shared.work.notify_one();
                 }
             });
         if writer.is_err() {
@@ -455,8 +536,10 @@ fn commit_loop(core: &Core, shared: &Shared) {
             return;
         }
         let mut flight: Option<Flight> = None;
+        // Groups handed to the writing thread so far.
+        let mut dispatched = 0u64;
         loop {
-            let Some(group) = take_group(shared, flight.is_none()) else {
+            let Some(group) = take_group(shared, flight.as_ref().map(|_| dispatched)) else {
                 break;
             };
             if group.is_empty() {
@@ -481,7 +564,7 @@ fn commit_loop(core: &Core, shared: &Shared) {
                         Ok(r) => r,
                         Err(e) => {
                             b.rollback_batch();
-                            report(shared, group, Err(e));
+                            tell.tell(group, Err(e));
                             return Ok(());
                         }
                     };
@@ -496,13 +579,14 @@ fn commit_loop(core: &Core, shared: &Shared) {
                                 passage,
                             };
                             if let Err(std::sync::mpsc::SendError(job)) = jobs_tx.send(job) {
-                                report(shared, job.group, Err(panicked()));
+                                tell.tell(job.group, Err(panicked()));
                             } else {
+                                dispatched += 1;
                                 flight = Some(Flight { id });
                             }
                         }
                         // Nothing to write (all dropped or rejected).
-                        None => report(shared, group, Ok(receipts)),
+                        None => tell.tell(group, Ok(receipts)),
                     }
                     Ok(())
                 })
@@ -525,18 +609,62 @@ fn commit_loop(core: &Core, shared: &Shared) {
     });
 }
 
+/// A group's submitters and what became of them.
+type Telling = (Vec<Submission>, Result<Vec<Receipt>>);
+
+/// Tells submitters their outcome through the notifying thread, in the
+/// order groups were told (or on this thread when there is none).
+#[derive(Clone)]
+struct Teller<'s> {
+    shared: &'s Shared,
+    tx: Option<std::sync::mpsc::Sender<Telling>>,
+}
+
+impl Teller<'_> {
+    fn tell(&self, group: Vec<Submission>, outcome: Result<Vec<Receipt>>) {
+        match &self.tx {
+            Some(tx) => {
+                if let Err(std::sync::mpsc::SendError((group, outcome))) = tx.send((group, outcome))
+                {
+                    report(self.shared, group, outcome);
+                }
+            }
+            None => report(self.shared, group, outcome),
+        }
+    }
+}
+
 fn panicked() -> Error {
     Error::CommitFailed {
         reason: "the committer panicked (a bug: please report it)".into(),
     }
 }
 
+/// Queued events that make the committer build the next group while the
+/// previous one is still being written; with fewer, it waits for that
+/// write to land first, so that a light load (a few dozen submitters
+/// sending single events) commits everything that arrived meanwhile as one
+/// group, instead of a few stragglers now and the rest a commit later.
+const EARLY_GROUP_EVENTS: usize = 256;
+
 /// The next group: everything queued, up to `max_events` (at least one
-/// submission). Waits for one when `wait` (nothing in flight), honouring
-/// `max_delay`; otherwise takes what is there, possibly nothing. `None`:
-/// closed and drained.
-fn take_group(shared: &Shared, wait: bool) -> Option<Vec<Submission>> {
+/// submission). With nothing in flight (`flight` is `None`) it waits for
+/// one, honouring `max_delay`. With a group in flight (`flight`: the
+/// groups dispatched so far) it waits until that group has landed or
+/// [`EARLY_GROUP_EVENTS`] are queued, and returns what is there, possibly
+/// nothing. `None`: closed and drained.
+fn take_group(shared: &Shared, flight: Option<u64>) -> Option<Vec<Submission>> {
+    let wait = flight.is_none();
     let mut q = lock(&shared.queue);
+    if let Some(dispatched) = flight {
+        while q.landed < dispatched
+            && q.events < EARLY_GROUP_EVENTS.min(shared.options.max_events)
+            && !q.closed
+            && !q.hurry
+        {
+            q = shared.work.wait(q).unwrap_or_else(PoisonError::into_inner);
+        }
+    }
     loop {
         if !q.items.is_empty() {
             let waited = q.items.front().map_or(Duration::ZERO, |s| s.at.elapsed());
@@ -641,11 +769,71 @@ fn report(shared: &Shared, group: Vec<Submission>, outcome: Result<Vec<Receipt>>
 
 /// Fails everything queued now and later (the committer cannot work).
 fn fail_all(shared: &Shared, why: &str) {
-    while let Some(group) = take_group(shared, true) {
+    while let Some(group) = take_group(shared, None) {
         report(
             shared,
             group,
             Err(Error::CommitFailed { reason: why.into() }),
         );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::future::Future;
+    use std::sync::Arc;
+    use std::task::{Context, Poll, Wake, Waker};
+
+    use crate::{Event, EventKind, Store};
+
+    /// Wakes the thread that polls.
+    struct Unpark(std::thread::Thread);
+
+    impl Wake for Unpark {
+        fn wake(self: Arc<Self>) {
+            self.0.unpark();
+        }
+    }
+
+    fn leave(session: &str, ts: i64) -> Event {
+        let mut e = Event::new("a.com", ts, EventKind::Leave, session, "/");
+        e.duration_ms = Some(1_000);
+        e
+    }
+
+    #[test]
+    fn an_awaited_ticket_is_woken_with_its_outcome() {
+        let store = Store::in_memory().unwrap();
+        let ingest = store.ingest().unwrap();
+        let waker = Waker::from(Arc::new(Unpark(std::thread::current())));
+        let mut cx = Context::from_waker(&waker);
+        let mut bad = leave("s2", 1_700_000_000_001);
+        bad.duration_ms = None;
+        let mut ticket = ingest
+            .submit(vec![leave("s1", 1_700_000_000_000), bad])
+            .unwrap();
+        let started = std::time::Instant::now();
+        let receipt = loop {
+            match std::pin::Pin::new(&mut ticket).poll(&mut cx) {
+                Poll::Ready(r) => break r.unwrap(),
+                // Woken by the committer; the timeout only bounds a lost
+                // wake-up, which the time below would show.
+                Poll::Pending => std::thread::park_timeout(std::time::Duration::from_secs(10)),
+            }
+        };
+        assert_eq!(receipt.stored, 1);
+        assert_eq!(receipt.rejected.len(), 1);
+        assert_eq!(receipt.rejected[0].0, 1);
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(5),
+            "the waker was not used"
+        );
+        // Polled again after `Ready`: an error, not a hang.
+        match std::pin::Pin::new(&mut ticket).poll(&mut cx) {
+            Poll::Ready(Err(crate::Error::CommitFailed { .. })) => {}
+            other => panic!("{other:?}"),
+        }
+        ingest.close().unwrap();
+        assert_eq!(store.snapshot().unwrap().counts("a.com").unwrap().events, 1);
     }
 }

@@ -206,7 +206,8 @@ pub(super) async fn collect(State(app): State<Arc<App>>, request: Request) -> Re
             Ok(t) => t,
             Err(e) => return allow_origin(store_error(&e), cors),
         };
-        let receipt = match app.waiter.wait(ticket).await {
+        // Awaited: no thread waits for the group commit.
+        let receipt = match ticket.await {
             Ok(r) => r,
             Err(e) => return allow_origin(store_error(&e), cors),
         };

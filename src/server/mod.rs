@@ -43,7 +43,6 @@ mod access;
 mod api;
 mod assets;
 mod collect;
-mod waiter;
 
 use std::collections::BTreeMap;
 use std::future::Future;
@@ -132,8 +131,6 @@ impl ServerConfig {
 struct App {
     store: Arc<Store>,
     ingest: IngestHandle,
-    /// Waits for the tickets of `/collect` (one thread for all requests).
-    waiter: waiter::Waiter,
     config: ServerConfig,
     access: access::Access,
 }
@@ -152,7 +149,6 @@ pub fn router(store: Arc<Store>, config: ServerConfig) -> Result<Router> {
     let app = Arc::new(App {
         store,
         ingest,
-        waiter: waiter::Waiter::start()?,
         config,
         access,
     });

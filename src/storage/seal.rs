@@ -12,7 +12,7 @@ use super::partition::{PartMeta, SegInfo};
 use super::row::{decode_batch, Row};
 use super::schema::*;
 use super::segment::{self, col, PartitionDicts, SessionInfo, SEGMENT_ROWS};
-use super::sessions::{SessionBlock, SessionRow};
+use super::sessions::SessionRow;
 use crate::error::Result;
 use crate::normalize::SessionAttrs;
 
@@ -122,7 +122,7 @@ pub(crate) struct AttrsLookup<'t, S, B, T> {
     blocks: &'t B,
     tails: &'t T,
     site: u32,
-    cache: HashMap<i32, Option<SessionBlock>>,
+    cache: HashMap<i32, crate::storage::sessions::BlockView>,
 }
 
 impl<'t, S, B, T> AttrsLookup<'t, S, B, T>
@@ -165,12 +165,14 @@ where
         };
         let day = day_of(fp.ts);
         if !self.cache.contains_key(&day) {
-            let block =
-                crate::storage::sessions::load_block(self.blocks, self.tails, (self.site, day))?;
-            self.cache.insert(day, block);
+            let view = crate::storage::sessions::BlockView::load(
+                self.blocks,
+                self.tails,
+                (self.site, day),
+            )?;
+            self.cache.insert(day, view);
         }
-        let block = self.cache.get(&day).and_then(Option::as_ref);
-        let entry = block.and_then(|b| b.hashes.binary_search(&hash).ok().and_then(|i| b.entry(i)));
+        let entry = self.cache.get(&day).and_then(|v| v.entry(hash));
         // A session hidden by a pending deletion request has left its
         // block already: it has no attributes to give.
         Ok(SessionInfo {
@@ -207,17 +209,13 @@ pub(crate) fn patch_session_attrs(
     if sessions.is_empty() {
         return Ok(());
     }
-    let attrs: HashMap<u64, Option<SessionAttrs>> = {
-        let s = txn.open_table(SESSIONS)?;
-        let blocks = txn.open_table(SESSION_BLOCKS)?;
-        let tails = txn.open_table(SESSION_BLOCK_TAILS)?;
-        let mut lookup = AttrsLookup::new(&s, &blocks, &tails, site);
-        let mut out = HashMap::new();
-        for (hash, _) in sessions {
-            out.insert(*hash, lookup.get(*hash)?);
-        }
-        out
-    };
+    // Attributes are looked up only for sessions found in a segment: most
+    // late first pageviews find their session's rows still pending.
+    let s = txn.open_table(SESSIONS)?;
+    let blocks = txn.open_table(SESSION_BLOCKS)?;
+    let tails = txn.open_table(SESSION_BLOCK_TAILS)?;
+    let mut lookup = AttrsLookup::new(&s, &blocks, &tails, site);
+    let mut attrs: HashMap<u64, Option<SessionAttrs>> = HashMap::new();
     let mut by_day: std::collections::BTreeMap<i32, Vec<u64>> = std::collections::BTreeMap::new();
     for (hash, days) in sessions {
         for &d in days {
@@ -259,6 +257,9 @@ pub(crate) fn patch_session_attrs(
             let mut codes = segment::decode_session_attrs(&bytes, runs.len())?;
             for (i, h) in found {
                 if let Some(slot) = codes.get_mut(i) {
+                    if !attrs.contains_key(&h) {
+                        attrs.insert(h, lookup.get(h)?);
+                    }
                     let a = attrs.get(&h).and_then(Option::as_ref);
                     *slot = segment::session_attr_codes(a, dicts);
                 }

@@ -444,6 +444,53 @@ pub(crate) fn load_block(
     Ok(Some(SessionBlock::build(entries.into_values().collect())))
 }
 
+/// A day's session block and its tails, decoded but not merged: point
+/// lookups see what [`load_block`] would give without building the whole
+/// merged block (which costs the day's every session; a commit that needs
+/// a few sessions' attributes must not pay that).
+#[derive(Debug, Default)]
+pub(crate) struct BlockView {
+    main: Option<SessionBlock>,
+    /// In commit order: later tails override earlier ones.
+    tails: Vec<BlockTail>,
+}
+
+impl BlockView {
+    pub(crate) fn load(
+        blocks: &impl ReadableTable<(u32, i32), &'static [u8]>,
+        tails: &impl ReadableTable<(u32, i32, u64), &'static [u8]>,
+        key: (u32, i32),
+    ) -> crate::Result<BlockView> {
+        let start = day_start(key.1);
+        let main = match blocks.get(key)? {
+            Some(g) => Some(SessionBlock::decode(g.value(), start)?),
+            None => None,
+        };
+        let mut view = BlockView {
+            main,
+            tails: Vec::new(),
+        };
+        for e in tails.range((key.0, key.1, 0)..=(key.0, key.1, u64::MAX))? {
+            view.tails.push(BlockTail::decode(e?.1.value(), start)?);
+        }
+        Ok(view)
+    }
+
+    /// The entry of session `hash` as the merged block holds it.
+    pub(crate) fn entry(&self, hash: u64) -> Option<BlockEntry> {
+        for t in self.tails.iter().rev() {
+            if let Ok(i) = t.entries.hashes.binary_search(&hash) {
+                return t.entries.entry(i);
+            }
+            if t.removed.binary_search(&hash).is_ok() {
+                return None;
+            }
+        }
+        let b = self.main.as_ref()?;
+        b.hashes.binary_search(&hash).ok().and_then(|i| b.entry(i))
+    }
+}
+
 /// The days of `site` in `[lo, hi]` that have a session block or a tail.
 pub(crate) fn block_days(
     blocks: &impl ReadableTable<(u32, i32), &'static [u8]>,
