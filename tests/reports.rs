@@ -344,3 +344,55 @@ fn heatmap_viewport_fallback_across_days() {
     store.writer().unwrap().seal_all().unwrap();
     check(&store);
 }
+
+/// A live dashboard: a report after every small commit, with the rows
+/// mostly pending. Readers extend the pending rows they built for the last
+/// version by the batches added since; late first pageviews, visitors
+/// named late and seals in between must each make them build again.
+#[test]
+fn reports_equal_the_model_when_queried_after_every_commit() {
+    for (seed, late) in [(21u64, 1.0), (22, 0.25)] {
+        let mut rng = StdRng::seed_from_u64(seed);
+        let shape = Shape {
+            visitor_on: VisitorOn::Some(0.5),
+            two_visitors: 0.2,
+            late,
+            no_viewport: 0.3,
+        };
+        let all = events_shaped(seed, 90, shape);
+        let store = Store::in_memory().unwrap();
+        store.set_seal_rows(1 << 20);
+        let mut i = 0;
+        let mut commits = 0;
+        while i < all.len() {
+            let n = rng.random_range(1..=8).min(all.len() - i);
+            let mut w = store.writer().unwrap();
+            for e in &all[i..i + n] {
+                w.append(e).unwrap();
+            }
+            if rng.random_range(0..25) == 0 {
+                w.seal_all().unwrap();
+            } else {
+                w.commit().unwrap();
+            }
+            drop(w);
+            i += n;
+            commits += 1;
+            let so_far = Model::new(&all[..i]);
+            let page = PAGES[commits % PAGES.len()];
+            check_all(
+                &store,
+                &so_far,
+                &Filters::default().page(page),
+                HeatmapOptions::default(),
+            );
+        }
+        assert!(commits > 100, "{commits} commits");
+        check_all(
+            &store,
+            &Model::new(&all),
+            &Filters::default(),
+            HeatmapOptions::default(),
+        );
+    }
+}

@@ -22,8 +22,10 @@ pub(crate) struct PartKey {
     pub version: u64,
 }
 
-/// A segment of a partition view: a sealed segment by id, or the n-th
-/// segment built in memory from the partition's pending rows.
+/// A segment of a partition view: a sealed segment by id (its columns
+/// keyed with the partition's `sealed`), or a segment built in memory from
+/// the partition's pending rows, by an id unique in the process (keyed
+/// with version 0: the id alone names its content).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub(crate) enum Seg {
     Sealed(u32),
@@ -46,8 +48,9 @@ pub(crate) enum Key {
     Column { part: PartKey, seg: Seg, col: u8 },
     /// A partition's dictionaries.
     Dicts(PartKey),
-    /// A partition's pending rows, built into in-memory segments.
-    Pending(PartKey),
+    /// A partition's pending rows, built into in-memory segments: the
+    /// last view built, whatever its version (the next one extends it).
+    Pending { site: u32, day: i32 },
     /// A partition's pageview aggregate, numbered in a generation of the
     /// site's numbering, without the rows hidden by the pending requests
     /// whose key is `hidden` (0: all rows).
@@ -94,11 +97,11 @@ impl Key {
         match self {
             Key::Column { part, .. }
             | Key::Dicts(part)
-            | Key::Pending(part)
             | Key::PvAgg { part, .. }
             | Key::PagePvs { part, .. }
             | Key::Heat { part, .. } => part.day,
             Key::Block(b) | Key::Cohorts { block: b, .. } | Key::Groups { block: b, .. } => b.day,
+            Key::Pending { day, .. } => *day,
             Key::Hidden { .. } => i32::MIN,
         }
     }
@@ -152,6 +155,49 @@ impl Cache {
         Arc::clone(v).downcast::<T>().ok()
     }
 
+    /// Caches `value` under `key`, replacing what was there.
+    pub(crate) fn put<T: Any + Send + Sync>(&self, key: Key, value: T, size: usize) -> Arc<T> {
+        let value = Arc::new(value);
+        self.insert(key, Arc::clone(&value) as Arc<dyn Any + Send + Sync>, size);
+        value
+    }
+
+    fn insert(&self, key: Key, value: Arc<dyn Any + Send + Sync>, size: usize) {
+        let budget = self.budget.load(std::sync::atomic::Ordering::Relaxed);
+        let Ok(mut g) = self.inner.lock() else {
+            return;
+        };
+        // What the key held is replaced: its bytes are freed.
+        if let Some((_, old)) = g.0.remove(&key) {
+            g.1 -= old;
+        }
+        if size > budget {
+            return;
+        }
+        if g.1 + size > budget {
+            // Evict arbitrary entries (hash order) until the new one
+            // fits with an eighth of the budget to spare, rather
+            // than starting over: a working set a little over the
+            // budget then keeps most of itself.
+            let target = budget.saturating_sub(budget / 8).saturating_sub(size);
+            let mut victims = Vec::new();
+            let mut freed = 0usize;
+            for (k, (_, sz)) in g.0.iter() {
+                if g.1 - freed <= target {
+                    break;
+                }
+                victims.push(*k);
+                freed += sz;
+            }
+            for k in victims {
+                g.0.remove(&k);
+            }
+            g.1 -= freed;
+        }
+        g.0.insert(key, (value, size));
+        g.1 += size;
+    }
+
     /// The cached value of `key`, or `build`'s (value, estimated bytes),
     /// cached.
     pub(crate) fn get_or_try<T: Any + Send + Sync>(
@@ -168,35 +214,7 @@ impl Cache {
         }
         let (value, size) = build()?;
         let value = Arc::new(value);
-        let budget = self.budget.load(std::sync::atomic::Ordering::Relaxed);
-        if size <= budget {
-            if let Ok(mut g) = self.inner.lock() {
-                if g.1 + size > budget {
-                    // Evict arbitrary entries (hash order) until the new one
-                    // fits with an eighth of the budget to spare, rather
-                    // than starting over: a working set a little over the
-                    // budget then keeps most of itself.
-                    let target = budget.saturating_sub(budget / 8).saturating_sub(size);
-                    let mut victims = Vec::new();
-                    let mut freed = 0usize;
-                    for (k, (_, sz)) in g.0.iter() {
-                        if g.1 - freed <= target {
-                            break;
-                        }
-                        victims.push(*k);
-                        freed += sz;
-                    }
-                    for k in victims {
-                        g.0.remove(&k);
-                    }
-                    g.1 -= freed;
-                }
-                let erased: Arc<dyn Any + Send + Sync> = value.clone();
-                if g.0.insert(key, (erased, size)).is_none() {
-                    g.1 += size;
-                }
-            }
-        }
+        self.insert(key, Arc::clone(&value) as Arc<dyn Any + Send + Sync>, size);
         Ok(value)
     }
 }

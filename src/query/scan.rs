@@ -80,7 +80,11 @@ impl<'a> SegCtx<'a> {
 
     fn key(&self, col: u8) -> crate::cache::Key {
         crate::cache::Key::Column {
-            part: self.part.key(),
+            part: crate::cache::PartKey {
+                site: self.part.site,
+                day: self.part.day,
+                version: self.seg.cache_version,
+            },
             seg: self.seg.slot,
             col,
         }

@@ -16,7 +16,7 @@ use redb::{ReadOnlyTable, ReadTransaction, ReadableTable};
 use crate::cache::Cache;
 use crate::error::Result;
 use crate::storage::partition::PartMeta;
-use crate::storage::row::{decode_batch, Row};
+use crate::storage::row::decode_batch;
 use crate::storage::schema::*;
 use crate::storage::seal::load_dicts;
 use crate::storage::segment::{self, PartitionDicts};
@@ -69,6 +69,12 @@ pub(crate) struct SegmentView {
     pub max_ts: i64,
     /// The segment in cache keys.
     pub slot: crate::cache::Seg,
+    /// The version its cached columns are keyed by: the segment's own
+    /// version for a sealed segment (its columns change only with it, not
+    /// at every commit of the partition; the partition's `sealed` for a
+    /// segment written before segments had one), 0 for a pending segment
+    /// (whose slot is unique in the process).
+    pub cache_version: u64,
     pub src: SegSource,
 }
 
@@ -94,14 +100,40 @@ impl PartitionView {
 }
 
 /// Pending rows encoded as in-memory segments, with the dictionaries
-/// extended by their strings.
+/// extended by their strings: the last one built for a partition, which
+/// the next version extends when it only gained batches.
 struct PendingView {
+    /// The partition version it is of.
+    version: u64,
+    /// The partition's pending epoch when it was built.
+    epoch: u64,
+    /// The pending batches it holds, by sequence number, in order.
+    batches: Vec<u64>,
     dicts: Arc<PartitionDicts>,
     segments: Vec<PendingSegment>,
+    /// Estimated bytes.
+    size: usize,
 }
 
-/// Rows, min ts, max ts and columns of a segment built from pending rows.
-type PendingSegment = (u32, i64, i64, Arc<BTreeMap<u8, Vec<u8>>>);
+/// A segment built from pending rows.
+struct PendingSegment {
+    rows: u32,
+    min_ts: i64,
+    max_ts: i64,
+    columns: Arc<BTreeMap<u8, Vec<u8>>>,
+    /// Unique in the process: its slot in cache keys.
+    id: u32,
+}
+
+/// In-memory segments a pending view may hold before the next extension
+/// encodes all its rows again into one (each report reads every segment).
+const PENDING_SEGMENTS_MAX: usize = 8;
+
+/// The next in-memory segment's id.
+fn next_pending_segment_id() -> u32 {
+    static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+}
 
 fn dicts_size(d: &PartitionDicts) -> usize {
     d.dicts.values().map(|x| x.len() * 48).sum::<usize>() + 64
@@ -212,16 +244,84 @@ impl View {
         }
     }
 
-    pub(crate) fn pending_rows(&self, site: u32, day: i32) -> Result<Vec<Row>> {
-        let mut rows = Vec::new();
+    /// The partition's pending rows built into in-memory segments: the
+    /// cached view when it is of this version; the cached one extended by
+    /// the batches added since, when nothing else changed (same pending
+    /// epoch, its batches a prefix of today's); built from all pending
+    /// rows otherwise.
+    fn pending_view(&self, site: u32, day: i32, meta: &PartMeta) -> Result<Arc<PendingView>> {
+        let key = crate::cache::Key::Pending { site, day };
+        let cached = self.cache.get::<PendingView>(key);
+        if let Some(v) = &cached {
+            if v.version == meta.version {
+                return Ok(Arc::clone(v));
+            }
+        }
+        let mut batches = Vec::new();
+        let mut bytes = Vec::new();
         for e in self
             .t
             .pending
             .range((site, day, 0)..=(site, day, u64::MAX))?
         {
-            rows.extend(decode_batch(e?.1.value())?);
+            let (k, v) = e?;
+            batches.push(k.value().2);
+            bytes.push(v);
         }
-        Ok(rows)
+        let base = cached.filter(|v| {
+            v.epoch == meta.pending_epoch
+                && v.segments.len() < PENDING_SEGMENTS_MAX
+                && batches.starts_with(&v.batches)
+        });
+        let skip = base.as_ref().map_or(0, |b| b.batches.len());
+        let mut rows = Vec::new();
+        for b in &bytes[skip..] {
+            rows.extend(decode_batch(b.value())?);
+        }
+        let infos = crate::storage::seal::AttrsLookup::new(
+            &self.t.sessions,
+            &self.t.blocks,
+            &self.t.tails,
+            site,
+        )
+        .all(rows.iter().map(|r| r.session))?;
+        let (mut dicts, mut segs, mut size) = match &base {
+            Some(b) => (
+                (*b.dicts).clone(),
+                b.segments
+                    .iter()
+                    .map(|s| PendingSegment {
+                        rows: s.rows,
+                        min_ts: s.min_ts,
+                        max_ts: s.max_ts,
+                        columns: Arc::clone(&s.columns),
+                        id: s.id,
+                    })
+                    .collect(),
+                b.size - dicts_size(&b.dicts),
+            ),
+            None => (load_dicts(&self.t.dicts, site, day)?, Vec::new(), 0),
+        };
+        for enc in crate::storage::seal::encode_segments(&rows, day, &mut dicts, &infos) {
+            size += enc.columns.values().map(Vec::len).sum::<usize>();
+            segs.push(PendingSegment {
+                rows: enc.rows,
+                min_ts: enc.min_ts,
+                max_ts: enc.max_ts,
+                columns: Arc::new(enc.columns),
+                id: next_pending_segment_id(),
+            });
+        }
+        size += dicts_size(&dicts);
+        let view = PendingView {
+            version: meta.version,
+            epoch: meta.pending_epoch,
+            batches,
+            dicts: Arc::new(dicts),
+            segments: segs,
+            size,
+        };
+        Ok(self.cache.put(key, view, size))
     }
 
     /// Opens a partition for reading.
@@ -232,7 +332,11 @@ impl View {
         meta: &PartMeta,
     ) -> Result<PartitionView> {
         let version = meta.version;
-        let part_key = crate::cache::PartKey { site, day, version };
+        let sealed_key = crate::cache::PartKey {
+            site,
+            day,
+            version: meta.sealed,
+        };
         let mut segments: Vec<SegmentView> = meta
             .segments
             .iter()
@@ -241,52 +345,32 @@ impl View {
                 min_ts: s.min_ts,
                 max_ts: s.max_ts,
                 slot: crate::cache::Seg::Sealed(s.id),
+                cache_version: if s.version != 0 {
+                    s.version
+                } else {
+                    meta.sealed
+                },
                 src: SegSource::Disk(s.id),
             })
             .collect();
         let dicts = if meta.pending_rows == 0 {
+            // Dictionaries change only with `sealed`, like the segments.
             self.cache
-                .get_or_try(crate::cache::Key::Dicts(part_key), || {
+                .get_or_try(crate::cache::Key::Dicts(sealed_key), || {
                     let d = load_dicts(&self.t.dicts, site, day)?;
                     let size = dicts_size(&d);
                     Ok((d, size))
                 })?
         } else {
-            let pending = self
-                .cache
-                .get_or_try(crate::cache::Key::Pending(part_key), || {
-                    let mut dicts = load_dicts(&self.t.dicts, site, day)?;
-                    let rows = self.pending_rows(site, day)?;
-                    let infos = crate::storage::seal::AttrsLookup::new(
-                        &self.t.sessions,
-                        &self.t.blocks,
-                        &self.t.tails,
-                        site,
-                    )
-                    .all(rows.iter().map(|r| r.session))?;
-                    let mut segs = Vec::new();
-                    let mut size = 0;
-                    for enc in crate::storage::seal::encode_segments(&rows, day, &mut dicts, &infos)
-                    {
-                        size += enc.columns.values().map(Vec::len).sum::<usize>();
-                        segs.push((enc.rows, enc.min_ts, enc.max_ts, Arc::new(enc.columns)));
-                    }
-                    size += dicts_size(&dicts);
-                    Ok((
-                        PendingView {
-                            dicts: Arc::new(dicts),
-                            segments: segs,
-                        },
-                        size,
-                    ))
-                })?;
-            for (i, (rows, min_ts, max_ts, cols)) in pending.segments.iter().enumerate() {
+            let pending = self.pending_view(site, day, meta)?;
+            for s in &pending.segments {
                 segments.push(SegmentView {
-                    rows: *rows,
-                    min_ts: *min_ts,
-                    max_ts: *max_ts,
-                    slot: crate::cache::Seg::Pending(i as u32),
-                    src: SegSource::Mem(Arc::clone(cols)),
+                    rows: s.rows,
+                    min_ts: s.min_ts,
+                    max_ts: s.max_ts,
+                    slot: crate::cache::Seg::Pending(s.id),
+                    cache_version: 0,
+                    src: SegSource::Mem(Arc::clone(&s.columns)),
                 });
             }
             Arc::clone(&pending.dicts)

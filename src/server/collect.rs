@@ -261,7 +261,8 @@ fn decode_event(added: &str, raw: &str, line: &mut String) -> Result<Event, (Str
         line.pop(); // the last added field's comma
     }
     line.push_str(rest);
-    Event::from_json_line(line.as_bytes()).map_err(|e| {
+    // The body is UTF-8 already (checked once for the whole batch).
+    crate::event::with_json_str(line, |e| e.to_event()).map_err(|e| {
         for field in ["site", "ua", "ip"] {
             if e.reason.contains(&format!("duplicate field `{field}`")) {
                 return (

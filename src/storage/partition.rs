@@ -14,6 +14,14 @@ pub(crate) struct SegInfo {
     pub rows: u32,
     pub min_ts: i64,
     pub max_ts: i64,
+    /// A fresh random value whenever the segment's columns are written
+    /// (when it is built, and when columns are rewritten in place): what
+    /// readers key their caches of its decoded columns by, so that a
+    /// commit that writes other segments of the partition keeps them.
+    /// 0 in stores written before it existed (readers then key by the
+    /// partition's `sealed`).
+    #[serde(default)]
+    pub version: u64,
 }
 
 /// Metadata of one (site, day) partition (table `partitions`).
@@ -31,6 +39,12 @@ pub(crate) struct PartMeta {
     /// 0 in stores written before it existed.
     #[serde(default)]
     pub sealed: u64,
+    /// A fresh random value at every write of the partition but one that
+    /// only appends pending batches: readers that built the pending rows
+    /// of an earlier version with the same epoch may keep what they built
+    /// and add the new batches. 0 in stores written before it existed.
+    #[serde(default)]
+    pub pending_epoch: u64,
 }
 
 impl PartMeta {
@@ -41,8 +55,16 @@ impl PartMeta {
     }
 
     /// Encodes the metadata as a new version of the partition whose
-    /// segments and dictionaries did not change (pending rows were added).
+    /// segments and dictionaries did not change (its pending rows did, or
+    /// what they take from their sessions).
     pub(crate) fn encode_pending_change(&mut self) -> Vec<u8> {
+        self.pending_epoch = rand::random();
+        self.encode_pending_append()
+    }
+
+    /// Encodes the metadata as a new version of the partition that only
+    /// gained pending batches: nothing earlier readers built changed.
+    pub(crate) fn encode_pending_append(&mut self) -> Vec<u8> {
         self.version = rand::random();
         rmp_serde::to_vec(self).unwrap_or_default()
     }
@@ -86,5 +108,23 @@ mod tests {
         assert_eq!(PartMeta::decode(&pending).unwrap().sealed, 0);
         m2.encode_new_version();
         assert_ne!(m2.sealed, 0);
+    }
+
+    /// Only a pure append keeps the pending epoch; every other write of a
+    /// partition changes it (readers' incremental pending views rely on it).
+    #[test]
+    fn only_appends_keep_the_pending_epoch() {
+        let mut m = PartMeta::default();
+        let b = m.encode_pending_change();
+        let (v0, e0) = (m.version, m.pending_epoch);
+        assert_eq!(PartMeta::decode(&b).unwrap().pending_epoch, e0);
+        m.encode_pending_append();
+        assert_eq!(m.pending_epoch, e0);
+        assert_ne!(m.version, v0);
+        m.encode_pending_change();
+        assert_ne!(m.pending_epoch, e0);
+        let e1 = m.pending_epoch;
+        m.encode_new_version();
+        assert_ne!(m.pending_epoch, e1);
     }
 }

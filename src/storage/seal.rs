@@ -97,6 +97,7 @@ pub(crate) fn put_segments(
             rows: enc.rows,
             min_ts: enc.min_ts,
             max_ts: enc.max_ts,
+            version: rand::random(),
         });
     }
     Ok(())
@@ -232,7 +233,7 @@ pub(crate) fn patch_session_attrs(
         };
         let mut meta = PartMeta::decode(&meta)?;
         let mut dicts: Option<(PartitionDicts, Vec<(u8, usize)>)> = None;
-        for seg in &meta.segments {
+        for seg in meta.segments.iter_mut() {
             let Some(sess) = columns::get(&cols, site, day, seg.id, col::SESSIONS)? else {
                 continue;
             };
@@ -280,6 +281,8 @@ pub(crate) fn patch_session_attrs(
                 col::BM_DEVICE,
                 &segment::encode_device_bitmaps(&runs.starts, &codes),
             )?;
+            // Columns changed in place: readers' cached ones are stale.
+            seg.version = rand::random();
         }
         if let Some((d, lens)) = dicts {
             // Only the dictionaries that gained strings are written again.
@@ -318,7 +321,7 @@ pub(crate) fn refile_visitors(
     };
     let mut meta = PartMeta::decode(&meta)?;
     let mut cols = txn.open_table(SEGMENT_COLUMNS)?;
-    for seg in &meta.segments {
+    for seg in meta.segments.iter_mut() {
         let Some(bytes) = columns::get(&cols, site, day, seg.id, col::SESSIONS)? else {
             continue;
         };
@@ -343,6 +346,7 @@ pub(crate) fn refile_visitors(
         }
         if changed {
             columns::put(&mut cols, site, day, seg.id, col::SESSIONS, &runs.encode())?;
+            seg.version = rand::random();
         }
     }
     parts.insert((site, day), meta.encode_new_version().as_slice())?;

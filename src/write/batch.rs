@@ -340,12 +340,14 @@ fn write_in(
             };
             if meta.pending_rows + rows.len() as u64 >= seal_rows {
                 to_seal.push((site, day, rows));
+                // Sealing writes the partition's metadata again.
             } else {
                 pending.insert((site, day, batch.start_seq), encode_batch(&rows).as_slice())?;
                 meta.pending_rows += rows.len() as u64;
                 spent.push(rows);
+                // Only a batch added: readers extend what they built.
+                parts.insert((site, day), meta.encode_pending_append().as_slice())?;
             }
-            parts.insert((site, day), meta.encode_pending_change().as_slice())?;
         }
     }
     let t_seal = std::time::Instant::now();
