@@ -7,6 +7,11 @@
 //! tells each submission's [`Ticket`] what became of its events. While one
 //! group commits, the next one forms in the queue: the busier the store,
 //! the larger the groups, and a lone submitter waits for one commit only.
+//! The next group is taken when the one being written lands, or earlier
+//! once 256 events wait (then it is built while the other is written).
+//! Three threads: the committer builds groups, a writing thread commits
+//! them, a notifying thread wakes their submitters (blocked in
+//! [`Ticket::wait`], or tasks awaiting their ticket).
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};

@@ -123,7 +123,8 @@
 //! Every commit is one redb transaction, synced to disk before it returns:
 //! a crash loses at most the events appended since the last commit, and
 //! never leaves half a commit. Through the ingest handle, a submission is
-//! durable when its [`Ticket::wait`] returns: a crash loses only
+//! durable when its [`Ticket::wait`] returns (or the awaited ticket
+//! resolves): a crash loses only
 //! submissions not yet acknowledged, each whole or not at all. Maintenance is a sequence of idempotent
 //! transactions ending with a rewrite of the file swapped in by an atomic
 //! rename; a run killed at any point leaves a store that opens, and the
