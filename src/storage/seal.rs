@@ -258,11 +258,11 @@ pub(crate) fn patch_session_attrs(
             let mut codes = segment::decode_session_attrs(&bytes, runs.len())?;
             for (i, h) in found {
                 if let Some(slot) = codes.get_mut(i) {
-                    if !attrs.contains_key(&h) {
-                        attrs.insert(h, lookup.get(h)?);
-                    }
-                    let a = attrs.get(&h).and_then(Option::as_ref);
-                    *slot = segment::session_attr_codes(a, dicts);
+                    let a = match attrs.entry(h) {
+                        std::collections::hash_map::Entry::Occupied(o) => o.into_mut(),
+                        std::collections::hash_map::Entry::Vacant(v) => v.insert(lookup.get(h)?),
+                    };
+                    *slot = segment::session_attr_codes(a.as_ref(), dicts);
                 }
             }
             columns::put(
