@@ -138,8 +138,15 @@
 //! - The **cache of decoded data** shared by a store's snapshots holds at
 //!   most [`DEFAULT_CACHE_BYTES`] (1 GiB) by default
 //!   ([`Store::set_cache_bytes`]; 0 turns it off). It holds decoded columns
-//!   and per-day aggregates, keyed by partition version, so it is never
-//!   stale; a query process's memory is bounded by it.
+//!   (keyed by their segment's version), per-day aggregates (keyed by the
+//!   partition's version) and the day's pending rows built into memory (one
+//!   view per partition), so it is never stale; a query process's memory
+//!   is bounded by it.
+//! - An **ingest handle** holds at most [`IngestOptions::queue_events`]
+//!   queued events (262,144 by default; beyond them submissions wait or
+//!   fail with [`Error::QueueFull`]), plus the group being built and the
+//!   one being written, each at most [`IngestOptions::max_events`]
+//!   (16,384).
 //! - An **import** holds about two batches of [`IMPORT_BATCH`] events at a
 //!   time (one being written while the next is buffered; about 500 MB at
 //!   the default batch on typical events): [`Store::set_import_batch`]
