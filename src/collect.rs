@@ -101,7 +101,8 @@ impl Ticket {
     /// their group commit failed: none of them is stored then.
     ///
     /// This blocks the thread. In async code, `.await` the ticket instead
-    /// (it is a [`Future`] with the same output): no thread waits then.
+    /// (it is a [`Future`](std::future::Future) with the same output): no
+    /// thread waits then.
     pub fn wait(self) -> Result<Receipt> {
         let mut state = lock(&self.slot.state);
         loop {
@@ -247,8 +248,9 @@ struct Shared {
 }
 
 /// Submits events to a store from any number of threads, committed in
-/// groups by one background thread. Get one from [`Store::ingest`]; clone
-/// it freely (clones share the queue and the committer).
+/// groups by one background thread. Get one from
+/// [`Store::ingest`](crate::Store::ingest); clone it freely (clones share
+/// the queue and the committer).
 ///
 /// Events are applied in submission order: those of one thread in the
 /// order it submitted them, and a control operation (deletion request,

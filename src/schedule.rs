@@ -77,8 +77,9 @@ fn lock(m: &Mutex<State>) -> MutexGuard<'_, State> {
 }
 
 /// Runs maintenance in the background when it is due. Get one from
-/// [`Store::start_maintenance`]; dropping it (or [`Scheduler::stop`])
-/// stops the thread after the run under way, if any.
+/// [`Store::start_maintenance`](crate::Store::start_maintenance);
+/// dropping it (or [`Scheduler::stop`]) stops the thread after the run
+/// under way, if any.
 ///
 /// ```
 /// use std::sync::Arc;

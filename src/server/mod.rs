@@ -6,7 +6,7 @@
 //! | route | token | what |
 //! |---|---|---|
 //! | `GET /heatstore.js` (also `/heatstore.min.js`; `/heatstore.src.js`, `/heatstore-overlay.js`) | no | the tracker (minified; its readable source), the overlay it loads in overlay mode |
-//! | `POST /collect` | no | a batch from the tracker: `{"site":…,"events":[…]}`, submitted through the store's [`IngestHandle`](crate::IngestHandle) |
+//! | `POST /collect` | no | a batch from the tracker: `{"site":…,"events":[…]}`, submitted through the store's [`IngestHandle`] |
 //! | `POST /api/opt-out` | no | `{"site":…,"visitor":…}` from the tracker's `optOut()` |
 //! | `GET /api/<report>` | yes | a report ([`crate::report`]); the JSON of `heatstore query <report> --json` |
 //! | `GET /api/sites`, `GET /api/sites/detail` | yes | the sites, and the origins their pages are served from |
