@@ -62,6 +62,28 @@ struct Outcome {
     latencies: Vec<Duration>,
 }
 
+/// Submitter `t`'s next `batch` events from its own stretch of the pool,
+/// from position `i`, wrapping around at the stretch's end.
+fn submission(events: &[Event], t: usize, stretch: usize, i: usize, batch: usize) -> Vec<Event> {
+    (0..batch)
+        .map(|k| events[t * stretch + (i - t * stretch + k) % stretch.max(1)].clone())
+        .collect()
+}
+
+/// One row of the throughput table.
+fn print_row(label: &str, batch: usize, o: &Outcome) {
+    let secs = o.elapsed.as_secs_f64();
+    println!(
+        "{:<12} {:>6} {:>14.0} {:>16.0} {:>10.2} {:>10.2}",
+        label,
+        batch,
+        o.events as f64 / secs,
+        o.latencies.len() as f64 / secs,
+        percentile(&o.latencies, 0.5).as_secs_f64() * 1e3,
+        percentile(&o.latencies, 0.99).as_secs_f64() * 1e3,
+    );
+}
+
 /// `submitters` threads submit `batch` events at a time and wait for each
 /// submission to be durable, for `seconds` (or until `stop`).
 fn drive(
@@ -98,11 +120,7 @@ fn drive(
                     if over {
                         break;
                     }
-                    let sub: Vec<Event> = (0..batch)
-                        .map(|k| {
-                            events[t * stretch + (i - t * stretch + k) % stretch.max(1)].clone()
-                        })
-                        .collect();
+                    let sub = submission(&events, t, stretch, i, batch);
                     i += batch;
                     let s0 = Instant::now();
                     let r = ingest.submit(sub).and_then(|t| t.wait()).expect("submit");
@@ -154,11 +172,7 @@ fn drive_async(
                     let stretch = events.len() / submitters;
                     let mut i = t * stretch;
                     while Instant::now() < deadline {
-                        let sub: Vec<Event> = (0..batch)
-                            .map(|k| {
-                                events[t * stretch + (i - t * stretch + k) % stretch.max(1)].clone()
-                            })
-                            .collect();
+                        let sub = submission(&events, t, stretch, i, batch);
                         i += batch;
                         let s0 = Instant::now();
                         let r = ingest.submit(sub).expect("submit").await.expect("durable");
@@ -225,16 +239,7 @@ fn throughput(seconds: f64) {
             // Warm-up: the sites exist, the caches are filled.
             drive(&ingest, &events, submitters, batch, 0.3, None);
             let o = drive(&ingest, &events, submitters, batch, seconds, None);
-            let secs = o.elapsed.as_secs_f64();
-            println!(
-                "{:<12} {:>6} {:>14.0} {:>16.0} {:>10.2} {:>10.2}",
-                format!("{submitters} threads"),
-                batch,
-                o.events as f64 / secs,
-                o.latencies.len() as f64 / secs,
-                percentile(&o.latencies, 0.5).as_secs_f64() * 1e3,
-                percentile(&o.latencies, 0.99).as_secs_f64() * 1e3,
-            );
+            print_row(&format!("{submitters} threads"), batch, &o);
             #[cfg(feature = "server")]
             {
                 // A fresh store, so that the tasks do not send again what
@@ -244,16 +249,7 @@ fn throughput(seconds: f64) {
                 let ingest = store.ingest_with(options()).unwrap();
                 drive(&ingest, &events, submitters, batch, 0.3, None);
                 let o = drive_async(&ingest, &events, submitters, batch, seconds);
-                let secs = o.elapsed.as_secs_f64();
-                println!(
-                    "{:<12} {:>6} {:>14.0} {:>16.0} {:>10.2} {:>10.2}",
-                    format!("{submitters} tasks"),
-                    batch,
-                    o.events as f64 / secs,
-                    o.latencies.len() as f64 / secs,
-                    percentile(&o.latencies, 0.5).as_secs_f64() * 1e3,
-                    percentile(&o.latencies, 0.99).as_secs_f64() * 1e3,
-                );
+                print_row(&format!("{submitters} tasks"), batch, &o);
             }
             let stats = ingest.close().unwrap();
             assert_eq!(stats.failed_groups, 0);

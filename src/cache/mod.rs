@@ -23,7 +23,7 @@ pub(crate) struct PartKey {
 }
 
 /// A segment of a partition view: a sealed segment by id (its columns
-/// keyed with the partition's `sealed`), or a segment built in memory from
+/// keyed with the segment's own version), or a segment built in memory from
 /// the partition's pending rows, by an id unique in the process (keyed
 /// with version 0: the id alone names its content).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -213,9 +213,7 @@ impl Cache {
             }
         }
         let (value, size) = build()?;
-        let value = Arc::new(value);
-        self.insert(key, Arc::clone(&value) as Arc<dyn Any + Send + Sync>, size);
-        Ok(value)
+        Ok(self.put(key, value, size))
     }
 }
 

@@ -116,6 +116,7 @@ struct PendingView {
 }
 
 /// A segment built from pending rows.
+#[derive(Clone)]
 struct PendingSegment {
     rows: u32,
     min_ts: i64,
@@ -288,16 +289,7 @@ impl View {
         let (mut dicts, mut segs, mut size) = match &base {
             Some(b) => (
                 (*b.dicts).clone(),
-                b.segments
-                    .iter()
-                    .map(|s| PendingSegment {
-                        rows: s.rows,
-                        min_ts: s.min_ts,
-                        max_ts: s.max_ts,
-                        columns: Arc::clone(&s.columns),
-                        id: s.id,
-                    })
-                    .collect(),
+                b.segments.clone(),
                 b.size - dicts_size(&b.dicts),
             ),
             None => (load_dicts(&self.t.dicts, site, day)?, Vec::new(), 0),
