@@ -834,6 +834,17 @@ mod tests {
         w.append(&e).unwrap();
         w.commit().unwrap(); // a session block tail
         drop(w);
+        {
+            // A partition's dictionary as format 3 kept it (this version
+            // packs them into segment_columns).
+            let db = store.core.db();
+            let txn = db.rw().unwrap().begin_write().unwrap();
+            txn.open_table(crate::storage::schema::DICTIONARIES)
+                .unwrap()
+                .insert((0u32, 1i32, 0u8), [0u8].as_slice())
+                .unwrap();
+            txn.commit().unwrap();
+        }
         let before = entries(&store.core.db());
         assert_eq!(before.len(), TABLE_COUNT);
         assert_eq!(before.keys().cloned().collect::<Vec<_>>(), {

@@ -29,7 +29,8 @@ use crate::storage::requests::{mark_purged, DeletionRequest, StoredTarget};
 use crate::storage::row::{decode_batch, encode_batch, Row};
 use crate::storage::schema::*;
 use crate::storage::seal::{
-    encode_segments, load_dicts, put_segments, save_dicts, write_segments, AttrsLookup,
+    encode_segments, load_dicts, put_segments, remove_dicts, save_dicts, write_segments,
+    AttrsLookup,
 };
 use crate::storage::segment::{self, EncodedSegment, PartitionDicts};
 use crate::storage::sessions::{block_days, BlockTables, SessionRow};
@@ -324,11 +325,17 @@ fn rebuild_aside(
         return Ok(None);
     };
     let base = PartMeta::decode(&base)?;
-    let old_dicts = load_dicts(&snap.open_table(DICTIONARIES)?, site, day)?;
     let cols = snap.open_table(SEGMENT_COLUMNS)?;
+    let old_dicts = load_dicts(
+        &cols,
+        &snap.open_table(DICTIONARIES)?,
+        site,
+        day,
+        &base.dict_layout,
+    )?;
     let mut rows = Vec::new();
     for s in &base.segments {
-        let c = columns::get_all(&cols, site, day, s.id)?;
+        let c = columns::get_all(&cols, site, day, s.id, &s.layout)?;
         rows.extend(segment::decode_rows(&c, s.rows, day, &old_dicts)?);
     }
     let before = rows.len() as u64;
@@ -380,12 +387,10 @@ fn swap_in(
         for s in &meta.segments {
             columns::remove_segment(&mut cols, site, day, s.id)?;
         }
-        let mut dict_table = txn.open_table(DICTIONARIES)?;
-        dict_table.retain_in((site, day, 0)..=(site, day, u8::MAX), |_, _| false)?;
-        drop(dict_table);
         meta.segments.clear();
         put_segments(&mut cols, site, day, &mut meta, encoded)?;
-        save_dicts(txn, site, day, &dicts)?;
+        // Replaces the old dictionaries, in either place.
+        save_dicts(txn, &mut cols, site, day, &dicts, &mut meta)?;
         changed = true;
     }
     let (pending_removed, pending_left) = filter_pending(txn, site, day, gone)?;
@@ -552,12 +557,18 @@ pub(crate) fn rewrite_partition(
         return Ok(0);
     };
     let meta = PartMeta::decode(&meta)?;
-    let old_dicts = load_dicts(&txn.open_table(DICTIONARIES)?, site, day)?;
     let mut cols = txn.open_table(SEGMENT_COLUMNS)?;
+    let old_dicts = load_dicts(
+        &cols,
+        &txn.open_table(DICTIONARIES)?,
+        site,
+        day,
+        &meta.dict_layout,
+    )?;
     // Every row, in arrival order: segments, then pending batches.
     let mut rows = Vec::new();
     for s in &meta.segments {
-        let c = columns::get_all(&cols, site, day, s.id)?;
+        let c = columns::get_all(&cols, site, day, s.id, &s.layout)?;
         rows.extend(segment::decode_rows(&c, s.rows, day, &old_dicts)?);
     }
     let mut pending = txn.open_table(PENDING)?;
@@ -575,9 +586,7 @@ pub(crate) fn rewrite_partition(
         columns::remove_segment(&mut cols, site, day, s.id)?;
     }
     pending.retain_in((site, day, 0)..=(site, day, u64::MAX), |_, _| false)?;
-    let mut dict_table = txn.open_table(DICTIONARIES)?;
-    dict_table.retain_in((site, day, 0)..=(site, day, u8::MAX), |_, _| false)?;
-    drop(dict_table);
+    remove_dicts(txn, &mut cols, site, day)?;
     if rows.is_empty() {
         parts.remove((site, day))?;
         return Ok(removed);
@@ -589,8 +598,8 @@ pub(crate) fn rewrite_partition(
         ..PartMeta::default()
     };
     write_segments(txn, &mut cols, site, day, &rows, &mut dicts, &mut new_meta)?;
+    save_dicts(txn, &mut cols, site, day, &dicts, &mut new_meta)?;
     parts.insert((site, day), new_meta.encode_new_version().as_slice())?;
-    save_dicts(txn, site, day, &dicts)?;
     Ok(removed)
 }
 
@@ -608,8 +617,7 @@ fn drop_partition(txn: &WriteTransaction, site: u32, day: i32) -> Result<u64> {
     }
     txn.open_table(PENDING)?
         .retain_in((site, day, 0)..=(site, day, u64::MAX), |_, _| false)?;
-    txn.open_table(DICTIONARIES)?
-        .retain_in((site, day, 0)..=(site, day, u8::MAX), |_, _| false)?;
+    remove_dicts(txn, &mut cols, site, day)?;
     parts.remove((site, day))?;
     Ok(meta.segments.iter().map(|s| u64::from(s.rows)).sum::<u64>() + meta.pending_rows)
 }

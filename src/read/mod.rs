@@ -58,7 +58,7 @@ pub(crate) struct View {
 
 /// Where a segment's columns come from.
 pub(crate) enum SegSource {
-    Disk(u32),
+    Disk(crate::storage::partition::SegInfo),
     Mem(Arc<BTreeMap<u8, Vec<u8>>>),
 }
 
@@ -292,7 +292,11 @@ impl View {
                 b.segments.clone(),
                 b.size - dicts_size(&b.dicts),
             ),
-            None => (load_dicts(&self.t.dicts, site, day)?, Vec::new(), 0),
+            None => (
+                load_dicts(&self.t.columns, &self.t.dicts, site, day, &meta.dict_layout)?,
+                Vec::new(),
+                0,
+            ),
         };
         for enc in crate::storage::seal::encode_segments(&rows, day, &mut dicts, &infos) {
             size += enc.columns.values().map(Vec::len).sum::<usize>();
@@ -342,14 +346,15 @@ impl View {
                 } else {
                     meta.sealed
                 },
-                src: SegSource::Disk(s.id),
+                src: SegSource::Disk(s.clone()),
             })
             .collect();
         let dicts = if meta.pending_rows == 0 {
             // Dictionaries change only with `sealed`, like the segments.
             self.cache
                 .get_or_try(crate::cache::Key::Dicts(sealed_key), || {
-                    let d = load_dicts(&self.t.dicts, site, day)?;
+                    let d =
+                        load_dicts(&self.t.columns, &self.t.dicts, site, day, &meta.dict_layout)?;
                     let size = dicts_size(&d);
                     Ok((d, size))
                 })?
@@ -385,12 +390,15 @@ impl View {
     ) -> Result<Option<Cow<'a, [u8]>>> {
         match &s.src {
             SegSource::Mem(cols) => Ok(cols.get(&id).map(|v| Cow::Borrowed(v.as_slice()))),
-            SegSource::Disk(seg) => {
-                Ok(
-                    crate::storage::columns::get(&self.t.columns, p.site, p.day, *seg, id)?
-                        .map(Cow::Owned),
-                )
-            }
+            SegSource::Disk(seg) => Ok(crate::storage::columns::get(
+                &self.t.columns,
+                p.site,
+                p.day,
+                seg.id,
+                &seg.layout,
+                id,
+            )?
+            .map(Cow::Owned)),
         }
     }
 
@@ -411,9 +419,13 @@ impl View {
     ) -> Result<BTreeMap<u8, Vec<u8>>> {
         match &s.src {
             SegSource::Mem(cols) => Ok((**cols).clone()),
-            SegSource::Disk(seg) => {
-                crate::storage::columns::get_all(&self.t.columns, p.site, p.day, *seg)
-            }
+            SegSource::Disk(seg) => crate::storage::columns::get_all(
+                &self.t.columns,
+                p.site,
+                p.day,
+                seg.id,
+                &seg.layout,
+            ),
         }
     }
 
@@ -496,10 +508,26 @@ impl View {
     /// Values only, without redb's page and B-tree overhead.
     pub(crate) fn storage_breakdown(&self) -> Result<BTreeMap<String, u64>> {
         let mut out: BTreeMap<String, u64> = BTreeMap::new();
+        // Chunks of packed segments are told apart by their layouts;
+        // segments of format 3 have a column byte in every key.
         for e in self.t.columns.iter()? {
             let (k, v) = e?;
-            *out.entry(format!("column {}", segment::column_name(k.value().3)))
-                .or_default() += v.value().len() as u64;
+            let c = k.value().3;
+            if c != crate::storage::columns::PACKED {
+                *out.entry(format!("column {}", segment::column_name(c)))
+                    .or_default() += v.value().len() as u64;
+            }
+        }
+        for e in self.t.partitions.iter()? {
+            let meta = PartMeta::decode(e?.1.value())?;
+            for s in &meta.segments {
+                for &(c, n) in &s.layout {
+                    *out.entry(format!("column {}", segment::column_name(c)))
+                        .or_default() += u64::from(n);
+                }
+            }
+            let dicts: u32 = meta.dict_layout.iter().map(|(_, n)| n).sum();
+            *out.entry("dictionaries".into()).or_default() += u64::from(dicts);
         }
         for e in self.t.dicts.iter()? {
             *out.entry("dictionaries".into()).or_default() += e?.1.value().len() as u64;

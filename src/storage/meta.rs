@@ -11,8 +11,8 @@ use super::Corrupt;
 use crate::error::{Error, Result};
 
 /// The on-disk format version this build writes. It also opens files of
-/// versions 1 and 2, migrating them at open (`docs/format.md`, §7).
-pub const FORMAT_VERSION: u32 = 3;
+/// versions 1 to 3, migrating them at open (`docs/format.md`, §7).
+pub const FORMAT_VERSION: u32 = 4;
 /// The oldest format version this build migrates.
 pub(crate) const OLDEST_MIGRATED: u32 = 1;
 pub(crate) const MAGIC: &[u8] = b"heatstore";
@@ -64,6 +64,10 @@ pub(crate) fn initialize(db: &Database) -> Result<()> {
                     // Version 2 → 3: partition metadata gains `sealed`
                     // (read as 0), and the `session_block_tails` table is
                     // created below.
+                    // Version 3 → 4: segments gain a `layout` and are
+                    // written packed (`columns`); a segment without one
+                    // (read as empty) keeps its per-column chunks, read as
+                    // they are and packed when a column is rewritten.
                     meta.insert("format_version", FORMAT_VERSION.to_le_bytes().as_slice())?;
                 }
             }

@@ -22,6 +22,11 @@ pub(crate) struct SegInfo {
     /// partition's `sealed`).
     #[serde(default)]
     pub version: u64,
+    /// Where the segment's columns lie in its packed chunks (see
+    /// `columns`): `(column, length)` in packed order. Empty for a segment
+    /// written before packing, whose columns have a chunk run each.
+    #[serde(default)]
+    pub layout: crate::storage::columns::Layout,
 }
 
 /// Metadata of one (site, day) partition (table `partitions`).
@@ -45,6 +50,12 @@ pub(crate) struct PartMeta {
     /// and add the new batches. 0 in stores written before it existed.
     #[serde(default)]
     pub pending_epoch: u64,
+    /// Where the partition's dictionaries lie, packed like a segment's
+    /// columns under segment id [`DICTS_SEGMENT`](crate::storage::columns::DICTS_SEGMENT):
+    /// `(dimension, length)`. Empty when the partition has none, or keeps
+    /// them in table `dictionaries` (format 3).
+    #[serde(default)]
+    pub dict_layout: crate::storage::columns::Layout,
 }
 
 impl PartMeta {

@@ -3,6 +3,8 @@
 //! pieces that read and write segments' dictionaries and session attributes
 //! for the writer, deletion and reads of pending rows.
 
+use std::collections::BTreeMap;
+
 use foldhash::{HashMap, HashMapExt};
 use redb::{ReadableTable, WriteTransaction};
 
@@ -21,12 +23,25 @@ use crate::normalize::SessionAttrs;
 /// rows as are added.
 const MERGE_COST: usize = 4;
 
+/// A partition's dictionaries: packed in `segment_columns` where its
+/// metadata has a layout for them (`PartMeta::dict_layout`), else in table `dictionaries` (format 3).
 pub(crate) fn load_dicts(
+    cols: &impl ReadableTable<columns::ColKey, &'static [u8]>,
     t: &impl ReadableTable<(u32, i32, u8), &'static [u8]>,
     site: u32,
     day: i32,
+    layout: &[(u8, u32)],
 ) -> Result<PartitionDicts> {
     let mut dicts = PartitionDicts::default();
+    if !layout.is_empty() {
+        let packed = columns::get_all(cols, site, day, columns::DICTS_SEGMENT, layout)?;
+        for (dim, bytes) in packed {
+            dicts
+                .dicts
+                .insert(dim, crate::storage::dict::Dict::decode(&bytes)?);
+        }
+        return Ok(dicts);
+    }
     for e in t.range((site, day, 0)..=(site, day, u8::MAX))? {
         let (k, v) = e?;
         dicts
@@ -89,30 +104,52 @@ pub(crate) fn put_segments(
     for enc in encoded {
         let id = meta.next_segment;
         meta.next_segment += 1;
-        for (c, bytes) in &enc.columns {
-            columns::put(cols, site, day, id, *c, bytes)?;
-        }
+        let layout = columns::put_segment(cols, site, day, id, &enc.columns)?;
         meta.segments.push(SegInfo {
             id,
             rows: enc.rows,
             min_ts: enc.min_ts,
             max_ts: enc.max_ts,
             version: rand::random(),
+            layout,
         });
     }
     Ok(())
 }
 
+/// Writes a partition's dictionaries, packed, and their layout into `meta`
+/// (which the caller stores).
 pub(crate) fn save_dicts(
     txn: &WriteTransaction,
+    cols: &mut redb::Table<columns::ColKey, &[u8]>,
     site: u32,
     day: i32,
     dicts: &PartitionDicts,
+    meta: &mut PartMeta,
 ) -> Result<()> {
-    let mut t = txn.open_table(DICTIONARIES)?;
-    for (dim, d) in &dicts.dicts {
-        t.insert((site, day, *dim), d.encode().as_slice())?;
-    }
+    let encoded: BTreeMap<u8, Vec<u8>> = dicts
+        .dicts
+        .iter()
+        .map(|(dim, d)| (*dim, d.encode()))
+        .collect();
+    columns::remove_segment(cols, site, day, columns::DICTS_SEGMENT)?;
+    meta.dict_layout = columns::put_segment(cols, site, day, columns::DICTS_SEGMENT, &encoded)?;
+    // Dictionaries of format 3 are packed from now on.
+    txn.open_table(DICTIONARIES)?
+        .retain_in((site, day, 0)..=(site, day, u8::MAX), |_, _| false)?;
+    Ok(())
+}
+
+/// Removes a partition's dictionaries, in either place.
+pub(crate) fn remove_dicts(
+    txn: &WriteTransaction,
+    cols: &mut redb::Table<columns::ColKey, &[u8]>,
+    site: u32,
+    day: i32,
+) -> Result<()> {
+    columns::remove_segment(cols, site, day, columns::DICTS_SEGMENT)?;
+    txn.open_table(DICTIONARIES)?
+        .retain_in((site, day, 0)..=(site, day, u8::MAX), |_, _| false)?;
     Ok(())
 }
 
@@ -232,9 +269,11 @@ pub(crate) fn patch_session_attrs(
             continue;
         };
         let mut meta = PartMeta::decode(&meta)?;
+        let dict_layout = meta.dict_layout.clone();
         let mut dicts: Option<(PartitionDicts, Vec<(u8, usize)>)> = None;
         for seg in meta.segments.iter_mut() {
-            let Some(sess) = columns::get(&cols, site, day, seg.id, col::SESSIONS)? else {
+            let Some(sess) = columns::get(&cols, site, day, seg.id, &seg.layout, col::SESSIONS)?
+            else {
                 continue;
             };
             let runs = segment::SessionRuns::decode(&sess, seg.rows)?;
@@ -248,13 +287,19 @@ pub(crate) fn patch_session_attrs(
             let (dicts, _) = match &mut dicts {
                 Some(d) => d,
                 None => {
-                    let d = load_dicts(&txn.open_table(DICTIONARIES)?, site, day)?;
+                    let d = load_dicts(
+                        &cols,
+                        &txn.open_table(DICTIONARIES)?,
+                        site,
+                        day,
+                        &dict_layout,
+                    )?;
                     let lens = d.dicts.iter().map(|(k, v)| (*k, v.len())).collect();
                     dicts.insert((d, lens))
                 }
             };
-            let bytes =
-                columns::get(&cols, site, day, seg.id, col::SESSION_ATTRS)?.unwrap_or_default();
+            let bytes = columns::get(&cols, site, day, seg.id, &seg.layout, col::SESSION_ATTRS)?
+                .unwrap_or_default();
             let mut codes = segment::decode_session_attrs(&bytes, runs.len())?;
             for (i, h) in found {
                 if let Some(slot) = codes.get_mut(i) {
@@ -265,33 +310,38 @@ pub(crate) fn patch_session_attrs(
                     *slot = segment::session_attr_codes(a.as_ref(), dicts);
                 }
             }
-            columns::put(
-                &mut cols,
-                site,
-                day,
-                seg.id,
-                col::SESSION_ATTRS,
-                &segment::encode_session_attrs(&codes),
-            )?;
-            columns::put(
-                &mut cols,
-                site,
-                day,
-                seg.id,
-                col::BM_DEVICE,
-                &segment::encode_device_bitmaps(&runs.starts, &codes),
-            )?;
+            let changes = BTreeMap::from([
+                (col::SESSION_ATTRS, segment::encode_session_attrs(&codes)),
+                (
+                    col::BM_DEVICE,
+                    segment::encode_device_bitmaps(&runs.starts, &codes),
+                ),
+            ]);
+            columns::replace(&mut cols, site, day, seg.id, &mut seg.layout, &changes)?;
             // Columns changed in place: readers' cached ones are stale.
             seg.version = rand::random();
         }
         if let Some((d, lens)) = dicts {
             // Only the dictionaries that gained strings are written again.
-            let mut t = txn.open_table(DICTIONARIES)?;
-            for (dim, dict) in &d.dicts {
-                let before = lens.iter().find(|(k, _)| k == dim).map(|(_, n)| *n);
-                if before != Some(dict.len()) {
-                    t.insert((site, day, *dim), dict.encode().as_slice())?;
-                }
+            let grown: BTreeMap<u8, Vec<u8>> = d
+                .dicts
+                .iter()
+                .filter(|(dim, dict)| {
+                    lens.iter().find(|(k, _)| k == *dim).map(|(_, n)| *n) != Some(dict.len())
+                })
+                .map(|(dim, dict)| (*dim, dict.encode()))
+                .collect();
+            if meta.dict_layout.is_empty() {
+                save_dicts(txn, &mut cols, site, day, &d, &mut meta)?;
+            } else {
+                columns::replace(
+                    &mut cols,
+                    site,
+                    day,
+                    columns::DICTS_SEGMENT,
+                    &mut meta.dict_layout,
+                    &grown,
+                )?;
             }
             // Columns changed in place: a new version for readers' caches.
             parts.insert((site, day), meta.encode_new_version().as_slice())?;
@@ -322,7 +372,8 @@ pub(crate) fn refile_visitors(
     let mut meta = PartMeta::decode(&meta)?;
     let mut cols = txn.open_table(SEGMENT_COLUMNS)?;
     for seg in meta.segments.iter_mut() {
-        let Some(bytes) = columns::get(&cols, site, day, seg.id, col::SESSIONS)? else {
+        let Some(bytes) = columns::get(&cols, site, day, seg.id, &seg.layout, col::SESSIONS)?
+        else {
             continue;
         };
         let mut runs = segment::SessionRuns::decode(&bytes, seg.rows)?;
@@ -345,7 +396,8 @@ pub(crate) fn refile_visitors(
             }
         }
         if changed {
-            columns::put(&mut cols, site, day, seg.id, col::SESSIONS, &runs.encode())?;
+            let changes = BTreeMap::from([(col::SESSIONS, runs.encode())]);
+            columns::replace(&mut cols, site, day, seg.id, &mut seg.layout, &changes)?;
             seg.version = rand::random();
         }
     }
@@ -407,11 +459,11 @@ pub(crate) fn seal_many(
             std::mem::take(&mut job.encoded),
         )?;
         job.meta.pending_rows = 0;
+        save_dicts(txn, &mut cols, job.site, job.day, &job.dicts, &mut job.meta)?;
         parts.insert(
             (job.site, job.day),
             job.meta.encode_new_version().as_slice(),
         )?;
-        save_dicts(txn, job.site, job.day, &job.dicts)?;
         spent.push(job.rows);
         spent.extend(job.spare);
     }
@@ -429,8 +481,14 @@ fn seal_job(txn: &WriteTransaction, site: u32, day: i32, extra: Vec<Row>) -> Res
         Some(b) => PartMeta::decode(&b)?,
         None => PartMeta::default(),
     };
-    let dicts = load_dicts(&txn.open_table(DICTIONARIES)?, site, day)?;
     let mut cols = txn.open_table(SEGMENT_COLUMNS)?;
+    let dicts = load_dicts(
+        &cols,
+        &txn.open_table(DICTIONARIES)?,
+        site,
+        day,
+        &meta.dict_layout,
+    )?;
     let mut rows = if meta.pending_rows == 0 {
         extra
     } else {
@@ -455,7 +513,7 @@ fn seal_job(txn: &WriteTransaction, site: u32, day: i32, extra: Vec<Row>) -> Res
         // grow towards full in a steady stream, and a few late rows do not
         // rewrite a large segment (they make a small one).
         if (last.rows as usize) < SEGMENT_ROWS && rows.len() * MERGE_COST >= last.rows as usize {
-            let tail = columns::get_all(&cols, site, day, last.id)?;
+            let tail = columns::get_all(&cols, site, day, last.id, &last.layout)?;
             let mut all = segment::decode_rows(&tail, last.rows, day, &dicts)?;
             all.append(&mut rows);
             spare = Some(std::mem::replace(&mut rows, all));
