@@ -59,7 +59,7 @@ impl Args {
             seed: self.seed,
             events: self.events,
             sites: if self.sites.is_empty() {
-                d.sites
+                d.sites.clone()
             } else {
                 self.sites.clone()
             },
@@ -71,6 +71,7 @@ impl Args {
             dnt_fraction: self.dnt_fraction.unwrap_or(d.dnt_fraction),
             visitor_ids: self.visitor_ids.unwrap_or(d.visitor_ids),
             arrival_jitter_ms: self.jitter_ms.unwrap_or(d.arrival_jitter_ms),
+            ..d
         }
     }
 }
