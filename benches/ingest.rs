@@ -9,8 +9,24 @@
 //!
 //! The main workload is the generator's default (one site, 30 days, 200
 //! pages). A second table imports other shapes of traffic beside it, in
-//! alternation (`HEATSTORE_BENCH_SHAPES`, comma-separated names from
-//! [`shapes`]; default all): events/s and bytes per event after compaction.
+//! alternation (`HEATSTORE_BENCH_SHAPES`, comma-separated prefixes of the
+//! names in [`shapes`]; default all): the default; a tracker's ids and
+//! shuffled arrival; a held-out mix (three very uneven sites, 60 days,
+//! half the pageviews on long-tail URLs, the tracker's ids and shuffle);
+//! 200 sites with Zipf-like traffic; 80% of pageviews on long-tail URLs
+//! with query strings; five times the moves and scrolls; and six bursts
+//! of one site over five sites. Per shape it prints events/s, bytes per
+//! event after compaction, the import's peak memory, and the distinct
+//! URLs and sites of the input.
+//!
+//! **Peak RSS** is the import's own: on Linux the peak is reset
+//! (`/proc/self/clear_refs`) just before each import, and the table shows
+//! the peak resident set during it (`VmHWM`) minus the resident set just
+//! before (`VmRSS`), the largest over the runs. The NDJSON of every shape
+//! is already in memory then, so it is not counted; memory the allocator
+//! kept from earlier runs and reuses is not counted either. `n/a` where
+//! `/proc` does not allow this.
+//!
 //! The events and their NDJSON are built in memory before any timing. Each
 //! timed import or append run opens a fresh store file, so the time
 //! includes `Store::open` and, at the end, sealing every partition.
@@ -18,11 +34,13 @@
 //! No benchmark framework: a handful of long runs per case, median and
 //! minimum reported. The machine is shared, so read medians.
 
+use std::collections::HashSet;
+use std::hash::{DefaultHasher, Hash, Hasher};
 use std::hint::black_box;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use heatstore::gen::{write_ndjson, GenConfig, Generator, VisitorIds};
+use heatstore::gen::{numbered_sites, write_ndjson, GenConfig, Generator, VisitorIds};
 use heatstore::{Event, IngestMode, Store};
 
 /// Events per commit in the append case, as the importer does.
@@ -136,6 +154,11 @@ fn shapes(n: u64) -> Vec<(&'static str, GenConfig)> {
         events: n,
         ..GenConfig::default()
     };
+    let tracker = GenConfig {
+        visitor_ids: VisitorIds::Pageviews,
+        arrival_jitter_ms: 120_000,
+        ..base.clone()
+    };
     vec![
         ("default", base.clone()),
         (
@@ -145,19 +168,118 @@ fn shapes(n: u64) -> Vec<(&'static str, GenConfig)> {
             "tracker: ids on pageviews, 2-min shuffle, 3 sites",
             GenConfig {
                 sites: vec!["a.example".into(), "b.example".into(), "c.example".into()],
-                visitor_ids: VisitorIds::Pageviews,
-                arrival_jitter_ms: 120_000,
+                ..tracker.clone()
+            },
+        ),
+        (
+            // Data unlike what the store was tuned on: another seed, three
+            // sites whose traffic differs by 8x and 27x, two months, half
+            // the pageviews on long-tail URLs, sent as the tracker sends.
+            "held-out: 3 uneven sites, 60 days, tail 0.5, tracker",
+            GenConfig {
+                seed: 7,
+                sites: vec![
+                    "big.example.com".into(),
+                    "mid.example.org".into(),
+                    "tiny.example.net".into(),
+                ],
+                site_skew: 3.0,
+                days: 60,
+                url_tail: 0.5,
+                ..tracker
+            },
+        ),
+        (
+            "many sites zipf: 200 sites",
+            GenConfig {
+                sites: numbered_sites(200),
                 ..base.clone()
             },
         ),
+        (
+            "long-tail urls: 80% of pageviews, query strings",
+            GenConfig {
+                url_tail: 0.8,
+                ..base.clone()
+            },
+        ),
+        (
+            "heavy motion: 5x moves and scrolls",
+            GenConfig {
+                motion: 5.0,
+                ..base.clone()
+            },
+        ),
+        (
+            "bursts: 6 one-site bursts of 20x, 5 sites",
+            GenConfig {
+                sites: numbered_sites(5),
+                bursts: 6,
+                ..base
+            },
+        ),
     ]
+}
+
+/// A number from `/proc/self/status`, in kB (`VmRSS`, `VmHWM`).
+fn proc_status_kb(field: &str) -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| {
+        l.strip_prefix(field)
+            .is_some_and(|rest| rest.starts_with(':'))
+    })?;
+    line[field.len() + 1..]
+        .trim()
+        .trim_end_matches("kB")
+        .trim()
+        .parse()
+        .ok()
+}
+
+/// Resets the peak resident set to the current one; the resident set
+/// then, in kB. `None` where `/proc` does not allow it (not Linux).
+fn reset_peak_rss() -> Option<u64> {
+    std::fs::write("/proc/self/clear_refs", "5").ok()?;
+    proc_status_kb("VmRSS")
+}
+
+/// One shape's input: its NDJSON and how many distinct URLs and sites.
+struct ShapeInput {
+    name: &'static str,
+    ndjson: Vec<u8>,
+    urls: usize,
+    sites: usize,
+}
+
+/// Writes the NDJSON of `cfg` (the same bytes as `write_ndjson`) and
+/// counts distinct URLs (by a 64-bit hash) and sites on the way.
+fn shape_input(name: &'static str, cfg: GenConfig, n: usize) -> ShapeInput {
+    let mut ndjson = Vec::with_capacity(n * 256);
+    let mut urls = HashSet::new();
+    let mut sites = HashSet::new();
+    for e in Generator::new(cfg) {
+        let mut h = DefaultHasher::new();
+        e.url.hash(&mut h);
+        urls.insert(h.finish());
+        if !sites.contains(e.site.as_str()) {
+            sites.insert(e.site.clone());
+        }
+        ndjson.extend_from_slice(e.to_json_line().as_bytes());
+        ndjson.push(b'\n');
+    }
+    ShapeInput {
+        name,
+        ndjson,
+        urls: urls.len(),
+        sites: sites.len(),
+    }
 }
 
 /// Imports each shape `reps` times, shapes in alternation, and prints
 /// events/s and bytes/event after compaction for each.
 fn shapes_table(dir: &Path, n: usize, reps: usize) {
     let wanted = std::env::var("HEATSTORE_BENCH_SHAPES").ok();
-    let shapes: Vec<(&str, Vec<u8>)> = shapes(n as u64)
+    let shapes: Vec<ShapeInput> = shapes(n as u64)
         .into_iter()
         .filter(|(name, _)| {
             wanted
@@ -165,37 +287,50 @@ fn shapes_table(dir: &Path, n: usize, reps: usize) {
                 .is_none_or(|w| w.split(',').any(|x| name.starts_with(x.trim())))
         })
         .map(|(name, cfg)| {
-            let mut ndjson = Vec::with_capacity(n * 256);
-            write_ndjson(cfg, &mut ndjson).expect("write NDJSON");
-            (name, ndjson)
+            eprintln!("generating shape {name:?} ...");
+            shape_input(name, cfg, n)
         })
         .collect();
     let mut runs: Vec<Vec<Duration>> = vec![Vec::new(); shapes.len()];
     let mut bpe = vec![0.0; shapes.len()];
+    // Per shape the largest import peak over the runs, in kB; `None`
+    // once a run could not measure it.
+    let mut peak_kb: Vec<Option<u64>> = vec![Some(0); shapes.len()];
     for rep in 0..reps {
-        for (i, (name, ndjson)) in shapes.iter().enumerate() {
-            eprintln!("shape {name:?}, run {rep} ...");
+        for (i, shape) in shapes.iter().enumerate() {
+            eprintln!("shape {:?}, run {rep} ...", shape.name);
+            let before = reset_peak_rss();
             let t0 = Instant::now();
-            let store = import(dir, "shape.redb", ndjson, n, IngestMode::Normalize);
+            let store = import(dir, "shape.redb", &shape.ndjson, n, IngestMode::Normalize);
             runs[i].push(t0.elapsed());
+            let peak = before.and_then(|b| Some(proc_status_kb("VmHWM")?.saturating_sub(b)));
+            peak_kb[i] = peak_kb[i].zip(peak).map(|(a, b)| a.max(b));
             store.compact().expect("compact");
             bpe[i] = store.stats().expect("stats").bytes_per_event();
         }
     }
     println!();
     println!("import by shape of traffic: {n} events, {reps} runs each in alternation");
+    println!("(peak RSS: the import's peak resident memory above the resident set before it)");
     println!(
-        "{:<52} {:>12} {:>12} {:>9}",
-        "shape", "median ev/s", "best ev/s", "B/event"
+        "{:<52} {:>12} {:>12} {:>9} {:>11} {:>9} {:>6}",
+        "shape", "median ev/s", "best ev/s", "B/event", "peak RSS", "URLs", "sites"
     );
-    println!("{}", "-".repeat(88));
-    for (i, (name, _)) in shapes.iter().enumerate() {
+    println!("{}", "-".repeat(117));
+    for (i, shape) in shapes.iter().enumerate() {
         let t = Timing::of(runs[i].clone());
+        let peak = match peak_kb[i] {
+            Some(kb) => format!("{:.1} MiB", kb as f64 / 1024.0),
+            None => "n/a".to_owned(),
+        };
         println!(
-            "{name:<52} {:>12.0} {:>12.0} {:>9.2}",
+            "{:<52} {:>12.0} {:>12.0} {:>9.2} {peak:>11} {:>9} {:>6}",
+            shape.name,
             rate(n, t.median),
             rate(n, t.min),
-            bpe[i]
+            bpe[i],
+            shape.urls,
+            shape.sites
         );
     }
 }
@@ -393,5 +528,8 @@ fn main() {
     );
     drop(imported);
     drop(appended);
+    // The shapes bring their own events: free the main workload's first.
+    drop(events);
+    drop(ndjson);
     shapes_table(dir.path(), n, reps);
 }

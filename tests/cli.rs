@@ -273,6 +273,77 @@ fn errors_exit_1_and_usage_errors_exit_2() {
 }
 
 #[test]
+fn gen_shape_flags() {
+    let args = [
+        "gen",
+        "--events",
+        "3000",
+        "--seed",
+        "4",
+        "--site-count",
+        "12",
+        "--site-skew",
+        "1",
+        "--url-tail",
+        "0.8",
+        "--motion",
+        "3",
+        "--bursts",
+        "2",
+        "--days",
+        "3",
+    ];
+    let text = ok(&args);
+    assert_eq!(text, ok(&args), "same flags, same bytes");
+    let events: Vec<Event> = text
+        .lines()
+        .map(|l| Event::from_json_line(l.as_bytes()).unwrap())
+        .collect();
+    assert_eq!(events.len(), 3000);
+    assert!(events.iter().all(|e| e.validate().is_ok()));
+    let sites: std::collections::BTreeSet<&str> = events.iter().map(|e| e.site.as_str()).collect();
+    assert!(
+        sites.len() > 1 && sites.contains("site-001.example"),
+        "{sites:?}"
+    );
+    assert!(sites
+        .iter()
+        .all(|s| s.starts_with("site-0") && s.ends_with(".example")));
+    assert!(events
+        .iter()
+        .any(|e| e.url.contains("/products/") || e.url.contains("/blog/20")));
+
+    // Out-of-range values name their flag; usage errors exit 2.
+    for (flag, value) in [
+        ("--url-tail", "1.5"),
+        ("--motion", "21"),
+        ("--motion", "-1"),
+        ("--bursts", "20000"),
+        ("--site-count", "0"),
+        ("--site-skew", "11"),
+    ] {
+        let arg = format!("{flag}={value}");
+        let out = heatstore(&["gen", "--events", "5", "--seed", "1", &arg]);
+        assert_eq!(out.status.code(), Some(2), "{flag} {value}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(flag), "{flag} {value}: {err}");
+    }
+    let out = heatstore(&[
+        "gen",
+        "--events",
+        "5",
+        "--seed",
+        "1",
+        "--site-count",
+        "3",
+        "--sites",
+        "a.example",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("cannot be used with"));
+}
+
+#[test]
 fn gen_stops_quietly_on_a_closed_pipe() {
     let mut child = Command::new(env!("CARGO_BIN_EXE_heatstore"))
         .args(["gen", "--events", "200000", "--seed", "1"])

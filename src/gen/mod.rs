@@ -28,6 +28,23 @@
 //! Entry referrers: about 33% direct, 34% search, 10% social, 4% email,
 //! 10% other sites, 7% tagged campaigns (`utm_*`, `gclid`), 2% own host.
 //!
+//! # Other shapes of traffic
+//! Options that are off by default bend the workload into shapes that
+//! stress a store differently:
+//! - [`GenConfig::url_tail`]: a share of pageviews on long, nearly all
+//!   distinct URLs (dated blog posts, products three levels deep, filtered
+//!   listings, searches, versioned docs; `utm_*`, `gclid`, `ref`, `sid`
+//!   parameters), so 10 M events carry hundreds of thousands of URLs;
+//! - [`GenConfig::motion`]: denser pointer and scroll sampling, so that
+//!   `move` and `scroll` events dominate;
+//! - [`GenConfig::bursts`]: short windows in which one site gets
+//!   [`BURST_RATE`] times its sessions;
+//! - [`numbered_sites`] and [`GenConfig::site_skew`]: many sites, and how
+//!   unevenly they share the traffic.
+//!
+//! Left at their defaults they draw nothing from the random streams, so
+//! the output stays what it was before they existed.
+//!
 //! # Arrival order
 //! Events come out in *arrival* order, the order a collector would receive
 //! them: sessions overlap, so their events interleave roughly by `ts`; about
@@ -47,7 +64,8 @@
 //! that the earliest is emitted even if a later session could still precede
 //! it.
 //! Returning visitors are drawn from a bounded pool per site. The page
-//! catalogue costs about 100 bytes per page per site.
+//! catalogue costs about 100 bytes per page per site; long-tail pages are
+//! made per pageview and live only as long as their events.
 
 mod device;
 mod layout;
@@ -55,6 +73,7 @@ mod queue;
 mod rng;
 mod session;
 mod site;
+mod tail;
 mod traffic;
 
 use std::io::{self, BufWriter, Write};
@@ -66,7 +85,7 @@ use device::{Devices, Form, Visitor};
 use layout::Template;
 use queue::ArrivalQueue;
 use rng::Rng;
-use session::{late_start_chance, Pending, Sim};
+use session::{late_start_chance, Pending, Sim, Tuning};
 use site::Site;
 use traffic::Timeline;
 
@@ -77,6 +96,34 @@ pub const MAX_IN_FLIGHT: usize = 1 << 20;
 const VISITOR_POOL: usize = 4_096;
 /// Share of (human) sessions made by a visitor seen before.
 const RETURNING: f64 = 0.3;
+/// Stream of the burst plan: apart from the session stream (0) and the
+/// sites' catalogues (1 + site index).
+const BURST_STREAM: u64 = u64::MAX;
+
+/// How many times its usual rate of sessions a site gets during one of
+/// the [`GenConfig::bursts`].
+pub const BURST_RATE: f64 = 20.0;
+/// Most motion density [`GenConfig::motion`] takes.
+pub const MAX_MOTION: f64 = 20.0;
+/// Largest exponent [`GenConfig::site_skew`] takes.
+pub const MAX_SITE_SKEW: f64 = 10.0;
+
+/// `n` site names `site-001.example`, `site-002.example`, ... (wider
+/// numbers past 999), for [`GenConfig::sites`]: many sites whose traffic
+/// falls off by rank as [`GenConfig::site_skew`] says.
+///
+/// ```
+/// use heatstore::gen::numbered_sites;
+/// assert_eq!(numbered_sites(2), ["site-001.example", "site-002.example"]);
+/// assert_eq!(numbered_sites(1_000)[999], "site-1000.example");
+/// assert!(numbered_sites(0).is_empty());
+/// ```
+pub fn numbered_sites(n: u32) -> Vec<String> {
+    let width = n.to_string().len().max(3);
+    (1..=n)
+        .map(|i| format!("site-{i:0width$}.example"))
+        .collect()
+}
 
 /// What to generate. Every field has a documented default.
 ///
@@ -98,10 +145,16 @@ pub struct GenConfig {
     /// Exactly how many events to yield. Default `100_000`.
     pub events: u64,
     /// Sites (the `site` field) the sessions are spread over; the first gets
-    /// the most traffic (weights `1 / rank^1.3`). Each site gets its own
-    /// pages. Default `["shop.example.com"]`; an empty list means the
-    /// default. Names are used as given, so they must be valid `site`s.
+    /// the most traffic (weights `1 / rank^site_skew`). Each site gets its
+    /// own pages. Default `["shop.example.com"]`; an empty list means the
+    /// default. Names are used as given, so they must be valid `site`s;
+    /// [`numbered_sites`] makes many.
     pub sites: Vec<String>,
+    /// Exponent of the sites' traffic weights `1 / rank^site_skew`: `0`
+    /// shares it evenly, `1` is classic Zipf, `3` leaves the third site
+    /// under 4% of the first's. Clamped to `0..=`[`MAX_SITE_SKEW`]; NaN
+    /// counts as the default. Default `1.3`.
+    pub site_skew: f64,
     /// Start of the window over which sessions start, ms since the Unix
     /// epoch. Default `1_790_812_800_000` (2026-10-01T00:00:00Z).
     pub start_ms: i64,
@@ -129,6 +182,29 @@ pub struct GenConfig {
     /// order (a session's clicks before its pageview, say), on top of the
     /// late runs. Default `0`.
     pub arrival_jitter_ms: u32,
+    /// Share of pageviews, clamped to 0..=1, that go to the long tail
+    /// instead of the site's `pages`: deep, made-up URLs, nearly all
+    /// distinct, such as `/blog/2024/07/best-heatmap-tools-1234`,
+    /// `/products/shoes/running/p-81723-red?variant=2` or
+    /// `/search?q=red+shoes&page=2&sort=newest`, often with tracking
+    /// parameters (`utm_*`, `gclid`, `fbclid`, `ref`, `sid`, `_ga`). Their
+    /// clicks, moves and scrolls follow the layout of their kind of page.
+    /// Default `0.0`.
+    pub url_tail: f64,
+    /// Density of pointer and scroll sampling: a pageview's `move` and
+    /// `scroll` events are about this many times as many, closer together
+    /// in time and space, along the same paths (a tracker that throttles
+    /// less). `5.0` makes them about 95% of the events; `0` leaves only
+    /// the scrolls that bring a clicked element into view. Clamped to
+    /// `0..=`[`MAX_MOTION`]; NaN counts as the default. Default `1.0`.
+    pub motion: f64,
+    /// Number of bursts: windows of 1–3 whole hours, placed at random in
+    /// the window, in which one site (drawn at random, each site alike)
+    /// gets [`BURST_RATE`] times its usual rate of sessions — a campaign
+    /// or a viral post. The other sites' traffic is unchanged, so a burst
+    /// adds traffic; with a fixed `events`, the rest of the window gets a
+    /// little less. Default `0`.
+    pub bursts: u32,
 }
 
 /// Which events of a session carry its visitor id (sessions of crawlers
@@ -168,6 +244,7 @@ impl Default for GenConfig {
             seed: 1,
             events: 100_000,
             sites: vec!["shop.example.com".to_owned()],
+            site_skew: 1.3,
             start_ms: 1_790_812_800_000,
             days: 30,
             pages: 200,
@@ -176,13 +253,41 @@ impl Default for GenConfig {
             dnt_fraction: 0.0,
             visitor_ids: VisitorIds::Every,
             arrival_jitter_ms: 0,
+            url_tail: 0.0,
+            motion: 1.0,
+            bursts: 0,
         }
     }
+}
+
+/// The plan of [`GenConfig::bursts`], drawn from a stream of its own: per
+/// hour of the window, the sites bursting in it, each once (where two
+/// bursts of a site overlap they are one). Empty when `n` is 0.
+fn plan_bursts(seed: u64, n: u32, sites: usize, hours: usize) -> Vec<Vec<usize>> {
+    if n == 0 {
+        return Vec::new();
+    }
+    let mut rng = Rng::new(seed, BURST_STREAM);
+    let mut by_hour = vec![Vec::new(); hours];
+    for _ in 0..n {
+        let site = rng.index(sites);
+        let len = rng.range_u32(1, 3) as usize;
+        let first = rng.index(hours.saturating_sub(len) + 1);
+        let end = (first + len).min(hours);
+        for in_hour in &mut by_hour[first..end] {
+            if !in_hour.contains(&site) {
+                in_hour.push(site);
+            }
+        }
+    }
+    by_hour
 }
 
 /// The fixed catalogue a generator draws from.
 pub(crate) struct World {
     pub(crate) sites: Vec<Site>,
+    /// Traffic weight of each site, and their running sum.
+    site_w: Vec<f64>,
     site_cum: Vec<f64>,
     pub(crate) templates: Vec<Template>,
     devices: Devices,
@@ -205,11 +310,12 @@ pub struct Generator {
     world: World,
     rng: Rng,
     timeline: Timeline,
-    late_start: f64,
+    /// Per hour, the sites bursting in it; empty without bursts.
+    bursting: Vec<Vec<usize>>,
+    tuning: Tuning,
     cookieless: f64,
     dnt: f64,
     visitor_ids: VisitorIds,
-    jitter_ms: i64,
     /// Salt of the per-event choice of [`VisitorIds::Fraction`].
     id_salt: u64,
     total: u64,
@@ -237,7 +343,13 @@ impl Generator {
             cfg.sites
         };
         let templates = layout::templates();
+        let skew = if cfg.site_skew.is_nan() {
+            GenConfig::default().site_skew
+        } else {
+            cfg.site_skew.clamp(0.0, MAX_SITE_SKEW)
+        };
         let mut sites = Vec::with_capacity(names.len());
+        let mut site_w = Vec::with_capacity(names.len());
         let mut site_cum = Vec::with_capacity(names.len());
         let mut total = 0.0;
         for (i, name) in names.iter().enumerate() {
@@ -245,28 +357,52 @@ impl Generator {
             // changing the event count leaves the others' pages alone.
             let mut rng = Rng::new(cfg.seed, 1 + i as u64);
             sites.push(Site::new(name, cfg.pages, &templates, &mut rng));
-            total += 1.0 / (i as f64 + 1.0).powf(1.3);
+            let w = 1.0 / (i as f64 + 1.0).powf(skew);
+            total += w;
+            site_w.push(w);
             site_cum.push(total);
         }
+        let hours = Timeline::hours(cfg.days);
+        let bursting = plan_bursts(cfg.seed, cfg.bursts, sites.len(), hours);
+        let timeline = if bursting.is_empty() {
+            Timeline::new(cfg.start_ms, cfg.days)
+        } else {
+            // A burst adds its site's extra sessions to the hour's traffic.
+            Timeline::boosted(cfg.start_ms, cfg.days, |hour| {
+                let w: f64 = bursting[hour].iter().map(|&s| site_w[s]).sum();
+                (total + (BURST_RATE - 1.0) * w) / total
+            })
+        };
         let fraction = |f: f64| if f.is_nan() { 0.0 } else { f.clamp(0.0, 1.0) };
+        let motion = if cfg.motion.is_nan() {
+            1.0
+        } else {
+            cfg.motion.clamp(0.0, MAX_MOTION)
+        };
         let mut g = Generator {
             pools: vec![(Vec::new(), 0); sites.len()],
             world: World {
                 sites,
+                site_w,
                 site_cum,
                 templates,
                 devices: Devices::new(),
             },
             rng: Rng::new(cfg.seed, 0),
-            timeline: Timeline::new(cfg.start_ms, cfg.days),
-            late_start: late_start_chance(fraction(cfg.late_fraction)),
+            timeline,
+            bursting,
+            tuning: Tuning {
+                late_start: late_start_chance(fraction(cfg.late_fraction)),
+                jitter_ms: i64::from(cfg.arrival_jitter_ms),
+                url_tail: fraction(cfg.url_tail),
+                motion,
+            },
             cookieless: fraction(cfg.cookieless_fraction),
             dnt: fraction(cfg.dnt_fraction),
             visitor_ids: match cfg.visitor_ids {
                 VisitorIds::Fraction(f) => VisitorIds::Fraction(fraction(f)),
                 other => other,
             },
-            jitter_ms: i64::from(cfg.arrival_jitter_ms),
             id_salt: cfg.seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ 0x1d5,
             total: cfg.events,
             simulated: 0,
@@ -283,6 +419,37 @@ impl Generator {
     /// Events still to come.
     pub fn remaining(&self) -> u64 {
         self.total - self.emitted
+    }
+
+    /// The site of the next session, drawn by weight; during a burst its
+    /// site weighs [`BURST_RATE`] times as much.
+    fn pick_site(&mut self) -> usize {
+        if self.bursting.is_empty() {
+            return self.rng.pick_cumulative(&self.world.site_cum);
+        }
+        // The session starts at about this fraction of the traffic.
+        let u = self.simulated as f64 / self.total as f64;
+        let hour = self.timeline.hour_of(self.timeline.at(u));
+        let active = &self.bursting[hour];
+        if active.is_empty() {
+            return self.rng.pick_cumulative(&self.world.site_cum);
+        }
+        let w = &self.world.site_w;
+        let extra: f64 = active.iter().map(|&s| (BURST_RATE - 1.0) * w[s]).sum();
+        let total = self.world.site_cum.last().copied().unwrap_or(1.0);
+        // The usual mix plus the bursting sites' extra sessions.
+        let mut r = self.rng.f64() * (total + extra);
+        if r < total {
+            return self.rng.pick_cumulative(&self.world.site_cum);
+        }
+        r -= total;
+        for &s in active {
+            r -= (BURST_RATE - 1.0) * w[s];
+            if r < 0.0 {
+                return s;
+            }
+        }
+        active.last().copied().unwrap_or(0)
     }
 
     /// A new visitor, or (sometimes) one who came to `site` before.
@@ -320,16 +487,10 @@ impl Generator {
             self.staged_start = i64::MAX;
             return;
         }
-        let site = self.rng.pick_cumulative(&self.world.site_cum);
+        let site = self.pick_site();
         let who = self.visitor(site);
-        Sim::new(
-            &self.world,
-            &mut self.rng,
-            &mut self.staged,
-            self.late_start,
-            self.jitter_ms,
-        )
-        .session(site as u32, who);
+        Sim::new(&self.world, &mut self.rng, &mut self.staged, self.tuning)
+            .session(site as u32, who);
         if (self.staged.len() as u64) > remaining {
             self.staged.truncate(remaining as usize);
         }

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use super::device::{Form, Visitor};
 use super::layout::{Act, PageKind, Rect, Template};
 use super::rng::Rng;
+use super::tail::tail_page;
 use super::traffic;
 use super::World;
 use crate::event::EventKind;
@@ -84,16 +85,26 @@ const LOOSE_CUSTOM: &[&str] = &["chat_open", "exit_intent", "consent_accept"];
 /// Mean length of a run of late events (a tracker batch sent late).
 const LATE_RUN: f64 = 5.0;
 
+/// How sessions behave beyond the catalogue: fixed for a generator.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Tuning {
+    /// Chance that an on-time event starts a late run.
+    pub(crate) late_start: f64,
+    /// Every event arrives up to this many ms after its time, at random
+    /// (0: events arrive in order but for the late runs).
+    pub(crate) jitter_ms: i64,
+    /// Chance that a pageview goes to a made-up long-tail page.
+    pub(crate) url_tail: f64,
+    /// Pointer and scroll sampling density, 1 as by default.
+    pub(crate) motion: f64,
+}
+
 /// The simulation of one session.
 pub(crate) struct Sim<'a> {
     world: &'a World,
     rng: &'a mut Rng,
     out: &'a mut Vec<Pending>,
-    /// Chance that an on-time event starts a late run.
-    late_start: f64,
-    /// Every event arrives up to this many ms after its time, at random
-    /// (0: events arrive in order but for the late runs).
-    jitter_ms: i64,
+    tuning: Tuning,
     /// Network and batching delay of this session's on-time events.
     latency: i64,
     late_left: u32,
@@ -139,16 +150,14 @@ impl<'a> Sim<'a> {
         world: &'a World,
         rng: &'a mut Rng,
         out: &'a mut Vec<Pending>,
-        late_start: f64,
-        jitter_ms: i64,
+        tuning: Tuning,
     ) -> Sim<'a> {
         let latency = rng.range_i64(20, 400);
         Sim {
             world,
             rng,
             out,
-            late_start,
-            jitter_ms,
+            tuning,
             latency,
             late_left: 0,
             late_delay: 0,
@@ -184,7 +193,8 @@ impl<'a> Sim<'a> {
         text: &'static str,
     ) {
         let mut arrival = self.t + self.latency;
-        if self.late_left == 0 && self.late_start > 0.0 && self.rng.chance(self.late_start) {
+        let late_start = self.tuning.late_start;
+        if self.late_left == 0 && late_start > 0.0 && self.rng.chance(late_start) {
             self.late_left = self.rng.range_u32(1, 2 * LATE_RUN as u32 - 1);
             self.late_delay = self.late_delay();
         }
@@ -193,9 +203,9 @@ impl<'a> Sim<'a> {
             self.late_left -= 1;
             arrival += self.late_delay;
         }
-        if self.jitter_ms > 0 {
+        if self.tuning.jitter_ms > 0 {
             // Out of order within the window: through the late heap.
-            arrival += self.rng.range_i64(0, self.jitter_ms);
+            arrival += self.rng.range_i64(0, self.tuning.jitter_ms);
             late = true;
         }
         self.out.push(Pending {
@@ -211,6 +221,40 @@ impl<'a> Sim<'a> {
             ey,
             text,
         });
+    }
+
+    /// `n` pointer or scroll samples at the tracker's density
+    /// ([`Tuning::motion`] times as many, rounded at random).
+    fn dense(&mut self, n: u32) -> u32 {
+        let m = self.tuning.motion;
+        if m == 1.0 {
+            return n;
+        }
+        let x = f64::from(n) * m;
+        let whole = x.floor();
+        whole as u32 + u32::from(self.rng.chance(x - whole))
+    }
+
+    /// The gap between two pointer or scroll samples: log-uniform within
+    /// `lo..hi`, divided by the density (at least 8 ms, a 120 Hz frame).
+    fn sample_gap(&mut self, lo: f64, hi: f64) {
+        let m = self.tuning.motion;
+        if m == 1.0 {
+            self.gap(lo, hi);
+        } else {
+            let (lo, hi) = ((lo / m).clamp(8.0, 5_000.0), (hi / m).clamp(8.0, 5_000.0));
+            self.t += self.rng.log_uniform(lo, hi) as i64;
+        }
+    }
+
+    /// A scroll step of `delta` px at the tracker's density: as many px
+    /// over all samples.
+    fn dense_delta(&self, delta: u32) -> u32 {
+        let m = self.tuning.motion;
+        if m == 1.0 {
+            return delta;
+        }
+        ((f64::from(delta) / m) as u32).clamp(1, 1_000_000)
     }
 
     fn emit_move(&mut self, v: &View<'_>) {
@@ -252,15 +296,26 @@ impl<'a> Sim<'a> {
         let mut query = entry.query;
         for i in 0..pageviews {
             let p = &s.pages[page as usize];
-            let tpl = &world.templates[p.kind as usize];
-            let (url, as_referrer) = self.url(&s.name, &p.path, p.kind, query.take(), absolute);
+            // A long-tail page instead of the catalogue's; a tagged landing
+            // URL keeps its tags and gets no more.
+            let url_tail = self.tuning.url_tail;
+            let tail = (url_tail > 0.0 && self.rng.chance(url_tail))
+                .then(|| tail_page(self.rng, &world.templates, query.is_some()));
+            let (path, kind, page_dh) = match &tail {
+                Some(t) => (t.path.as_str(), t.kind, t.dh),
+                None => (p.path.as_str(), p.kind, p.dh),
+            };
+            let tail_query = tail.as_ref().map(|t| t.query.as_str());
+            let tpl = &world.templates[kind as usize];
+            let (url, as_referrer) =
+                self.url(&s.name, path, kind, query.take(), tail_query, absolute);
             let scale = match who.form {
                 Form::Mobile => 1.7,
                 Form::Tablet => 1.25,
                 _ if vw < 900 => 1.3,
                 _ => 1.0,
             };
-            let dh = ((f64::from(p.dh) * scale) as u32)
+            let dh = ((f64::from(page_dh) * scale) as u32)
                 .clamp(1500, 12_000)
                 .max(vh + 200);
             let median = match who.form {
@@ -299,7 +354,7 @@ impl<'a> Sim<'a> {
                     next_field: 0,
                 };
                 self.gap(300.0, 4_000.0);
-                self.interact(&mut view, p.kind, last)
+                self.interact(&mut view, kind, last)
             };
             self.gap(100.0, 3_000.0);
             let duration = (self.t - start) as u32;
@@ -325,13 +380,15 @@ impl<'a> Sim<'a> {
     }
 
     /// The pageview's `url` as the tracker sends it, and its full absolute
-    /// form (no fragment) as the next page's referrer.
+    /// form (no fragment) as the next page's referrer. A long-tail page
+    /// brings its own query string, `tail_query`, instead of the kind's.
     fn url(
         &mut self,
         site: &str,
         path: &str,
         kind: PageKind,
         campaign: Option<String>,
+        tail_query: Option<&str>,
         absolute: bool,
     ) -> (String, String) {
         let rng = &mut *self.rng;
@@ -343,12 +400,14 @@ impl<'a> Sim<'a> {
             query.push_str(q);
         };
         let mut fragment = "";
-        match kind {
-            PageKind::Search => {
+        match (tail_query, kind) {
+            (Some(q), _) if !q.is_empty() => add(q),
+            (Some(_), _) => {}
+            (None, PageKind::Search) => {
                 add(["q=heatmap", "q=pricing", "q=red+shoes", "q=api+key"][rng.index(4)])
             }
-            PageKind::Category if rng.chance(0.2) => add("page=2&sort=price_asc"),
-            PageKind::Product if rng.chance(0.1) => {
+            (None, PageKind::Category) if rng.chance(0.2) => add("page=2&sort=price_asc"),
+            (None, PageKind::Product) if rng.chance(0.1) => {
                 add(["variant=2", "ref=homepage"][rng.index(2)])
             }
             _ => {}
@@ -434,6 +493,7 @@ impl<'a> Sim<'a> {
         } else {
             (self.rng.range_u32(4, 16), 50.0, 250.0)
         };
+        let steps = self.dense(steps);
         let tx = f64::from(v.vw) * (0.1 + 0.8 * self.rng.f64());
         let ty = f64::from(v.vh) * (0.1 + 0.8 * self.rng.f64());
         self.gap(150.0, 5_000.0);
@@ -447,7 +507,7 @@ impl<'a> Sim<'a> {
             v.cx += (tx - v.cx) / left + jitter * self.rng.normal() * 0.5;
             v.cy += (ty - v.cy) / left + jitter * self.rng.normal() * 0.5;
             if i > 0 {
-                self.gap(lo, hi);
+                self.sample_gap(lo, hi);
             }
             self.emit_move(v);
         }
@@ -459,6 +519,7 @@ impl<'a> Sim<'a> {
     fn read_scroll(&mut self, v: &mut View<'_>) {
         self.gap(300.0, 5_000.0);
         let steps = self.rng.range_u32(1, 5);
+        let steps = self.dense(steps);
         for i in 0..steps {
             let max = v.max_scroll();
             let delta = if v.touch {
@@ -468,6 +529,7 @@ impl<'a> Sim<'a> {
             } else {
                 self.rng.range_u32(40, 400)
             };
+            let delta = self.dense_delta(delta);
             let up = v.sy > 0 && self.rng.chance(0.12);
             let to = if up {
                 v.sy.saturating_sub(delta)
@@ -478,7 +540,7 @@ impl<'a> Sim<'a> {
                 break;
             }
             if i > 0 {
-                self.gap(50.0, 400.0);
+                self.sample_gap(50.0, 400.0);
             }
             if v.touch && to == max && self.rng.chance(0.1) {
                 // Rubber-band overscroll at the bottom (iOS), then back.
@@ -498,9 +560,10 @@ impl<'a> Sim<'a> {
         }
         let target = (r.y + r.h / 2).saturating_sub(v.vh / 2).min(v.max_scroll());
         let steps = self.rng.range_u32(1, 4);
+        let steps = self.dense(steps).max(1);
         let from = i64::from(v.sy);
         for i in 1..=steps {
-            self.gap(50.0, 300.0);
+            self.sample_gap(50.0, 300.0);
             let y = from + (i64::from(target) - from) * i64::from(i) / i64::from(steps);
             v.sy = y as u32;
             self.emit(&v.page, EventKind::Scroll, 0, v.sy, 0, 0, "");
@@ -524,6 +587,7 @@ impl<'a> Sim<'a> {
         } else {
             self.rng.range_u32(2, 8)
         };
+        let steps = self.dense(steps);
         if steps > 0 {
             self.gap(100.0, 800.0);
             self.move_to(v, tx, ty, steps, 50.0, 250.0);

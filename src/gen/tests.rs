@@ -245,7 +245,7 @@ fn late_fraction_is_honoured() {
         let (mut out, mut late, mut n) = (Vec::new(), 0, 0);
         for _ in 0..3_000 {
             let who = g.visitor(0);
-            Sim::new(&g.world, &mut g.rng, &mut out, g.late_start, 0).session(0, who);
+            Sim::new(&g.world, &mut g.rng, &mut out, g.tuning).session(0, who);
             n += out.len();
             late += out.iter().filter(|p| p.late).count();
             out.clear();
@@ -456,6 +456,240 @@ fn write_ndjson_writes_what_the_generator_yields() {
     for (line, e) in lines.iter().zip(&events) {
         assert_eq!(*line, e.to_json_line());
     }
+}
+
+/// Distinct `url`s of the pageviews.
+fn distinct_urls(events: &[Event]) -> BTreeSet<&str> {
+    events
+        .iter()
+        .filter(|e| e.kind == EventKind::Pageview)
+        .map(|e| e.url.as_str())
+        .collect()
+}
+
+/// Moves and scrolls per pageview.
+fn motion_per_pageview(events: &[Event]) -> f64 {
+    let motion = events
+        .iter()
+        .filter(|e| matches!(e.kind, EventKind::Move | EventKind::Scroll))
+        .count();
+    let pvs = events
+        .iter()
+        .filter(|e| e.kind == EventKind::Pageview)
+        .count();
+    motion as f64 / pvs as f64
+}
+
+#[test]
+fn url_tail_makes_deep_distinct_urls_with_layouts() {
+    let plain = gen(cfg(30_000));
+    let tail = gen(GenConfig {
+        url_tail: 0.8,
+        ..cfg(30_000)
+    });
+    let (a, b) = (distinct_urls(&plain).len(), distinct_urls(&tail).len());
+    assert!(b > 3 * a, "{a} distinct URLs without the tail, {b} with it");
+    // Nearly every long-tail pageview has a URL of its own.
+    let pvs = tail
+        .iter()
+        .filter(|e| e.kind == EventKind::Pageview)
+        .count();
+    assert!(b * 4 > pvs * 3, "{b} distinct URLs of {pvs} pageviews");
+    let has = |needle: &str| tail.iter().any(|e| e.url.contains(needle));
+    for needle in [
+        "/blog/20",
+        "/products/",
+        "/c/",
+        "/search?q=",
+        "/docs/v",
+        "utm_campaign=",
+        "gclid=",
+        "sid=",
+        "ref=",
+    ] {
+        assert!(has(needle), "{needle}");
+    }
+    assert!(!distinct_urls(&plain)
+        .iter()
+        .any(|u| u.contains("/products/")));
+    // Clicks on long-tail product pages hit the product layout.
+    let on_products: BTreeSet<&str> = tail
+        .iter()
+        .filter(|e| e.kind == EventKind::Click && e.url.contains("/products/"))
+        .filter_map(|e| e.selector.as_deref())
+        .collect();
+    assert!(on_products.contains("#add-to-cart"), "{on_products:?}");
+    for (i, e) in tail.iter().enumerate() {
+        e.validate()
+            .unwrap_or_else(|err| panic!("event {i} {e:?}: {err}"));
+    }
+}
+
+#[test]
+fn motion_multiplies_moves_and_scrolls() {
+    let base = motion_per_pageview(&gen(cfg(30_000)));
+    let heavy = gen(GenConfig {
+        motion: 5.0,
+        ..cfg(30_000)
+    });
+    let dense = motion_per_pageview(&heavy);
+    assert!(dense >= 3.0 * base, "{base} → {dense} per pageview");
+    let moving = share(&heavy, EventKind::Move) + share(&heavy, EventKind::Scroll);
+    assert!(moving > 0.9, "{moving}");
+    // Denser samples, closer in time: the median gap between a session's
+    // consecutive moves shrinks.
+    let median_gap = |events: &[Event]| {
+        let mut gaps: Vec<i64> = sessions(events)
+            .values()
+            .flat_map(|evs| {
+                let moves: Vec<i64> = evs
+                    .iter()
+                    .filter(|e| e.kind == EventKind::Move)
+                    .map(|e| e.ts)
+                    .collect();
+                moves.windows(2).map(|w| w[1] - w[0]).collect::<Vec<_>>()
+            })
+            .collect();
+        gaps.sort_unstable();
+        gaps[gaps.len() / 2]
+    };
+    let light = GenConfig {
+        late_fraction: 0.0,
+        ..cfg(30_000)
+    };
+    let (g1, g5) = (
+        median_gap(&gen(light.clone())),
+        median_gap(&gen(GenConfig {
+            motion: 5.0,
+            ..light
+        })),
+    );
+    assert!(g5 * 2 < g1, "median move gap {g1} ms → {g5} ms");
+    let still = gen(GenConfig {
+        motion: 0.0,
+        ..cfg(10_000)
+    });
+    assert_eq!(share(&still, EventKind::Move), 0.0);
+    // Out of range: clamped, NaN the default.
+    let nan = gen(GenConfig {
+        motion: f64::NAN,
+        ..cfg(3_000)
+    });
+    assert_eq!(nan, gen(cfg(3_000)));
+}
+
+#[test]
+fn bursts_concentrate_a_sites_sessions_in_a_few_hours() {
+    let hour = 3_600_000;
+    let c = GenConfig {
+        sites: vec!["a.example".into(), "b.example".into(), "c.example".into()],
+        days: 2,
+        bursts: 1,
+        ..cfg(100_000)
+    };
+    let g = Generator::new(c.clone());
+    let hours: Vec<usize> = (0..g.bursting.len())
+        .filter(|&h| !g.bursting[h].is_empty())
+        .collect();
+    assert!((1..=3).contains(&hours.len()), "{hours:?}");
+    let site = g.bursting[hours[0]][0];
+    let name = &c.sites[site];
+    // Sessions of each site by the hour of their first event.
+    let per_hour = |events: &[Event], name: &str| {
+        let mut n = vec![0u32; 48];
+        for evs in sessions(events).values() {
+            let first = evs.iter().map(|e| e.ts).min().unwrap();
+            if evs[0].site == name {
+                let h = ((first - c.start_ms) / hour).clamp(0, 47) as usize;
+                n[h] += 1;
+            }
+        }
+        n
+    };
+    let events: Vec<Event> = g.collect();
+    let n = per_hour(&events, name);
+    let inside: u32 = hours.iter().map(|&h| n[h]).sum();
+    let outside: u32 = n.iter().sum::<u32>() - inside;
+    let rate_in = f64::from(inside) / hours.len() as f64;
+    let rate_out = f64::from(outside) / (48 - hours.len()) as f64;
+    assert!(
+        rate_in > 8.0 * rate_out,
+        "{name}: {rate_in} sessions/hour in the burst, {rate_out} outside"
+    );
+    // Without the burst that site has no such hours.
+    let calm = gen(GenConfig {
+        bursts: 0,
+        ..c.clone()
+    });
+    let n = per_hour(&calm, name);
+    let mean = f64::from(n.iter().sum::<u32>()) / 48.0;
+    assert!(n.iter().all(|&k| f64::from(k) < 4.0 * mean), "{n:?}");
+    // The bursting site is drawn, not always the first.
+    let drawn: BTreeSet<usize> = (1..=20)
+        .flat_map(|seed| plan_bursts(seed, 1, 5, 48).concat())
+        .collect();
+    assert!(drawn.len() >= 3, "{drawn:?}");
+}
+
+#[test]
+fn site_skew_and_numbered_sites_spread_traffic() {
+    let pageviews_by_site = |c: GenConfig| {
+        let mut m: BTreeMap<String, usize> = BTreeMap::new();
+        for e in gen(c).into_iter().filter(|e| e.kind == EventKind::Pageview) {
+            *m.entry(e.site).or_default() += 1;
+        }
+        m
+    };
+    let three = vec!["a.example".into(), "b.example".into(), "c.example".into()];
+    let even = pageviews_by_site(GenConfig {
+        sites: three.clone(),
+        site_skew: 0.0,
+        ..cfg(60_000)
+    });
+    let steep = pageviews_by_site(GenConfig {
+        sites: three,
+        site_skew: 3.0,
+        ..cfg(60_000)
+    });
+    let (lo, hi) = (even.values().min().unwrap(), even.values().max().unwrap());
+    assert!(hi * 2 < lo * 3, "{even:?}");
+    assert!(steep["a.example"] > 10 * steep["c.example"], "{steep:?}");
+    let many = pageviews_by_site(GenConfig {
+        sites: numbered_sites(200),
+        ..cfg(60_000)
+    });
+    assert!(many.len() > 100, "{}", many.len());
+    assert!(many["site-001.example"] > 10 * many.get("site-100.example").unwrap_or(&1));
+}
+
+#[test]
+fn every_option_at_once_validates_and_is_deterministic() {
+    let c = GenConfig {
+        seed: 11,
+        sites: numbered_sites(12),
+        site_skew: 1.0,
+        days: 5,
+        url_tail: 0.5,
+        motion: 3.0,
+        bursts: 4,
+        arrival_jitter_ms: 120_000,
+        visitor_ids: VisitorIds::Pageviews,
+        cookieless_fraction: 0.1,
+        ..cfg(40_000)
+    };
+    let events = gen(c.clone());
+    assert_eq!(events.len(), 40_000);
+    for (i, e) in events.iter().enumerate() {
+        e.validate()
+            .unwrap_or_else(|err| panic!("event {i} {e:?}: {err}"));
+        if i % 97 == 0 {
+            let line = e.to_json_line();
+            assert_eq!(&Event::from_json_line(line.as_bytes()).unwrap(), e);
+        }
+    }
+    assert_eq!(events, gen(c.clone()));
+    let other = gen(GenConfig { seed: 12, ..c });
+    assert_ne!(events[..100], other[..100]);
 }
 
 /// Throughput: `cargo test --release --lib gen::tests::throughput -- --ignored --nocapture`.

@@ -150,7 +150,7 @@ const HOURLY: [f64; 24] = [
 ];
 /// Weekend days carry this share of a weekday's traffic.
 const WEEKEND: f64 = 0.8;
-const HOUR_MS: i64 = 3_600_000;
+pub(crate) const HOUR_MS: i64 = 3_600_000;
 
 /// Maps a fraction of the workload, 0..1, to a time in the window with the
 /// daily and weekly cycle: the inverse of its cumulative distribution over
@@ -163,7 +163,18 @@ pub(crate) struct Timeline {
 impl Timeline {
     /// The window `[start_ms, start_ms + days)`; `days == 0` counts as 1.
     pub(crate) fn new(start_ms: i64, days: u32) -> Timeline {
-        let bins = days.max(1) as usize * 24;
+        Timeline::boosted(start_ms, days, |_| 1.0)
+    }
+
+    /// Hours in the window of `days` days (`0` counts as 1).
+    pub(crate) fn hours(days: u32) -> usize {
+        days.max(1) as usize * 24
+    }
+
+    /// Like [`Timeline::new`], with hour `i` of the window carrying
+    /// `boost(i)` times its usual traffic (a burst).
+    pub(crate) fn boosted(start_ms: i64, days: u32, boost: impl Fn(usize) -> f64) -> Timeline {
+        let bins = Timeline::hours(days);
         let mut cumulative = Vec::with_capacity(bins);
         let mut total = 0.0;
         for i in 0..bins {
@@ -171,7 +182,8 @@ impl Timeline {
             let hour = t.div_euclid(HOUR_MS).rem_euclid(24) as usize;
             // 1970-01-01 was a Thursday: day 0 is weekday 3 (Mon = 0).
             let weekday = (t.div_euclid(24 * HOUR_MS) + 3).rem_euclid(7);
-            let w = HOURLY[hour] * if weekday >= 5 { WEEKEND } else { 1.0 };
+            let day = if weekday >= 5 { WEEKEND } else { 1.0 };
+            let w = HOURLY[hour] * day * boost(i);
             total += w;
             cumulative.push(total);
         }
@@ -179,6 +191,12 @@ impl Timeline {
             start_ms,
             cumulative,
         }
+    }
+
+    /// The hour of the window that `t` falls in (clamped to the window).
+    pub(crate) fn hour_of(&self, t: i64) -> usize {
+        let i = (t - self.start_ms).div_euclid(HOUR_MS).max(0) as usize;
+        i.min(self.cumulative.len() - 1)
     }
 
     /// The time at fraction `u` (clamped to 0..=1) of the traffic: monotone
