@@ -19,13 +19,12 @@
 //! event after compaction, the import's peak memory, and the distinct
 //! URLs and sites of the input.
 //!
-//! **Peak RSS** is the import's own: on Linux the peak is reset
-//! (`/proc/self/clear_refs`) just before each import, and the table shows
-//! the peak resident set during it (`VmHWM`) minus the resident set just
-//! before (`VmRSS`), the largest over the runs. The NDJSON of every shape
-//! is already in memory then, so it is not counted; memory the allocator
-//! kept from earlier runs and reuses is not counted either. `n/a` where
-//! `/proc` does not allow this.
+//! **Peak RSS** is that of a whole process doing nothing but the import,
+//! as `heatstore import FILE` would: once per shape, the bench runs itself
+//! again as a child (`HEATSTORE_BENCH_CHILD_IMPORT`) that imports the
+//! shape's NDJSON from a file into a fresh store and reports its peak
+//! resident set (`VmHWM` in `/proc/self/status`). `n/a` where `/proc` has
+//! no such field (not Linux). The timed runs stay in this process.
 //!
 //! The events and their NDJSON are built in memory before any timing. Each
 //! timed import or append run opens a fresh store file, so the time
@@ -236,11 +235,42 @@ fn proc_status_kb(field: &str) -> Option<u64> {
         .ok()
 }
 
-/// Resets the peak resident set to the current one; the resident set
-/// then, in kB. `None` where `/proc` does not allow it (not Linux).
-fn reset_peak_rss() -> Option<u64> {
-    std::fs::write("/proc/self/clear_refs", "5").ok()?;
-    proc_status_kb("VmRSS")
+/// The child of [`peak_rss_kb`]: imports the NDJSON file `input` into a
+/// fresh store beside it and prints its own peak resident set in kB (or
+/// `n/a`).
+fn child_import(input: &str) {
+    let store_path = PathBuf::from(format!("{input}.redb"));
+    let _ = std::fs::remove_file(&store_path);
+    let store = Store::open(&store_path).expect("open");
+    let file = std::fs::File::open(input).expect("open the NDJSON");
+    let report = store
+        .import_ndjson(std::io::BufReader::with_capacity(1 << 20, file))
+        .expect("import");
+    assert_eq!(report.rejected, 0, "{:?}", report.errors.first());
+    drop(store);
+    let _ = std::fs::remove_file(&store_path);
+    match proc_status_kb("VmHWM") {
+        Some(kb) => println!("{kb}"),
+        None => println!("n/a"),
+    }
+}
+
+/// Peak resident memory, in kB, of a process that imports `ndjson` (from
+/// a file in `dir`) and does nothing else; `None` where it cannot be told.
+fn peak_rss_kb(dir: &Path, ndjson: &[u8]) -> Option<u64> {
+    let input = dir.join("peak.ndjson");
+    std::fs::write(&input, ndjson).expect("write the NDJSON");
+    let out = std::process::Command::new(std::env::current_exe().ok()?)
+        .env("HEATSTORE_BENCH_CHILD_IMPORT", &input)
+        .output()
+        .expect("run the child import");
+    let _ = std::fs::remove_file(&input);
+    assert!(
+        out.status.success(),
+        "child import failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().parse().ok()
 }
 
 /// One shape's input: its NDJSON and how many distinct URLs and sites.
@@ -293,25 +323,29 @@ fn shapes_table(dir: &Path, n: usize, reps: usize) {
         .collect();
     let mut runs: Vec<Vec<Duration>> = vec![Vec::new(); shapes.len()];
     let mut bpe = vec![0.0; shapes.len()];
-    // Per shape the largest import peak over the runs, in kB; `None`
-    // once a run could not measure it.
-    let mut peak_kb: Vec<Option<u64>> = vec![Some(0); shapes.len()];
+    let peak_kb: Vec<Option<u64>> = shapes
+        .iter()
+        .map(|shape| {
+            eprintln!(
+                "shape {:?}, peak memory of an import process ...",
+                shape.name
+            );
+            peak_rss_kb(dir, &shape.ndjson)
+        })
+        .collect();
     for rep in 0..reps {
         for (i, shape) in shapes.iter().enumerate() {
             eprintln!("shape {:?}, run {rep} ...", shape.name);
-            let before = reset_peak_rss();
             let t0 = Instant::now();
             let store = import(dir, "shape.redb", &shape.ndjson, n, IngestMode::Normalize);
             runs[i].push(t0.elapsed());
-            let peak = before.and_then(|b| Some(proc_status_kb("VmHWM")?.saturating_sub(b)));
-            peak_kb[i] = peak_kb[i].zip(peak).map(|(a, b)| a.max(b));
             store.compact().expect("compact");
             bpe[i] = store.stats().expect("stats").bytes_per_event();
         }
     }
     println!();
     println!("import by shape of traffic: {n} events, {reps} runs each in alternation");
-    println!("(peak RSS: the import's peak resident memory above the resident set before it)");
+    println!("(peak RSS: of a process that only imports the shape's NDJSON from a file)");
     println!(
         "{:<52} {:>12} {:>12} {:>9} {:>11} {:>9} {:>6}",
         "shape", "median ev/s", "best ev/s", "B/event", "peak RSS", "URLs", "sites"
@@ -336,6 +370,10 @@ fn shapes_table(dir: &Path, n: usize, reps: usize) {
 }
 
 fn main() {
+    if let Ok(input) = std::env::var("HEATSTORE_BENCH_CHILD_IMPORT") {
+        child_import(&input);
+        return;
+    }
     // `cargo bench` passes `--bench`; a filter argument is not supported.
     let n = env_usize("HEATSTORE_BENCH_EVENTS", 1_000_000);
     let reps = env_usize("HEATSTORE_BENCH_REPS", 3).max(1);
