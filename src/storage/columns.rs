@@ -73,8 +73,9 @@ fn write_chunks<'a>(
     for mut part in parts {
         while !part.is_empty() {
             let take = (CHUNK - buf.len()).min(part.len());
-            buf.extend_from_slice(&part[..take]);
-            part = &part[take..];
+            let (head, rest) = part.split_at_checked(take).unwrap_or((part, &[]));
+            buf.extend_from_slice(head);
+            part = rest;
             if buf.len() == CHUNK {
                 flush(&mut buf, t)?;
             }
@@ -138,18 +139,18 @@ pub(crate) fn replace(
         .iter()
         .position(|(c, _)| changes.contains_key(c))
         .unwrap_or(layout.len());
-    let start: u64 = layout[..first].iter().map(|(_, n)| u64::from(*n)).sum();
+    let (before, from_first) = layout.split_at_checked(first).unwrap_or((layout, &[]));
+    let start: u64 = before.iter().map(|(_, n)| u64::from(*n)).sum();
     let chunk0 = start / CHUNK as u64;
     let base = chunk0 * CHUNK as u64;
     let total = total_len(layout).ok_or_else(|| corrupt(seg, "its layout overflows"))?;
     // The bytes from the first rewritten chunk to the end, as stored.
     let old = read_range(t, (site, day, seg), total, base, total - base)?;
-    let keep = &old[..(start - base) as usize];
     let mut at = (start - base) as usize;
-    let mut parts: Vec<&[u8]> = vec![keep];
-    let mut new_layout: Layout = layout[..first].to_vec();
-    for &(c, n) in &layout[first..] {
-        let old_bytes = &old[at..at + n as usize];
+    let mut parts: Vec<&[u8]> = vec![piece(&old, 0, at, seg)?];
+    let mut new_layout: Layout = before.to_vec();
+    for &(c, n) in from_first {
+        let old_bytes = piece(&old, at, n as usize, seg)?;
         at += n as usize;
         let bytes = changes.get(&c).map_or(old_bytes, Vec::as_slice);
         parts.push(bytes);
@@ -197,6 +198,14 @@ pub(crate) fn remove_segment(
         t,
         (site, day, seg, 0, 0)..=(site, day, seg, u8::MAX, u16::MAX),
     )
+}
+
+/// `len` bytes of `bytes` from `at`, or corruption (the layout and the
+/// chunks disagree).
+fn piece(bytes: &[u8], at: usize, len: usize, seg: u32) -> Result<&[u8], Corrupt> {
+    at.checked_add(len)
+        .and_then(|end| bytes.get(at..end))
+        .ok_or_else(|| corrupt(seg, "a column lies past the end of its chunks"))
 }
 
 fn corrupt(seg: u32, what: impl std::fmt::Display) -> Corrupt {
@@ -247,7 +256,7 @@ fn read_range(
         }
         let a = off.saturating_sub(start) as usize;
         let b = (end - start).min(want) as usize;
-        out.extend_from_slice(&v[a..b]);
+        out.extend_from_slice(piece(v, a, b.saturating_sub(a), seg)?);
         expect += 1;
     }
     if expect != hi + 1 {
@@ -320,7 +329,7 @@ pub(crate) fn get_all(
     let all = read_range(t, (site, day, seg), total, 0, total)?;
     let mut at = 0usize;
     for &(c, n) in layout {
-        let bytes = all[at..at + n as usize].to_vec();
+        let bytes = piece(&all, at, n as usize, seg)?.to_vec();
         at += n as usize;
         if out.insert(c, bytes).is_some() {
             return Err(corrupt(seg, format!("column {c} is laid out twice")).into());
