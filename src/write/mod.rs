@@ -140,6 +140,10 @@ impl<'s> Writer<'s> {
     }
 }
 
+/// Most pending rows [`Core::seal_all`] decodes and encodes at once
+/// (partitions are not split): about 50 MB of rows in memory.
+const SEAL_ALL_GROUP_ROWS: u64 = 1 << 18;
+
 impl Core {
     /// Seals every partition's pending rows into segments and folds every
     /// session block tail into its block, in one transaction.
@@ -147,24 +151,32 @@ impl Core {
         self.db().rw()?;
         let t0 = std::time::Instant::now();
         let n = self.write(|txn, _| {
-            let parts: Vec<(u32, i32)> = {
+            let parts: Vec<(u32, i32, u64)> = {
                 let t = txn.open_table(PARTITIONS)?;
                 let mut v = Vec::new();
                 for e in t.iter()? {
                     let (k, val) = e?;
-                    if PartMeta::decode(val.value())?.pending_rows > 0 {
-                        v.push(k.value());
+                    let pending = PartMeta::decode(val.value())?.pending_rows;
+                    if pending > 0 {
+                        let (site, day) = k.value();
+                        v.push((site, day, pending));
                     }
                 }
                 v
             };
-            seal_many(
-                txn,
-                parts
-                    .iter()
-                    .map(|&(site, day)| (site, day, Vec::new()))
-                    .collect(),
-            )?;
+            // In groups of about SEAL_ALL_GROUP_ROWS rows: a store of many
+            // small partitions (many sites) would otherwise hold every
+            // pending row at once.
+            let mut group = Vec::new();
+            let mut rows = 0u64;
+            for (i, &(site, day, pending)) in parts.iter().enumerate() {
+                group.push((site, day, Vec::new()));
+                rows += pending;
+                if rows >= SEAL_ALL_GROUP_ROWS || i + 1 == parts.len() {
+                    seal_many(txn, std::mem::take(&mut group))?;
+                    rows = 0;
+                }
+            }
             // And every session block tail into its block, so that reads
             // decode one block per day.
             crate::storage::sessions::BlockTables::open(txn)?.fold_all()?;
