@@ -15,6 +15,9 @@ pub(crate) fn with_json_line<T>(
     line: &[u8],
     f: impl FnOnce(&EventRef<'_>) -> T,
 ) -> Result<T, EventError> {
+    if let Ok(text) = std::str::from_utf8(line) {
+        return with_json_str(text, f);
+    }
     let raw: RawEvent<'_> = match serde_json::from_slice(line) {
         Ok(raw) => raw,
         Err(e) => return Err(diagnose(line, e)),
@@ -24,7 +27,22 @@ pub(crate) fn with_json_line<T>(
 
 /// [`with_json_line`] for a line already known to be UTF-8 (an import
 /// checks whole blocks at once), so string fields are not checked again.
+///
+/// A plain line (the usual case) goes through [`super::fast`]; anything
+/// that path declines, through serde, which words the errors.
 pub(crate) fn with_json_str<T>(
+    line: &str,
+    f: impl FnOnce(&EventRef<'_>) -> T,
+) -> Result<T, EventError> {
+    if let Some(event) = super::fast::decode(line) {
+        event.validate()?;
+        return Ok(f(&event));
+    }
+    decode_with_serde(line, f)
+}
+
+/// [`with_json_str`] through serde alone.
+pub(super) fn decode_with_serde<T>(
     line: &str,
     f: impl FnOnce(&EventRef<'_>) -> T,
 ) -> Result<T, EventError> {

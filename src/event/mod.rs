@@ -17,6 +17,7 @@
     )
 )]
 
+mod fast;
 mod json;
 mod validate;
 
