@@ -70,6 +70,19 @@ fn release_reserve(db: &Database) -> Result<()> {
     Ok(())
 }
 
+/// Most commits that [`rewrite_table_tree`] makes to trim a fresh file.
+const MAX_TRIMS: u32 = 4;
+
+/// A commit that changes nothing but rewrites the root of `db`'s table
+/// tree (a table made and deleted), so that its pages move.
+fn rewrite_table_tree(db: &Database, i: u32) -> Result<()> {
+    let txn = db.begin_write()?;
+    txn.open_table(RESERVE)?.insert(i, [0u8; 8].as_slice())?;
+    txn.delete_table(RESERVE)?;
+    txn.commit()?;
+    Ok(())
+}
+
 /// A catch-up round this quick is followed by the paused one.
 const QUICK: Duration = Duration::from_millis(20);
 
@@ -132,9 +145,25 @@ impl Core {
             }
         }
         if reserve.is_some() {
+            let compacted = self.fresh_len(tmp.as_deref());
             release_reserve(&fresh)?;
             drop(fresh);
             fresh = self.reopen_fresh(tmp.as_deref())?;
+            // Releasing the ballast is the first commit into a file without
+            // a free page: redb doubled the file for it, and where that
+            // commit's own pages landed at the top of the new half, closing
+            // could not trim it (about one rewrite in three on 2M events
+            // over 200 sites). A commit that rewrites the table tree moves
+            // them down into the reserve; closing then trims the file.
+            for i in 0..MAX_TRIMS {
+                match (compacted, self.fresh_len(tmp.as_deref())) {
+                    (Some(before), Some(now)) if now > before + before / 4 => {}
+                    _ => break,
+                }
+                rewrite_table_tree(&fresh, i)?;
+                drop(fresh);
+                fresh = self.reopen_fresh(tmp.as_deref())?;
+            }
         }
         let mut done = Rewritten::default();
         for _ in 0..MAX_ROUNDS {
@@ -174,6 +203,14 @@ impl Core {
         drop(paused);
         pauses.note(t0.elapsed());
         Ok(done)
+    }
+
+    /// The length of the fresh file, where it is a file.
+    fn fresh_len(&self, tmp: Option<&Path>) -> Option<u64> {
+        match self.location {
+            Location::File(_) => std::fs::metadata(tmp?).ok().map(|m| m.len()),
+            _ => None,
+        }
     }
 
     /// The fresh database again, after it was closed (a file store only).
