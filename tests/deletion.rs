@@ -845,6 +845,46 @@ fn heatstore_now() -> i64 {
         .as_millis() as i64
 }
 
+/// A session row of format 4 (docs/format.md §5.3) as version 1 wrote it:
+/// the MessagePack array `[visitor, [ts, seq] | nil, [days]]`.
+fn version_1_row(packed: &[u8]) -> serde_json::Value {
+    fn varint(b: &[u8], at: &mut usize) -> u64 {
+        let mut v = 0u64;
+        for shift in (0..64).step_by(7) {
+            let byte = b[*at];
+            *at += 1;
+            v |= u64::from(byte & 0x7f) << shift;
+            if byte & 0x80 == 0 {
+                break;
+            }
+        }
+        v
+    }
+    let unzigzag = |v: u64| ((v >> 1) as i64) ^ -((v & 1) as i64);
+    assert_eq!(packed[0], 0xC1, "a packed row");
+    let visitor = u64::from_le_bytes(packed[1..9].try_into().unwrap());
+    let flags = packed[9];
+    let mut at = 10;
+    let first_pv = if flags & 1 != 0 {
+        let ts = unzigzag(varint(packed, &mut at));
+        let seq = varint(packed, &mut at);
+        serde_json::json!([ts, seq])
+    } else {
+        serde_json::Value::Null
+    };
+    if flags & 2 != 0 {
+        varint(packed, &mut at);
+        varint(packed, &mut at);
+    }
+    let mut days = Vec::new();
+    let mut day = 0i64;
+    for _ in 0..varint(packed, &mut at) {
+        day += unzigzag(varint(packed, &mut at));
+        days.push(day);
+    }
+    serde_json::json!([visitor, first_pv, days])
+}
+
 /// A store of format version 1 (session rows of three fields, no
 /// `deleted_sessions` table) is migrated at open: its reports are unchanged,
 /// `check` passes, and a late pageview naming a visitor re-files a session
@@ -872,10 +912,7 @@ fn a_version_1_store_is_migrated_at_open() {
                 })
                 .collect();
             for (k, v) in rows {
-                let full: serde_json::Value = rmp_serde::from_slice(&v).unwrap();
-                let fields = full.as_array().unwrap();
-                assert_eq!(fields.len(), 5, "a version 2 row");
-                let legacy = fields[..3].to_vec();
+                let legacy = version_1_row(&v);
                 t.insert(k, rmp_serde::to_vec(&legacy).unwrap().as_slice())
                     .unwrap();
             }

@@ -35,7 +35,7 @@ impl<'a> Reader<'a> {
         Corrupt::new(self.what, format!("{detail} at byte {}", self.pos))
     }
 
-    #[cfg(test)]
+    /// Whether everything was read.
     pub(crate) fn is_empty(&self) -> bool {
         self.pos >= self.bytes.len()
     }
@@ -119,6 +119,17 @@ pub(crate) fn put_varint(out: &mut Vec<u8>, mut v: u64) {
         v >>= 7;
     }
     out.push(v as u8);
+}
+
+/// A signed number as an unsigned one of about its magnitude (0, -1, 1,
+/// -2, ... → 0, 1, 2, 3, ...), for a varint.
+pub(crate) fn zigzag(v: i64) -> u64 {
+    ((v << 1) ^ (v >> 63)) as u64
+}
+
+/// The inverse of [`zigzag`].
+pub(crate) fn unzigzag(v: u64) -> i64 {
+    ((v >> 1) as i64) ^ -((v & 1) as i64)
 }
 
 pub(crate) fn put_bytes(out: &mut Vec<u8>, b: &[u8]) {

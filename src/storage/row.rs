@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
-use super::codec::{put_bytes, put_varint, Reader};
+use super::codec::{put_bytes, put_varint, unzigzag, zigzag, Reader};
 use super::Corrupt;
 use crate::EventKind;
 
@@ -138,14 +138,6 @@ fn string_id<'a>(
         strings.push(s);
         strings.len() as u64 - 1
     })
-}
-
-fn zigzag(v: i64) -> u64 {
-    ((v << 1) ^ (v >> 63)) as u64
-}
-
-fn unzigzag(v: u64) -> i64 {
-    ((v >> 1) as i64) ^ -((v & 1) as i64)
 }
 
 /// Decodes a pending batch read from disk, in either layout.

@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use super::codec::{decode_uints, encode_uints, put_varint, Reader};
+use super::codec::{decode_uints, encode_uints, put_varint, unzigzag, zigzag, Reader};
 use super::dict::Dict;
 use super::Corrupt;
 use crate::error::Result;
@@ -101,13 +101,104 @@ const NAMED_FIRST: FirstPv = FirstPv {
     seq: 0,
 };
 
+/// First byte of a packed session row (format 4). MessagePack never writes
+/// it, so a row of format 3 (a MessagePack array) is told apart by it.
+const PACKED_ROW: u8 = 0xC1;
+const HAS_FIRST_PV: u8 = 1;
+const HAS_NAMED: u8 = 2;
+
 impl SessionRow {
+    /// The packed form (docs/format.md §5.3): the visitor, flags, the
+    /// first pageview's `(ts, seq)`, `named` as a difference from it, the
+    /// days as differences, the other visitors.
     pub(crate) fn encode(&self) -> Vec<u8> {
-        rmp_serde::to_vec(self).unwrap_or_default()
+        let mut out = Vec::with_capacity(32 + 8 * self.others.len());
+        out.push(PACKED_ROW);
+        out.extend_from_slice(&self.visitor.to_le_bytes());
+        let flags = if self.first_pv.is_some() {
+            HAS_FIRST_PV
+        } else {
+            0
+        } | if self.named.is_some() { HAS_NAMED } else { 0 };
+        out.push(flags);
+        let base = self.first_pv.map_or(0, |f| f.ts);
+        if let Some(f) = self.first_pv {
+            put_varint(&mut out, zigzag(f.ts));
+            put_varint(&mut out, f.seq);
+        }
+        if let Some(n) = self.named {
+            put_varint(&mut out, zigzag(n.ts.wrapping_sub(base)));
+            put_varint(&mut out, n.seq);
+        }
+        put_varint(&mut out, self.days.len() as u64);
+        let mut prev = 0i64;
+        for &d in &self.days {
+            put_varint(&mut out, zigzag(i64::from(d) - prev));
+            prev = i64::from(d);
+        }
+        put_varint(&mut out, self.others.len() as u64);
+        for o in &self.others {
+            out.extend_from_slice(&o.to_le_bytes());
+        }
+        out
     }
 
+    /// Decodes a row in either layout: packed, or format 3's MessagePack.
     pub(crate) fn decode(bytes: &[u8]) -> Result<SessionRow, Corrupt> {
-        rmp_serde::from_slice(bytes).map_err(|e| Corrupt::new("session row", e.to_string()))
+        if bytes.first() != Some(&PACKED_ROW) {
+            return rmp_serde::from_slice(bytes)
+                .map_err(|e| Corrupt::new("session row", e.to_string()));
+        }
+        let mut r = Reader::new(bytes, "session row");
+        r.u8()?;
+        let visitor = r.u64_le()?;
+        let flags = r.u8()?;
+        if flags & !(HAS_FIRST_PV | HAS_NAMED) != 0 {
+            return Err(r.corrupt("unknown flags"));
+        }
+        let first_pv = if flags & HAS_FIRST_PV != 0 {
+            Some(FirstPv {
+                ts: unzigzag(r.varint()?),
+                seq: r.varint()?,
+            })
+        } else {
+            None
+        };
+        let base = first_pv.map_or(0, |f| f.ts);
+        let named = if flags & HAS_NAMED != 0 {
+            Some(FirstPv {
+                ts: base.wrapping_add(unzigzag(r.varint()?)),
+                seq: r.varint()?,
+            })
+        } else {
+            None
+        };
+        let n = r.count(1)?;
+        let mut days = Vec::with_capacity(n);
+        let mut prev = 0i64;
+        for _ in 0..n {
+            let d = prev
+                .checked_add(unzigzag(r.varint()?))
+                .and_then(|d| i32::try_from(d).ok())
+                .ok_or_else(|| r.corrupt("day out of range"))?;
+            days.push(d);
+            prev = i64::from(d);
+        }
+        let n = r.count(8)?;
+        let mut others = Vec::with_capacity(n);
+        for _ in 0..n {
+            others.push(r.u64_le()?);
+        }
+        if !r.is_empty() {
+            return Err(r.corrupt("bytes after the row"));
+        }
+        Ok(SessionRow {
+            visitor,
+            first_pv,
+            days,
+            named,
+            others,
+        })
     }
 
     /// A new row for session `hash`, no event seen yet.
@@ -615,6 +706,88 @@ impl<'t> BlockTables<'t> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn rows() -> Vec<SessionRow> {
+        let pv = |ts, seq| Some(FirstPv { ts, seq });
+        vec![
+            SessionRow::default(),
+            SessionRow {
+                visitor: 0x9e37_79b9_7f4a_7c15,
+                first_pv: pv(1_790_812_819_568, 1_234_567),
+                days: vec![20_726, 20_727],
+                named: pv(1_790_812_800_000, 1_234_000),
+                others: vec![1, u64::MAX],
+            },
+            // A named event long after the first pageview, a legacy
+            // row's sentinel, days before the epoch, no pageview yet.
+            SessionRow {
+                visitor: u64::MAX,
+                first_pv: pv(0, 0),
+                days: vec![i32::MIN, -1, 0, i32::MAX],
+                named: pv(i64::MAX, u64::MAX),
+                others: Vec::new(),
+            },
+            SessionRow {
+                visitor: 7,
+                first_pv: None,
+                days: vec![3],
+                named: Some(NAMED_FIRST),
+                others: vec![5; 40],
+            },
+            SessionRow {
+                visitor: 7,
+                first_pv: pv(i64::MIN, 9),
+                days: Vec::new(),
+                named: None,
+                others: Vec::new(),
+            },
+        ]
+    }
+
+    #[test]
+    fn session_rows_round_trip_packed_and_read_format_3() {
+        for row in rows() {
+            let packed = row.encode();
+            assert_eq!(packed.first(), Some(&PACKED_ROW));
+            assert_eq!(SessionRow::decode(&packed).unwrap(), row);
+            // Format 3 wrote MessagePack: still read.
+            let legacy = rmp_serde::to_vec(&row).unwrap();
+            assert_eq!(SessionRow::decode(&legacy).unwrap(), row);
+            if row.first_pv.is_some_and(|f| f.ts > 1_000_000_000_000) {
+                assert!(
+                    packed.len() + 10 <= legacy.len(),
+                    "{} packed against {} bytes",
+                    packed.len(),
+                    legacy.len()
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn a_damaged_session_row_is_an_error_never_a_panic() {
+        for row in rows() {
+            let packed = row.encode();
+            for cut in 1..packed.len() {
+                assert!(SessionRow::decode(&packed[..cut]).is_err(), "cut at {cut}");
+            }
+            let mut longer = packed.clone();
+            longer.push(0);
+            assert!(SessionRow::decode(&longer).is_err());
+            for at in 1..packed.len() {
+                for bit in 0..8 {
+                    let mut bad = packed.clone();
+                    bad[at] ^= 1 << bit;
+                    let _ = SessionRow::decode(&bad);
+                }
+            }
+        }
+        let mut huge = vec![PACKED_ROW];
+        huge.extend_from_slice(&[0; 8]);
+        huge.push(0);
+        huge.extend_from_slice(&[0xff, 0xff, 0xff, 0xff, 0x0f]);
+        assert!(SessionRow::decode(&huge).is_err());
+    }
 
     #[test]
     fn a_tail_puts_replaces_and_removes_entries_of_its_block() {
