@@ -153,6 +153,12 @@
 //!   trades memory against commits.
 //! - **Maintenance** writes a fresh copy of the whole file beside it before
 //!   the swap: it needs free disk space for the store's live data.
+//! - **redb's page cache** is not bounded by heatstore yet: redb's default,
+//!   1 GiB per open database, fills as a process reads or writes a file
+//!   larger than that, and a rewrite (maintenance, compaction, the end of
+//!   an import) has two databases open and copies in one transaction. So a
+//!   100M-event import through a pipe peaks at about 2.1 GB: about 1.3 GB
+//!   at the end of the import itself, the rest in its final compaction.
 //!
 //! # Privacy, and how it is enforced
 //!
