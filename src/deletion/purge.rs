@@ -314,6 +314,24 @@ struct Aside {
     removed: u64,
 }
 
+/// Every row of a partition's sealed segments, in segment order, decoded
+/// with the partition's dictionaries.
+fn sealed_rows(
+    cols: &impl ReadableTable<columns::ColKey, &'static [u8]>,
+    dicts: &impl ReadableTable<(u32, i32, u8), &'static [u8]>,
+    site: u32,
+    day: i32,
+    meta: &PartMeta,
+) -> Result<Vec<Row>> {
+    let dicts = load_dicts(cols, dicts, site, day, &meta.dict_layout)?;
+    let mut rows = Vec::new();
+    for s in &meta.segments {
+        let c = columns::get_all(cols, site, day, s.id, &s.layout)?;
+        rows.extend(segment::decode_rows(&c, s.rows, day, &dicts)?);
+    }
+    Ok(rows)
+}
+
 fn rebuild_aside(
     snap: &ReadTransaction,
     site: u32,
@@ -326,18 +344,7 @@ fn rebuild_aside(
     };
     let base = PartMeta::decode(&base)?;
     let cols = snap.open_table(SEGMENT_COLUMNS)?;
-    let old_dicts = load_dicts(
-        &cols,
-        &snap.open_table(DICTIONARIES)?,
-        site,
-        day,
-        &base.dict_layout,
-    )?;
-    let mut rows = Vec::new();
-    for s in &base.segments {
-        let c = columns::get_all(&cols, site, day, s.id, &s.layout)?;
-        rows.extend(segment::decode_rows(&c, s.rows, day, &old_dicts)?);
-    }
+    let mut rows = sealed_rows(&cols, &snap.open_table(DICTIONARIES)?, site, day, &base)?;
     let before = rows.len() as u64;
     rows.retain(|r| !gone(r));
     let removed = before - rows.len() as u64;
@@ -558,19 +565,8 @@ pub(crate) fn rewrite_partition(
     };
     let meta = PartMeta::decode(&meta)?;
     let mut cols = txn.open_table(SEGMENT_COLUMNS)?;
-    let old_dicts = load_dicts(
-        &cols,
-        &txn.open_table(DICTIONARIES)?,
-        site,
-        day,
-        &meta.dict_layout,
-    )?;
     // Every row, in arrival order: segments, then pending batches.
-    let mut rows = Vec::new();
-    for s in &meta.segments {
-        let c = columns::get_all(&cols, site, day, s.id, &s.layout)?;
-        rows.extend(segment::decode_rows(&c, s.rows, day, &old_dicts)?);
-    }
+    let mut rows = sealed_rows(&cols, &txn.open_table(DICTIONARIES)?, site, day, &meta)?;
     let mut pending = txn.open_table(PENDING)?;
     for e in pending.range((site, day, 0)..=(site, day, u64::MAX))? {
         rows.extend(decode_batch(e?.1.value())?);

@@ -19,6 +19,9 @@
 use super::{EventKind, EventRef};
 use crate::time::parse_rfc3339_ms;
 
+/// The bit of an unknown field: none (a shift by 32 overflows).
+const UNTRACKED: u32 = 32;
+
 /// The event of `line`, if it is of the plain form this path takes.
 pub(super) fn decode(line: &str) -> Option<EventRef<'_>> {
     let mut p = Cursor { text: line, at: 0 };
@@ -145,15 +148,13 @@ pub(super) fn decode(line: &str) -> Option<EventRef<'_>> {
             // Typed text: serde's path rejects it (or, for `null`, lets it
             // pass); either way it is not this path's to decide.
             "value" | "text" => return None,
+            // Unknown fields are ignored, and may repeat.
             _ => {
                 p.skip_scalar()?;
-                if p.object_ends()? {
-                    break;
-                }
-                continue;
+                UNTRACKED
             }
         };
-        let mask = 1u32 << bit;
+        let mask = 1u32.checked_shl(bit).unwrap_or(0);
         if seen & mask != 0 {
             return None;
         }
