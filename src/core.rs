@@ -37,6 +37,9 @@ pub(crate) struct Core {
     /// under them.
     db: RwLock<Arc<Db>>,
     pub location: Location,
+    /// The most bytes redb's page cache takes per open database: this
+    /// one's, and a rewrite's fresh one.
+    pub page_cache: usize,
     pub state: Mutex<WriterState>,
     commit: Mutex<()>,
     /// What write transactions touched, while a rewrite catches up.
@@ -211,7 +214,7 @@ impl WriterState {
 }
 
 impl Core {
-    pub(crate) fn init(db: Db, location: Location) -> Result<Core> {
+    pub(crate) fn init(db: Db, location: Location, page_cache: usize) -> Result<Core> {
         match &db {
             Db::Rw(d) => {
                 if !crate::storage::meta::is_current(d)? {
@@ -223,6 +226,7 @@ impl Core {
         Ok(Core {
             db: RwLock::new(Arc::new(db)),
             location,
+            page_cache,
             commit: Mutex::new(()),
             journal: Journal::default(),
             maintenance: Mutex::new(()),

@@ -153,12 +153,12 @@
 //!   trades memory against commits.
 //! - **Maintenance** writes a fresh copy of the whole file beside it before
 //!   the swap: it needs free disk space for the store's live data.
-//! - **redb's page cache** is not bounded by heatstore yet: redb's default,
-//!   1 GiB per open database, fills as a process reads or writes a file
-//!   larger than that, and a rewrite (maintenance, compaction, the end of
-//!   an import) has two databases open and copies in one transaction. So a
-//!   100M-event import through a pipe peaks at about 2.1 GB: about 1.3 GB
-//!   at the end of the import itself, the rest in its final compaction.
+//! - **redb's page cache** (pages read, and pages written but not yet
+//!   flushed) takes at most [`DEFAULT_PAGE_CACHE_BYTES`] (128 MiB) per
+//!   open database ([`OpenOptions::page_cache_bytes`]). A rewrite
+//!   (maintenance, compaction, the end of an import) has a second database
+//!   open with the same bound. redb's own default is 1 GiB, which a
+//!   process reaches on any file larger than that.
 //!
 //! # Privacy, and how it is enforced
 //!
@@ -246,7 +246,7 @@ pub use query::{SiteCounts, StoreStats, StoredEvent};
 pub use recover::RecoverReport;
 pub use schedule::{ScheduleOptions, ScheduleStatus, Scheduler};
 pub use snapshot::Snapshot;
-pub use storage::file::Vfs;
+pub use storage::file::{Vfs, DEFAULT_PAGE_CACHE_BYTES};
 pub use storage::meta::MaintenanceRun;
 pub use storage::meta::FORMAT_VERSION;
 pub use storage::requests::{DeletionRequest, RequestStatus, StoredTarget};

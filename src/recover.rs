@@ -107,6 +107,7 @@ pub(crate) fn recover(path: &Path) -> Result<RecoverReport> {
 
 /// Opens the store at `path` writable, without waiting for another process.
 fn open(path: &Path, create: bool, verify: bool) -> Result<Core> {
-    let db = open_file_rw(path, create, verify, std::time::Duration::ZERO)?;
-    Core::init(Db::Rw(db), Location::File(path.to_owned()))
+    let cache = crate::storage::file::DEFAULT_PAGE_CACHE_BYTES;
+    let db = open_file_rw(path, create, verify, std::time::Duration::ZERO, cache)?;
+    Core::init(Db::Rw(db), Location::File(path.to_owned()), cache)
 }

@@ -8,8 +8,6 @@
 use std::io::BufRead;
 use std::path::Path;
 
-use redb::Database;
-
 use crate::collect::{IngestHandle, IngestOptions};
 use crate::core::Core;
 use crate::deletion::{DeletionTarget, MaintenanceReport, MaintenanceStatus};
@@ -26,7 +24,10 @@ use crate::snapshot::Snapshot;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::storage::file::{open_error, open_file_ro, open_file_rw, Boxed, Db, Location, Vfs};
+use crate::storage::file::{
+    builder, open_error, open_file_ro, open_file_rw, Boxed, Db, Location, Vfs,
+    DEFAULT_PAGE_CACHE_BYTES,
+};
 use crate::storage::requests::DeletionRequest;
 use crate::storage::sites::SiteSettings;
 use crate::write::Writer;
@@ -98,15 +99,15 @@ impl Store {
     /// A store in memory, for tests and notebooks.
     pub fn in_memory() -> Result<Store> {
         guarded("creating a store in memory", || {
-            let db =
-                Database::builder().create_with_backend(redb::backends::InMemoryBackend::new())?;
-            Store::from_db(Db::Rw(db), Location::Memory)
+            let db = builder(DEFAULT_PAGE_CACHE_BYTES)
+                .create_with_backend(redb::backends::InMemoryBackend::new())?;
+            Store::from_db(Db::Rw(db), Location::Memory, DEFAULT_PAGE_CACHE_BYTES)
         })
     }
 
-    pub(crate) fn from_db(db: Db, location: Location) -> Result<Store> {
+    pub(crate) fn from_db(db: Db, location: Location, page_cache: usize) -> Result<Store> {
         Ok(Store {
-            core: Arc::new(Core::init(db, location)?),
+            core: Arc::new(Core::init(db, location, page_cache)?),
         })
     }
 
@@ -518,6 +519,7 @@ pub struct OpenOptions {
     create: bool,
     wait: Duration,
     verify: bool,
+    page_cache: usize,
 }
 
 impl Default for OpenOptions {
@@ -535,6 +537,7 @@ impl OpenOptions {
             create: true,
             wait: DEFAULT_WAIT,
             verify: true,
+            page_cache: DEFAULT_PAGE_CACHE_BYTES,
         }
     }
 
@@ -572,16 +575,33 @@ impl OpenOptions {
         self
     }
 
+    /// The most memory redb's page cache (pages read, and pages written
+    /// but not yet flushed) takes for this store. A rewrite (maintenance,
+    /// compaction, the end of an import) has a second database open with
+    /// the same bound. Larger values keep more of a large file's pages in
+    /// the process; below them the operating system's page cache still
+    /// holds the file. Default: [`DEFAULT_PAGE_CACHE_BYTES`] (128 MiB).
+    pub fn page_cache_bytes(&mut self, bytes: usize) -> &mut OpenOptions {
+        self.page_cache = bytes;
+        self
+    }
+
     /// Opens the store at `path`.
     pub fn open(&self, path: impl AsRef<Path>) -> Result<crate::Store> {
         crate::guard::guarded("opening the store", || {
             let path = path.as_ref();
             let db = if self.read_only {
-                Db::Ro(open_file_ro(path, self.wait)?)
+                Db::Ro(open_file_ro(path, self.wait, self.page_cache)?)
             } else {
-                Db::Rw(open_file_rw(path, self.create, self.verify, self.wait)?)
+                Db::Rw(open_file_rw(
+                    path,
+                    self.create,
+                    self.verify,
+                    self.wait,
+                    self.page_cache,
+                )?)
             };
-            Store::from_db(db, Location::File(path.to_owned()))
+            Store::from_db(db, Location::File(path.to_owned()), self.page_cache)
         })
     }
 
@@ -597,19 +617,19 @@ impl OpenOptions {
             let backend = Boxed(vfs.open(name, !self.read_only)?);
             let db = if self.read_only {
                 Db::Ro(
-                    Database::builder()
+                    builder(self.page_cache)
                         .open_read_only_with_backend(backend)
                         .map_err(|e| open_error(e, Path::new(name)))?,
                 )
             } else {
                 Db::Rw(
-                    Database::builder()
+                    builder(self.page_cache)
                         .set_check_integrity_on_open(self.verify)
                         .create_with_backend(backend)
                         .map_err(|e| open_error(e, Path::new(name)))?,
                 )
             };
-            Store::from_db(db, Location::Vfs(vfs, name.to_owned()))
+            Store::from_db(db, Location::Vfs(vfs, name.to_owned()), self.page_cache)
         })
     }
 }
@@ -672,6 +692,53 @@ mod tests {
         let one = Filters::range(cfg.start_ms + 2 * day, cfg.start_ms + 3 * day);
         reports(&store, site, &one);
         assert_eq!(reports(&store, site, &all), before);
+    }
+
+    /// A store whose page cache holds almost nothing (64 KiB) answers as
+    /// one with the default cache, through sealing, compaction, a purge
+    /// and reopening; the bound reaches the rewrite's fresh database.
+    #[test]
+    fn a_tiny_page_cache_changes_no_answer() {
+        let cfg = GenConfig {
+            events: 20_000,
+            days: 4,
+            ..GenConfig::default()
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("tiny.heat");
+        let tiny = crate::OpenOptions::new()
+            .page_cache_bytes(64 << 10)
+            .open(&path)
+            .unwrap();
+        assert_eq!(tiny.core.page_cache, 64 << 10);
+        let wide = Store::in_memory().unwrap();
+        let site = cfg.sites[0].clone();
+        let visitor = Generator::new(cfg.clone()).find_map(|e| e.visitor).unwrap();
+        for store in [&tiny, &wide] {
+            let mut w = store.writer().unwrap();
+            for e in Generator::new(cfg.clone()) {
+                w.append(&e).unwrap();
+            }
+            w.commit().unwrap();
+            w.seal_all().unwrap();
+            drop(w);
+            store.compact().unwrap();
+            store
+                .request_deletion(&site, DeletionTarget::Visitor(visitor.clone()))
+                .unwrap();
+            store.maintenance(now_ms()).unwrap();
+        }
+        let all = Filters::range(cfg.start_ms, cfg.start_ms + 4 * 86_400_000);
+        let expected = reports(&wide, &site, &all);
+        assert_eq!(reports(&tiny, &site, &all), expected);
+        assert_eq!(tiny.core.page_cache, 64 << 10);
+        drop(tiny);
+        let reopened = crate::OpenOptions::new()
+            .page_cache_bytes(64 << 10)
+            .open(&path)
+            .unwrap();
+        assert_eq!(reports(&reopened, &site, &all), expected);
+        reopened.snapshot().unwrap().check().unwrap();
     }
 
     use crate::storage::schema::{for_each_table, table_names, TableVisitor, TABLE_COUNT};

@@ -219,9 +219,9 @@ impl Core {
         Ok(match &self.location {
             Location::Vfs(vfs, _) => {
                 let backend = crate::storage::file::Boxed(vfs.open(&tmp.to_string_lossy(), false)?);
-                Database::builder().create_with_backend(backend)?
+                crate::storage::file::builder(self.page_cache).create_with_backend(backend)?
             }
-            _ => Database::create(tmp)?,
+            _ => crate::storage::file::builder(self.page_cache).create(tmp)?,
         })
     }
 
@@ -235,10 +235,14 @@ impl Core {
                     Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e.into()),
                     _ => {}
                 }
-                (Database::create(&tmp)?, Some(tmp))
+                (
+                    crate::storage::file::builder(self.page_cache).create(&tmp)?,
+                    Some(tmp),
+                )
             }
             Location::Memory => (
-                Database::builder().create_with_backend(redb::backends::InMemoryBackend::new())?,
+                crate::storage::file::builder(self.page_cache)
+                    .create_with_backend(redb::backends::InMemoryBackend::new())?,
                 None,
             ),
             Location::Vfs(vfs, name) => {
@@ -246,7 +250,7 @@ impl Core {
                 vfs.remove(&tmp)?;
                 let backend = crate::storage::file::Boxed(vfs.open(&tmp, true)?);
                 (
-                    Database::builder().create_with_backend(backend)?,
+                    crate::storage::file::builder(self.page_cache).create_with_backend(backend)?,
                     Some(std::path::PathBuf::from(tmp)),
                 )
             }

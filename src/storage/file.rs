@@ -28,6 +28,20 @@ use crate::error::{Error, Result};
 /// How often a waiting open tries again.
 const RETRY: Duration = Duration::from_millis(25);
 
+/// The most memory redb's page cache (its read cache and write buffer
+/// together) takes per open database, by default: 128 MiB. redb's own
+/// default is 1 GiB, which a process reaches on any file larger than that,
+/// and a rewrite has two databases open. heatstore's decoded-data cache
+/// sits above it, and the operating system's page cache below.
+pub const DEFAULT_PAGE_CACHE_BYTES: usize = 128 << 20;
+
+/// redb's builder with the page cache bounded to `page_cache` bytes.
+pub(crate) fn builder(page_cache: usize) -> redb::Builder {
+    let mut b = Database::builder();
+    b.set_cache_size(page_cache);
+    b
+}
+
 /// The first bytes of every redb file (its 9-byte magic number).
 const REDB_MAGIC: [u8; 9] = [b'r', b'e', b'd', b'b', 0x1A, 0x0A, 0xA9, 0x0D, 0x0A];
 
@@ -160,6 +174,7 @@ pub(crate) fn open_file_rw(
     create: bool,
     verify: bool,
     wait: Duration,
+    page_cache: usize,
 ) -> Result<Database> {
     let deadline = Instant::now() + wait;
     loop {
@@ -179,7 +194,7 @@ pub(crate) fn open_file_rw(
             }
             Ok(_) => {}
         }
-        let err = match Database::builder()
+        let err = match builder(page_cache)
             .set_check_integrity_on_open(verify)
             .create(path)
         {
@@ -195,7 +210,11 @@ pub(crate) fn open_file_rw(
 }
 
 /// Opens a file store read-only.
-pub(crate) fn open_file_ro(path: &Path, wait: Duration) -> Result<ReadOnlyDatabase> {
+pub(crate) fn open_file_ro(
+    path: &Path,
+    wait: Duration,
+    page_cache: usize,
+) -> Result<ReadOnlyDatabase> {
     let deadline = Instant::now() + wait;
     loop {
         match std::fs::metadata(path) {
@@ -216,7 +235,7 @@ pub(crate) fn open_file_ro(path: &Path, wait: Duration) -> Result<ReadOnlyDataba
             }
             Ok(_) => {}
         }
-        let err = match Database::builder().open_read_only(path) {
+        let err = match builder(page_cache).open_read_only(path) {
             Ok(db) => return Ok(db),
             Err(e) => e,
         };
