@@ -1,12 +1,16 @@
-//! A store written by format 3 (one chunk run per column, dictionaries in
-//! their own table) is migrated at open and then behaves exactly like a
-//! store built by this version from the same events: after more events
-//! (late first pageviews and visitors named late patch its old segments),
-//! after a deletion and maintenance, and after reopening.
+//! Stores written by older formats are migrated at open and then behave
+//! exactly like a store built by this version from the same events: after
+//! more events (late first pageviews and visitors named late patch their
+//! old segments), after a deletion and maintenance, and after reopening.
 //!
-//! `tests/fixtures/format3.redb` was written by heatstore at `cb52beb`
-//! (`FORMAT_VERSION` 3): `heatstore import` of the first 3,000 events of
-//! [`events`], each partition sealed.
+//! - `tests/fixtures/format3.redb` was written by heatstore at `cb52beb`
+//!   (`FORMAT_VERSION` 3: one chunk run per column, dictionaries in their
+//!   own table);
+//! - `tests/fixtures/format4.redb` by heatstore at `fc61036`
+//!   (`FORMAT_VERSION` 4: packed columns without checksums).
+//!
+//! Each is `heatstore import` of the first 3,000 events of [`events`],
+//! each partition sealed.
 #![cfg(feature = "gen")]
 
 use std::io::Write;
@@ -117,13 +121,37 @@ fn assert_same(old: &Store, new: &Store, when: &str) {
 
 #[test]
 fn a_format_3_store_answers_like_a_new_one_through_writes_deletion_and_reopen() {
+    answers_like_a_new_one("tests/fixtures/format3.redb", 3);
+}
+
+#[test]
+fn a_format_4_store_answers_like_a_new_one_through_writes_deletion_and_reopen() {
+    answers_like_a_new_one("tests/fixtures/format4.redb", 4);
+}
+
+fn answers_like_a_new_one(fixture: &str, version: u32) {
     let lines = events();
     let (first, rest) = lines.split_at(FIXTURE_EVENTS);
     let dir = tempfile::tempdir().expect("tempdir");
     let path = dir.path().join("old.redb");
-    std::fs::copy("tests/fixtures/format3.redb", &path).expect("copy the fixture");
+    std::fs::copy(fixture, &path).expect("copy the fixture");
 
-    {
+    if version == 4 {
+        // The fixture is what format 4 wrote: packed chunks only.
+        use redb::{ReadableDatabase, ReadableTable, TableDefinition};
+        let db = redb::ReadOnlyDatabase::open(&path).expect("redb");
+        let txn = db.begin_read().expect("read");
+        let meta: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
+        let found = txn.open_table(meta).unwrap().get("format_version").unwrap();
+        assert_eq!(found.unwrap().value(), 4u32.to_le_bytes());
+        let cols: TableDefinition<(u32, i32, u32, u8, u16), &[u8]> =
+            TableDefinition::new("segment_columns");
+        let cols = txn.open_table(cols).unwrap();
+        assert!(cols
+            .iter()
+            .unwrap()
+            .all(|e| e.unwrap().0.value().3 == u8::MAX));
+    } else {
         // The fixture is what format 3 wrote: per-column chunks, and
         // dictionaries in their own table.
         use redb::{ReadableDatabase, ReadableTable, ReadableTableMetadata, TableDefinition};
@@ -142,7 +170,7 @@ fn a_format_3_store_answers_like_a_new_one_through_writes_deletion_and_reopen() 
         let dicts: TableDefinition<(u32, i32, u8), &[u8]> = TableDefinition::new("dictionaries");
         assert!(txn.open_table(dicts).unwrap().len().unwrap() > 0);
     }
-    let old = Store::open(&path).expect("open and migrate a format 3 store");
+    let old = Store::open(&path).expect("open and migrate an old store");
     let new = Store::open(dir.path().join("new.redb")).expect("new store");
     import(&new, first);
     assert_same(&old, &new, "as migrated");

@@ -241,13 +241,15 @@ fn store_file_corpus() {
     replay("store_file", |data| {
         let bytes = edit(&base.bytes, data);
         // Three opens of the same bytes: verified (redb's integrity check
-        // first), unverified, and read-only (both trust the pages until
-        // they are read). No panic may leave heatstore's API in any of
+        // first), the default (unverified), and read-only (both trust the
+        // pages until they are read). No panic may leave heatstore's API in any of
         // them: a panic raised in redb on a damaged page is turned into
         // `Error::Corrupt` there (`src/guard.rs`).
         let opens: [(&str, Opener); 3] = [
+            ("OpenOptions::verify(true)", |p| {
+                heatstore::OpenOptions::new().verify(true).open(p)
+            }),
             ("Store::open", |p| Store::open(p)),
-            ("Store::open_unverified", |p| Store::open_unverified(p)),
             ("Store::open_read_only", |p| Store::open_read_only(p)),
         ];
         for (name, open) in opens {

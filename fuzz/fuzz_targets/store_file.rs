@@ -1,6 +1,6 @@
 //! A small valid store file with byte edits applied, opened three ways:
-//! with `Store::open` (which verifies the file's page checksums first),
-//! `Store::open_unverified` and `Store::open_read_only` (which trust the
+//! with `OpenOptions::verify(true)` (which checks the file's page checksums
+//! first), `Store::open` and `Store::open_read_only` (which trust the
 //! pages until they are read, so that the edits reach redb's page parsing
 //! and heatstore's own decoders: segments, bitmaps, dictionaries, pending
 //! batches, session rows). Opening, every report and the write path must
@@ -199,8 +199,8 @@ fuzz_target!(
         let path = scratch_file();
 
         let opens: [fn(&Path) -> heatstore::Result<Store>; 3] = [
+            |p| heatstore::OpenOptions::new().verify(true).open(p),
             |p| Store::open(p),
-            |p| Store::open_unverified(p),
             |p| Store::open_read_only(p),
         ];
         for open in opens {

@@ -40,6 +40,50 @@ pub(crate) const DICTS_SEGMENT: u32 = u32::MAX;
 /// they are concatenated. Empty for a segment of the older layout.
 pub(crate) type Layout = Vec<(u8, u32)>;
 
+/// The bit of a layout's column byte that says the column's bytes end with
+/// their CRC-32 (4 bytes, little-endian; format 5). The length includes
+/// it. Column and dictionary ids are below it.
+pub(crate) const SUMMED: u8 = 0x80;
+
+/// A layout entry's column id, without [`SUMMED`].
+fn id(c: u8) -> u8 {
+    c & !SUMMED
+}
+
+/// The CRC-32 a summed column ends with.
+fn sum(bytes: &[u8]) -> [u8; 4] {
+    crc32fast::hash(bytes).to_le_bytes()
+}
+
+/// A column as read back: a summed one checked against its CRC-32 and
+/// stripped of it.
+fn checked(mut bytes: Vec<u8>, c: u8, seg: u32) -> Result<Vec<u8>, Corrupt> {
+    if c & SUMMED == 0 {
+        return Ok(bytes);
+    }
+    let Some(at) = bytes.len().checked_sub(4) else {
+        return Err(corrupt(
+            seg,
+            format!("column {} is shorter than its checksum", id(c)),
+        ));
+    };
+    let stored: [u8; 4] = bytes
+        .get(at..)
+        .and_then(|b| b.try_into().ok())
+        .ok_or_else(|| corrupt(seg, "a column lies past the end of its chunks"))?;
+    bytes.truncate(at);
+    if sum(&bytes) != stored {
+        return Err(corrupt(
+            seg,
+            format!(
+                "column {} does not match its checksum (the bytes changed after they were written)",
+                id(c)
+            ),
+        ));
+    }
+    Ok(bytes)
+}
+
 /// Columns rewritten in place after sealing (a session's late attributes,
 /// a re-filed visitor): packed last, so that rewriting them rewrites only
 /// the chunks from theirs on.
@@ -99,15 +143,26 @@ pub(crate) fn put_segment(
     let mut order: Vec<(&u8, &Vec<u8>)> = cols.iter().collect();
     order.sort_by_key(|(c, _)| pack_order(**c));
     let mut layout = Vec::with_capacity(order.len());
+    let mut sums = Vec::with_capacity(order.len());
     for (c, bytes) in &order {
-        layout.push((**c, u32::try_from(bytes.len()).map_err(|_| too_large())?));
+        if **c & SUMMED != 0 {
+            return Err(crate::Error::InvalidArgument(format!(
+                "column id {c} is out of range"
+            )));
+        }
+        let len = bytes.len().checked_add(4).ok_or_else(too_large)?;
+        layout.push((**c | SUMMED, u32::try_from(len).map_err(|_| too_large())?));
+        sums.push(sum(bytes));
     }
     total_len(&layout).ok_or_else(too_large)?;
     write_chunks(
         t,
         (site, day, seg),
         0,
-        order.iter().map(|(_, b)| b.as_slice()),
+        order
+            .iter()
+            .zip(&sums)
+            .flat_map(|((_, b), s)| [b.as_slice(), s.as_slice()]),
     )?;
     Ok(layout)
 }
@@ -135,9 +190,17 @@ pub(crate) fn replace(
         *layout = put_segment(t, site, day, seg, &cols)?;
         return Ok(());
     }
+    let sums: BTreeMap<u8, [u8; 4]> = changes.iter().map(|(c, b)| (*c, sum(b))).collect();
+    let summed_len = |bytes: &[u8]| {
+        bytes
+            .len()
+            .checked_add(4)
+            .and_then(|n| u32::try_from(n).ok())
+            .ok_or_else(too_large)
+    };
     let first = layout
         .iter()
-        .position(|(c, _)| changes.contains_key(c))
+        .position(|(c, _)| changes.contains_key(&id(*c)))
         .unwrap_or(layout.len());
     let (before, from_first) = layout.split_at_checked(first).unwrap_or((layout, &[]));
     let start: u64 = before.iter().map(|(_, n)| u64::from(*n)).sum();
@@ -152,14 +215,26 @@ pub(crate) fn replace(
     for &(c, n) in from_first {
         let old_bytes = piece(&old, at, n as usize, seg)?;
         at += n as usize;
-        let bytes = changes.get(&c).map_or(old_bytes, Vec::as_slice);
-        parts.push(bytes);
-        new_layout.push((c, u32::try_from(bytes.len()).map_err(|_| too_large())?));
+        match (changes.get(&id(c)), sums.get(&id(c))) {
+            (Some(bytes), Some(s)) => {
+                parts.push(bytes);
+                parts.push(s);
+                new_layout.push((id(c) | SUMMED, summed_len(bytes)?));
+            }
+            // Kept as stored, with or without its checksum.
+            _ => {
+                parts.push(old_bytes);
+                new_layout.push((c, n));
+            }
+        }
     }
     for (c, bytes) in changes {
-        if !layout.iter().any(|(k, _)| k == c) {
+        if !layout.iter().any(|(k, _)| id(*k) == *c) {
             parts.push(bytes);
-            new_layout.push((*c, u32::try_from(bytes.len()).map_err(|_| too_large())?));
+            if let Some(s) = sums.get(c) {
+                parts.push(s);
+            }
+            new_layout.push((*c | SUMMED, summed_len(bytes)?));
         }
     }
     total_len(&new_layout).ok_or_else(too_large)?;
@@ -301,8 +376,9 @@ pub(crate) fn get(
     let total = total_len(layout).ok_or_else(|| corrupt(seg, "its layout overflows"))?;
     let mut off = 0u64;
     for &(c, n) in layout {
-        if c == col {
-            return read_range(t, (site, day, seg), total, off, u64::from(n)).map(Some);
+        if id(c) == col {
+            let bytes = read_range(t, (site, day, seg), total, off, u64::from(n))?;
+            return Ok(Some(checked(bytes, c, seg)?));
         }
         off += u64::from(n);
     }
@@ -329,10 +405,10 @@ pub(crate) fn get_all(
     let all = read_range(t, (site, day, seg), total, 0, total)?;
     let mut at = 0usize;
     for &(c, n) in layout {
-        let bytes = piece(&all, at, n as usize, seg)?.to_vec();
+        let bytes = checked(piece(&all, at, n as usize, seg)?.to_vec(), c, seg)?;
         at += n as usize;
-        if out.insert(c, bytes).is_some() {
-            return Err(corrupt(seg, format!("column {c} is laid out twice")).into());
+        if out.insert(id(c), bytes).is_some() {
+            return Err(corrupt(seg, format!("column {} is laid out twice", id(c))).into());
         }
     }
     Ok(out)
@@ -384,10 +460,12 @@ mod tests {
         ]);
         let layout = put_segment(&mut t, 1, 20_000, 7, &cols).unwrap();
         // Rewritten columns come last.
-        let order: Vec<u8> = layout.iter().map(|(c, _)| *c).collect();
+        let order: Vec<u8> = layout.iter().map(|(c, _)| id(*c)).collect();
         assert_eq!(&order[order.len() - 3..], &REWRITTEN);
+        // Each column ends with its checksum.
+        assert!(layout.iter().all(|(c, _)| c & SUMMED != 0));
         // Every chunk is full but the last.
-        let total: usize = cols.values().map(Vec::len).sum();
+        let total: usize = cols.values().map(|b| b.len() + 4).sum();
         let stored = chunks(&t);
         assert_eq!(stored.len(), total.div_ceil(CHUNK));
         for (i, (k, n)) in stored.iter().enumerate() {
@@ -441,7 +519,7 @@ mod tests {
                 cols,
                 "after column {c}"
             );
-            let total: usize = cols.values().map(Vec::len).sum();
+            let total: usize = cols.values().map(|b| b.len() + 4).sum();
             let own = chunks(&t).into_iter().filter(|(k, _)| k.2 == 0).count();
             assert_eq!(
                 own,
@@ -450,6 +528,79 @@ mod tests {
             );
         }
         assert_eq!(get_all(&t, 2, 3, 1, &other_layout).unwrap(), other);
+    }
+
+    /// A flipped byte anywhere in a column, its checksum included, is
+    /// corruption when that column is read, and only then.
+    #[test]
+    fn a_changed_byte_fails_its_columns_checksum() {
+        let db = db();
+        let txn = db.begin_write().unwrap();
+        let mut t = txn.open_table(SEGMENT_COLUMNS).unwrap();
+        let cols = columns(&[(col::TS, CHUNK + 100), (col::X, 50), (col::Y, 7)]);
+        let layout = put_segment(&mut t, 1, 2, 3, &cols).unwrap();
+        let total: usize = cols.values().map(|b| b.len() + 4).sum();
+        for at in [0, 5, CHUNK - 1, CHUNK, CHUNK + 103, total - 1] {
+            let (i, off) = (at / CHUNK, at % CHUNK);
+            let key = (1, 2, 3, PACKED, i as u16);
+            let good = t.get(key).unwrap().unwrap().value().to_vec();
+            let mut bad = good.clone();
+            bad[off] ^= 0x20;
+            t.insert(key, bad.as_slice()).unwrap();
+            // The column the byte lies in (its 4-byte sum counts as its).
+            let mut start = 0;
+            let hit = layout
+                .iter()
+                .find(|(_, n)| {
+                    start += *n as usize;
+                    at < start
+                })
+                .map(|(c, _)| id(*c))
+                .unwrap();
+            for c in cols.keys() {
+                let got = get(&t, 1, 2, 3, &layout, *c);
+                if *c == hit {
+                    let err = got.unwrap_err().to_string();
+                    assert!(err.contains("checksum"), "{err}");
+                } else {
+                    assert_eq!(got.unwrap().as_ref(), cols.get(c));
+                }
+            }
+            assert!(get_all(&t, 1, 2, 3, &layout).is_err());
+            t.insert(key, good.as_slice()).unwrap();
+        }
+        assert_eq!(get_all(&t, 1, 2, 3, &layout).unwrap(), cols);
+    }
+
+    /// Format 4's packed columns have no checksum: they read as they are,
+    /// and a rewrite sums only what it writes.
+    #[test]
+    fn packed_columns_without_a_checksum_still_read() {
+        let db = db();
+        let txn = db.begin_write().unwrap();
+        let mut t = txn.open_table(SEGMENT_COLUMNS).unwrap();
+        let mut cols = columns(&[(col::TS, 10), (col::SESSIONS, CHUNK), (col::BM_DEVICE, 3)]);
+        let order = [col::TS, col::SESSIONS, col::BM_DEVICE];
+        let mut packed = Vec::new();
+        let mut layout = Layout::new();
+        for c in order {
+            packed.extend_from_slice(&cols[&c]);
+            layout.push((c, cols[&c].len() as u32));
+        }
+        write_chunks(&mut t, (4, 5, 6), 0, [packed.as_slice()]).unwrap();
+        assert_eq!(get_all(&t, 4, 5, 6, &layout).unwrap(), cols);
+        let changes = BTreeMap::from([(col::BM_DEVICE, vec![1, 2, 3, 4, 5])]);
+        replace(&mut t, 4, 5, 6, &mut layout, &changes).unwrap();
+        cols.insert(col::BM_DEVICE, vec![1, 2, 3, 4, 5]);
+        assert_eq!(
+            layout,
+            vec![
+                (col::TS, 10),
+                (col::SESSIONS, CHUNK as u32),
+                (col::BM_DEVICE | SUMMED, 9)
+            ]
+        );
+        assert_eq!(get_all(&t, 4, 5, 6, &layout).unwrap(), cols);
     }
 
     #[test]

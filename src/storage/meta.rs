@@ -11,8 +11,8 @@ use super::Corrupt;
 use crate::error::{Error, Result};
 
 /// The on-disk format version this build writes. It also opens files of
-/// versions 1 to 3, migrating them at open (`docs/format.md`, §7).
-pub const FORMAT_VERSION: u32 = 4;
+/// versions 1 to 4, migrating them at open (`docs/format.md`, §7).
+pub const FORMAT_VERSION: u32 = 5;
 /// The oldest format version this build migrates.
 pub(crate) const OLDEST_MIGRATED: u32 = 1;
 pub(crate) const MAGIC: &[u8] = b"heatstore";
@@ -68,6 +68,9 @@ pub(crate) fn initialize(db: &Database) -> Result<()> {
                     // written packed (`columns`); a segment without one
                     // (read as empty) keeps its per-column chunks, read as
                     // they are and packed when a column is rewritten.
+                    // Version 4 → 5: packed columns written from now on
+                    // end with their CRC-32 (`columns::SUMMED`); those
+                    // written before read as they are.
                     meta.insert("format_version", FORMAT_VERSION.to_le_bytes().as_slice())?;
                 }
             }
