@@ -154,16 +154,18 @@
 //! - **Maintenance** writes a fresh copy of the whole file beside it before
 //!   the swap: it needs free disk space for the store's live data.
 //! - **redb's page cache** (pages read, and pages written but not yet
-//!   flushed) takes at most [`DEFAULT_PAGE_CACHE_BYTES`] (128 MiB) per
+//!   flushed) takes at most [`DEFAULT_PAGE_CACHE_BYTES`] (64 MiB) per
 //!   open database ([`OpenOptions::page_cache_bytes`]). A rewrite
 //!   (maintenance, compaction, the end of an import) has a second database
 //!   open with the same bound. redb's own default is 1 GiB, which a
 //!   process reaches on any file larger than that.
 //! - So an import's memory does not grow with the store: 100M events
 //!   through a pipe (`heatstore gen | heatstore import -`) stay at
-//!   0.40–0.57 GB while importing (the two batches, the page cache, the
-//!   normalizer's caches) and peak at 0.69 GB in the final compaction,
-//!   which has a second page cache; at 10M events the peak is 0.51 GB.
+//!   0.36–0.53 GB while importing (the two batches, the page cache, the
+//!   normalizer's caches) and peak at 0.55 GB in the final compaction,
+//!   which has a second page cache; at 10M events the peak is 0.49–0.51
+//!   GB. (With a 128 MiB page cache the 100M peak was 0.69 GB; with
+//!   redb's default of 1 GiB, 2.14–2.19 GB.)
 //!
 //! # Privacy, and how it is enforced
 //!

@@ -583,7 +583,7 @@ impl OpenOptions {
     /// compaction, the end of an import) has a second database open with
     /// the same bound. Larger values keep more of a large file's pages in
     /// the process; below them the operating system's page cache still
-    /// holds the file. Default: [`DEFAULT_PAGE_CACHE_BYTES`] (128 MiB).
+    /// holds the file. Default: [`DEFAULT_PAGE_CACHE_BYTES`] (64 MiB).
     pub fn page_cache_bytes(&mut self, bytes: usize) -> &mut OpenOptions {
         self.page_cache = bytes;
         self

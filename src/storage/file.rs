@@ -29,11 +29,11 @@ use crate::error::{Error, Result};
 const RETRY: Duration = Duration::from_millis(25);
 
 /// The most memory redb's page cache (its read cache and write buffer
-/// together) takes per open database, by default: 128 MiB. redb's own
+/// together) takes per open database, by default: 64 MiB. redb's own
 /// default is 1 GiB, which a process reaches on any file larger than that,
 /// and a rewrite has two databases open. heatstore's decoded-data cache
 /// sits above it, and the operating system's page cache below.
-pub const DEFAULT_PAGE_CACHE_BYTES: usize = 128 << 20;
+pub const DEFAULT_PAGE_CACHE_BYTES: usize = 64 << 20;
 
 /// redb's builder with the page cache bounded to `page_cache` bytes.
 pub(crate) fn builder(page_cache: usize) -> redb::Builder {
