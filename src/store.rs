@@ -666,6 +666,17 @@ mod tests {
         ]
     }
 
+    /// Appends the generator's events through a writer, committed and
+    /// every partition sealed.
+    fn append_sealed(store: &Store, cfg: &GenConfig) {
+        let mut w = store.writer().unwrap();
+        for e in Generator::new(cfg.clone()) {
+            w.append(&e).unwrap();
+        }
+        w.commit().unwrap();
+        w.seal_all().unwrap();
+    }
+
     #[test]
     fn reports_stay_exact_across_a_new_numbering() {
         let cfg = GenConfig {
@@ -675,13 +686,7 @@ mod tests {
         };
         let day = 86_400_000;
         let store = Store::in_memory().unwrap();
-        let mut w = store.writer().unwrap();
-        for e in Generator::new(cfg.clone()) {
-            w.append(&e).unwrap();
-        }
-        w.commit().unwrap();
-        w.seal_all().unwrap();
-        drop(w);
+        append_sealed(&store, &cfg);
         let site = &cfg.sites[0];
         let all = Filters::range(cfg.start_ms, cfg.start_ms + 6 * day);
         let before = reports(&store, site, &all);
@@ -718,13 +723,7 @@ mod tests {
         let site = cfg.sites[0].clone();
         let visitor = Generator::new(cfg.clone()).find_map(|e| e.visitor).unwrap();
         for store in [&tiny, &wide] {
-            let mut w = store.writer().unwrap();
-            for e in Generator::new(cfg.clone()) {
-                w.append(&e).unwrap();
-            }
-            w.commit().unwrap();
-            w.seal_all().unwrap();
-            drop(w);
+            append_sealed(store, &cfg);
             store.compact().unwrap();
             store
                 .request_deletion(&site, DeletionTarget::Visitor(visitor.clone()))

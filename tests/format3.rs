@@ -136,39 +136,28 @@ fn answers_like_a_new_one(fixture: &str, version: u32) {
     let path = dir.path().join("old.redb");
     std::fs::copy(fixture, &path).expect("copy the fixture");
 
-    if version == 4 {
-        // The fixture is what format 4 wrote: packed chunks only.
-        use redb::{ReadableDatabase, ReadableTable, TableDefinition};
-        let db = redb::ReadOnlyDatabase::open(&path).expect("redb");
-        let txn = db.begin_read().expect("read");
-        let meta: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
-        let found = txn.open_table(meta).unwrap().get("format_version").unwrap();
-        assert_eq!(found.unwrap().value(), 4u32.to_le_bytes());
-        let cols: TableDefinition<(u32, i32, u32, u8, u16), &[u8]> =
-            TableDefinition::new("segment_columns");
-        let cols = txn.open_table(cols).unwrap();
-        assert!(cols
-            .iter()
-            .unwrap()
-            .all(|e| e.unwrap().0.value().3 == u8::MAX));
-    } else {
-        // The fixture is what format 3 wrote: per-column chunks, and
-        // dictionaries in their own table.
+    {
+        // The fixture is what its format wrote: format 3 per-column chunks
+        // and dictionaries in their own table, format 4 packed chunks only.
         use redb::{ReadableDatabase, ReadableTable, ReadableTableMetadata, TableDefinition};
         let db = redb::ReadOnlyDatabase::open(&path).expect("redb");
         let txn = db.begin_read().expect("read");
         let meta: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
-        let version = txn.open_table(meta).unwrap().get("format_version").unwrap();
-        assert_eq!(version.unwrap().value(), 3u32.to_le_bytes());
+        let found = txn.open_table(meta).unwrap().get("format_version").unwrap();
+        assert_eq!(found.unwrap().value(), version.to_le_bytes());
         let cols: TableDefinition<(u32, i32, u32, u8, u16), &[u8]> =
             TableDefinition::new("segment_columns");
         let cols = txn.open_table(cols).unwrap();
+        let packed = version >= 4;
         assert!(cols
             .iter()
             .unwrap()
-            .all(|e| e.unwrap().0.value().3 != u8::MAX));
-        let dicts: TableDefinition<(u32, i32, u8), &[u8]> = TableDefinition::new("dictionaries");
-        assert!(txn.open_table(dicts).unwrap().len().unwrap() > 0);
+            .all(|e| (e.unwrap().0.value().3 == u8::MAX) == packed));
+        if !packed {
+            let dicts: TableDefinition<(u32, i32, u8), &[u8]> =
+                TableDefinition::new("dictionaries");
+            assert!(txn.open_table(dicts).unwrap().len().unwrap() > 0);
+        }
     }
     let old = Store::open(&path).expect("open and migrate an old store");
     let new = Store::open(dir.path().join("new.redb")).expect("new store");

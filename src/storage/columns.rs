@@ -67,12 +67,8 @@ fn checked(mut bytes: Vec<u8>, c: u8, seg: u32) -> Result<Vec<u8>, Corrupt> {
             format!("column {} is shorter than its checksum", id(c)),
         ));
     };
-    let stored: [u8; 4] = bytes
-        .get(at..)
-        .and_then(|b| b.try_into().ok())
-        .ok_or_else(|| corrupt(seg, "a column lies past the end of its chunks"))?;
-    bytes.truncate(at);
-    if sum(&bytes) != stored {
+    let stored = bytes.split_off(at);
+    if sum(&bytes)[..] != stored[..] {
         return Err(corrupt(
             seg,
             format!(
@@ -190,7 +186,11 @@ pub(crate) fn replace(
         *layout = put_segment(t, site, day, seg, &cols)?;
         return Ok(());
     }
-    let sums: BTreeMap<u8, [u8; 4]> = changes.iter().map(|(c, b)| (*c, sum(b))).collect();
+    // The new columns, each with its checksum.
+    let new: BTreeMap<u8, (&[u8], [u8; 4])> = changes
+        .iter()
+        .map(|(c, b)| (*c, (b.as_slice(), sum(b))))
+        .collect();
     let summed_len = |bytes: &[u8]| {
         bytes
             .len()
@@ -215,25 +215,23 @@ pub(crate) fn replace(
     for &(c, n) in from_first {
         let old_bytes = piece(&old, at, n as usize, seg)?;
         at += n as usize;
-        match (changes.get(&id(c)), sums.get(&id(c))) {
-            (Some(bytes), Some(s)) => {
+        match new.get(&id(c)) {
+            Some((bytes, s)) => {
                 parts.push(bytes);
                 parts.push(s);
                 new_layout.push((id(c) | SUMMED, summed_len(bytes)?));
             }
             // Kept as stored, with or without its checksum.
-            _ => {
+            None => {
                 parts.push(old_bytes);
                 new_layout.push((c, n));
             }
         }
     }
-    for (c, bytes) in changes {
+    for (c, (bytes, s)) in &new {
         if !layout.iter().any(|(k, _)| id(*k) == *c) {
             parts.push(bytes);
-            if let Some(s) = sums.get(c) {
-                parts.push(s);
-            }
+            parts.push(s);
             new_layout.push((*c | SUMMED, summed_len(bytes)?));
         }
     }
