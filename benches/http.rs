@@ -11,6 +11,9 @@
 //!
 //! `HEATSTORE_BENCH_WORKERS` sets the server's tokio worker threads
 //! (default 2), `HEATSTORE_BENCH_BATCH` the events per batch (20),
+//! `HEATSTORE_BENCH_SHAPE=mixed` sends 40 sites' traffic instead of one
+//! site's (long-tail URLs, ids on pageviews only, cookieless visitors,
+//! events up to two minutes out of order: see `Shape`).
 //! `HEATSTORE_BENCH_API_PAUSE_MS` the dashboard client's pause between two
 //! reports (default 50 ms: about 12 reports a second, far more than a person
 //! at a dashboard; each report under live ingest re-reads the day's
@@ -33,7 +36,6 @@ use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
 
 const SITE: &str = "bench.test";
-const ORIGIN: &str = "https://bench.test";
 const TOKEN: &str = "bench-token";
 const UA: &str = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0 Safari/537.36";
 
@@ -50,31 +52,83 @@ fn now_ms() -> i64 {
         .map_or(0, |d| d.as_millis() as i64)
 }
 
-/// Batch bodies as the tracker sends them: 20 events without `site`, `ua`
-/// and `ip` (the server adds them), today's timestamps.
-fn bodies(batches: usize, per: usize) -> Vec<String> {
+/// The traffic the clients send (`HEATSTORE_BENCH_SHAPE`).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Shape {
+    /// One site, the generator's defaults.
+    Default,
+    /// 40 sites of Zipf traffic (each its own origin), 30% of pageviews on
+    /// long-tail URLs with query strings, the visitor id on pageviews
+    /// only, a fifth of visitors cookieless, twice the pointer sampling,
+    /// every event arriving up to two minutes late in any order.
+    Mixed,
+}
+
+impl Shape {
+    fn from_env() -> Shape {
+        match std::env::var("HEATSTORE_BENCH_SHAPE").as_deref() {
+            Ok("mixed") => Shape::Mixed,
+            Ok("default") | Err(_) => Shape::Default,
+            Ok(other) => panic!("HEATSTORE_BENCH_SHAPE={other:?}: use default or mixed"),
+        }
+    }
+
+    fn sites(self) -> Vec<String> {
+        match self {
+            Shape::Default => vec![SITE.to_owned()],
+            Shape::Mixed => heatstore::gen::numbered_sites(40),
+        }
+    }
+}
+
+fn origin(site: &str) -> String {
+    format!("https://{site}")
+}
+
+/// Batch bodies as the tracker sends them: 20 events of one site without
+/// `site`, `ua` and `ip` (the server adds them), today's timestamps; each
+/// with the origin of its site's pages.
+fn bodies(shape: Shape, batches: usize, per: usize) -> Vec<(String, String)> {
     let now = now_ms();
-    let cfg = GenConfig {
+    let mut cfg = GenConfig {
         events: (batches * per) as u64,
         days: 1,
         start_ms: now - 86_400_000,
-        sites: vec![SITE.to_owned()],
+        sites: shape.sites(),
         ..GenConfig::default()
     };
-    let events: Vec<String> = Generator::new(cfg)
-        .map(|e| {
-            let mut v: serde_json::Value = serde_json::from_str(&e.to_json_line()).unwrap();
-            let o = v.as_object_mut().unwrap();
-            for k in ["site", "ua", "ip"] {
-                o.remove(k);
-            }
-            v.to_string()
-        })
-        .collect();
-    events
-        .chunks(per)
-        .map(|c| format!("{{\"site\":\"{SITE}\",\"events\":[{}]}}", c.join(",")))
-        .collect()
+    if shape == Shape::Mixed {
+        cfg.url_tail = 0.3;
+        cfg.visitor_ids = heatstore::gen::VisitorIds::Pageviews;
+        cfg.cookieless_fraction = 0.2;
+        cfg.motion = 2.0;
+        cfg.arrival_jitter_ms = 120_000;
+    }
+    // Per site, its events in arrival order, cut into batches.
+    let mut per_site: std::collections::BTreeMap<String, Vec<String>> = Default::default();
+    for e in Generator::new(cfg) {
+        let mut v: serde_json::Value = serde_json::from_str(&e.to_json_line()).unwrap();
+        let o = v.as_object_mut().unwrap();
+        for k in ["site", "ua", "ip"] {
+            o.remove(k);
+        }
+        per_site
+            .entry(e.site.clone())
+            .or_default()
+            .push(v.to_string());
+    }
+    let mut out: Vec<(usize, String, String)> = Vec::new();
+    for (site, events) in &per_site {
+        let n = events.len().div_ceil(per.max(1)).max(1);
+        for (i, c) in events.chunks(per.max(1)).enumerate() {
+            let body = format!("{{\"site\":\"{site}\",\"events\":[{}]}}", c.join(","));
+            // Interleaved: each site's batches in its order, spread over
+            // the whole run by how far into its traffic they are.
+            out.push((i * 1_000_000 / n, origin(site), body));
+        }
+    }
+    out.sort_by_key(|(at, ..)| *at);
+    out.into_iter().map(|(_, o, b)| (o, b)).collect()
 }
 
 /// One keep-alive HTTP/1.1 connection.
@@ -160,17 +214,18 @@ async fn client(
     c: usize,
     addr: SocketAddr,
     stop: &AtomicBool,
-    all: &[String],
+    all: &[(String, String)],
     head: &str,
 ) -> Tally {
     let mut t = Tally::default();
     let mut conn = Conn::open(addr).await.expect("connect");
     let mut i = c * 64;
     while !stop.load(Ordering::Relaxed) {
-        let body = &all[i % all.len()];
+        let (origin, body) = &all[i % all.len()];
         i += 1;
+        let head = format!("{head}Origin: {origin}\r\n");
         let at = Instant::now();
-        let status = match conn.call(head, body.as_bytes()).await {
+        let status = match conn.call(&head, body.as_bytes()).await {
             Ok(s) => s,
             Err(e) => {
                 eprintln!("connection {c}: {e}");
@@ -196,22 +251,27 @@ async fn client(
 }
 
 /// The dashboard meanwhile: a round of reports, again and again.
-async fn dashboard(addr: SocketAddr, stop: &AtomicBool, pause: Duration) -> (Vec<Duration>, u64) {
+async fn dashboard(
+    addr: SocketAddr,
+    site: &str,
+    stop: &AtomicBool,
+    pause: Duration,
+) -> (Vec<Duration>, u64) {
     let mut conn = Conn::open(addr).await.expect("connect");
     let mut lat = Vec::new();
     let mut failed = 0u64;
     let reports = [
-        "heatmap?site=bench.test&page=/",
-        "pages?site=bench.test",
-        "series?site=bench.test&interval=hour",
-        "devices?site=bench.test&by=browser",
-        "referrers?site=bench.test&by=channel",
-        "elements?site=bench.test&limit=20",
+        "heatmap?page=/",
+        "pages?",
+        "series?interval=hour",
+        "devices?by=browser",
+        "referrers?by=channel",
+        "elements?limit=20",
     ];
     let mut i = 0;
     while !stop.load(Ordering::Relaxed) {
         let head = format!(
-            "GET /api/{} HTTP/1.1\r\nHost: bench\r\nAuthorization: Bearer {TOKEN}\r\n",
+            "GET /api/{}&site={site} HTTP/1.1\r\nHost: bench\r\nAuthorization: Bearer {TOKEN}\r\n",
             reports[i % reports.len()]
         );
         i += 1;
@@ -234,8 +294,14 @@ fn main() {
     let dir = tempfile::tempdir().expect("temp dir");
     let path = dir.path().join("http-bench.heatstore");
     let store = Arc::new(Store::open(&path).expect("store"));
+    if let Ok(r) = std::env::var("HEATSTORE_BENCH_SEAL_ROWS") {
+        store.set_seal_rows(r.parse().expect("HEATSTORE_BENCH_SEAL_ROWS"));
+    }
+    let shape = Shape::from_env();
     let mut config = ServerConfig::new(TOKEN);
-    config.add_site(SITE, ORIGIN).unwrap();
+    for site in shape.sites() {
+        config.add_site(&site, &origin(&site)).unwrap();
+    }
     let app = router(Arc::clone(&store), config).expect("router");
 
     let (tx, rx) = std::sync::mpsc::channel();
@@ -263,7 +329,7 @@ fn main() {
         connections * 64
     );
     std::io::stdout().flush().ok();
-    let all = Arc::new(bodies(connections * 64, per));
+    let all = Arc::new(bodies(shape, connections * 64, per));
     println!("done");
     println!(
         "POST /collect on {addr}: {connections} connections, batches of {per}, {seconds} s, with a dashboard client querying the API"
@@ -271,7 +337,7 @@ fn main() {
 
     let stop = Arc::new(AtomicBool::new(false));
     let head = format!(
-        "POST /collect HTTP/1.1\r\nHost: bench\r\nOrigin: {ORIGIN}\r\nUser-Agent: {UA}\r\nContent-Type: text/plain;charset=UTF-8\r\n"
+        "POST /collect HTTP/1.1\r\nHost: bench\r\nUser-Agent: {UA}\r\nContent-Type: text/plain;charset=UTF-8\r\n"
     );
     let started = Instant::now();
     // The load generator: every connection a task on one client thread
@@ -308,7 +374,8 @@ fn main() {
                 .enable_all()
                 .build()
                 .expect("dashboard runtime");
-            rt.block_on(dashboard(addr, &stop, api_pause))
+            let site = shape.sites().swap_remove(0);
+            rt.block_on(dashboard(addr, &site, &stop, api_pause))
         })
     };
 
@@ -355,11 +422,12 @@ fn main() {
     );
     let _ = stop_tx.send(());
     server.join().expect("server");
-    let stored = store
-        .snapshot()
-        .unwrap()
-        .counts(SITE)
-        .map_or(0, |c| c.events);
+    let snap = store.snapshot().unwrap();
+    let stored: u64 = shape
+        .sites()
+        .iter()
+        .map(|site| snap.counts(site).map_or(0, |c| c.events))
+        .sum();
     let check = if stored == total.accepted {
         "ok"
     } else {

@@ -235,6 +235,9 @@ fn throughput(seconds: f64) {
             }
             let dir = tempfile::tempdir().unwrap();
             let store = Arc::new(Store::open(dir.path().join("s.heat")).unwrap());
+            if let Ok(r) = std::env::var("HEATSTORE_BENCH_SEAL_ROWS") {
+                store.set_seal_rows(r.parse().unwrap());
+            }
             let ingest = store.ingest_with(options()).unwrap();
             // Warm-up: the sites exist, the caches are filled.
             drive(&ingest, &events, submitters, batch, 0.3, None);

@@ -18,8 +18,15 @@ use crate::storage::journal::{Journal, Touched};
 use crate::storage::sites::SiteRecord;
 use crate::storage::tombstones::Covered;
 
-/// A partition is sealed when this many of its rows are pending.
-pub const SEAL_ROWS: u64 = 16_384;
+/// A partition is sealed when this many of its rows are pending: one full
+/// segment, so that a stream of small commits packs each row once.
+pub const SEAL_ROWS: u64 = 65_536;
+
+/// Most rows one commit seals (pending and new together; at least one
+/// partition is sealed when any is due): a partition due beyond it keeps
+/// its rows pending until a later commit. One import batch, so that what
+/// sealing decodes stays within what an import holds anyway.
+pub(crate) const SEAL_BUDGET_ROWS: u64 = IMPORT_BATCH as u64;
 
 /// Events per commit during an import.
 pub const IMPORT_BATCH: usize = 524_288;
@@ -160,6 +167,8 @@ pub(crate) struct WriterState {
     pub normalizer: Normalizer,
     pub next_seq: Option<u64>,
     pub seal_rows: u64,
+    /// Most rows one commit seals ([`SEAL_BUDGET_ROWS`]).
+    pub seal_budget: u64,
     pub import_batch: usize,
     /// Batches being written on other threads (an import's), oldest first.
     pub in_flight: Vec<InFlight>,
@@ -235,6 +244,7 @@ impl Core {
                 normalizer: Normalizer::new(ReferrerSources::builtin(), IngestMode::default()),
                 next_seq: None,
                 seal_rows: SEAL_ROWS,
+                seal_budget: SEAL_BUDGET_ROWS,
                 import_batch: IMPORT_BATCH,
                 in_flight: Vec::new(),
                 spare: Vec::new(),
@@ -308,7 +318,11 @@ impl Core {
         let out = f(&txn, &mut touched)?;
         use std::sync::atomic::Ordering::SeqCst;
         self.begun.fetch_add(1, SeqCst);
+        let t1 = std::time::Instant::now();
         let committed = txn.commit();
+        if std::env::var_os("HEATSTORE_TRACE").is_some() {
+            eprintln!("transaction: body {:?} commit {:?}", t1 - t0, t1.elapsed());
+        }
         self.done.fetch_add(1, SeqCst);
         committed?;
         self.journal.record(touched);

@@ -133,6 +133,8 @@ impl Snapshot {
     /// # let snap = store.snapshot()?;
     /// let bytes = snap.storage_breakdown()?;
     /// assert!(bytes.contains_key("session rows"));
+    /// assert!(bytes["column ts"] > 0);
+    /// assert!(!bytes.keys().any(|k| k.contains("unknown")));
     /// # Ok::<(), heatstore::Error>(())
     /// ```
     pub fn storage_breakdown(&self) -> Result<BTreeMap<String, u64>> {

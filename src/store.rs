@@ -856,6 +856,61 @@ mod tests {
         );
     }
 
+    /// A commit that makes many partitions due seals them only up to its
+    /// budget (the first one always); the others stay pending, are sealed
+    /// by the next commits that touch them, and no row is lost or doubled.
+    #[test]
+    fn a_commit_seals_within_its_budget() {
+        let store = Store::in_memory().unwrap();
+        store.set_seal_rows(100);
+        store.core.lock().seal_budget = 250;
+        let day0 = now_ms() - 10 * 86_400_000;
+        // Partition `d` of commit `c`: 120 clicks (one commit makes every
+        // one of the 4 partitions due).
+        let commit = |c: i64| {
+            let mut w = store.writer().unwrap();
+            for d in 0..4 {
+                for i in 0..120 {
+                    let ts = day0 + d * 86_400_000 + c * 1000 + i;
+                    let mut e =
+                        Event::new("b.example", ts, EventKind::Click, &format!("s{d}"), "/");
+                    (e.x, e.y, e.vw) = (Some(i as u32), Some(d as u32), Some(1280));
+                    w.append(&e).unwrap();
+                }
+            }
+            w.commit().unwrap();
+        };
+        let stats = |store: &Store| store.snapshot().unwrap().stats().unwrap();
+        commit(0);
+        // 120 + 120 ≤ 250: two partitions sealed, two left pending.
+        let s = stats(&store);
+        assert_eq!((s.events, s.pending_events, s.segments), (480, 240, 2));
+        commit(1);
+        // The two pending ones (240 rows each now) first: the first of
+        // them alone is over the budget, and is sealed as the first.
+        let s = stats(&store);
+        assert_eq!(s.events, 960);
+        assert!(s.pending_events < 720, "{s:?}");
+        store.writer().unwrap().seal_all().unwrap();
+        let s = stats(&store);
+        assert_eq!((s.events, s.pending_events), (960, 0));
+        for d in 0..4 {
+            let from = day0 + d * 86_400_000;
+            let q = crate::query::Filters {
+                from: Some(from),
+                to: Some(from + 86_400_000),
+                page: Some("/".into()),
+                ..crate::query::Filters::default()
+            };
+            let h = store
+                .snapshot()
+                .unwrap()
+                .heatmap("b.example", &q, crate::query::HeatmapOptions::default())
+                .unwrap();
+            assert_eq!(h.total + h.skipped, 240, "day {d}");
+        }
+    }
+
     /// The file rewrite carries every table and every entry: a table
     /// missing from the one list would fail here, not vanish at the next
     /// maintenance.

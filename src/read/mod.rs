@@ -522,6 +522,7 @@ impl View {
             let meta = PartMeta::decode(e?.1.value())?;
             for s in &meta.segments {
                 for &(c, n) in &s.layout {
+                    let c = crate::storage::columns::id(c);
                     *out.entry(format!("column {}", segment::column_name(c)))
                         .or_default() += u64::from(n);
                 }

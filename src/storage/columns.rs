@@ -46,7 +46,7 @@ pub(crate) type Layout = Vec<(u8, u32)>;
 pub(crate) const SUMMED: u8 = 0x80;
 
 /// A layout entry's column id, without [`SUMMED`].
-fn id(c: u8) -> u8 {
+pub(crate) fn id(c: u8) -> u8 {
     c & !SUMMED
 }
 

@@ -99,6 +99,7 @@ pub(crate) struct CommitPlan {
     pub(crate) new_sites: Vec<(String, u32, Vec<u8>)>,
     pub(crate) next_seq: Option<u64>,
     pub(crate) seal_rows: u64,
+    pub(crate) seal_budget: u64,
 }
 
 /// A written batch: what it stored, and its emptied row vectors.
@@ -330,6 +331,7 @@ fn write_in(
     let mut to_seal = Vec::new();
     let mut spent = Vec::new();
     let seal_rows = plan.seal_rows;
+    let mut seal_budget = plan.seal_budget;
     {
         let mut pending = txn.open_table(PENDING)?;
         let mut parts = txn.open_table(PARTITIONS)?;
@@ -338,7 +340,11 @@ fn write_in(
                 Some(b) => PartMeta::decode(&b)?,
                 None => PartMeta::default(),
             };
-            if meta.pending_rows + rows.len() as u64 >= seal_rows {
+            let sealing = meta.pending_rows + rows.len() as u64;
+            // Within the budget, or the first: an import whose partitions
+            // fill at the same pace does not decode them all at once.
+            if sealing >= seal_rows && (to_seal.is_empty() || sealing <= seal_budget) {
+                seal_budget = seal_budget.saturating_sub(sealing);
                 to_seal.push((site, day, rows));
                 // Sealing writes the partition's metadata again.
             } else {

@@ -525,6 +525,7 @@ impl<'c> Builder<'c> {
                 .collect(),
             next_seq: self.state.next_seq,
             seal_rows: self.state.seal_rows,
+            seal_budget: self.state.seal_budget,
         };
         Some((std::mem::take(&mut self.batch), plan))
     }
