@@ -72,6 +72,12 @@ pub(crate) enum Key {
     },
     /// A decoded session block.
     Block(BlockKey),
+    /// A partition's scroll reach of one page, per session and cohort.
+    Scroll {
+        part: PartKey,
+        page: u32,
+        hidden: u64,
+    },
     /// A session block's cohorts (device class, channel).
     Cohorts {
         block: BlockKey,
@@ -99,7 +105,8 @@ impl Key {
             | Key::Dicts(part)
             | Key::PvAgg { part, .. }
             | Key::PagePvs { part, .. }
-            | Key::Heat { part, .. } => part.day,
+            | Key::Heat { part, .. }
+            | Key::Scroll { part, .. } => part.day,
             Key::Block(b) | Key::Cohorts { block: b, .. } | Key::Groups { block: b, .. } => b.day,
             Key::Pending { day, .. } => *day,
             Key::Hidden { .. } => i32::MIN,
