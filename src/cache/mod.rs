@@ -78,6 +78,12 @@ pub(crate) enum Key {
         page: u32,
         hidden: u64,
     },
+    /// A partition's rage clicks of one page (`u32::MAX`: all), by cohort.
+    Rage {
+        part: PartKey,
+        page: u32,
+        hidden: u64,
+    },
     /// A session block's cohorts (device class, channel).
     Cohorts {
         block: BlockKey,
@@ -106,7 +112,8 @@ impl Key {
             | Key::PvAgg { part, .. }
             | Key::PagePvs { part, .. }
             | Key::Heat { part, .. }
-            | Key::Scroll { part, .. } => part.day,
+            | Key::Scroll { part, .. }
+            | Key::Rage { part, .. } => part.day,
             Key::Block(b) | Key::Cohorts { block: b, .. } | Key::Groups { block: b, .. } => b.day,
             Key::Pending { day, .. } => *day,
             Key::Hidden { .. } => i32::MIN,
