@@ -68,6 +68,25 @@ pub(crate) struct PvAgg {
     pub nonbot: PvCohort,
 }
 
+/// The cohorts of an aggregate that pass the filters: the merged
+/// non-bot one when the filters leave only bots out, else each cohort
+/// whose (device class, channel), as `split` gives them, passes.
+pub(crate) fn select_cohorts<'a, C, T>(
+    f: &'a Filters,
+    nonbot: &'a T,
+    cohorts: &'a [C],
+    split: impl Fn(&'a C) -> (u8, u64, &'a T) + 'a,
+) -> Box<dyn Iterator<Item = &'a T> + 'a> {
+    if default_cohorts(f) {
+        Box::new(std::iter::once(nonbot))
+    } else {
+        Box::new(cohorts.iter().filter_map(move |c| {
+            let (device, channel, t) = split(c);
+            rows_pass(f, device, channel).then_some(t)
+        }))
+    }
+}
+
 /// Whether the filters leave only bots out (no device or channel filter).
 pub(crate) fn default_cohorts(f: &Filters) -> bool {
     f.device.is_none() && f.channel.is_none() && !f.include_bots

@@ -3,7 +3,7 @@
 //! aggregates where the filters allow (below) and by scanning elsewhere.
 
 use super::agg::{
-    aggregates_answer, cover, default_cohorts, row_devices, rows_pass, Answers, Cover, NO_DEVICE,
+    aggregates_answer, cover, row_devices, select_cohorts, Answers, Cover, NO_DEVICE,
 };
 use super::scan::{scan, scan_partition, SegCtx};
 use super::viewport::*;
@@ -308,15 +308,7 @@ pub(crate) struct HeatAgg {
 
 impl HeatAgg {
     fn select<'a>(&'a self, f: &'a Filters) -> Box<dyn Iterator<Item = &'a HeatCohort> + 'a> {
-        if default_cohorts(f) {
-            Box::new(std::iter::once(&self.nonbot))
-        } else {
-            Box::new(
-                self.cohorts
-                    .iter()
-                    .filter(move |c| rows_pass(f, c.device, c.channel)),
-            )
-        }
+        select_cohorts(f, &self.nonbot, &self.cohorts, |c| (c.device, c.channel, c))
     }
 }
 

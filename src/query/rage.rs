@@ -8,7 +8,7 @@ use roaring::RoaringBitmap;
 use serde::Serialize;
 
 use super::agg::{
-    aggregates_answer, cover, default_cohorts, row_devices, rows_pass, Answers, Cover, NO_DEVICE,
+    aggregates_answer, cover, row_devices, select_cohorts, Answers, Cover, NO_DEVICE,
 };
 use super::scan::{scan_partition, SegCtx};
 use super::viewport::*;
@@ -217,16 +217,7 @@ struct RageAgg {
 
 impl RageAgg {
     fn select<'a>(&'a self, f: &'a Filters) -> Box<dyn Iterator<Item = &'a RageDay> + 'a> {
-        if default_cohorts(f) {
-            Box::new(std::iter::once(&self.nonbot))
-        } else {
-            Box::new(
-                self.cohorts
-                    .iter()
-                    .filter(move |(d, ch, _)| rows_pass(f, *d, *ch))
-                    .map(|(_, _, r)| r),
-            )
-        }
+        select_cohorts(f, &self.nonbot, &self.cohorts, |c| (c.0, c.1, &c.2))
     }
 }
 
