@@ -28,6 +28,15 @@ pub const SEAL_ROWS: u64 = 65_536;
 /// sealing decodes stays within what an import holds anyway.
 pub(crate) const SEAL_BUDGET_ROWS: u64 = IMPORT_BATCH as u64;
 
+/// An import seals a partition once this many of its rows are pending
+/// (or [`SEAL_ROWS`] if the store's threshold is lower). An import's
+/// batches are large, so a partition seldom re-packs a partial segment,
+/// and sealing early overlaps it with parsing the next batch: left to the
+/// final `seal_all`, the partitions of a many-site import are sealed one
+/// after another with nothing to overlap (4.4 against 6.5 s of a 16 s
+/// import of 5M events over 200 sites).
+pub(crate) const IMPORT_SEAL_ROWS: u64 = 16_384;
+
 /// Events per commit during an import.
 pub const IMPORT_BATCH: usize = 524_288;
 

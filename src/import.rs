@@ -16,6 +16,7 @@
     )
 )]
 
+use std::collections::BTreeSet;
 use std::io::BufRead;
 use std::sync::mpsc::{channel, sync_channel, Receiver, Sender, SyncSender};
 use std::sync::{Arc, Mutex};
@@ -29,7 +30,7 @@ use crate::event::{with_json_line, with_json_str, EventError, EventRef};
 use crate::ingest::{prepare, Prepared};
 use crate::ingest::{Dropped, Normalizer};
 use crate::storage::sites::{SiteRecord, SiteSettings};
-use crate::write::{write_batch, Appended, Batch, Builder, CommitPlan, Written};
+use crate::write::{settled_before, write_batch, Appended, Batch, Builder, CommitPlan, Written};
 
 pub use crate::core::IMPORT_BATCH;
 
@@ -164,6 +165,8 @@ impl Core {
             // up between batches, so that control operations, writers and
             // the ingest committer wait at most one batch.
             let mut builder: Option<Builder<'_>> = None;
+            // Partitions this import left pending, until it settles them.
+            let mut unsealed: BTreeSet<(i32, u32)> = BTreeSet::new();
             // Blocks went to the workers in turn: taking their chunks in
             // the same turn keeps the input's order. The first worker with
             // nothing more to give marks the end.
@@ -179,7 +182,7 @@ impl Core {
                 p.bytes += bytes;
                 for (line, item) in items {
                     p.lines = line;
-                    let b = builder.get_or_insert_with(|| Builder::new(self));
+                    let b = builder.get_or_insert_with(|| Builder::new(self).for_import());
                     let outcome = match item {
                         Item::Ready { site, prepared } => match sites.get(site as usize) {
                             Some((name, record)) => b.append_prepared(name, Some(record), prepared),
@@ -211,8 +214,9 @@ impl Core {
                             p.committed += b.finish(id, written)?.events;
                             progress(p);
                         }
-                        if let Some((id, batch, plan, passage)) = b.take_for_commit() {
+                        if let Some((id, batch, mut plan, passage)) = b.take_for_commit() {
                             builder = None;
+                            plan.settled = settle(&mut unsealed, &batch);
                             writing.set(Some(id));
                             batches_tx
                                 .send((batch, plan, passage))
@@ -222,7 +226,7 @@ impl Core {
                 }
             }
             drop(batches_tx);
-            let mut b = builder.unwrap_or_else(|| Builder::new(self));
+            let mut b = builder.unwrap_or_else(|| Builder::new(self).for_import());
             if let Some(id) = writing.take() {
                 let written = written_rx.recv().map_err(|_| committer_gone())?;
                 p.committed += b.finish(id, written)?.events;
@@ -240,6 +244,23 @@ impl Core {
         }
         done
     }
+}
+
+/// The partitions a batch's commit should seal below the threshold: the
+/// import's pending ones (`unsealed`, by day, updated with the batch's)
+/// of days it has moved past ([`settled_before`]), sorted by (site, day).
+fn settle(unsealed: &mut BTreeSet<(i32, u32)>, batch: &Batch) -> Vec<(u32, i32)> {
+    unsealed.extend(batch.groups.keys().map(|&(site, day)| (day, site)));
+    let Some(before) = settled_before(batch) else {
+        return Vec::new();
+    };
+    let later = unsealed.split_off(&(before, 0));
+    let mut settled: Vec<(u32, i32)> = std::mem::replace(unsealed, later)
+        .into_iter()
+        .map(|(day, site)| (site, day))
+        .collect();
+    settled.sort_unstable();
+    settled
 }
 
 /// The committing thread ended without a word: it panicked.

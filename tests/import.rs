@@ -184,3 +184,89 @@ fn batches_written_while_the_next_is_buffered_store_what_one_batch_does() {
     assert_eq!(visitors(&a), 5);
     assert_eq!(visitors(&b), 5);
 }
+
+/// An import seals the partitions of days it has moved past while it
+/// parses the next batch, below the seal threshold. Rows that arrive a day
+/// or two late land in partitions already sealed that way; a site silent
+/// for days comes back. Small batches (many settled partitions, many late
+/// rows after them) must store what one batch does.
+#[test]
+fn days_an_import_moved_past_are_sealed_early_and_late_rows_still_land() {
+    const DAY: i64 = 86_400_000;
+    let sites = ["a.example", "b.example", "c.example"];
+    let mut input = Vec::new();
+    let n = 14_000usize;
+    for i in 0..n {
+        // Seven days in time order, ...
+        let mut ts = BASE + (i as i64 * 7 * DAY) / n as i64;
+        // ... one row in 29 arriving one or two days late.
+        if i % 29 == 0 && ts > BASE + 2 * DAY {
+            ts -= DAY * (1 + (i % 2) as i64);
+        }
+        let site = if i % 11 == 0 {
+            // Silent from the second day to the sixth.
+            let day = (ts - BASE) / DAY;
+            if (1..6).contains(&day) {
+                sites[0]
+            } else {
+                sites[2]
+            }
+        } else {
+            sites[i % 2]
+        };
+        let mut e = if i % 5 == 0 {
+            Event::new(
+                site,
+                ts,
+                EventKind::Pageview,
+                &format!("s{}", i % 300),
+                "/p",
+            )
+        } else {
+            let mut e = scroll(i % 300, i);
+            e.site = site.to_owned();
+            e.ts = ts;
+            e
+        };
+        (e.vw, e.vh, e.dh) = (Some(1280), Some(720), Some(3000));
+        input.extend_from_slice(e.to_json_line().as_bytes());
+        input.push(b'\n');
+    }
+    let one = Store::in_memory().unwrap();
+    let many = Store::in_memory().unwrap();
+    many.set_import_batch(101);
+    for store in [&one, &many] {
+        let report = store.import_ndjson(input.as_slice()).unwrap();
+        assert_eq!((report.accepted, report.rejected), (n as u64, 0));
+        assert_eq!(store.stats().unwrap().pending_events, 0);
+    }
+    let (a, b) = (one.snapshot().unwrap(), many.snapshot().unwrap());
+    let filters = heatstore::query::Filters::default();
+    let mut total = 0;
+    for site in sites {
+        let (ca, cb) = (a.counts(site).unwrap(), b.counts(site).unwrap());
+        let key = |c: &heatstore::query::SiteCounts| (c.events, c.sessions, c.partitions);
+        assert_eq!(key(&ca), key(&cb), "{site}");
+        // Sealed early: the late rows made partitions of two segments.
+        if site != "c.example" {
+            assert!(cb.segments > ca.segments, "{site}: {ca:?} {cb:?}");
+        }
+        let day = heatstore::query::Interval::Day;
+        let series = a.series(site, &filters, day).unwrap();
+        assert_eq!(series, b.series(site, &filters, day).unwrap(), "{site}");
+        total += series.rows.iter().map(|r| r.pageviews).sum::<u64>();
+        assert_eq!(
+            a.pages(site, &filters, None).unwrap(),
+            b.pages(site, &filters, None).unwrap(),
+            "{site}"
+        );
+        for s in [0, 29, 150, 299] {
+            let ys = |snap: &heatstore::Snapshot| -> Vec<(i64, Option<u32>)> {
+                let events = snap.session_events(site, &format!("s{s}")).unwrap();
+                events.iter().map(|e| (e.ts, e.y)).collect()
+            };
+            assert_eq!(ys(&a), ys(&b), "{site} s{s}");
+        }
+    }
+    assert_eq!(total, (n / 5) as u64);
+}

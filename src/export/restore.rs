@@ -41,7 +41,7 @@ impl Core {
                          lines: u64,
                          bytes: u64|
          -> Result<()> {
-            let mut b = Builder::new(self);
+            let mut b = Builder::new(self).for_import();
             for (site, p) in items.drain(..) {
                 if let Appended::Dropped(_) = b.append_prepared(&site, None, p)? {
                     report.dropped += 1;

@@ -100,6 +100,32 @@ pub(crate) struct CommitPlan {
     pub(crate) next_seq: Option<u64>,
     pub(crate) seal_rows: u64,
     pub(crate) seal_budget: u64,
+    /// Partitions to seal below `seal_rows`, in or out of the batch: an
+    /// import's days it has moved past ([`settled_days`]), sorted.
+    pub(crate) settled: Vec<(u32, i32)>,
+}
+
+/// The days of an import's batch before which it has moved on: all but
+/// a straggling hundredth of its rows are on or after the first day
+/// returned. The import seals its partitions of earlier days below the
+/// seal threshold, overlapped with parsing, instead of in the final
+/// `seal_all`; a late row for one of them just goes pending again. On
+/// shuffled input every day holds more than a hundredth of a batch, so
+/// nothing is settled early.
+pub(crate) fn settled_before(batch: &Batch) -> Option<i32> {
+    let mut days: BTreeMap<i32, usize> = BTreeMap::new();
+    for ((_, day), rows) in &batch.groups {
+        *days.entry(*day).or_default() += rows.len();
+    }
+    let straggle = batch.len / 100;
+    let mut seen = 0;
+    for (day, n) in days {
+        seen += n;
+        if seen > straggle {
+            return Some(day);
+        }
+    }
+    None
 }
 
 /// A written batch: what it stored, and its emptied row vectors.
@@ -335,7 +361,21 @@ fn write_in(
     {
         let mut pending = txn.open_table(PENDING)?;
         let mut parts = txn.open_table(PARTITIONS)?;
+        let mut settled = plan.settled.iter().copied().peekable();
+        let mut extras = Vec::new();
         for ((site, day), rows) in groups {
+            // Settled partitions before this one, with no rows in the batch.
+            while let Some(&k) = settled.peek() {
+                if k >= (site, day) {
+                    break;
+                }
+                extras.push(k);
+                settled.next();
+            }
+            let is_settled = settled.peek() == Some(&(site, day));
+            if is_settled {
+                settled.next();
+            }
             let mut meta = match parts.get((site, day))?.map(|g| g.value().to_vec()) {
                 Some(b) => PartMeta::decode(&b)?,
                 None => PartMeta::default(),
@@ -343,7 +383,9 @@ fn write_in(
             let sealing = meta.pending_rows + rows.len() as u64;
             // Within the budget, or the first: an import whose partitions
             // fill at the same pace does not decode them all at once.
-            if sealing >= seal_rows && (to_seal.is_empty() || sealing <= seal_budget) {
+            if (sealing >= seal_rows || is_settled)
+                && (to_seal.is_empty() || sealing <= seal_budget)
+            {
                 seal_budget = seal_budget.saturating_sub(sealing);
                 to_seal.push((site, day, rows));
                 // Sealing writes the partition's metadata again.
@@ -353,6 +395,17 @@ fn write_in(
                 spent.push(rows);
                 // Only a batch added: readers extend what they built.
                 parts.insert((site, day), meta.encode_pending_append().as_slice())?;
+            }
+        }
+        extras.extend(settled);
+        for (site, day) in extras {
+            let Some(meta) = parts.get((site, day))?.map(|g| g.value().to_vec()) else {
+                continue;
+            };
+            let pending = PartMeta::decode(&meta)?.pending_rows;
+            if pending > 0 && pending <= seal_budget {
+                seal_budget -= pending;
+                to_seal.push((site, day, Vec::new()));
             }
         }
     }

@@ -32,7 +32,7 @@ mod batch;
 pub use crate::core::SEAL_ROWS;
 
 use batch::CoveredSession;
-pub(crate) use batch::{write_batch, Batch, CommitPlan, Written};
+pub(crate) use batch::{settled_before, write_batch, Batch, CommitPlan, Written};
 
 /// Cookieless sessions end after this much inactivity.
 pub const COOKIELESS_SESSION_GAP_MS: i64 = 30 * 60 * 1000;
@@ -197,6 +197,8 @@ pub(crate) struct Builder<'c> {
     core: &'c Core,
     state: MutexGuard<'c, WriterState>,
     batch: Batch,
+    /// An import's batch ([`Builder::for_import`]).
+    import: bool,
 }
 
 impl<'c> Builder<'c> {
@@ -207,7 +209,15 @@ impl<'c> Builder<'c> {
             core,
             state: core.lock(),
             batch: Batch::default(),
+            import: false,
         }
+    }
+
+    /// Marks the batch as an import's: its commit seals at
+    /// [`crate::core::IMPORT_SEAL_ROWS`].
+    pub(crate) fn for_import(mut self) -> Builder<'c> {
+        self.import = true;
+        self
     }
 
     /// Events an import commits at a time.
@@ -524,8 +534,13 @@ impl<'c> Builder<'c> {
                 .map(|(name, s)| (name.clone(), s.id, s.record.encode()))
                 .collect(),
             next_seq: self.state.next_seq,
-            seal_rows: self.state.seal_rows,
+            seal_rows: if self.import {
+                self.state.seal_rows.min(crate::core::IMPORT_SEAL_ROWS)
+            } else {
+                self.state.seal_rows
+            },
             seal_budget: self.state.seal_budget,
+            settled: Vec::new(),
         };
         Some((std::mem::take(&mut self.batch), plan))
     }
