@@ -248,19 +248,17 @@ impl Core {
 
 /// The partitions a batch's commit should seal below the threshold: the
 /// import's pending ones (`unsealed`, by day, updated with the batch's)
-/// of days it has moved past ([`settled_before`]), sorted by (site, day).
-fn settle(unsealed: &mut BTreeSet<(i32, u32)>, batch: &Batch) -> Vec<(u32, i32)> {
+/// of days it has moved past ([`settled_before`]), as (site, day).
+fn settle(unsealed: &mut BTreeSet<(i32, u32)>, batch: &Batch) -> BTreeSet<(u32, i32)> {
     unsealed.extend(batch.groups.keys().map(|&(site, day)| (day, site)));
     let Some(before) = settled_before(batch) else {
-        return Vec::new();
+        return BTreeSet::new();
     };
     let later = unsealed.split_off(&(before, 0));
-    let mut settled: Vec<(u32, i32)> = std::mem::replace(unsealed, later)
+    std::mem::replace(unsealed, later)
         .into_iter()
         .map(|(day, site)| (site, day))
-        .collect();
-    settled.sort_unstable();
-    settled
+        .collect()
 }
 
 /// The committing thread ended without a word: it panicked.

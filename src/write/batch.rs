@@ -100,9 +100,9 @@ pub(crate) struct CommitPlan {
     pub(crate) next_seq: Option<u64>,
     pub(crate) seal_rows: u64,
     pub(crate) seal_budget: u64,
-    /// Partitions to seal below `seal_rows`, in or out of the batch: an
-    /// import's days it has moved past ([`settled_days`]), sorted.
-    pub(crate) settled: Vec<(u32, i32)>,
+    /// (site, day) of partitions to seal below `seal_rows`, in or out of
+    /// the batch: an import's days it has moved past ([`settled_before`]).
+    pub(crate) settled: BTreeSet<(u32, i32)>,
 }
 
 /// The days of an import's batch before which it has moved on: all but
@@ -361,21 +361,10 @@ fn write_in(
     {
         let mut pending = txn.open_table(PENDING)?;
         let mut parts = txn.open_table(PARTITIONS)?;
-        let mut settled = plan.settled.iter().copied().peekable();
-        let mut extras = Vec::new();
+        // What is left of it after the loop has no rows in the batch.
+        let mut settled = plan.settled;
         for ((site, day), rows) in groups {
-            // Settled partitions before this one, with no rows in the batch.
-            while let Some(&k) = settled.peek() {
-                if k >= (site, day) {
-                    break;
-                }
-                extras.push(k);
-                settled.next();
-            }
-            let is_settled = settled.peek() == Some(&(site, day));
-            if is_settled {
-                settled.next();
-            }
+            let is_settled = settled.remove(&(site, day));
             let mut meta = match parts.get((site, day))?.map(|g| g.value().to_vec()) {
                 Some(b) => PartMeta::decode(&b)?,
                 None => PartMeta::default(),
@@ -397,8 +386,7 @@ fn write_in(
                 parts.insert((site, day), meta.encode_pending_append().as_slice())?;
             }
         }
-        extras.extend(settled);
-        for (site, day) in extras {
+        for (site, day) in settled {
             let Some(meta) = parts.get((site, day))?.map(|g| g.value().to_vec()) else {
                 continue;
             };

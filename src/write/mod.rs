@@ -540,7 +540,7 @@ impl<'c> Builder<'c> {
                 self.state.seal_rows
             },
             seal_budget: self.state.seal_budget,
-            settled: Vec::new(),
+            settled: Default::default(),
         };
         Some((std::mem::take(&mut self.batch), plan))
     }
