@@ -1,6 +1,8 @@
 //! A store embedded in a server: events/s through the ingest handle with
 //! 1, 8 and 64 submitters, in batches of 1 and of 20, each submission
-//! waiting until it is durable; p50/p99 of that wait. Then the pause that
+//! waiting until it is durable; p50/p99 of that wait. Single events also
+//! with 16 submissions in flight per submitter (rows `Nt 16fl`: a handler
+//! that does not hold its next request back until the last commit). Then the pause that
 //! online maintenance imposes on commits, on stores of 1M and 10M events
 //! with ingest running throughout.
 //!
@@ -84,13 +86,18 @@ fn print_row(label: &str, batch: usize, o: &Outcome) {
     );
 }
 
-/// `submitters` threads submit `batch` events at a time and wait for each
-/// submission to be durable, for `seconds` (or until `stop`).
+/// `submitters` threads submit `batch` events at a time, for `seconds` (or
+/// until `stop`), each with up to `window` submissions not yet durable:
+/// with 1 a thread waits for each one before the next; with more it goes
+/// on submitting and waits for its oldest ticket when the window is full
+/// (a handler that answers before the commit and checks the outcome
+/// later). The latency is from submission to the durable receipt.
 fn drive(
     ingest: &IngestHandle,
     events: &Arc<Vec<Event>>,
     submitters: usize,
     batch: usize,
+    window: usize,
     seconds: f64,
     stop: Option<&Arc<AtomicBool>>,
 ) -> Outcome {
@@ -112,6 +119,12 @@ fn drive(
                 // and wraps around when it runs out.
                 let stretch = events.len() / submitters;
                 let mut i = t * stretch;
+                let mut in_flight = std::collections::VecDeque::new();
+                let mut settle = |(s0, ticket): (Instant, heatstore::Ticket)| {
+                    let r = ticket.wait().expect("durable");
+                    mine.push(s0.elapsed());
+                    done.fetch_add((r.stored + r.dropped.len()) as u64, Ordering::Relaxed);
+                };
                 loop {
                     let over = match &stop {
                         Some(s) => s.load(Ordering::Relaxed),
@@ -122,11 +135,14 @@ fn drive(
                     }
                     let sub = submission(&events, t, stretch, i, batch);
                     i += batch;
-                    let s0 = Instant::now();
-                    let r = ingest.submit(sub).and_then(|t| t.wait()).expect("submit");
-                    mine.push(s0.elapsed());
-                    done.fetch_add((r.stored + r.dropped.len()) as u64, Ordering::Relaxed);
+                    in_flight.push_back((Instant::now(), ingest.submit(sub).expect("submit")));
+                    if in_flight.len() >= window.max(1) {
+                        if let Some(oldest) = in_flight.pop_front() {
+                            settle(oldest);
+                        }
+                    }
                 }
+                in_flight.into_iter().for_each(&mut settle);
                 latencies.lock().unwrap().extend(mine);
             })
         })
@@ -214,6 +230,9 @@ fn options() -> IngestOptions {
     o
 }
 
+/// Submissions in flight per submitter in the table's windowed rows.
+const WINDOW: usize = 16;
+
 fn throughput(seconds: f64) {
     // Enough fresh traffic for the fastest case not to wrap around.
     let events = Arc::new(pool(env_u64("HEATSTORE_BENCH_POOL", 2_000_000) as usize));
@@ -240,9 +259,15 @@ fn throughput(seconds: f64) {
             }
             let ingest = store.ingest_with(options()).unwrap();
             // Warm-up: the sites exist, the caches are filled.
-            drive(&ingest, &events, submitters, batch, 0.3, None);
-            let o = drive(&ingest, &events, submitters, batch, seconds, None);
+            drive(&ingest, &events, submitters, batch, 1, 0.3, None);
+            let o = drive(&ingest, &events, submitters, batch, 1, seconds, None);
             print_row(&format!("{submitters} threads"), batch, &o);
+            if batch == 1 {
+                // Single events from handlers that do not wait for each
+                // commit before taking the next request: 16 in flight.
+                let o = drive(&ingest, &events, submitters, batch, WINDOW, seconds, None);
+                print_row(&format!("{submitters}t {WINDOW}fl"), batch, &o);
+            }
             #[cfg(feature = "server")]
             {
                 // A fresh store, so that the tasks do not send again what
@@ -250,7 +275,7 @@ fn throughput(seconds: f64) {
                 let dir = tempfile::tempdir().unwrap();
                 let store = Arc::new(Store::open(dir.path().join("s.heat")).unwrap());
                 let ingest = store.ingest_with(options()).unwrap();
-                drive(&ingest, &events, submitters, batch, 0.3, None);
+                drive(&ingest, &events, submitters, batch, 1, 0.3, None);
                 let o = drive_async(&ingest, &events, submitters, batch, seconds);
                 print_row(&format!("{submitters} tasks"), batch, &o);
             }
@@ -331,7 +356,7 @@ fn maintenance_pause(events: u64, seconds_min: f64) {
         let ingest = ingest.clone();
         let pool = Arc::clone(&pool);
         let stop = Arc::clone(&stop);
-        std::thread::spawn(move || drive(&ingest, &pool, 8, 20, 0.0, Some(&stop)))
+        std::thread::spawn(move || drive(&ingest, &pool, 8, 20, 1, 0.0, Some(&stop)))
     };
     std::thread::sleep(Duration::from_millis(300));
     let t0 = Instant::now();
