@@ -84,6 +84,13 @@ pub(crate) enum Key {
         page: u32,
         hidden: u64,
     },
+    /// A partition's clicks per element on one page (`u32::MAX`: all), by
+    /// cohort.
+    Elements {
+        part: PartKey,
+        page: u32,
+        hidden: u64,
+    },
     /// A session block's cohorts (device class, channel).
     Cohorts {
         block: BlockKey,
@@ -113,7 +120,8 @@ impl Key {
             | Key::PagePvs { part, .. }
             | Key::Heat { part, .. }
             | Key::Scroll { part, .. }
-            | Key::Rage { part, .. } => part.day,
+            | Key::Rage { part, .. }
+            | Key::Elements { part, .. } => part.day,
             Key::Block(b) | Key::Cohorts { block: b, .. } | Key::Groups { block: b, .. } => b.day,
             Key::Pending { day, .. } => *day,
             Key::Hidden { .. } => i32::MIN,
