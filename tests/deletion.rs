@@ -1046,3 +1046,85 @@ fn small_commits_and_maintenance_do_not_grow_a_compacted_store() {
         "{compacted} -> {recompacted}"
     );
 }
+
+/// A session with no visitor id stands for its visitor: deleting that
+/// visitor covers the session's events that arrive afterwards, its late
+/// first pageview included, which must not bring the session back into
+/// the session reports once maintenance has carried the request out.
+#[test]
+fn a_late_first_pageview_of_a_deleted_visitorless_session_stays_deleted() {
+    let mk = |ts: i64, kind: EventKind, session: &str| {
+        let mut e = Event::new("a.example", BASE + ts, kind, session, "/x");
+        e.referrer = Some(format!("https://ref-{session}-q9.example/"));
+        (e.vw, e.vh, e.dh) = (Some(800), Some(600), Some(2000));
+        if kind == EventKind::Click {
+            (e.x, e.y) = (Some(5), Some(5));
+        }
+        e
+    };
+    for (via_ingest, request_first) in [(false, false), (true, false), (false, true), (true, true)]
+    {
+        let dir = tempfile::tempdir().unwrap();
+        let store = std::sync::Arc::new(Store::open(dir.path().join("x.heat")).unwrap());
+        let put = |events: Vec<Event>| {
+            if via_ingest {
+                let ingest = store.ingest().unwrap();
+                ingest.submit_durable(events).unwrap();
+                ingest.close().unwrap();
+            } else {
+                let mut w = store.writer().unwrap();
+                for e in &events {
+                    w.append(e).unwrap();
+                }
+                w.commit().unwrap();
+            }
+        };
+        let request = || {
+            store
+                .request_deletion("a.example", DeletionTarget::Visitor("X".into()))
+                .unwrap();
+        };
+        if request_first {
+            put(vec![mk(2_000, EventKind::Pageview, "Y")]);
+            request();
+            put(vec![mk(1_100, EventKind::Click, "X")]);
+            put(vec![mk(1_000, EventKind::Pageview, "X")]);
+        } else {
+            put(vec![
+                mk(1_000, EventKind::Pageview, "X"),
+                mk(1_100, EventKind::Click, "X"),
+                mk(2_000, EventKind::Pageview, "Y"),
+            ]);
+            request();
+        }
+        put(vec![mk(500, EventKind::Pageview, "X")]);
+        let sessions = |store: &Store| {
+            let snap = store.snapshot().unwrap();
+            let f = Filters::default();
+            (
+                snap.counts("a.example").unwrap().events,
+                snap.sessions("a.example", &f, None).unwrap().total,
+                snap.referrers("a.example", &f, heatstore::query::ReferrerBy::Host, None)
+                    .unwrap()
+                    .rows
+                    .iter()
+                    .map(|r| r.sessions)
+                    .sum::<u64>(),
+            )
+        };
+        assert_eq!(
+            sessions(&store),
+            (1, 1, 1),
+            "hidden, ingest {via_ingest}, request first {request_first}"
+        );
+        store.maintenance(BASE + DAY).unwrap();
+        assert_eq!(
+            sessions(&store),
+            (1, 1, 1),
+            "erased, ingest {via_ingest}, request first {request_first}"
+        );
+        drop(store);
+        assert!(!files_contain(dir.path(), "ref-x-q9"), "X's referrer is stored");
+        assert!(files_contain(dir.path(), "ref-y-q9"));
+    }
+}

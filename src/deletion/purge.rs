@@ -14,7 +14,7 @@
 //! pending and their tombstones hide what is left, and a run that dies is
 //! finished by the next.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use redb::{ReadTransaction, ReadableTable, WriteTransaction};
 
@@ -33,7 +33,7 @@ use crate::storage::seal::{
     AttrsLookup,
 };
 use crate::storage::segment::{self, EncodedSegment, PartitionDicts};
-use crate::storage::sessions::{block_days, BlockTables, SessionRow};
+use crate::storage::sessions::{block_days, BlockTables, SessionBlock, SessionRow};
 use crate::storage::tombstones::Hidden;
 use crate::storage::{day_of, day_start};
 
@@ -463,7 +463,15 @@ fn remove_sessions(
     let mut index = txn.open_table(VISITOR_SESSIONS)?;
     let mut deleted = txn.open_table(DELETED_SESSIONS)?;
     let opt_outs = txn.open_table(OPT_OUTS)?;
+    // Sessions in a block by now: those the request found left theirs
+    // when it was recorded, but a session first stored after it (its
+    // events named no visitor, so they were kept, hidden from reads)
+    // entered one.
+    let mut in_blocks: BTreeMap<i32, BTreeSet<u64>> = BTreeMap::new();
     for (hash, row) in hidden_sessions(&sessions, &index, site_id, &d.hidden)? {
+        if let Some(fp) = row.first_pv {
+            in_blocks.entry(day_of(fp.ts)).or_default().insert(hash);
+        }
         sessions.remove((site_id, hash))?;
         touched.session(site_id, hash);
         let visitors = row.index_visitors(hash);
@@ -490,8 +498,25 @@ fn remove_sessions(
             touched.cookieless(k.0, k.1);
         }
     }
+    let mut blocks = BlockTables::open(txn)?;
     if d.hidden.all {
-        BlockTables::open(txn)?.remove_days(site_id, i32::MIN..i32::MAX)?;
+        blocks.remove_days(site_id, i32::MIN..i32::MAX)?;
+        return Ok(());
+    }
+    for (day, hashes) in in_blocks {
+        let Some(block) = blocks.load((site_id, day))? else {
+            continue;
+        };
+        let entries = block.entries();
+        let before = entries.len();
+        let kept: Vec<_> = entries
+            .into_iter()
+            .filter(|e| !hashes.contains(&e.hash))
+            .collect();
+        if kept.len() != before {
+            // Written whole: no tail keeps the entry's bytes.
+            blocks.put((site_id, day), Some(&SessionBlock::build(kept)))?;
+        }
     }
     Ok(())
 }
