@@ -1098,6 +1098,10 @@ fn a_late_first_pageview_of_a_deleted_visitorless_session_stays_deleted() {
             request();
         }
         put(vec![mk(500, EventKind::Pageview, "X")]);
+        // Z's events all come after its request is erased.
+        store
+            .request_deletion("a.example", DeletionTarget::Visitor("Z".into()))
+            .unwrap();
         let sessions = |store: &Store| {
             let snap = store.snapshot().unwrap();
             let f = Filters::default();
@@ -1123,8 +1127,28 @@ fn a_late_first_pageview_of_a_deleted_visitorless_session_stays_deleted() {
             (1, 1, 1),
             "erased, ingest {via_ingest}, request first {request_first}"
         );
+        // After erasure too: the session's past events are still covered.
+        put(vec![
+            mk(1_200, EventKind::Click, "X"),
+            mk(400, EventKind::Pageview, "X"),
+            mk(300, EventKind::Pageview, "Z"),
+            mk(310, EventKind::Click, "Z"),
+        ]);
+        assert_eq!(
+            sessions(&store),
+            (1, 1, 1),
+            "after erasure, ingest {via_ingest}, request first {request_first}"
+        );
+        store.maintenance(BASE + DAY).unwrap();
         drop(store);
-        assert!(!files_contain(dir.path(), "ref-x-q9"), "X's referrer is stored");
+        assert!(
+            !files_contain(dir.path(), "ref-x-q9"),
+            "X's referrer is stored"
+        );
+        assert!(
+            !files_contain(dir.path(), "ref-z-q9"),
+            "Z's referrer is stored"
+        );
         assert!(files_contain(dir.path(), "ref-y-q9"));
     }
 }

@@ -11,7 +11,8 @@
 //! visitor's events are dropped whenever they happened.
 //!
 //! A visitor's deletion covers every session any of whose events named
-//! the visitor. An event that names a deleted visitor therefore also
+//! the visitor, and the events naming no visitor of the session whose id
+//! is the visitor's (a session naming none stands for its visitor). An event that names a deleted visitor therefore also
 //! covers its session: the session's later events are dropped, and its
 //! events stored before (which did not name the visitor, so nothing tied
 //! them to it) are deleted by a request derived from the visitor's, with
@@ -110,7 +111,14 @@ impl Covered {
                 return Some(Hit::Visitor(*c));
             }
         }
-        if self.session(session, ts)
+        // An event that names no visitor: its session stands for its
+        // visitor (until an event names one), so a request for a visitor
+        // of the session's id covers it, whether or not the session was
+        // stored when the request was made or erased.
+        let as_visitor =
+            visitor.is_none() && self.visitors.get(&session).is_some_and(|c| c.covers(ts));
+        if as_visitor
+            || self.session(session, ts)
             || self.site.is_some_and(|c| c.covers(ts))
             || self
                 .ranges
