@@ -14,6 +14,8 @@
 //! `HEATSTORE_BENCH_SHAPE=mixed` sends 40 sites' traffic instead of one
 //! site's (long-tail URLs, ids on pageviews only, cookieless visitors,
 //! events up to two minutes out of order: see `Shape`).
+//! `HEATSTORE_BENCH_SEAL_ASIDE=0` seals full partitions inside the group
+//! commit that fills them instead of aside (`IngestOptions::seal_aside`).
 //! `HEATSTORE_BENCH_API_PAUSE_MS` the dashboard client's pause between two
 //! reports (default 50 ms: about 12 reports a second, far more than a person
 //! at a dashboard; each report under live ingest re-reads the day's
@@ -299,6 +301,7 @@ fn main() {
     }
     let shape = Shape::from_env();
     let mut config = ServerConfig::new(TOKEN);
+    config.ingest.seal_aside = env_u64("HEATSTORE_BENCH_SEAL_ASIDE", 1) != 0;
     for site in shape.sites() {
         config.add_site(&site, &origin(&site)).unwrap();
     }

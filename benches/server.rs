@@ -11,6 +11,7 @@
 //! cargo bench --bench server --features server  # also async tasks (tokio) as submitters
 //! HEATSTORE_BENCH_SECONDS=5 cargo bench --bench server      # per case (default 3)
 //! HEATSTORE_BENCH_SIZES=1000000 cargo bench --bench server  # maintenance sizes
+//! HEATSTORE_BENCH_SEAL_ASIDE=0 cargo bench --bench server    # seal inside the group commits
 //! ```
 //!
 //! Stores for the maintenance part are built once under
@@ -227,6 +228,7 @@ fn options() -> IngestOptions {
     if let Ok(us) = std::env::var("HEATSTORE_BENCH_DELAY_US") {
         o.max_delay = Duration::from_micros(us.parse().unwrap_or(0));
     }
+    o.seal_aside = env_u64("HEATSTORE_BENCH_SEAL_ASIDE", 1) != 0;
     o
 }
 

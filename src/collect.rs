@@ -9,9 +9,11 @@
 //! the larger the groups, and a lone submitter waits for one commit only.
 //! The next group is taken when the one being written lands, or earlier
 //! once 256 events wait (then it is built while the other is written).
-//! Three threads: the committer builds groups, a writing thread commits
+//! Four threads: the committer builds groups, a writing thread commits
 //! them, a notifying thread wakes their submitters (blocked in
-//! [`Ticket::wait`], or tasks awaiting their ticket).
+//! [`Ticket::wait`], or tasks awaiting their ticket), and a sealer seals
+//! the partitions the commits filled, from a snapshot, while the next
+//! groups commit ([`IngestOptions::seal_aside`], `write::aside`).
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
@@ -43,6 +45,13 @@ pub struct IngestOptions {
     /// fails with [`Error::QueueFull`]. A submission larger than this is
     /// let in once the queue is empty.
     pub queue_events: usize,
+    /// Seal partitions that reach the seal threshold on a thread of the
+    /// handle's own, from a snapshot, while group commits go on (the
+    /// default, `true`), rather than inside the group commit that fills
+    /// them: encoding a partition then no longer delays the durable
+    /// acknowledgement of that group. A partition still seals inline once
+    /// it holds four times the threshold (the sealer behind).
+    pub seal_aside: bool,
 }
 
 impl Default for IngestOptions {
@@ -51,6 +60,7 @@ impl Default for IngestOptions {
             max_delay: Duration::ZERO,
             max_events: 16_384,
             queue_events: 262_144,
+            seal_aside: true,
         }
     }
 }
@@ -85,6 +95,16 @@ pub struct IngestStats {
     pub failed_groups: u64,
     /// Events waiting in the queue now.
     pub queued: u64,
+    /// Partitions sealed aside ([`IngestOptions::seal_aside`]).
+    pub sealed_aside: u64,
+    /// Seals aside that found their partition changed while they encoded
+    /// it and were tried again (or left to a later commit).
+    pub stale_seals: u64,
+    /// Seals aside that failed (the partition stays pending: a later
+    /// commit seals it).
+    pub failed_seals: u64,
+    /// The longest a seal aside held up commits, in microseconds.
+    pub seal_pause_max_us: u64,
 }
 
 /// A submission's claim on its outcome: [`Ticket::wait`] returns once the
@@ -505,6 +525,17 @@ fn commit_loop(core: &Core, shared: &Shared) {
         let teller = notifier.is_ok().then_some(tell_tx);
         let tell = Teller { shared, tx: teller };
         let writer_tell = tell.clone();
+        // Partitions due for sealing go to the sealer; without it (not
+        // wanted, or it could not start) commits seal them inline.
+        let (seal_tx, seal_rx) = std::sync::mpsc::channel::<Due>();
+        let seal_tx = shared.options.seal_aside.then_some(seal_tx);
+        let seal_tx = seal_tx.filter(|_| {
+            std::thread::Builder::new()
+                .name("heatstore-sealer".into())
+                .spawn_scoped(scope, move || seal_loop(core, shared, &seal_rx))
+                .is_ok()
+        });
+        let defer_seal = seal_tx.is_some();
         let writer = std::thread::Builder::new()
             .name("heatstore-group-writer".into())
             .spawn_scoped(scope, move || {
@@ -516,6 +547,7 @@ fn commit_loop(core: &Core, shared: &Shared) {
                         receipts,
                         passage,
                     } = job;
+                    let seal_rows = plan.seal_rows;
                     let written = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
                         crate::guard::guarded("writing a group", || write_batch(core, batch, plan))
                     }))
@@ -523,7 +555,15 @@ fn commit_loop(core: &Core, shared: &Shared) {
                     drop(passage);
                     // Durable (or failed): the submitters may go on.
                     let (outcome, written) = match written {
-                        Ok(w) => (Ok(receipts), Ok(w)),
+                        Ok(mut w) => {
+                            let due = std::mem::take(&mut w.due);
+                            if !due.is_empty() {
+                                if let Some(tx) = &seal_tx {
+                                    let _ = tx.send((due, seal_rows));
+                                }
+                            }
+                            (Ok(receipts), Ok(w))
+                        }
                         Err(e) => {
                             let reason = e.to_string();
                             (Err(e), Err(Error::CommitFailed { reason }))
@@ -576,8 +616,9 @@ fn commit_loop(core: &Core, shared: &Shared) {
                         }
                     };
                     match b.take_for_commit() {
-                        Some((id, batch, plan, passage)) => {
+                        Some((id, batch, mut plan, passage)) => {
                             drop(b);
+                            plan.defer_seal = defer_seal;
                             let job = Job {
                                 batch,
                                 plan,
@@ -615,6 +656,93 @@ fn commit_loop(core: &Core, shared: &Shared) {
         drop(jobs_tx);
     });
 }
+
+/// Seals aside the partitions commits left due ([`Core::seal_aside`]),
+/// one at a time, until the writing thread is gone and nothing is due.
+/// A stale seal is tried again a few times; one that finds maintenance
+/// running waits for it (but not once the handle is closing).
+fn seal_loop(core: &Core, shared: &Shared, due_rx: &std::sync::mpsc::Receiver<Due>) {
+    use crate::write::Aside;
+    use std::sync::mpsc::RecvTimeoutError;
+    const TRIES: u32 = 3;
+    // Partition → stale tries so far.
+    let mut due: std::collections::BTreeMap<(u32, i32), u32> = Default::default();
+    // The threshold of the latest commit: a partition sealed meanwhile
+    // (its pending rows below it again) is not sealed again.
+    let mut seal_rows = 1;
+    let mut open = true;
+    let mut wait = false;
+    loop {
+        if open && (due.is_empty() || wait) {
+            let timeout = if due.is_empty() {
+                Duration::from_secs(3600)
+            } else {
+                Duration::from_millis(100)
+            };
+            match due_rx.recv_timeout(timeout) {
+                Ok((list, rows)) => {
+                    seal_rows = rows;
+                    list.into_iter().for_each(|k| {
+                        due.entry(k).or_insert(0);
+                    });
+                }
+                Err(RecvTimeoutError::Timeout) => {}
+                Err(RecvTimeoutError::Disconnected) => open = false,
+            }
+        }
+        wait = false;
+        while open {
+            match due_rx.try_recv() {
+                Ok((list, rows)) => {
+                    seal_rows = rows;
+                    list.into_iter().for_each(|k| {
+                        due.entry(k).or_insert(0);
+                    });
+                }
+                Err(std::sync::mpsc::TryRecvError::Empty) => break,
+                Err(std::sync::mpsc::TryRecvError::Disconnected) => open = false,
+            }
+        }
+        let Some((key, tries)) = due.pop_first() else {
+            if open {
+                continue;
+            }
+            return;
+        };
+        let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            crate::guard::guarded("sealing aside", || core.seal_aside(key.0, key.1, seal_rows))
+        }))
+        .unwrap_or_else(|_| Err(panicked()));
+        let mut q = lock(&shared.queue);
+        match outcome {
+            Ok(Aside::Sealed { rows, pause }) => {
+                q.stats.sealed_aside += 1;
+                let us = u64::try_from(pause.as_micros()).unwrap_or(u64::MAX);
+                q.stats.seal_pause_max_us = q.stats.seal_pause_max_us.max(us);
+                if std::env::var_os("HEATSTORE_TRACE").is_some() {
+                    eprintln!("sealed aside {key:?}: {rows} rows, commits paused {pause:?}");
+                }
+            }
+            Ok(Aside::Nothing) => {}
+            Ok(Aside::Stale) => {
+                q.stats.stale_seals += 1;
+                if tries + 1 < TRIES {
+                    due.insert(key, tries + 1);
+                }
+            }
+            Ok(Aside::Busy) => {
+                if open {
+                    due.insert(key, tries);
+                    wait = true;
+                }
+            }
+            Err(_) => q.stats.failed_seals += 1,
+        }
+    }
+}
+
+/// Partitions a commit left due for sealing, and its seal threshold.
+type Due = (Vec<(u32, i32)>, u64);
 
 /// A group's submitters and what became of them.
 type Telling = (Vec<Submission>, Result<Vec<Receipt>>);

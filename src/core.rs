@@ -72,6 +72,23 @@ pub(crate) struct Core {
     /// may be cached under that count.
     begun: std::sync::atomic::AtomicU64,
     done: std::sync::atomic::AtomicU64,
+    /// Sessions whose first pageview or visitor commits changed while a
+    /// partition was being sealed aside (see [`SealLog`]).
+    seal_log: Mutex<SealLog>,
+}
+
+/// The sessions (site, session) whose first pageview or visitor changed,
+/// recorded by each write transaction after it committed (with the commit
+/// lock held) while a seal aside is under way: what its segments, encoded
+/// from an older snapshot, may have taken stale (`Core::seal_aside`).
+/// Nothing is recorded while no seal aside runs.
+#[derive(Debug, Default)]
+struct SealLog {
+    /// Seals aside under way.
+    active: usize,
+    /// The position of `entries[0]` since the log was first used.
+    base: u64,
+    entries: Vec<(u32, u64)>,
 }
 
 impl Drop for Core {
@@ -262,6 +279,7 @@ impl Core {
             writes: Arc::default(),
             begun: Default::default(),
             done: Default::default(),
+            seal_log: Mutex::default(),
         })
     }
 
@@ -334,8 +352,48 @@ impl Core {
         }
         self.done.fetch_add(1, SeqCst);
         committed?;
+        let reattributed = std::mem::take(&mut touched.reattributed);
+        if !reattributed.is_empty() {
+            let mut log = self.seal_log.lock().unwrap_or_else(PoisonError::into_inner);
+            if log.active > 0 {
+                log.entries.extend(reattributed);
+            }
+        }
         self.journal.record(touched);
         Ok((out, t0.elapsed()))
+    }
+
+    /// Starts recording the sessions that commits re-attribute, for a
+    /// seal aside about to take its snapshot: returns the position to
+    /// read them from ([`Core::reattributed_since`]). Every commit that
+    /// finished before this call is in a snapshot taken after it; every
+    /// later one is recorded. End with [`Core::seal_log_end`].
+    pub(crate) fn seal_log_begin(&self) -> u64 {
+        let mut log = self.seal_log.lock().unwrap_or_else(PoisonError::into_inner);
+        log.active += 1;
+        log.base + log.entries.len() as u64
+    }
+
+    /// The sessions re-attributed by commits since `pos` (call inside a
+    /// write transaction: the commit lock is held, so the list is whole).
+    pub(crate) fn reattributed_since(&self, pos: u64) -> Vec<(u32, u64)> {
+        let log = self.seal_log.lock().unwrap_or_else(PoisonError::into_inner);
+        let from = pos.saturating_sub(log.base) as usize;
+        log.entries
+            .get(from..)
+            .map(<[_]>::to_vec)
+            .unwrap_or_default()
+    }
+
+    /// Ends what [`Core::seal_log_begin`] started; the last one to end
+    /// forgets the entries.
+    pub(crate) fn seal_log_end(&self) {
+        let mut log = self.seal_log.lock().unwrap_or_else(PoisonError::into_inner);
+        log.active = log.active.saturating_sub(1);
+        if log.active == 0 {
+            log.base += log.entries.len() as u64;
+            log.entries.clear();
+        }
     }
 
     /// Holds the commit lock: no write transaction runs until the guard

@@ -93,6 +93,7 @@
 //! | [`Writer::append`] | everything | a batch being built (it normalizes under the same lock, briefly) |
 //! | [`Store::request_deletion`], [`Store::opt_out`], [`Store::set_site_settings`] | everything | at most one batch being built and committed |
 //! | [`Store::maintenance`], [`Store::compact`] | snapshots, ingest, commits, control operations | another maintenance run (one at a time) |
+//! | sealing aside (the ingest handle's sealer thread, [`IngestOptions::seal_aside`]) | snapshots, submissions, commits, control operations | its own short transaction (it encodes outside it); it skips a turn while maintenance runs |
 //!
 //! Holding a [`Writer`] locks nothing: a writer keeps its appended events
 //! to itself until it commits, so any number may exist, on any threads,

@@ -25,6 +25,11 @@ pub(crate) struct Touched {
     pub(crate) visitors: Vec<(u32, u64)>,
     /// `(site, visitor)` keys of `cookieless_sessions`.
     pub(crate) cookieless: Vec<(u32, u64)>,
+    /// `(site, session)` of known sessions whose first pageview or
+    /// visitor the transaction changed (what their sealed rows take from
+    /// them): recorded whether or not a rewrite runs, for sealing aside
+    /// (`Core::seal_aside`).
+    pub(crate) reattributed: Vec<(u32, u64)>,
 }
 
 impl Touched {
@@ -48,6 +53,12 @@ impl Touched {
         if self.on {
             self.visitors.push((site, visitor));
         }
+    }
+
+    /// Records that the first pageview or the visitor of a known session
+    /// changed.
+    pub(crate) fn reattributed(&mut self, site: u32, session: u64) {
+        self.reattributed.push((site, session));
     }
 
     /// Records a write of the cookieless state of `(site, visitor)`.

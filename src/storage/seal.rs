@@ -62,21 +62,9 @@ pub(crate) fn write_segments(
     dicts: &mut PartitionDicts,
     meta: &mut PartMeta,
 ) -> Result<()> {
-    let infos = sessions_info(txn, site, rows)?;
+    let infos = current_infos(txn, site, rows.iter().map(|r| r.session))?;
     let encoded = encode_segments(rows, day, dicts, &infos);
     put_segments(cols, site, day, meta, encoded)
-}
-
-/// The attributes and visitor of every session of `rows`.
-fn sessions_info(
-    txn: &WriteTransaction,
-    site: u32,
-    rows: &[Row],
-) -> Result<HashMap<u64, SessionInfo>> {
-    let sessions = txn.open_table(SESSIONS)?;
-    let blocks = txn.open_table(SESSION_BLOCKS)?;
-    let tails = txn.open_table(SESSION_BLOCK_TAILS)?;
-    AttrsLookup::new(&sessions, &blocks, &tails, site).all(rows.iter().map(|r| r.session))
 }
 
 /// Encodes `rows` (in arrival order) as segments of [`SEGMENT_ROWS`] and
@@ -356,8 +344,8 @@ pub(crate) fn patch_session_attrs(
 
 /// Re-files sessions whose visitor changed (`changes`: session hash → new
 /// visitor) in the sealed segments of one partition, and gives the
-/// partition a new version, so that readers rebuild what they derived from
-/// its segments and pending rows (pending rows take their session's visitor
+/// partition a new version (of its segments only if one changed), so that
+/// readers rebuild what they derived from its segments and pending rows (pending rows take their session's visitor
 /// when they are encoded, for reads and at sealing).
 pub(crate) fn refile_visitors(
     txn: &WriteTransaction,
@@ -371,6 +359,7 @@ pub(crate) fn refile_visitors(
     };
     let mut meta = PartMeta::decode(&meta)?;
     let mut cols = txn.open_table(SEGMENT_COLUMNS)?;
+    let mut any = false;
     for seg in meta.segments.iter_mut() {
         let Some(bytes) = columns::get(&cols, site, day, seg.id, &seg.layout, col::SESSIONS)?
         else {
@@ -399,9 +388,17 @@ pub(crate) fn refile_visitors(
             let changes = BTreeMap::from([(col::SESSIONS, runs.encode())]);
             columns::replace(&mut cols, site, day, seg.id, &mut seg.layout, &changes)?;
             seg.version = rand::random();
+            any = true;
         }
     }
-    parts.insert((site, day), meta.encode_new_version().as_slice())?;
+    // Segments rewritten: a new version of them; else only what pending
+    // rows take from their sessions changed.
+    let encoded = if any {
+        meta.encode_new_version()
+    } else {
+        meta.encode_pending_change()
+    };
+    parts.insert((site, day), encoded.as_slice())?;
     Ok(())
 }
 
@@ -522,7 +519,7 @@ fn seal_job(txn: &WriteTransaction, site: u32, day: i32, extra: Vec<Row>) -> Res
         }
     }
     drop(cols);
-    let infos = sessions_info(txn, site, &rows)?;
+    let infos = current_infos(txn, site, rows.iter().map(|r| r.session))?;
     Ok(SealJob {
         site,
         day,
@@ -566,4 +563,165 @@ fn encode_in_parallel(jobs: &mut [SealJob]) {
             share.into_iter().for_each(|j| j.encode());
         }
     });
+}
+
+/// A partition sealed from a read snapshot, outside the commit lock (see
+/// `write::aside`): what was read, and the segments encoded from it.
+/// [`apply_aside`] stores them if the partition's segments, dictionaries
+/// and the pending batches taken are still those read.
+pub(crate) struct AsideSeal {
+    pub(crate) site: u32,
+    pub(crate) day: i32,
+    /// The metadata as read.
+    base: PartMeta,
+    /// The partial last segment rewritten with the pending rows.
+    merged: Option<u32>,
+    /// The pending batches taken: key and encoded length.
+    taken: Vec<((u32, i32, u64), usize)>,
+    rows: u64,
+    dicts: PartitionDicts,
+    /// What the encoded segments took of each of their sessions.
+    pub(crate) infos: HashMap<u64, SessionInfo>,
+    encoded: Vec<segment::EncodedSegment>,
+}
+
+impl AsideSeal {
+    /// Rows the new segments hold (pending ones and a merged segment's).
+    pub(crate) fn rows(&self) -> u64 {
+        self.encoded.iter().map(|e| u64::from(e.rows)).sum()
+    }
+}
+
+/// Reads a partition's pending rows (and, by the rule of [`seal_many`],
+/// its partial last segment) from a read snapshot and encodes them as
+/// segments. `None` when fewer than `min_rows` (at least one) are pending.
+pub(crate) fn prepare_aside(
+    txn: &redb::ReadTransaction,
+    site: u32,
+    day: i32,
+    min_rows: u64,
+) -> Result<Option<AsideSeal>> {
+    let Some(base) = txn
+        .open_table(PARTITIONS)?
+        .get((site, day))?
+        .map(|g| g.value().to_vec())
+    else {
+        return Ok(None);
+    };
+    let base = PartMeta::decode(&base)?;
+    if base.pending_rows < min_rows.max(1) {
+        return Ok(None);
+    }
+    let cols = txn.open_table(SEGMENT_COLUMNS)?;
+    let mut dicts = load_dicts(
+        &cols,
+        &txn.open_table(DICTIONARIES)?,
+        site,
+        day,
+        &base.dict_layout,
+    )?;
+    let mut pending_rows = Vec::new();
+    let mut taken = Vec::new();
+    for e in txn
+        .open_table(PENDING)?
+        .range((site, day, 0)..=(site, day, u64::MAX))?
+    {
+        let (k, v) = e?;
+        pending_rows.extend(decode_batch(v.value())?);
+        taken.push((k.value(), v.value().len()));
+    }
+    let rows = pending_rows.len() as u64;
+    let mut merged = None;
+    let mut all = pending_rows;
+    if let Some(last) = base.segments.last() {
+        if (last.rows as usize) < SEGMENT_ROWS && all.len() * MERGE_COST >= last.rows as usize {
+            let tail = columns::get_all(&cols, site, day, last.id, &last.layout)?;
+            let mut rows = segment::decode_rows(&tail, last.rows, day, &dicts)?;
+            rows.append(&mut all);
+            all = rows;
+            merged = Some(last.id);
+        }
+    }
+    let sessions = txn.open_table(SESSIONS)?;
+    let blocks = txn.open_table(SESSION_BLOCKS)?;
+    let tails = txn.open_table(SESSION_BLOCK_TAILS)?;
+    let infos =
+        AttrsLookup::new(&sessions, &blocks, &tails, site).all(all.iter().map(|r| r.session))?;
+    let encoded = encode_segments(&all, day, &mut dicts, &infos);
+    Ok(Some(AsideSeal {
+        site,
+        day,
+        base,
+        merged,
+        taken,
+        rows,
+        dicts,
+        infos,
+        encoded,
+    }))
+}
+
+/// Stores what [`prepare_aside`] encoded, in the transaction that takes
+/// its pending batches out: `false` (and nothing written) when the
+/// partition changed meanwhile in a way the encoded segments did not see
+/// (segments or dictionaries written, a batch taken gone or different).
+/// Batches pending after the snapshot stay pending. Sessions whose
+/// attributes or visitor changed since are the caller's to patch.
+pub(crate) fn apply_aside(txn: &WriteTransaction, seal: AsideSeal) -> Result<bool> {
+    let AsideSeal {
+        site,
+        day,
+        base,
+        merged,
+        taken,
+        rows,
+        dicts,
+        encoded,
+        ..
+    } = seal;
+    let mut parts = txn.open_table(PARTITIONS)?;
+    let Some(meta) = parts.get((site, day))?.map(|g| g.value().to_vec()) else {
+        return Ok(false);
+    };
+    let mut meta = PartMeta::decode(&meta)?;
+    if meta.sealed != base.sealed
+        || meta.segments != base.segments
+        || meta.dict_layout != base.dict_layout
+        || meta.next_segment != base.next_segment
+        || meta.pending_rows < rows
+    {
+        return Ok(false);
+    }
+    let mut pending = txn.open_table(PENDING)?;
+    for (key, len) in &taken {
+        if pending.get(*key)?.map(|g| g.value().len()) != Some(*len) {
+            return Ok(false);
+        }
+    }
+    for (key, _) in &taken {
+        pending.remove(*key)?;
+    }
+    drop(pending);
+    let mut cols = txn.open_table(SEGMENT_COLUMNS)?;
+    if let Some(id) = merged {
+        columns::remove_segment(&mut cols, site, day, id)?;
+        meta.segments.pop();
+    }
+    put_segments(&mut cols, site, day, &mut meta, encoded)?;
+    meta.pending_rows -= rows;
+    save_dicts(txn, &mut cols, site, day, &dicts, &mut meta)?;
+    parts.insert((site, day), meta.encode_new_version().as_slice())?;
+    Ok(true)
+}
+
+/// The attributes and visitor the sessions `hashes` have in `txn` now.
+pub(crate) fn current_infos(
+    txn: &WriteTransaction,
+    site: u32,
+    hashes: impl Iterator<Item = u64>,
+) -> Result<HashMap<u64, SessionInfo>> {
+    let sessions = txn.open_table(SESSIONS)?;
+    let blocks = txn.open_table(SESSION_BLOCKS)?;
+    let tails = txn.open_table(SESSION_BLOCK_TAILS)?;
+    AttrsLookup::new(&sessions, &blocks, &tails, site).all(hashes)
 }

@@ -103,6 +103,10 @@ pub(crate) struct CommitPlan {
     /// (site, day) of partitions to seal below `seal_rows`, in or out of
     /// the batch: an import's days it has moved past ([`settled_before`]).
     pub(crate) settled: BTreeSet<(u32, i32)>,
+    /// Partitions that reach `seal_rows` are left pending, for the caller
+    /// to seal aside (`Written::due`), until they reach
+    /// [`DEFER_CAP`](super::aside::DEFER_CAP) times it.
+    pub(crate) defer_seal: bool,
 }
 
 /// The days of an import's batch before which it has moved on: all but
@@ -133,6 +137,9 @@ pub(crate) struct Written {
     pub(crate) summary: CommitSummary,
     pub(crate) spent: Vec<Vec<Row>>,
     pub(crate) new_sites: Vec<String>,
+    /// (site, day) of the partitions left pending at or past the seal
+    /// threshold (`CommitPlan::defer_seal`).
+    pub(crate) due: Vec<(u32, i32)>,
 }
 
 /// Writes a batch in one transaction: needs nothing of the writer but
@@ -241,12 +248,16 @@ fn write_in(
                         .or_default()
                         .push((hash, BlockChange::Put(Box::new(entry))));
                     entry_written = true;
+                    if known {
+                        touched.reattributed(site, hash);
+                    }
                     if known && !old_days.is_empty() {
                         changed_sealed.push((site, hash, old_days.clone()));
                     }
                 }
             }
             if refiled {
+                touched.reattributed(site, hash);
                 if let (Some(fp), false) = (row.first_pv, entry_written) {
                     block_changes
                         .entry((site, day_of(fp.ts)))
@@ -356,7 +367,13 @@ fn write_in(
     // memory; the others get a pending batch.
     let mut to_seal = Vec::new();
     let mut spent = Vec::new();
+    let mut due = Vec::new();
     let seal_rows = plan.seal_rows;
+    let defer_below = if plan.defer_seal {
+        seal_rows.saturating_mul(super::aside::DEFER_CAP)
+    } else {
+        0
+    };
     let mut seal_budget = plan.seal_budget;
     {
         let mut pending = txn.open_table(PENDING)?;
@@ -370,9 +387,11 @@ fn write_in(
                 None => PartMeta::default(),
             };
             let sealing = meta.pending_rows + rows.len() as u64;
+            let deferred = sealing >= seal_rows && sealing < defer_below && !is_settled;
             // Within the budget, or the first: an import whose partitions
             // fill at the same pace does not decode them all at once.
             if (sealing >= seal_rows || is_settled)
+                && !deferred
                 && (to_seal.is_empty() || sealing <= seal_budget)
             {
                 seal_budget = seal_budget.saturating_sub(sealing);
@@ -381,6 +400,9 @@ fn write_in(
             } else {
                 pending.insert((site, day, batch.start_seq), encode_batch(&rows).as_slice())?;
                 meta.pending_rows += rows.len() as u64;
+                if deferred {
+                    due.push((site, day));
+                }
                 spent.push(rows);
                 // Only a batch added: readers extend what they built.
                 parts.insert((site, day), meta.encode_pending_append().as_slice())?;
@@ -416,6 +438,7 @@ fn write_in(
             .into_iter()
             .map(|(name, _, _)| name)
             .collect(),
+        due,
     })
 }
 

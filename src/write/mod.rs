@@ -27,10 +27,12 @@ use crate::storage::sites::{SiteRecord, SiteSettings};
 use crate::storage::tombstones::{Covered, Hit};
 use crate::storage::{day_of, Corrupt, DAY_MS};
 
+mod aside;
 mod batch;
 
 pub use crate::core::SEAL_ROWS;
 
+pub(crate) use aside::Aside;
 use batch::CoveredSession;
 pub(crate) use batch::{settled_before, write_batch, Batch, CommitPlan, Written};
 
@@ -541,6 +543,7 @@ impl<'c> Builder<'c> {
             },
             seal_budget: self.state.seal_budget,
             settled: Default::default(),
+            defer_seal: false,
         };
         Some((std::mem::take(&mut self.batch), plan))
     }
