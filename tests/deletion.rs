@@ -669,20 +669,7 @@ fn random_visitors_deleted_under_shuffled_arrival() {
         let store = load(&path, &all, [7, 60, 1 << 20][i % 3]);
         let full = Model::new(&all);
         let mut rng = StdRng::seed_from_u64(seed);
-        // Visitors named by some event (first or second), and the
-        // session-as-visitor of sessions naming none.
-        let mut visitors = Vec::new();
-        for s in full.sessions.values() {
-            if rng.random_range(0..6) == 0 {
-                let named: Vec<&String> = s.named.iter().collect();
-                let v = if named.is_empty() {
-                    s.id.clone()
-                } else {
-                    named[rng.random_range(0..named.len())].clone()
-                };
-                visitors.push((s.site.clone(), v));
-            }
-        }
+        let visitors = full.pick_visitors(&mut rng, 6);
         for (site, v) in &visitors {
             store
                 .request_deletion(site, DeletionTarget::Visitor(v.clone()))

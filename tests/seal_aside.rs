@@ -39,20 +39,8 @@ fn run(seed: u64, shape: Shape, seal_rows: u64) {
     let all = events_shaped(seed, 150, shape);
     let full = Model::new(&all);
     let mut rng = StdRng::seed_from_u64(seed);
-    // Visitors to delete along the way: named ones and sessions standing
-    // for their visitor.
-    let mut targets = Vec::new();
-    for s in full.sessions.values() {
-        if rng.random_range(0..10) == 0 {
-            let named: Vec<&String> = s.named.iter().collect();
-            let v = if named.is_empty() {
-                s.id.clone()
-            } else {
-                named[rng.random_range(0..named.len())].clone()
-            };
-            targets.push((s.site.clone(), v));
-        }
-    }
+    // Visitors to delete along the way.
+    let mut targets = full.pick_visitors(&mut rng, 10);
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("aside.heat");
     let store = Arc::new(Store::open(&path).unwrap());

@@ -33,7 +33,7 @@ use crate::storage::seal::{
     AttrsLookup,
 };
 use crate::storage::segment::{self, EncodedSegment, PartitionDicts};
-use crate::storage::sessions::{block_days, BlockTables, SessionBlock, SessionRow};
+use crate::storage::sessions::{block_days, BlockTables, SessionRow};
 use crate::storage::tombstones::Hidden;
 use crate::storage::{day_of, day_start};
 
@@ -504,19 +504,7 @@ fn remove_sessions(
         return Ok(());
     }
     for (day, hashes) in in_blocks {
-        let Some(block) = blocks.load((site_id, day))? else {
-            continue;
-        };
-        let entries = block.entries();
-        let before = entries.len();
-        let kept: Vec<_> = entries
-            .into_iter()
-            .filter(|e| !hashes.contains(&e.hash))
-            .collect();
-        if kept.len() != before {
-            // Written whole: no tail keeps the entry's bytes.
-            blocks.put((site_id, day), Some(&SessionBlock::build(kept)))?;
-        }
+        blocks.retain((site_id, day), |e| !hashes.contains(&e.hash))?;
     }
     Ok(())
 }

@@ -9,7 +9,7 @@ use redb::{ReadableTable, WriteTransaction};
 use super::journal::Touched;
 use super::requests::{DeletionRequest, RequestStatus, StoredTarget};
 use super::schema::*;
-use super::sessions::{block_days, BlockTables, SessionBlock, SessionRow};
+use super::sessions::{block_days, BlockTables, SessionRow};
 use super::sites::MAX_PURGE_WINDOW_DAYS;
 use super::tombstones::Hidden;
 use crate::error::{Error, Result};
@@ -130,25 +130,13 @@ pub(crate) fn hide_sessions(
     };
     let mut lost_attrs = Vec::new();
     for day in days {
-        let Some(block) = blocks.load((site, day))? else {
-            continue;
-        };
-        let entries = block.entries();
-        let before = entries.len();
-        let kept: Vec<_> = entries
-            .into_iter()
-            .filter(|e| {
-                let gone = hidden.session_hidden(e.hash, e.visitor) || hidden.ts_hidden(e.first_ts);
-                if gone && !hidden.session_hidden(e.hash, e.visitor) {
-                    lost_attrs.push(e.hash);
-                }
-                !gone
-            })
-            .collect();
-        if kept.len() == before {
-            continue;
-        }
-        blocks.put((site, day), Some(&SessionBlock::build(kept)))?;
+        blocks.retain((site, day), |e| {
+            let gone = hidden.session_hidden(e.hash, e.visitor) || hidden.ts_hidden(e.first_ts);
+            if gone && !hidden.session_hidden(e.hash, e.visitor) {
+                lost_attrs.push(e.hash);
+            }
+            !gone
+        })?;
     }
     drop(blocks);
     // Sessions whose first pageview is deleted keep no attributes.

@@ -645,6 +645,26 @@ impl<'t> BlockTables<'t> {
         Ok(())
     }
 
+    /// Keeps in the block of `key` only the entries `keep` says yes to,
+    /// writing it whole (no tail keeps the bytes of an entry left out)
+    /// if any was left out.
+    pub(crate) fn retain(
+        &mut self,
+        key: (u32, i32),
+        mut keep: impl FnMut(&BlockEntry) -> bool,
+    ) -> crate::Result<()> {
+        let Some(block) = self.load(key)? else {
+            return Ok(());
+        };
+        let entries = block.entries();
+        let before = entries.len();
+        let kept: Vec<BlockEntry> = entries.into_iter().filter(|e| keep(e)).collect();
+        if kept.len() != before {
+            self.put(key, Some(&SessionBlock::build(kept)))?;
+        }
+        Ok(())
+    }
+
     /// Adds one commit's tail to a day, after its others (tails apply in
     /// commit order), with a fresh version; folds the day's tails into
     /// its block once there are [`TAIL_MAX`] of them.

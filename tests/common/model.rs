@@ -334,6 +334,25 @@ impl Model {
             || s.named.iter().any(|v| hit(visitors, v))
     }
 
+    /// About one session in `one_in`, each giving a visitor to delete: one
+    /// its events name (first or second), or, for a session naming none,
+    /// the session standing for its visitor. (site, visitor) pairs.
+    pub fn pick_visitors(&self, rng: &mut StdRng, one_in: u32) -> Vec<(String, String)> {
+        let mut visitors = Vec::new();
+        for s in self.sessions.values() {
+            if rng.random_range(0..one_in) == 0 {
+                let named: Vec<&String> = s.named.iter().collect();
+                let v = if named.is_empty() {
+                    s.id.clone()
+                } else {
+                    named[rng.random_range(0..named.len())].clone()
+                };
+                visitors.push((s.site.clone(), v));
+            }
+        }
+        visitors
+    }
+
     pub fn session(&self, e: &ME) -> &SessionModel {
         &self.sessions[&(e.e.site.clone(), e.e.session.clone().unwrap())]
     }
