@@ -557,3 +557,73 @@ impl View {
         Ok(out)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::query::Filters;
+    use crate::report::{Report, ReportRequest};
+    use crate::{Event, EventKind, Store};
+    use rand::{Rng, SeedableRng};
+
+    fn reports(store: &Store) -> Vec<String> {
+        let snap = store.snapshot().unwrap();
+        let mut out = Vec::new();
+        for report in Report::ALL {
+            if matches!(report, Report::Replay | Report::Sessions) {
+                continue;
+            }
+            let mut r = ReportRequest::new(report, "p.example");
+            r.filters = Filters::default().page("/a");
+            out.push(format!("{report:?} {}", r.run(&snap).unwrap().to_json()));
+        }
+        out
+    }
+
+    /// A pending view extended commit after commit (and encoded whole
+    /// again every `PENDING_SEGMENTS_MAX` extensions) answers every report
+    /// as one built from scratch for each version.
+    #[test]
+    fn extended_pending_views_answer_as_fresh_ones() {
+        let mut rng = rand::rngs::StdRng::seed_from_u64(7);
+        let extended = Store::in_memory().unwrap();
+        let fresh = Store::in_memory().unwrap();
+        extended.set_seal_rows(1 << 30);
+        fresh.set_seal_rows(1 << 30);
+        fresh.set_cache_bytes(0);
+        let t0 = crate::time::now_ms() - 86_400_000;
+        let mut n = 0i64;
+        for _ in 0..70 {
+            let size = [1, 3, 40, 200][rng.random_range(0..4)];
+            let events: Vec<Event> = (0..size)
+                .map(|_| {
+                    n += 1;
+                    let s = format!("s{}", rng.random_range(0..30));
+                    // Late first pageviews now and then.
+                    let ts = t0 + n * 10 - rng.random_range(0..2) * 5_000;
+                    let kind = if rng.random_range(0..8) == 0 {
+                        EventKind::Pageview
+                    } else {
+                        EventKind::Click
+                    };
+                    let mut e = Event::new("p.example", ts, kind, &s, "/a");
+                    (e.vw, e.vh, e.dh) = (Some(1000), Some(700), Some(2000));
+                    if kind == EventKind::Click {
+                        (e.x, e.y) = (Some(rng.random_range(0..1000)), Some(n as u32 % 2000));
+                        e.selector = Some(format!("#b{}", n % 5));
+                    } else {
+                        e.referrer = Some(format!("https://r{}.example/", n % 3));
+                    }
+                    e
+                })
+                .collect();
+            for store in [&extended, &fresh] {
+                let mut w = store.writer().unwrap();
+                for e in &events {
+                    w.append(e).unwrap();
+                }
+                w.commit().unwrap();
+            }
+            assert_eq!(reports(&extended), reports(&fresh), "after {n} events");
+        }
+    }
+}
