@@ -99,8 +99,9 @@
 //! to itself until it commits, so any number may exist, on any threads,
 //! and no call deadlocks on one. Maintenance pauses commits only for its
 //! own short transactions and the file rewrite's last catch-up round and
-//! swap ([`MaintenanceReport::longest_pause_us`]: about 9 ms on a store of
-//! 1M events, 30 ms on one of 10M, on a 2-core machine).
+//! swap ([`MaintenanceReport::longest_pause_us`]: 12–14 ms on a store of
+//! 1M events, 34–48 ms on one of 10M, on a 2-core machine, with 8
+//! submitters sending meanwhile).
 //!
 //! **Order.** Commits apply in the order they are made; the events of one
 //! [`IngestHandle`] in submission order (those of one thread in the order
