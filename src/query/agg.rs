@@ -299,6 +299,7 @@ pub(crate) fn aggregates_answer(_site: &SiteRef, f: &Filters, a: Answers) -> boo
 }
 
 /// How a time range covers one day.
+#[derive(Clone, Copy)]
 pub(crate) enum Cover {
     /// The whole day.
     Day,

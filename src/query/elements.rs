@@ -251,12 +251,18 @@ impl View {
                 };
                 // A page the day has no row of: nothing to add.
                 let Some(page) = page else { continue };
-                let agg = elements_agg(self, &site.hidden, &part, page)?;
-                if agg.exact {
-                    for co in agg.select(&f) {
-                        for (name, a) in co {
-                            if wanted(name) {
-                                merge(name, a);
+                let got = part
+                    .agg_parts()
+                    .iter()
+                    .map(|p| elements_agg(self, &site.hidden, p, page))
+                    .collect::<Result<Vec<_>>>()?;
+                if got.iter().all(|a| a.exact) {
+                    for agg in &got {
+                        for co in agg.select(&f) {
+                            for (name, a) in co {
+                                if wanted(name) {
+                                    merge(name, a);
+                                }
                             }
                         }
                     }

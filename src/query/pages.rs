@@ -100,32 +100,38 @@ impl View {
             let part = self.partition_view(site_ref.id, day, &meta)?;
             let c = cover(filters, day);
             if use_agg && !matches!(c, Cover::Partial) {
-                let agg = pv_agg(self, &site_ref.hidden, &part, &ids)?;
-                if agg.exact {
-                    let pages = agg.select(filters).flat_map(|co| &co.pages);
-                    for p in pages {
-                        if want.is_some_and(|w| w != p.id) {
-                            continue;
+                let got = part
+                    .agg_parts()
+                    .iter()
+                    .map(|p| pv_agg(self, &site_ref.hidden, p, &ids))
+                    .collect::<Result<Vec<_>>>()?;
+                if got.iter().all(|a| a.exact) {
+                    for agg in got {
+                        let pages = agg.select(filters).flat_map(|co| &co.pages);
+                        for p in pages {
+                            if want.is_some_and(|w| w != p.id) {
+                                continue;
+                            }
+                            let (n, load_sum, load_n) = match &c {
+                                Cover::Hours(hs) => p.cells(hs).fold((0, 0u64, 0u64), |a, h| {
+                                    (
+                                        a.0 + h.pageviews,
+                                        a.1.saturating_add(h.load_sum),
+                                        a.2.saturating_add(h.load_n),
+                                    )
+                                }),
+                                _ => (p.pageviews, p.load_sum, p.load_n),
+                            };
+                            if n == 0 {
+                                continue;
+                            }
+                            let t = acc.entry(p.id).or_default();
+                            t.0 += n;
+                            t.1 = t.1.saturating_add(load_sum);
+                            t.2 = t.2.saturating_add(load_n);
                         }
-                        let (n, load_sum, load_n) = match &c {
-                            Cover::Hours(hs) => p.cells(hs).fold((0, 0u64, 0u64), |a, h| {
-                                (
-                                    a.0 + h.pageviews,
-                                    a.1.saturating_add(h.load_sum),
-                                    a.2.saturating_add(h.load_n),
-                                )
-                            }),
-                            _ => (p.pageviews, p.load_sum, p.load_n),
-                        };
-                        if n == 0 {
-                            continue;
-                        }
-                        let t = acc.entry(p.id).or_default();
-                        t.0 += n;
-                        t.1 = t.1.saturating_add(load_sum);
-                        t.2 = t.2.saturating_add(load_n);
+                        aggs.push((agg, c));
                     }
-                    aggs.push((agg, c));
                     continue;
                 }
             }

@@ -151,24 +151,30 @@ impl View {
             if use_agg {
                 let c = cover(filters, day);
                 if !matches!(c, Cover::Partial) {
-                    let agg = pv_agg(self, &site.hidden, &part, ids)?;
-                    if agg.exact {
-                        let start = day_start(day);
-                        let hours = agg
-                            .select(filters)
-                            .flat_map(|co| co.hours.iter().enumerate());
-                        for (h, (n, _)) in hours {
-                            if let Cover::Hours(hs) = &c {
-                                if !hs.get(h).copied().unwrap_or(false) {
-                                    continue;
+                    let got = part
+                        .agg_parts()
+                        .iter()
+                        .map(|p| pv_agg(self, &site.hidden, p, ids))
+                        .collect::<Result<Vec<_>>>()?;
+                    if got.iter().all(|a| a.exact) {
+                        for agg in got {
+                            let start = day_start(day);
+                            let hours = agg
+                                .select(filters)
+                                .flat_map(|co| co.hours.iter().enumerate());
+                            for (h, (n, _)) in hours {
+                                if let Cover::Hours(hs) = &c {
+                                    if !hs.get(h).copied().unwrap_or(false) {
+                                        continue;
+                                    }
+                                }
+                                if *n > 0 {
+                                    let b = bucket(start + h as i64 * crate::storage::HOUR_MS);
+                                    acc.entry(b).or_default().pageviews += n;
                                 }
                             }
-                            if *n > 0 {
-                                let b = bucket(start + h as i64 * crate::storage::HOUR_MS);
-                                acc.entry(b).or_default().pageviews += n;
-                            }
+                            aggs.push((day, agg, c));
                         }
-                        aggs.push((day, agg, c));
                         continue;
                     }
                 }

@@ -57,12 +57,14 @@ pub(crate) struct View {
 }
 
 /// Where a segment's columns come from.
+#[derive(Clone)]
 pub(crate) enum SegSource {
     Disk(crate::storage::partition::SegInfo),
     Mem(Arc<BTreeMap<u8, Vec<u8>>>),
 }
 
 /// One segment of a partition view.
+#[derive(Clone)]
 pub(crate) struct SegmentView {
     pub rows: u32,
     pub min_ts: i64,
@@ -79,6 +81,7 @@ pub(crate) struct SegmentView {
 }
 
 /// A partition as reports read it.
+#[derive(Clone)]
 pub(crate) struct PartitionView {
     pub site: u32,
     pub day: i32,
@@ -86,9 +89,46 @@ pub(crate) struct PartitionView {
     pub version: u64,
     pub dicts: Arc<PartitionDicts>,
     pub segments: Vec<SegmentView>,
+    /// The partition's `sealed` stamp: its segments and dictionaries
+    /// change only with it (0 in stores written before it existed).
+    pub sealed: u64,
+    /// `segments[sealed_count..]` are its pending rows, in memory.
+    pub sealed_count: usize,
 }
 
 impl PartitionView {
+    /// The partition split for per-partition aggregates: its sealed
+    /// segments, keyed by the `sealed` stamp (so that what is computed
+    /// from them is kept while commits only add pending rows), and its
+    /// pending rows, keyed by the version. Aggregates that add up (counts,
+    /// sums, visitor sets) are computed on each and merged as if they
+    /// were two days. The whole partition when it cannot be split.
+    pub(crate) fn agg_parts(&self) -> Vec<std::borrow::Cow<'_, PartitionView>> {
+        use std::borrow::Cow;
+        if self.sealed == 0 || self.sealed_count == 0 {
+            return vec![Cow::Borrowed(self)];
+        }
+        let half = |version: u64, segments: &[SegmentView]| PartitionView {
+            site: self.site,
+            day: self.day,
+            version,
+            dicts: Arc::clone(&self.dicts),
+            segments: segments.to_vec(),
+            sealed: self.sealed,
+            sealed_count: segments.len(),
+        };
+        let (sealed, pending) = self
+            .segments
+            .split_at(self.sealed_count.min(self.segments.len()));
+        let mut out = vec![Cow::Owned(half(self.sealed, sealed))];
+        if !pending.is_empty() {
+            let mut p = half(self.version, pending);
+            p.sealed_count = 0;
+            out.push(Cow::Owned(p));
+        }
+        out
+    }
+
     /// The partition at its version, as cache keys name it.
     pub(crate) fn key(&self) -> crate::cache::PartKey {
         crate::cache::PartKey {
@@ -378,6 +418,8 @@ impl View {
             version,
             dicts,
             segments,
+            sealed: meta.sealed,
+            sealed_count: meta.segments.len(),
         })
     }
 
