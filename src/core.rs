@@ -61,6 +61,8 @@ pub(crate) struct Core {
     /// What write transactions touched, while a rewrite catches up.
     pub journal: Journal,
     pub maintenance: Mutex<()>,
+    /// A seal aside holds `maintenance` (not a maintenance run).
+    pub sealing_aside: std::sync::atomic::AtomicBool,
     pub cache: Arc<Cache>,
     /// Batches built and being written on another thread (the ingest
     /// handle's and an import's), which hold the `state` lock no longer.
@@ -265,6 +267,7 @@ impl Core {
             commit: Mutex::new(()),
             journal: Journal::default(),
             maintenance: Mutex::new(()),
+            sealing_aside: Default::default(),
             state: Mutex::new(WriterState {
                 sites: HashMap::new(),
                 normalizer: Normalizer::new(ReferrerSources::builtin(), IngestMode::default()),

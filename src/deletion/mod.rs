@@ -337,7 +337,8 @@ impl Core {
             due = Some(due.map_or(next, |d| d.min(next)));
         }
         Ok(MaintenanceStatus {
-            running: self.maintenance.try_lock().is_err(),
+            running: self.maintenance.try_lock().is_err()
+                && !self.sealing_aside.load(std::sync::atomic::Ordering::SeqCst),
             last_run,
             pending: open.len(),
             earliest_deadline,

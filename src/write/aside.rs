@@ -67,14 +67,24 @@ impl Core {
         let Ok(_maintenance) = self.maintenance.try_lock() else {
             return Ok(Aside::Busy);
         };
+        // Ended however this ends (a panic while encoding included): a
+        // log left open would grow with every commit.
+        struct Ends<'c>(&'c Core);
+        impl Drop for Ends<'_> {
+            fn drop(&mut self) {
+                self.0.seal_log_end();
+                self.0.sealing_aside.store(false, SeqCst);
+            }
+        }
+        use std::sync::atomic::Ordering::SeqCst;
+        // The maintenance status does not count this as a run.
+        self.sealing_aside.store(true, SeqCst);
         let pos = self.seal_log_begin();
-        let out = match self.prepare_seal(site, day, min_rows, pos) {
-            Ok(Some(p)) => self.store_seal(p),
-            Ok(None) => Ok(Aside::Nothing),
-            Err(e) => Err(e),
-        };
-        self.seal_log_end();
-        out
+        let _ends = Ends(self);
+        match self.prepare_seal(site, day, min_rows, pos)? {
+            Some(p) => self.store_seal(p),
+            None => Ok(Aside::Nothing),
+        }
     }
 
     /// Reads and encodes, without the commit lock. `pos`: from
