@@ -528,13 +528,12 @@ fn commit_loop(core: &Core, shared: &Shared) {
         // Partitions due for sealing go to the sealer; without it (not
         // wanted, or it could not start) commits seal them inline.
         let (seal_tx, seal_rx) = std::sync::mpsc::channel::<Due>();
-        let seal_tx = shared.options.seal_aside.then_some(seal_tx);
-        let seal_tx = seal_tx.filter(|_| {
+        let sealer = shared.options.seal_aside.then(|| {
             std::thread::Builder::new()
                 .name("heatstore-sealer".into())
                 .spawn_scoped(scope, move || seal_loop(core, shared, &seal_rx))
-                .is_ok()
         });
+        let seal_tx = matches!(sealer, Some(Ok(_))).then_some(seal_tx);
         let defer_seal = seal_tx.is_some();
         let writer = std::thread::Builder::new()
             .name("heatstore-group-writer".into())

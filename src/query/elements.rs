@@ -251,11 +251,7 @@ impl View {
                 };
                 // A page the day has no row of: nothing to add.
                 let Some(page) = page else { continue };
-                let got = part
-                    .agg_parts()
-                    .iter()
-                    .map(|p| elements_agg(self, &site.hidden, p, page))
-                    .collect::<Result<Vec<_>>>()?;
+                let got = part.aggs_of_parts(|p| elements_agg(self, &site.hidden, p, page))?;
                 if got.iter().all(|a| a.exact) {
                     for agg in &got {
                         for co in agg.select(&f) {

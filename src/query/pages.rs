@@ -100,11 +100,7 @@ impl View {
             let part = self.partition_view(site_ref.id, day, &meta)?;
             let c = cover(filters, day);
             if use_agg && !matches!(c, Cover::Partial) {
-                let got = part
-                    .agg_parts()
-                    .iter()
-                    .map(|p| pv_agg(self, &site_ref.hidden, p, &ids))
-                    .collect::<Result<Vec<_>>>()?;
+                let got = part.aggs_of_parts(|p| pv_agg(self, &site_ref.hidden, p, &ids))?;
                 if got.iter().all(|a| a.exact) {
                     for agg in got {
                         let pages = agg.select(filters).flat_map(|co| &co.pages);

@@ -151,11 +151,7 @@ impl View {
             if use_agg {
                 let c = cover(filters, day);
                 if !matches!(c, Cover::Partial) {
-                    let got = part
-                        .agg_parts()
-                        .iter()
-                        .map(|p| pv_agg(self, &site.hidden, p, ids))
-                        .collect::<Result<Vec<_>>>()?;
+                    let got = part.aggs_of_parts(|p| pv_agg(self, &site.hidden, p, ids))?;
                     if got.iter().all(|a| a.exact) {
                         for agg in got {
                             let start = day_start(day);

@@ -103,7 +103,7 @@ impl PartitionView {
     /// pending rows, keyed by the version. Aggregates that add up (counts,
     /// sums, visitor sets) are computed on each and merged as if they
     /// were two days. The whole partition when it cannot be split.
-    pub(crate) fn agg_parts(&self) -> Vec<std::borrow::Cow<'_, PartitionView>> {
+    fn agg_parts(&self) -> Vec<std::borrow::Cow<'_, PartitionView>> {
         use std::borrow::Cow;
         if self.sealed == 0 || self.sealed_count == 0 {
             return vec![Cow::Borrowed(self)];
@@ -127,6 +127,14 @@ impl PartitionView {
             out.push(Cow::Owned(p));
         }
         out
+    }
+
+    /// `agg` of each of [`PartitionView::agg_parts`].
+    pub(crate) fn aggs_of_parts<T>(
+        &self,
+        mut agg: impl FnMut(&PartitionView) -> Result<Arc<T>>,
+    ) -> Result<Vec<Arc<T>>> {
+        self.agg_parts().iter().map(|p| agg(p)).collect()
     }
 
     /// The partition at its version, as cache keys name it.

@@ -578,7 +578,8 @@ pub(crate) struct AsideSeal {
     merged: Option<u32>,
     /// The pending batches taken: key and encoded length.
     taken: Vec<((u32, i32, u64), usize)>,
-    rows: u64,
+    /// Rows in those batches.
+    taken_rows: u64,
     dicts: PartitionDicts,
     /// What the encoded segments took of each of their sessions.
     pub(crate) infos: HashMap<u64, SessionInfo>,
@@ -630,7 +631,7 @@ pub(crate) fn prepare_aside(
         pending_rows.extend(decode_batch(v.value())?);
         taken.push((k.value(), v.value().len()));
     }
-    let rows = pending_rows.len() as u64;
+    let taken_rows = pending_rows.len() as u64;
     let mut merged = None;
     let mut all = pending_rows;
     if let Some(last) = base.segments.last() {
@@ -654,7 +655,7 @@ pub(crate) fn prepare_aside(
         base,
         merged,
         taken,
-        rows,
+        taken_rows,
         dicts,
         infos,
         encoded,
@@ -674,7 +675,7 @@ pub(crate) fn apply_aside(txn: &WriteTransaction, seal: AsideSeal) -> Result<boo
         base,
         merged,
         taken,
-        rows,
+        taken_rows,
         dicts,
         encoded,
         ..
@@ -688,7 +689,7 @@ pub(crate) fn apply_aside(txn: &WriteTransaction, seal: AsideSeal) -> Result<boo
         || meta.segments != base.segments
         || meta.dict_layout != base.dict_layout
         || meta.next_segment != base.next_segment
-        || meta.pending_rows < rows
+        || meta.pending_rows < taken_rows
     {
         return Ok(false);
     }
@@ -708,7 +709,7 @@ pub(crate) fn apply_aside(txn: &WriteTransaction, seal: AsideSeal) -> Result<boo
         meta.segments.pop();
     }
     put_segments(&mut cols, site, day, &mut meta, encoded)?;
-    meta.pending_rows -= rows;
+    meta.pending_rows -= taken_rows;
     save_dicts(txn, &mut cols, site, day, &dicts, &mut meta)?;
     parts.insert((site, day), meta.encode_new_version().as_slice())?;
     Ok(true)

@@ -250,7 +250,7 @@ fn sorted_bitmap(rows: Vec<u32>) -> RoaringBitmap {
 /// What a segment records of a session besides its rows: its attributes
 /// (`None` before its first pageview) and its visitor (`None`: unknown, the
 /// rows' own is kept), both from the session's row.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default)]
 pub(crate) struct SessionInfo {
     pub attrs: Option<SessionAttrs>,
     pub visitor: Option<u64>,

@@ -111,13 +111,14 @@ impl Core {
     /// that also patches the sessions re-attributed since.
     fn store_seal(&self, p: Prepared) -> Result<Aside> {
         let Prepared {
-            seal,
+            mut seal,
             requests,
             pos,
         } = p;
         let (site, day) = (seal.site, seal.day);
         let rows = seal.rows();
-        let infos = seal.infos.clone();
+        // Storing does not need them: the patch step does.
+        let infos = std::mem::take(&mut seal.infos);
         let (stored, pause) = self.write_held(|txn, _| {
             if last_request(&txn.open_table(DELETIONS)?)? != requests {
                 return Ok(false);
