@@ -665,7 +665,8 @@ pub(crate) fn prepare_aside(
 /// Stores what [`prepare_aside`] encoded, in the transaction that takes
 /// its pending batches out: `false` (and nothing written) when the
 /// partition changed meanwhile in a way the encoded segments did not see
-/// (segments or dictionaries written, a batch taken gone or different).
+/// (segments added or replaced, dictionaries written, a batch taken gone
+/// or different).
 /// Batches pending after the snapshot stay pending. Sessions whose
 /// attributes or visitor changed since are the caller's to patch.
 pub(crate) fn apply_aside(txn: &WriteTransaction, seal: AsideSeal) -> Result<bool> {
@@ -685,8 +686,18 @@ pub(crate) fn apply_aside(txn: &WriteTransaction, seal: AsideSeal) -> Result<boo
         return Ok(false);
     };
     let mut meta = PartMeta::decode(&meta)?;
-    if meta.sealed != base.sealed
-        || meta.segments != base.segments
+    // A commit that patched sessions' attributes or visitors in the
+    // segments in place (new column versions, same segments) does not
+    // make the seal stale: those sessions are in the seal log, and the
+    // caller patches them in the new segments. The merged segment is
+    // replaced whatever its version.
+    let shape = |m: &PartMeta| -> Vec<(u32, u32, i64, i64)> {
+        m.segments
+            .iter()
+            .map(|s| (s.id, s.rows, s.min_ts, s.max_ts))
+            .collect()
+    };
+    if shape(&meta) != shape(&base)
         || meta.dict_layout != base.dict_layout
         || meta.next_segment != base.next_segment
         || meta.pending_rows < taken_rows

@@ -7,13 +7,14 @@
 //! of the groups that happen to fill a partition.
 //!
 //! What the snapshot read may change before the store: a commit may add
-//! pending batches (they stay pending), seal the partition inline or patch
-//! its segments (the seal is then stale: nothing is written, the caller
-//! tries again), record a deletion request (stale too: the seal runs again
-//! after it), or change the first pageview or the visitor of a session the
-//! new segments hold: those sessions are recorded by every commit while a
-//! seal aside runs ([`Core::seal_log_begin`]) and patched in the new
-//! segments by the transaction that stores them. Maintenance (purge,
+//! pending batches (they stay pending), seal the partition inline or grow
+//! its dictionaries (the seal is then stale: nothing is written, the
+//! caller tries again), record a deletion request (stale too: the seal
+//! runs again after it), or change the first pageview or the visitor of a
+//! session, patching it in the segments already sealed: those sessions are
+//! recorded by every commit while a seal aside runs
+//! ([`Core::seal_log_begin`]) and patched in the new segments (a merged
+//! partial segment's rows included) by the transaction that stores them. Maintenance (purge,
 //! retention, the file rewrite) does not run meanwhile: a seal aside holds
 //! the maintenance lock, or waits.
 
@@ -260,16 +261,62 @@ mod tests {
             pageview(t0 + 100, "s1", None, true),
             pageview(t0 + 200, "s3", Some("v2"), true),
         ];
-        for mutate in [false, true] {
+        // With `sealed_first`, half of the rows are sealed before the rest
+        // are committed: the late events then also patch that sealed
+        // segment in place (which the seal aside merges with the pending
+        // rows), and the seal is still stored.
+        for (sealed_first, mutate) in [(false, false), (false, true), (true, false), (true, true)] {
             let store = Store::in_memory().unwrap();
             store.set_seal_rows(1 << 20);
-            commit(&store, &first);
+            if sealed_first {
+                commit(&store, &first[..20]);
+                store.writer().unwrap().seal_all().unwrap();
+                commit(&store, &first[20..]);
+            } else {
+                commit(&store, &first);
+            }
             let core = &store.core;
             let day = crate::time::day_of(t0 + 1000);
             let site = core.lock().sites["a.example"].id;
             let pos = core.seal_log_begin();
             let prepared = core.prepare_seal(site, day, 1, pos).unwrap().unwrap();
+            let mut late = late.clone();
+            if sealed_first {
+                // Strings the partition's dictionaries hold already (s2's,
+                // patched in by the second commit): a late pageview that
+                // grew them would make the seal stale.
+                late[0] = pageview(t0 + 100, "s1", None, false);
+                late[0].referrer = Some("https://s2.ref.example/".into());
+                late[1] = pageview(t0 + 200, "s3", Some("v2"), false);
+                late[1].referrer = late[0].referrer.clone();
+            }
+            let sealed_before = core
+                .read()
+                .unwrap()
+                .open_table(crate::storage::schema::PARTITIONS)
+                .unwrap()
+                .get((site, day))
+                .unwrap()
+                .map(|g| {
+                    crate::storage::partition::PartMeta::decode(g.value())
+                        .unwrap()
+                        .sealed
+                });
             commit(&store, &late);
+            let sealed_after = core
+                .read()
+                .unwrap()
+                .open_table(crate::storage::schema::PARTITIONS)
+                .unwrap()
+                .get((site, day))
+                .unwrap()
+                .map(|g| {
+                    crate::storage::partition::PartMeta::decode(g.value())
+                        .unwrap()
+                        .sealed
+                });
+            // The late events patched the sealed segment in place.
+            assert_eq!(sealed_before != sealed_after, sealed_first);
             if mutate {
                 // What the patch step is for: without the log, the new
                 // segments keep what the snapshot saw.
@@ -283,6 +330,9 @@ mod tests {
                     core.store_seal(prepared).unwrap(),
                     Aside::Sealed { rows: 42, .. }
                 ));
+                let s = store.snapshot().unwrap().stats().unwrap();
+                // One segment: the sealed half merged with the rest.
+                assert_eq!(s.segments, 1);
             }
             core.seal_log_end();
             let s = store.snapshot().unwrap().stats().unwrap();
