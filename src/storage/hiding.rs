@@ -151,7 +151,8 @@ pub(crate) fn hide_sessions(
             row.first_pv = None;
             sessions.insert((site, hash), row.encode().as_slice())?;
             touched.session(site, hash);
-            patch.push((hash, row.days));
+            // No attributes now: the block lost its entry.
+            patch.push((hash, row.days, Some(None)));
         }
         drop(sessions);
         crate::storage::seal::patch_session_attrs(txn, site, &patch)?;

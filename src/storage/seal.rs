@@ -225,12 +225,15 @@ where
 /// When sealed sessions' attributes change (an earlier pageview arrived
 /// late), rewrites their attribute codes and device bitmaps in the
 /// segments that hold them: `sessions` lists each session with the days
-/// it has rows on. Each partition is read and written once, whatever the
-/// number of its sessions that changed.
+/// it has rows on, and, where the caller knows it, the attributes it has
+/// now (else they are looked up in its session block: a commit that
+/// wrote them has them at hand, and looking them up would decode the
+/// day's whole block). Each partition is read and written once, whatever
+/// the number of its sessions that changed.
 pub(crate) fn patch_session_attrs(
     txn: &WriteTransaction,
     site: u32,
-    sessions: &[(u64, Vec<i32>)],
+    sessions: &[(u64, Vec<i32>, Option<Option<SessionAttrs>>)],
 ) -> Result<()> {
     if sessions.is_empty() {
         return Ok(());
@@ -243,7 +246,10 @@ pub(crate) fn patch_session_attrs(
     let mut lookup = AttrsLookup::new(&s, &blocks, &tails, site);
     let mut attrs: HashMap<u64, Option<SessionAttrs>> = HashMap::new();
     let mut by_day: std::collections::BTreeMap<i32, Vec<u64>> = std::collections::BTreeMap::new();
-    for (hash, days) in sessions {
+    for (hash, days, known) in sessions {
+        if let Some(a) = known {
+            attrs.insert(*hash, a.clone());
+        }
         for &d in days {
             by_day.entry(d).or_default().push(*hash);
         }

@@ -443,8 +443,15 @@ impl SessionBlock {
     }
 }
 
-/// Tails of a day that make a commit fold them into its block.
+/// Tails of a day that make a commit fold them into its block, or, while
+/// the block is more than [`FOLD_RATIO`] times their size, merge them
+/// into one tail: a day's block is decoded and written again once its
+/// tails hold a fair share of it, not every [`TAIL_MAX`] commits, so a
+/// commit costs what it changes however many sessions the day holds.
 pub(crate) const TAIL_MAX: usize = 48;
+
+/// See [`TAIL_MAX`].
+pub(crate) const FOLD_RATIO: usize = 4;
 
 /// One commit's changes to a day's session block (table
 /// `session_block_tails`): entries put (new sessions, or new versions of
@@ -672,23 +679,68 @@ impl<'t> BlockTables<'t> {
         if tail.len() == 0 {
             return Ok(());
         }
-        let (count, next) = {
-            let mut range = self
+        let encoded = tail.encode(day_start(key.1));
+        let (count, next, tail_bytes) = {
+            let mut count = 1;
+            let mut bytes = encoded.len();
+            let mut last = None;
+            for e in self
                 .tails
-                .range((key.0, key.1, 0)..=(key.0, key.1, u64::MAX))?;
-            let last = range.next_back().transpose()?.map(|(k, _)| k.value().2);
-            let count = 1 + range.count() + usize::from(last.is_some());
-            (count, last.map_or(0, |l| l + 1))
+                .range((key.0, key.1, 0)..=(key.0, key.1, u64::MAX))?
+            {
+                let (k, v) = e?;
+                count += 1;
+                bytes += v.value().len();
+                last = Some(k.value().2);
+            }
+            (count, last.map_or(0, |l| l + 1), bytes)
         };
-        self.tails.insert(
-            (key.0, key.1, next),
-            tail.encode(day_start(key.1)).as_slice(),
-        )?;
+        self.tails
+            .insert((key.0, key.1, next), encoded.as_slice())?;
         if count >= TAIL_MAX {
-            let whole = self.load(key)?;
-            return self.put(key, whole.as_ref());
+            let block_bytes = self.blocks.get(key)?.map_or(0, |g| g.value().len());
+            if tail_bytes.saturating_mul(FOLD_RATIO) >= block_bytes {
+                let whole = self.load(key)?;
+                return self.put(key, whole.as_ref());
+            }
+            // A block much bigger than its tails is not decoded and
+            // written again for them: they become one tail.
+            self.merge_tails(key)?;
         }
         self.versions.insert(key, rand::random::<u64>())?;
+        Ok(())
+    }
+
+    /// Replaces the tails of `key` by one that changes the block as they
+    /// did in turn (what a later tail put or removed wins), after them.
+    fn merge_tails(&mut self, key: (u32, i32)) -> crate::Result<()> {
+        let start = day_start(key.1);
+        let mut entries: BTreeMap<u64, BlockEntry> = BTreeMap::new();
+        let mut removed: std::collections::BTreeSet<u64> = Default::default();
+        let mut last = 0;
+        for e in self
+            .tails
+            .range((key.0, key.1, 0)..=(key.0, key.1, u64::MAX))?
+        {
+            let (k, v) = e?;
+            last = k.value().2;
+            let t = BlockTail::decode(v.value(), start)?;
+            for h in &t.removed {
+                entries.remove(h);
+                removed.insert(*h);
+            }
+            for e in t.entries.entries() {
+                entries.insert(e.hash, e);
+            }
+        }
+        let merged = BlockTail {
+            entries: SessionBlock::build(entries.into_values().collect()),
+            removed: removed.into_iter().collect(),
+        };
+        self.tails
+            .retain_in((key.0, key.1, 0)..=(key.0, key.1, u64::MAX), |_, _| false)?;
+        self.tails
+            .insert((key.0, key.1, last + 1), merged.encode(start).as_slice())?;
         Ok(())
     }
 
@@ -840,6 +892,106 @@ mod tests {
         tail.apply_to(&mut none);
         assert_eq!(none.len(), 2);
         assert!(BlockTail::decode(&[1, 0], 0).is_err());
+    }
+
+    /// Commits' tails added to a big block (so that they are merged into
+    /// one tail, not folded) and to a small one (folded), with puts,
+    /// replacements and removals (a removal then a put of the same
+    /// session too): the block readers see (whole, and by point lookups)
+    /// always equals the model's, and a day never holds more than
+    /// [`TAIL_MAX`] tails.
+    #[test]
+    fn tails_merged_or_folded_change_the_block_as_applied_in_turn() {
+        use rand::{Rng, SeedableRng};
+        use redb::ReadableDatabase;
+        let db = redb::Database::builder()
+            .create_with_backend(redb::backends::InMemoryBackend::new())
+            .unwrap();
+        let mut rng = rand::rngs::StdRng::seed_from_u64(7);
+        let day = 20_000;
+        for big in [true, false] {
+            let key = (if big { 1 } else { 2 }, day);
+            let ts = super::super::day_start(day) + 5;
+            let base: Vec<BlockEntry> = if big {
+                (0..4000)
+                    .map(|h| entry(h * 2 + 1_000_000, ts, "base"))
+                    .collect()
+            } else {
+                (0..5)
+                    .map(|h| entry(h * 2 + 1_000_000, ts, "base"))
+                    .collect()
+            };
+            let mut model: BTreeMap<u64, BlockEntry> =
+                base.iter().map(|e| (e.hash, e.clone())).collect();
+            let txn = db.begin_write().unwrap();
+            {
+                let mut t = BlockTables::open(&txn).unwrap();
+                t.put(key, Some(&SessionBlock::build(base))).unwrap();
+            }
+            txn.commit().unwrap();
+            let mut merged_tails = false;
+            for commit in 0..200u32 {
+                let txn = db.begin_write().unwrap();
+                {
+                    let mut t = BlockTables::open(&txn).unwrap();
+                    let mut puts = BTreeMap::new();
+                    let mut removed = std::collections::BTreeSet::new();
+                    for _ in 0..rng.random_range(1..6) {
+                        // Mostly new sessions; some replaced or removed.
+                        let h = if rng.random_bool(0.3) {
+                            1_000_000 + 2 * rng.random_range(0..40u64)
+                        } else {
+                            rng.random_range(0..300u64)
+                        };
+                        if rng.random_bool(0.2) {
+                            puts.remove(&h);
+                            removed.insert(h);
+                        } else {
+                            puts.insert(h, entry(h, ts + i64::from(commit), &format!("c{commit}")));
+                        }
+                    }
+                    for h in &removed {
+                        model.remove(h);
+                    }
+                    for (h, e) in &puts {
+                        model.insert(*h, e.clone());
+                    }
+                    let tail = BlockTail {
+                        entries: SessionBlock::build(puts.into_values().collect()),
+                        removed: removed.into_iter().collect(),
+                    };
+                    t.add_tail(key, &tail).unwrap();
+                    let n = t
+                        .tails
+                        .range((key.0, key.1, 0)..=(key.0, key.1, u64::MAX))
+                        .unwrap()
+                        .count();
+                    assert!(n <= TAIL_MAX, "{n} tails");
+                    merged_tails |= n == 1 && commit % TAIL_MAX as u32 == TAIL_MAX as u32 - 2;
+                }
+                txn.commit().unwrap();
+                let read = db.begin_read().unwrap();
+                let blocks = read
+                    .open_table(super::super::schema::SESSION_BLOCKS)
+                    .unwrap();
+                let tails = read
+                    .open_table(super::super::schema::SESSION_BLOCK_TAILS)
+                    .unwrap();
+                let got = load_block(&blocks, &tails, key).unwrap().unwrap().entries();
+                let want: Vec<BlockEntry> = model.values().cloned().collect();
+                assert_eq!(got.len(), want.len(), "commit {commit}");
+                assert!(
+                    got.iter().zip(&want).all(|(g, w)| g == w),
+                    "commit {commit}"
+                );
+                let view = BlockView::load(&blocks, &tails, key).unwrap();
+                for h in (0..300).chain((0..40).map(|i| 1_000_000 + 2 * i)) {
+                    assert_eq!(view.entry(h).as_ref(), model.get(&h), "commit {commit} {h}");
+                }
+            }
+            // The big block's tails were merged, the small one's folded.
+            assert_eq!(merged_tails, big);
+        }
     }
 
     fn entry(hash: u64, ts: i64, browser: &str) -> BlockEntry {

@@ -144,7 +144,7 @@ impl Core {
             for (hash, info) in &now {
                 let then = infos.get(hash);
                 if then.map(|t| &t.attrs) != Some(&info.attrs) {
-                    patch.push((*hash, vec![day]));
+                    patch.push((*hash, vec![day], Some(info.attrs.clone())));
                 }
                 if let Some(v) = info.visitor {
                     if then.and_then(|t| t.visitor) != Some(v) {

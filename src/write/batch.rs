@@ -192,7 +192,9 @@ fn write_in(
     }
     // Sessions, and the session blocks they derive.
     let mut block_changes: BlockChanges = BTreeMap::new();
-    let mut changed_sealed: Vec<(u32, u64, Vec<i32>)> = Vec::new();
+    // Known sessions whose first pageview (and attributes) the batch
+    // changed: (site, hash, days with rows before, attributes now).
+    let mut changed_sealed: Vec<(u32, u64, Vec<i32>, SessionAttrs)> = Vec::new();
     // Sessions whose visitor changed, per (site, day) they have rows on:
     // session → its visitor now.
     let mut refile: BTreeMap<(u32, i32), HashMap<u64, u64>> = BTreeMap::new();
@@ -237,6 +239,9 @@ fn write_in(
                         }
                     }
                     row.first_pv = Some(fp);
+                    if known && !old_days.is_empty() {
+                        changed_sealed.push((site, hash, old_days.clone(), attrs.clone()));
+                    }
                     let entry = BlockEntry {
                         hash,
                         visitor: row.visitor,
@@ -250,9 +255,6 @@ fn write_in(
                     entry_written = true;
                     if known {
                         touched.reattributed(site, hash);
-                    }
-                    if known && !old_days.is_empty() {
-                        changed_sealed.push((site, hash, old_days.clone()));
                     }
                 }
             }
@@ -307,9 +309,12 @@ fn write_in(
     apply_block_changes(txn, block_changes)?;
     let t_blocks = std::time::Instant::now();
     let n_patch = changed_sealed.len();
-    let mut patches: BTreeMap<u32, Vec<(u64, Vec<i32>)>> = BTreeMap::new();
-    for (site, hash, days) in changed_sealed {
-        patches.entry(site).or_default().push((hash, days));
+    let mut patches: BTreeMap<u32, Vec<_>> = BTreeMap::new();
+    for (site, hash, days, attrs) in changed_sealed {
+        patches
+            .entry(site)
+            .or_default()
+            .push((hash, days, Some(Some(attrs))));
     }
     for (site, sessions) in &patches {
         patch_session_attrs(txn, *site, sessions)?;
