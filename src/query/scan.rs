@@ -42,6 +42,10 @@ impl Dense {
     }
 }
 
+/// Derived item id of each row's device class code ([`super::agg::row_devices`]):
+/// above every column id (`storage::segment::col`, all below 64).
+pub(crate) const ROW_DEVICES: u8 = 0xC0;
+
 /// One segment being read: its surviving rows and its decoded columns,
 /// fetched from the store's cache (decoded on first use).
 pub(crate) struct SegCtx<'a> {
@@ -88,6 +92,17 @@ impl<'a> SegCtx<'a> {
             seg: self.seg.slot,
             col,
         }
+    }
+
+    /// Something derived from the segment's columns, cached beside them
+    /// under a derived item id (one of the `ROW_*` constants here, which
+    /// no column id takes).
+    pub(crate) fn derived<T: std::any::Any + Send + Sync>(
+        &self,
+        item: u8,
+        build: impl FnOnce() -> Result<(T, usize)>,
+    ) -> Result<Arc<T>> {
+        self.cached(item, build)
     }
 
     fn cached<T: std::any::Any + Send + Sync>(

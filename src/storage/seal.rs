@@ -222,6 +222,10 @@ where
     }
 }
 
+/// A session to patch: its hash, the days it has rows on, and its
+/// attributes now when the caller knows them (`Some(None)`: it has none).
+pub(crate) type AttrsPatch = (u64, Vec<i32>, Option<Option<SessionAttrs>>);
+
 /// When sealed sessions' attributes change (an earlier pageview arrived
 /// late), rewrites their attribute codes and device bitmaps in the
 /// segments that hold them: `sessions` lists each session with the days
@@ -233,7 +237,7 @@ where
 pub(crate) fn patch_session_attrs(
     txn: &WriteTransaction,
     site: u32,
-    sessions: &[(u64, Vec<i32>, Option<Option<SessionAttrs>>)],
+    sessions: &[AttrsPatch],
 ) -> Result<()> {
     if sessions.is_empty() {
         return Ok(());
