@@ -333,7 +333,8 @@ impl ReportResult {
     }
 }
 
-/// A time: ms since the Unix epoch or RFC 3339, in `0..=MAX_TS`.
+/// A time: ms since the Unix epoch, RFC 3339 or a date (`YYYY-MM-DD`,
+/// midnight UTC), in `0..=MAX_TS`.
 pub fn parse_time(s: &str) -> std::result::Result<i64, String> {
     match crate::time::parse_time(s.trim()) {
         Some(t) if (0..=MAX_TS).contains(&t) => Ok(t),
@@ -341,7 +342,7 @@ pub fn parse_time(s: &str) -> std::result::Result<i64, String> {
             "{t} is out of range (0..={MAX_TS} ms since the Unix epoch)"
         )),
         None => Err(
-            "expected ms since the Unix epoch or an RFC 3339 time such as 2026-10-01T00:00:00Z"
+            "expected ms since the Unix epoch, an RFC 3339 time such as 2026-10-01T00:00:00Z, or a date such as 2026-10-01 (midnight UTC)"
                 .to_owned(),
         ),
     }

@@ -44,7 +44,48 @@ pub fn parse_rfc3339_ms(s: &str) -> Option<i64> {
     i64::try_from(t.unix_timestamp_nanos() / 1_000_000).ok()
 }
 
-/// Parses a time given as ms since the epoch or as RFC 3339.
+/// Parses a time given as ms since the epoch, as RFC 3339, or as a date
+/// `YYYY-MM-DD` (its midnight, UTC).
 pub fn parse_time(s: &str) -> Option<i64> {
-    s.parse::<i64>().ok().or_else(|| parse_rfc3339_ms(s))
+    s.parse::<i64>()
+        .ok()
+        .or_else(|| parse_rfc3339_ms(s))
+        .or_else(|| parse_date_ms(s))
+}
+
+/// `YYYY-MM-DD` as the ms of its midnight, UTC.
+fn parse_date_ms(s: &str) -> Option<i64> {
+    let mut parts = s.split('-');
+    let (y, m, d) = (parts.next()?, parts.next()?, parts.next()?);
+    let digits = |p: &str, n: usize| p.len() == n && p.bytes().all(|b| b.is_ascii_digit());
+    if parts.next().is_some() || !digits(y, 4) || !digits(m, 2) || !digits(d, 2) {
+        return None;
+    }
+    let month = time::Month::try_from(m.parse::<u8>().ok()?).ok()?;
+    let date = time::Date::from_calendar_date(y.parse().ok()?, month, d.parse().ok()?).ok()?;
+    Some(date.midnight().assume_utc().unix_timestamp() * 1000)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_time;
+
+    #[test]
+    fn times_parse_as_ms_rfc_3339_or_a_date() {
+        assert_eq!(parse_time("86400000"), Some(86_400_000));
+        assert_eq!(parse_time("1970-01-02T00:00:00Z"), Some(86_400_000));
+        assert_eq!(parse_time("1970-01-02"), Some(86_400_000));
+        assert_eq!(parse_time("2026-12-03"), Some(1_796_256_000_000));
+        for bad in [
+            "1970-02-30",
+            "1970-13-01",
+            "70-01-02",
+            "1970-1-02",
+            "1970-01-02-",
+            "1970-01-0x",
+            "",
+        ] {
+            assert_eq!(parse_time(bad), None, "{bad}");
+        }
+    }
 }

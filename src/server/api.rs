@@ -158,7 +158,7 @@ fn target(body: &Value) -> Result<(String, DeletionTarget), String> {
                 .map_err(|e| format!("{k}: {e}")),
             Some(Value::String(s)) => parse_time(s).map(Some).map_err(|e| format!("{k}: {e}")),
             Some(_) => Err(format!(
-                "{k}: expected ms since the epoch or an RFC 3339 time"
+                "{k}: expected ms since the epoch, an RFC 3339 time or a date (YYYY-MM-DD)"
             )),
         }
     };

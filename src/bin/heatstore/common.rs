@@ -135,7 +135,7 @@ fn require_file(path: &Path) -> Result<(), Failure> {
     }
 }
 
-/// clap value parsers for a time (ms since the Unix epoch or RFC 3339)
+/// clap value parsers for a time (ms since the Unix epoch, RFC 3339 or a date)
 /// and a site name: the library's, which the server's query strings use
 /// too. clap names the flag in its error.
 pub use heatstore::report::{parse_site, parse_time as parse_time_arg};

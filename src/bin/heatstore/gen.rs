@@ -33,7 +33,7 @@ pub struct Args {
     /// Length of the window over which sessions start, in days.
     #[arg(long, value_name = "D")]
     days: Option<u32>,
-    /// Start of the window: ms since the Unix epoch or RFC 3339.
+    /// Start of the window: ms since the Unix epoch, RFC 3339, or a date (YYYY-MM-DD, midnight UTC).
     #[arg(long, value_name = "T", value_parser = parse_time_arg)]
     start: Option<i64>,
     /// Pages per site.

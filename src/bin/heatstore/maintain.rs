@@ -11,7 +11,7 @@ use crate::outln;
 pub struct Args {
     #[command(flatten)]
     db: DbArg,
-    /// The time to run at (ms since the epoch or RFC 3339); default now.
+    /// The time to run at (ms since the epoch, RFC 3339, or a date YYYY-MM-DD at midnight UTC); default now.
     #[arg(long, value_parser = parse_time_arg)]
     now: Option<i64>,
     /// Print the maintenance report as JSON.

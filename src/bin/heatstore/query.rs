@@ -70,7 +70,7 @@ pub struct Args {
     /// The site.
     #[arg(long, value_parser = parse_site)]
     site: String,
-    /// Start of the range (ms since the epoch or RFC 3339), inclusive.
+    /// Start of the range (ms since the epoch, RFC 3339, or a date YYYY-MM-DD at midnight UTC), inclusive.
     #[arg(long, value_parser = parse_time_arg)]
     from: Option<i64>,
     /// End of the range, exclusive.
