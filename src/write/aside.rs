@@ -290,31 +290,23 @@ mod tests {
                 late[1] = pageview(t0 + 200, "s3", Some("v2"), false);
                 late[1].referrer = late[0].referrer.clone();
             }
-            let sealed_before = core
-                .read()
-                .unwrap()
-                .open_table(crate::storage::schema::PARTITIONS)
-                .unwrap()
-                .get((site, day))
-                .unwrap()
-                .map(|g| {
-                    crate::storage::partition::PartMeta::decode(g.value())
-                        .unwrap()
-                        .sealed
-                });
+            // The partition's `sealed` stamp as stored now.
+            let stamp = || {
+                core.read()
+                    .unwrap()
+                    .open_table(crate::storage::schema::PARTITIONS)
+                    .unwrap()
+                    .get((site, day))
+                    .unwrap()
+                    .map(|g| {
+                        crate::storage::partition::PartMeta::decode(g.value())
+                            .unwrap()
+                            .sealed
+                    })
+            };
+            let sealed_before = stamp();
             commit(&store, &late);
-            let sealed_after = core
-                .read()
-                .unwrap()
-                .open_table(crate::storage::schema::PARTITIONS)
-                .unwrap()
-                .get((site, day))
-                .unwrap()
-                .map(|g| {
-                    crate::storage::partition::PartMeta::decode(g.value())
-                        .unwrap()
-                        .sealed
-                });
+            let sealed_after = stamp();
             // The late events patched the sealed segment in place.
             assert_eq!(sealed_before != sealed_after, sealed_first);
             if mutate {
