@@ -204,7 +204,7 @@ pub(crate) fn rows_pass(f: &Filters, device: u8, channel: u64) -> bool {
 /// sealed segments after every commit, and walking the device bitmaps row
 /// by row was a fifth of a report's time under live ingest.
 pub(crate) fn row_devices(ctx: &SegCtx<'_>) -> Result<std::sync::Arc<Vec<u8>>> {
-    ctx.derived(crate::query::scan::ROW_DEVICES, || {
+    ctx.cached(crate::query::scan::ROW_DEVICES, || {
         let mut device = vec![NO_DEVICE; ctx.seg.rows as usize];
         for (d, bm) in ctx.bitmaps(col::BM_DEVICE)?.iter() {
             let code = u8::try_from(*d).unwrap_or(NO_DEVICE - 1);

@@ -94,18 +94,10 @@ impl<'a> SegCtx<'a> {
         }
     }
 
-    /// Something derived from the segment's columns, cached beside them
-    /// under a derived item id (one of the `ROW_*` constants here, which
-    /// no column id takes).
-    pub(crate) fn derived<T: std::any::Any + Send + Sync>(
-        &self,
-        item: u8,
-        build: impl FnOnce() -> Result<(T, usize)>,
-    ) -> Result<Arc<T>> {
-        self.cached(item, build)
-    }
-
-    fn cached<T: std::any::Any + Send + Sync>(
+    /// A decoded column of the segment (`item`: its column id), or
+    /// something derived from its columns (one of the `ROW_*` constants
+    /// here, which no column id takes), from the cache or built.
+    pub(crate) fn cached<T: std::any::Any + Send + Sync>(
         &self,
         item: u8,
         build: impl FnOnce() -> Result<(T, usize)>,

@@ -152,7 +152,7 @@ pub(crate) fn hide_sessions(
             sessions.insert((site, hash), row.encode().as_slice())?;
             touched.session(site, hash);
             // No attributes now: the block lost its entry.
-            patch.push((hash, row.days, Some(None)));
+            patch.push((hash, row.days, None));
         }
         drop(sessions);
         crate::storage::seal::patch_session_attrs(txn, site, &patch)?;

@@ -167,11 +167,6 @@ where
         }
     }
 
-    /// The attributes of one session (`None` before its first pageview).
-    pub(crate) fn get(&mut self, hash: u64) -> Result<Option<SessionAttrs>> {
-        Ok(self.info(hash)?.attrs)
-    }
-
     /// The attributes and visitor of one session.
     pub(crate) fn info(&mut self, hash: u64) -> Result<SessionInfo> {
         let Some(row) = self
@@ -222,18 +217,17 @@ where
     }
 }
 
-/// A session to patch: its hash, the days it has rows on, and its
-/// attributes now when the caller knows them (`Some(None)`: it has none).
-pub(crate) type AttrsPatch = (u64, Vec<i32>, Option<Option<SessionAttrs>>);
+/// A session to patch: its hash, the days it has rows on, and the
+/// attributes it has now (`None`: none, its first pageview is gone).
+pub(crate) type AttrsPatch = (u64, Vec<i32>, Option<SessionAttrs>);
 
 /// When sealed sessions' attributes change (an earlier pageview arrived
 /// late), rewrites their attribute codes and device bitmaps in the
 /// segments that hold them: `sessions` lists each session with the days
-/// it has rows on, and, where the caller knows it, the attributes it has
-/// now (else they are looked up in its session block: a commit that
-/// wrote them has them at hand, and looking them up would decode the
-/// day's whole block). Each partition is read and written once, whatever
-/// the number of its sessions that changed.
+/// it has rows on and the attributes it has now (every caller has them at
+/// hand: looking them up would decode the day's whole session block).
+/// Each partition is read and written once, whatever the number of its
+/// sessions that changed.
 pub(crate) fn patch_session_attrs(
     txn: &WriteTransaction,
     site: u32,
@@ -242,18 +236,10 @@ pub(crate) fn patch_session_attrs(
     if sessions.is_empty() {
         return Ok(());
     }
-    // Attributes are looked up only for sessions found in a segment: most
-    // late first pageviews find their session's rows still pending.
-    let s = txn.open_table(SESSIONS)?;
-    let blocks = txn.open_table(SESSION_BLOCKS)?;
-    let tails = txn.open_table(SESSION_BLOCK_TAILS)?;
-    let mut lookup = AttrsLookup::new(&s, &blocks, &tails, site);
-    let mut attrs: HashMap<u64, Option<SessionAttrs>> = HashMap::new();
+    let mut attrs: HashMap<u64, &Option<SessionAttrs>> = HashMap::new();
     let mut by_day: std::collections::BTreeMap<i32, Vec<u64>> = std::collections::BTreeMap::new();
-    for (hash, days, known) in sessions {
-        if let Some(a) = known {
-            attrs.insert(*hash, a.clone());
-        }
+    for (hash, days, now) in sessions {
+        attrs.insert(*hash, now);
         for &d in days {
             by_day.entry(d).or_default().push(*hash);
         }
@@ -300,11 +286,7 @@ pub(crate) fn patch_session_attrs(
                 .unwrap_or_default();
             let mut codes = segment::decode_session_attrs(&bytes, runs.len())?;
             for (i, h) in found {
-                if let Some(slot) = codes.get_mut(i) {
-                    let a = match attrs.entry(h) {
-                        std::collections::hash_map::Entry::Occupied(o) => o.into_mut(),
-                        std::collections::hash_map::Entry::Vacant(v) => v.insert(lookup.get(h)?),
-                    };
+                if let (Some(slot), Some(a)) = (codes.get_mut(i), attrs.get(&h)) {
                     *slot = segment::session_attr_codes(a.as_ref(), dicts);
                 }
             }
@@ -701,11 +683,11 @@ pub(crate) fn apply_aside(txn: &WriteTransaction, seal: AsideSeal) -> Result<boo
     // make the seal stale: those sessions are in the seal log, and the
     // caller patches them in the new segments. The merged segment is
     // replaced whatever its version.
-    let shape = |m: &PartMeta| -> Vec<(u32, u32, i64, i64)> {
+    let shape = |m: &PartMeta| {
         m.segments
             .iter()
             .map(|s| (s.id, s.rows, s.min_ts, s.max_ts))
-            .collect()
+            .collect::<Vec<_>>()
     };
     if shape(&meta) != shape(&base)
         || meta.dict_layout != base.dict_layout

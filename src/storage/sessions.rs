@@ -725,13 +725,8 @@ impl<'t> BlockTables<'t> {
             let (k, v) = e?;
             last = k.value().2;
             let t = BlockTail::decode(v.value(), start)?;
-            for h in &t.removed {
-                entries.remove(h);
-                removed.insert(*h);
-            }
-            for e in t.entries.entries() {
-                entries.insert(e.hash, e);
-            }
+            t.apply_to(&mut entries);
+            removed.extend(t.removed.iter().copied());
         }
         let merged = BlockTail {
             entries: SessionBlock::build(entries.into_values().collect()),

@@ -14,9 +14,9 @@
 //! session, patching it in the segments already sealed: those sessions are
 //! recorded by every commit while a seal aside runs
 //! ([`Core::seal_log_begin`]) and patched in the new segments (a merged
-//! partial segment's rows included) by the transaction that stores them. Maintenance (purge,
-//! retention, the file rewrite) does not run meanwhile: a seal aside holds
-//! the maintenance lock, or waits.
+//! partial segment's rows included) by the transaction that stores them.
+//! Maintenance (purge, retention, the file rewrite) does not run
+//! meanwhile: a seal aside holds the maintenance lock, or waits.
 
 use std::collections::BTreeSet;
 
@@ -144,7 +144,7 @@ impl Core {
             for (hash, info) in &now {
                 let then = infos.get(hash);
                 if then.map(|t| &t.attrs) != Some(&info.attrs) {
-                    patch.push((*hash, vec![day], Some(info.attrs.clone())));
+                    patch.push((*hash, vec![day], info.attrs.clone()));
                 }
                 if let Some(v) = info.visitor {
                     if then.and_then(|t| t.visitor) != Some(v) {

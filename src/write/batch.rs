@@ -314,7 +314,7 @@ fn write_in(
         patches
             .entry(site)
             .or_default()
-            .push((hash, days, Some(Some(attrs))));
+            .push((hash, days, Some(attrs)));
     }
     for (site, sessions) in &patches {
         patch_session_attrs(txn, *site, sessions)?;
